@@ -1,7 +1,8 @@
 #pragma once
 
 // An annotated mutex so clang's -Wthread-safety can check which lock guards what
-// (leveldb's port/ and thread_annotations.h, in C++17 form).
+// (leveldb's port/ and thread_annotations.h, in C++17 form). Abseil (through gRPC) defines
+// some of the same macros with the same meaning; whichever comes first is used.
 
 #include <condition_variable>
 #include <mutex>
@@ -12,15 +13,33 @@
 #define BTRQ_TSA(x)
 #endif
 
+#ifndef CAPABILITY
 #define CAPABILITY(x) BTRQ_TSA(capability(x))
+#endif
+#ifndef SCOPED_CAPABILITY
 #define SCOPED_CAPABILITY BTRQ_TSA(scoped_lockable)
+#endif
+#ifndef GUARDED_BY
 #define GUARDED_BY(x) BTRQ_TSA(guarded_by(x))
+#endif
+#ifndef PT_GUARDED_BY
 #define PT_GUARDED_BY(x) BTRQ_TSA(pt_guarded_by(x))
+#endif
+#ifndef REQUIRES
 #define REQUIRES(...) BTRQ_TSA(requires_capability(__VA_ARGS__))
+#endif
+#ifndef EXCLUDES
 #define EXCLUDES(...) BTRQ_TSA(locks_excluded(__VA_ARGS__))
+#endif
+#ifndef ACQUIRE
 #define ACQUIRE(...) BTRQ_TSA(acquire_capability(__VA_ARGS__))
+#endif
+#ifndef RELEASE
 #define RELEASE(...) BTRQ_TSA(release_capability(__VA_ARGS__))
+#endif
+#ifndef NO_THREAD_SAFETY_ANALYSIS
 #define NO_THREAD_SAFETY_ANALYSIS BTRQ_TSA(no_thread_safety_analysis)
+#endif
 
 namespace btrq {
 

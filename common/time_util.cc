@@ -181,13 +181,16 @@ Result<int64_t> ParseCivilTimestamp(std::string_view text) {
   return CheckRange(text, seconds * kNanosPerSecond + nanos);
 }
 
+// REQUIRES: 0 < v < 1s.
+std::string FormatSubSecond(uint64_t v) {
+  if (v >= static_cast<uint64_t>(kNanosPerMilli)) return FormatScaled(v, kNanosPerMilli) + "ms";
+  if (v >= static_cast<uint64_t>(kNanosPerMicro)) return FormatScaled(v, kNanosPerMicro) + "us";
+  return std::to_string(v) + "ns";
+}
+
 std::string FormatUnsignedDuration(uint64_t v) {
   if (v == 0) return "0s";
-  if (v < static_cast<uint64_t>(kNanosPerSecond)) {
-    if (v >= static_cast<uint64_t>(kNanosPerMilli)) return FormatScaled(v, kNanosPerMilli) + "ms";
-    if (v >= static_cast<uint64_t>(kNanosPerMicro)) return FormatScaled(v, kNanosPerMicro) + "us";
-    return std::to_string(v) + "ns";
-  }
+  if (v < static_cast<uint64_t>(kNanosPerSecond)) return FormatSubSecond(v);
   std::string out;
   uint64_t rest = v;
   const struct {
@@ -202,7 +205,11 @@ std::string FormatUnsignedDuration(uint64_t v) {
       rest %= part.nanos;
     }
   }
-  if (rest != 0) out += FormatScaled(rest, kNanosPerSecond) + "s";
+  if (rest >= static_cast<uint64_t>(kNanosPerSecond)) {
+    out += FormatScaled(rest, kNanosPerSecond) + "s";
+  } else if (rest != 0) {
+    out += FormatSubSecond(rest);
+  }
   return out;
 }
 
@@ -348,7 +355,9 @@ int64_t DaysFromCivil(int64_t year, int month, int day) {
 CivilTime CivilFromNanos(int64_t ns) {
   const int64_t seconds = FloorDiv(ns, kNanosPerSecond);
   CivilTime c;
-  c.nanos = static_cast<int>(ns - seconds * kNanosPerSecond);
+  // The remainder, not ns - seconds * 1e9: that product overflows near INT64_MIN.
+  const int64_t rem = ns % kNanosPerSecond;
+  c.nanos = static_cast<int>(rem < 0 ? rem + kNanosPerSecond : rem);
   const int64_t days = FloorDiv(seconds, 86400);
   const int64_t sod = seconds - days * 86400;
   c.hour = static_cast<int>(sod / 3600);

@@ -1,0 +1,277 @@
+#include "broker/journal.h"
+
+#include <cstring>
+#include <utility>
+
+#include "broker/crc32c.h"
+
+namespace btrq::broker {
+namespace {
+
+constexpr std::string_view kHeader = "btrq-journal/1";
+constexpr size_t kFrameHeader = 8;
+
+void PutFixed32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+}
+uint32_t GetFixed32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+}  // namespace
+
+Journal::Journal(const JournalOptions& options, Clock* clock, JournalEnv* env)
+    : options_(options),
+      clock_(clock),
+      env_(env),
+      path_(options.dir + "/" + std::string(kFileName)) {}
+
+Journal::~Journal() = default;
+
+Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options, Clock* clock,
+                                               JournalEnv* env) {
+  if (options.dir.empty()) return Status::InvalidArgument("journal: dir is empty");
+  std::unique_ptr<Journal> j(new Journal(options, clock, env));
+  BTRQ_RETURN_IF_ERROR(j->Recover());
+  return j;
+}
+
+void Journal::Frame(std::string* out, std::string_view payload) const {
+  const size_t at = out->size();
+  out->resize(at + kFrameHeader);
+  PutFixed32(out->data() + at, static_cast<uint32_t>(payload.size()));
+  PutFixed32(out->data() + at + 4, Crc32c(payload));
+  out->append(payload);
+}
+
+Status Journal::Recover() {
+  BTRQ_RETURN_IF_ERROR(env_->CreateDir(options_.dir));
+  Result<std::string> data = env_->ReadFile(path_);
+  if (!data.ok() && data.status().code() != StatusCode::kNotFound) {
+    return data.status().WithContext("journal");
+  }
+  std::string log = data.ok() ? std::move(*data) : std::string();
+
+  // Walk the frames; `valid` ends the last good one.
+  size_t pos = 0;
+  size_t valid = 0;
+  std::string kept;  // the frames kept, when a corrupt one is skipped
+  bool skipped_any = false;
+  bool header_seen = false;
+  while (pos < log.size()) {
+    if (log.size() - pos < kFrameHeader) break;  // torn header
+    const uint32_t len = GetFixed32(log.data() + pos);
+    const uint32_t crc = GetFixed32(log.data() + pos + 4);
+    if (len > options_.max_record_bytes || log.size() - pos - kFrameHeader < len) break;  // torn
+    const std::string_view payload(log.data() + pos + kFrameHeader, len);
+    const size_t next = pos + kFrameHeader + len;
+    if (Crc32c(payload) != crc) {
+      if (next == log.size()) break;  // the last frame: a write cut short
+      if (!options_.skip_corrupt) {
+        return Status::Internal("journal " + path_ + ": corrupt record at offset " +
+                                std::to_string(pos) + " followed by " +
+                                std::to_string(log.size() - next) +
+                                " more bytes; refusing to drop them (set skip_corrupt to skip it)");
+      }
+      if (!skipped_any) kept.assign(log, 0, pos);
+      skipped_any = true;
+      ++recovery_.skipped_records;
+      pos = next;
+      valid = next;
+      continue;
+    }
+    if (!header_seen) {
+      if (payload != kHeader) {
+        return Status::InvalidArgument("journal " + path_ + " is not a btrq journal (bad header)");
+      }
+      header_seen = true;
+    } else {
+      ++recovery_.records;
+    }
+    if (skipped_any) kept.append(log, pos, next - pos);
+    pos = next;
+    valid = next;
+  }
+  recovery_.truncated_bytes = log.size() - valid;
+  if (skipped_any) {
+    // Rewrite the log without the skipped frames so they are not met again.
+    log = std::move(kept);
+    const std::string tmp = path_ + ".tmp";
+    BTRQ_ASSIGN_OR_RETURN(auto f, env_->OpenWritable(tmp, /*truncate=*/true));
+    BTRQ_RETURN_IF_ERROR(f->Append(log));
+    BTRQ_RETURN_IF_ERROR(f->Sync());
+    f.reset();
+    BTRQ_RETURN_IF_ERROR(env_->Rename(tmp, path_));
+    BTRQ_RETURN_IF_ERROR(env_->SyncDir(options_.dir));
+  } else {
+    log.resize(valid);
+    if (recovery_.truncated_bytes > 0) BTRQ_RETURN_IF_ERROR(env_->TruncateFile(path_, valid));
+  }
+  recovery_.valid_bytes = log.size();
+  recovered_ = std::move(log);
+
+  BTRQ_ASSIGN_OR_RETURN(file_, env_->OpenWritable(path_, /*truncate=*/false));
+  file_bytes_ = recovered_.size();
+  if (!header_seen) {
+    std::string header;
+    Frame(&header, kHeader);
+    BTRQ_RETURN_IF_ERROR(file_->Append(header));
+    BTRQ_RETURN_IF_ERROR(file_->Sync());
+    BTRQ_RETURN_IF_ERROR(env_->SyncDir(options_.dir));
+    file_bytes_ += header.size();
+  }
+  return Status::OK();
+}
+
+Status Journal::ForEachRecovered(const std::function<Status(std::string_view)>& fn) const {
+  size_t pos = 0;
+  bool header = true;
+  while (pos + kFrameHeader <= recovered_.size()) {
+    const uint32_t len = GetFixed32(recovered_.data() + pos);
+    const std::string_view payload(recovered_.data() + pos + kFrameHeader, len);
+    pos += kFrameHeader + len;
+    if (header) {
+      header = false;
+      continue;
+    }
+    BTRQ_RETURN_IF_ERROR(fn(payload));
+  }
+  return Status::OK();
+}
+
+void Journal::ReleaseRecovered() { std::string().swap(recovered_); }
+
+uint64_t Journal::Append(std::string_view payload) {
+  if (!oldest_buffered_) oldest_buffered_ = clock_->Now();
+  Frame(&buffer_, payload);
+  ++stats_.appended;
+  return ++appended_seq_;
+}
+
+uint64_t Journal::AppendAcked(std::string_view payload, DurableCallback on_durable) {
+  Acked a;
+  a.begin = buffer_.size();
+  const uint64_t seq = Append(payload);
+  a.end = buffer_.size();
+  a.callback = std::move(on_durable);
+  acked_.push_back(std::move(a));
+  return seq;
+}
+
+std::optional<SteadyTime> Journal::NextSyncAt() const {
+  if (!oldest_buffered_) return std::nullopt;
+  if (buffer_.size() >= options_.write_buffer_bytes) return *oldest_buffered_;
+  return *oldest_buffered_ + options_.sync_interval;
+}
+
+Status Journal::Poll() {
+  const std::optional<SteadyTime> due = NextSyncAt();
+  if (!due || clock_->Now() < *due) return Status::OK();
+  return WriteBuffer(options_.fsync);
+}
+
+Status Journal::Sync() {
+  if (!oldest_buffered_) return broken_;
+  return WriteBuffer(options_.fsync);
+}
+
+Status Journal::WriteBuffer(bool sync) {
+  Status s = broken_;
+  if (s.ok()) {
+    ++stats_.writes;
+    s = file_->Append(buffer_);
+    if (s.ok() && sync) {
+      const SteadyTime t0 = clock_->Now();
+      s = file_->Sync();
+      ++stats_.syncs;
+      stats_.last_sync_duration = clock_->Now() - t0;
+    }
+  }
+  if (!s.ok()) {
+    s = s.WithContext("journal");
+    FailBuffer(s);
+    return s;
+  }
+  stats_.bytes_written += buffer_.size();
+  file_bytes_ += buffer_.size();
+  buffer_.clear();
+  oldest_buffered_.reset();
+  durable_seq_ = appended_seq_;
+  std::vector<Acked> done = std::move(acked_);
+  acked_.clear();
+  for (Acked& a : done) a.callback(Status::OK());
+  return Status::OK();
+}
+
+void Journal::FailBuffer(const Status& error) {
+  ++stats_.failures;
+  // Cut off whatever part of the group reached the file, so no torn frame stays in the
+  // middle of the log; if even that fails, stop writing for good.
+  if (broken_.ok()) {
+    Status t = file_->Truncate(file_bytes_);
+    if (!t.ok()) broken_ = t.WithContext("journal unusable after a failed write");
+  }
+  // Drop the acknowledged records (their writers learn of the failure); keep the rest.
+  std::string kept;
+  kept.reserve(buffer_.size());
+  size_t pos = 0;
+  for (const Acked& a : acked_) {
+    kept.append(buffer_, pos, a.begin - pos);
+    pos = a.end;
+  }
+  kept.append(buffer_, pos, std::string::npos);
+  buffer_ = std::move(kept);
+  if (buffer_.empty()) {
+    oldest_buffered_.reset();
+  } else {
+    oldest_buffered_ = clock_->Now();  // retry after another interval, not in a hot loop
+  }
+  std::vector<Acked> failed = std::move(acked_);
+  acked_.clear();
+  for (Acked& a : failed) a.callback(error);
+}
+
+Status Journal::Rewrite(const std::vector<std::string>& payloads) {
+  BTRQ_RETURN_IF_ERROR(broken_);
+  const std::string tmp = path_ + ".tmp";
+  std::string data;
+  Frame(&data, kHeader);
+  for (const std::string& p : payloads) Frame(&data, p);
+  Status s;
+  {
+    Result<std::unique_ptr<WritableFile>> f = env_->OpenWritable(tmp, /*truncate=*/true);
+    s = f.status();
+    if (s.ok()) s = (*f)->Append(data);
+    if (s.ok()) s = (*f)->Sync();
+  }
+  if (s.ok()) s = env_->Rename(tmp, path_);
+  if (!s.ok()) {
+    env_->RemoveFile(tmp);
+    ++stats_.failures;
+    return s.WithContext("journal compaction");
+  }
+  // From here the new log is in place: it must become the one we append to.
+  s = env_->SyncDir(options_.dir);
+  Result<std::unique_ptr<WritableFile>> f = env_->OpenWritable(path_, /*truncate=*/false);
+  if (!f.ok()) {
+    broken_ = f.status().WithContext("journal unusable after compaction");
+    return broken_;
+  }
+  file_ = std::move(*f);
+  file_bytes_ = data.size();
+  stats_.bytes_written += data.size();
+  ++stats_.rewrites;
+  // The snapshot holds everything the buffer said.
+  buffer_.clear();
+  oldest_buffered_.reset();
+  durable_seq_ = appended_seq_;
+  std::vector<Acked> done = std::move(acked_);
+  acked_.clear();
+  for (Acked& a : done) a.callback(Status::OK());
+  // A failed directory sync leaves the rename's durability in doubt; say so.
+  return s.ok() ? s : s.WithContext("journal compaction");
+}
+
+}  // namespace btrq::broker

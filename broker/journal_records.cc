@@ -1,0 +1,418 @@
+#include "broker/journal_records.h"
+
+#include <cstring>
+#include <utility>
+
+namespace btrq::broker {
+namespace {
+
+class Writer {
+ public:
+  explicit Writer(std::string* out) : out_(out) {}
+  void U8(uint8_t v) { out_->push_back(static_cast<char>(v)); }
+  void Var(uint64_t v) {
+    while (v >= 0x80) {
+      out_->push_back(static_cast<char>((v & 0x7F) | 0x80));
+      v >>= 7;
+    }
+    out_->push_back(static_cast<char>(v));
+  }
+  void SVar(int64_t v) {
+    Var((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  }
+  void Str(std::string_view s) {
+    Var(s.size());
+    out_->append(s);
+  }
+  void Id(const Uuid& u) { out_->append(u.AsBytes()); }
+  void F64(double d) {
+    uint64_t bits;
+    std::memcpy(&bits, &d, 8);
+    for (int i = 0; i < 8; ++i) out_->push_back(static_cast<char>((bits >> (8 * i)) & 0xFF));
+  }
+  void Type(RecordType t, JobId job) {
+    U8(static_cast<uint8_t>(t));
+    Var(job);
+  }
+
+ private:
+  std::string* out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  bool at_end() const { return in_.empty(); }
+  void Invalidate() { Fail<int>(); }
+
+  uint8_t U8() {
+    if (in_.empty()) return Fail<uint8_t>();
+    const auto v = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return v;
+  }
+  uint64_t Var() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (in_.empty()) return Fail<uint64_t>();
+      const auto b = static_cast<uint8_t>(in_[0]);
+      in_.remove_prefix(1);
+      v |= static_cast<uint64_t>(b & 0x7F) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    return Fail<uint64_t>();
+  }
+  uint32_t U32() {
+    const uint64_t v = Var();
+    if (v > UINT32_MAX) return Fail<uint32_t>();
+    return static_cast<uint32_t>(v);
+  }
+  int64_t SVar() {
+    const uint64_t u = Var();
+    return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+  }
+  std::string Str() {
+    const uint64_t n = Var();
+    if (!ok_ || n > in_.size()) return Fail<std::string>();
+    std::string s(in_.substr(0, n));
+    in_.remove_prefix(n);
+    return s;
+  }
+  Uuid Id() {
+    if (in_.size() < 16) return Fail<Uuid>();
+    Uuid u;
+    std::memcpy(u.bytes.data(), in_.data(), 16);
+    in_.remove_prefix(16);
+    return u;
+  }
+  double F64() {
+    if (in_.size() < 8) return Fail<double>();
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i) bits |= static_cast<uint64_t>(static_cast<uint8_t>(in_[i])) << (8 * i);
+    in_.remove_prefix(8);
+    double d;
+    std::memcpy(&d, &bits, 8);
+    return d;
+  }
+  // A count of items each at least `min_bytes` long: refuses counts the input cannot hold.
+  uint64_t Count(size_t min_bytes) {
+    const uint64_t n = Var();
+    if (!ok_ || n > in_.size() / (min_bytes == 0 ? 1 : min_bytes)) return Fail<uint64_t>();
+    return n;
+  }
+
+ private:
+  template <typename T>
+  T Fail() {
+    ok_ = false;
+    in_ = {};
+    return T{};
+  }
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+enum FieldTag : uint8_t { kInt = 0, kDouble = 1, kString = 2 };
+
+void PutFields(Writer& w, const Fields& fields) {
+  w.Var(fields.size());
+  for (const auto& [name, value] : fields) {
+    w.Str(name);
+    if (const auto* i = std::get_if<int64_t>(&value)) {
+      w.U8(kInt);
+      w.SVar(*i);
+    } else if (const auto* d = std::get_if<double>(&value)) {
+      w.U8(kDouble);
+      w.F64(*d);
+    } else {
+      w.U8(kString);
+      w.Str(std::get<std::string>(value));
+    }
+  }
+}
+
+Fields GetFields(Reader& r) {
+  Fields fields;
+  const uint64_t n = r.Count(2);
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    std::string name = r.Str();
+    switch (r.U8()) {
+      case kInt: fields.emplace_back(std::move(name), r.SVar()); break;
+      case kDouble: fields.emplace_back(std::move(name), r.F64()); break;
+      case kString: fields.emplace_back(std::move(name), r.Str()); break;
+      default: r.Invalidate(); break;
+    }
+  }
+  return fields;
+}
+
+void PutOptTime(Writer& w, const std::optional<int64_t>& t) {
+  w.U8(t ? 1 : 0);
+  if (t) w.SVar(*t);
+}
+
+std::optional<int64_t> GetOptTime(Reader& r) {
+  if (r.U8() == 0) return std::nullopt;
+  return r.SVar();
+}
+
+void PutSpec(Writer& w, const JobSpec& s) {
+  w.Str(s.name);
+  w.Str(s.collection);
+  w.U8(s.collection_prefix ? 1 : 0);
+  w.Var(s.tags.size());
+  for (const auto& [k, v] : s.tags) {
+    w.Str(k);
+    w.Str(v);
+  }
+  w.Var(s.annotations.size());
+  for (const auto& [k, v] : s.annotations) {
+    w.Str(k);
+    w.U8(v ? 1 : 0);
+    if (v) w.Str(*v);
+  }
+  w.Var(s.streams.size());
+  for (const Uuid& u : s.streams) w.Id(u);
+  PutOptTime(w, s.start);
+  PutOptTime(w, s.end);
+  w.SVar(s.chunk);
+  w.Str(s.analytic);
+  PutFields(w, s.params);
+  w.SVar(s.priority);
+  w.Var(s.max_attempts);
+  w.SVar(s.task_timeout);
+  w.Var(s.versions.size());
+  for (const auto& [u, v] : s.versions) {
+    w.Id(u);
+    w.Var(v);
+  }
+}
+
+JobSpec GetSpec(Reader& r) {
+  JobSpec s;
+  s.name = r.Str();
+  s.collection = r.Str();
+  s.collection_prefix = r.U8() != 0;
+  for (uint64_t n = r.Count(2); n > 0 && r.ok(); --n) {
+    std::string k = r.Str();
+    s.tags[std::move(k)] = r.Str();
+  }
+  for (uint64_t n = r.Count(2); n > 0 && r.ok(); --n) {
+    std::string k = r.Str();
+    std::optional<std::string> v;
+    if (r.U8() != 0) v = r.Str();
+    s.annotations[std::move(k)] = std::move(v);
+  }
+  for (uint64_t n = r.Count(16); n > 0 && r.ok(); --n) s.streams.push_back(r.Id());
+  s.start = GetOptTime(r);
+  s.end = GetOptTime(r);
+  s.chunk = r.SVar();
+  s.analytic = r.Str();
+  s.params = GetFields(r);
+  s.priority = static_cast<int32_t>(r.SVar());
+  s.max_attempts = r.U32();
+  s.task_timeout = r.SVar();
+  for (uint64_t n = r.Count(17); n > 0 && r.ok(); --n) {
+    Uuid u = r.Id();
+    s.versions[u] = r.Var();
+  }
+  return s;
+}
+
+void PutTask(Writer& w, RecordType t, JobId job, uint32_t stream_index, int64_t start) {
+  w.Type(t, job);
+  w.Var(stream_index);
+  w.SVar(start);
+}
+
+}  // namespace
+
+void EncodeNextJobId(std::string* out, JobId next) {
+  Writer w(out);
+  w.Type(RecordType::kNextJobId, 0);
+  w.Var(next);
+}
+
+void EncodeJob(std::string* out, JobId job, const JobSpec& spec, int64_t submitted_wall_ns) {
+  Writer w(out);
+  w.Type(RecordType::kJob, job);
+  PutSpec(w, spec);
+  w.SVar(submitted_wall_ns);
+}
+
+void EncodeStreams(std::string* out, JobId job, const std::vector<Uuid>& streams) {
+  Writer w(out);
+  w.Type(RecordType::kStreams, job);
+  w.Var(streams.size());
+  for (const Uuid& u : streams) w.Id(u);
+}
+
+void EncodePin(std::string* out, JobId job, uint32_t stream_index, const StreamPin& pin) {
+  Writer w(out);
+  w.Type(RecordType::kPin, job);
+  w.Var(stream_index);
+  w.Var(pin.version);
+  w.SVar(pin.earliest);
+  w.SVar(pin.latest);
+  w.U8(pin.has_data ? 1 : 0);
+}
+
+void EncodeDone(std::string* out, JobId job, uint32_t stream_index, int64_t start) {
+  Writer w(out);
+  PutTask(w, RecordType::kDone, job, stream_index, start);
+}
+
+void EncodeDoneRange(std::string* out, JobId job, uint32_t stream_index, int64_t from,
+                     int64_t to) {
+  Writer w(out);
+  PutTask(w, RecordType::kDoneRange, job, stream_index, from);
+  w.SVar(to);
+}
+
+void EncodeDead(std::string* out, JobId job, uint32_t stream_index, int64_t start,
+                uint32_t attempt, std::string_view error) {
+  Writer w(out);
+  PutTask(w, RecordType::kDead, job, stream_index, start);
+  w.Var(attempt);
+  w.Str(error);
+}
+
+void EncodeAttemptFailed(std::string* out, JobId job, uint32_t stream_index, int64_t start,
+                         uint32_t attempt) {
+  Writer w(out);
+  PutTask(w, RecordType::kAttemptFailed, job, stream_index, start);
+  w.Var(attempt);
+}
+
+void EncodeRetry(std::string* out, JobId job) {
+  Writer w(out);
+  w.Type(RecordType::kRetry, job);
+}
+
+void EncodeCancel(std::string* out, JobId job, int64_t wall_ns) {
+  Writer w(out);
+  w.Type(RecordType::kCancel, job);
+  w.SVar(wall_ns);
+}
+
+void EncodeJobFailed(std::string* out, JobId job, std::string_view error, int64_t wall_ns) {
+  Writer w(out);
+  w.Type(RecordType::kJobFailed, job);
+  w.Str(error);
+  w.SVar(wall_ns);
+}
+
+void EncodeJobSummary(std::string* out, const JobInfo& info) {
+  Writer w(out);
+  w.Type(RecordType::kJobSummary, info.id);
+  w.Str(info.spec.name);
+  w.Str(info.spec.collection);
+  w.Str(info.spec.analytic);
+  w.SVar(info.spec.priority);
+  w.U8(static_cast<uint8_t>(info.state));
+  const JobCounts& c = info.counts;
+  for (uint64_t v : {c.total, c.pending, c.in_flight, c.done, c.retried, c.dead, c.cancelled}) {
+    w.Var(v);
+  }
+  w.U8(c.total_final ? 1 : 0);
+  w.Str(info.error);
+  w.SVar(info.submitted_wall_ns);
+  w.SVar(info.finished_wall_ns);
+}
+
+void EncodeRetried(std::string* out, JobId job, uint64_t retried) {
+  Writer w(out);
+  w.Type(RecordType::kRetried, job);
+  w.Var(retried);
+}
+
+Result<JournalRecord> DecodeRecord(std::string_view payload) {
+  Reader r(payload);
+  JournalRecord rec;
+  const uint8_t type = r.U8();
+  rec.job = r.Var();
+  switch (type) {
+    case static_cast<uint8_t>(RecordType::kNextJobId):
+      rec.value = r.Var();
+      break;
+    case static_cast<uint8_t>(RecordType::kJob):
+      rec.spec = GetSpec(r);
+      rec.wall_ns = r.SVar();
+      break;
+    case static_cast<uint8_t>(RecordType::kStreams):
+      for (uint64_t n = r.Count(16); n > 0 && r.ok(); --n) rec.streams.push_back(r.Id());
+      break;
+    case static_cast<uint8_t>(RecordType::kPin):
+      rec.stream_index = r.U32();
+      rec.pin.version = r.Var();
+      rec.pin.earliest = r.SVar();
+      rec.pin.latest = r.SVar();
+      rec.pin.has_data = r.U8() != 0;
+      break;
+    case static_cast<uint8_t>(RecordType::kDone):
+      rec.stream_index = r.U32();
+      rec.start = r.SVar();
+      break;
+    case static_cast<uint8_t>(RecordType::kDoneRange):
+      rec.stream_index = r.U32();
+      rec.start = r.SVar();
+      rec.end = r.SVar();
+      break;
+    case static_cast<uint8_t>(RecordType::kDead):
+      rec.stream_index = r.U32();
+      rec.start = r.SVar();
+      rec.attempt = r.U32();
+      rec.message = r.Str();
+      break;
+    case static_cast<uint8_t>(RecordType::kAttemptFailed):
+      rec.stream_index = r.U32();
+      rec.start = r.SVar();
+      rec.attempt = r.U32();
+      break;
+    case static_cast<uint8_t>(RecordType::kRetry):
+      break;
+    case static_cast<uint8_t>(RecordType::kCancel):
+      rec.wall_ns = r.SVar();
+      break;
+    case static_cast<uint8_t>(RecordType::kJobFailed):
+      rec.message = r.Str();
+      rec.wall_ns = r.SVar();
+      break;
+    case static_cast<uint8_t>(RecordType::kJobSummary): {
+      JobInfo& i = rec.info;
+      i.id = rec.job;
+      i.spec.name = r.Str();
+      i.spec.collection = r.Str();
+      i.spec.analytic = r.Str();
+      i.spec.priority = static_cast<int32_t>(r.SVar());
+      const uint8_t state = r.U8();
+      if (state > static_cast<uint8_t>(JobState::kFailed)) {
+        return Status::InvalidMessage("journal: job summary with unknown state " +
+                                      std::to_string(state));
+      }
+      i.state = static_cast<JobState>(state);
+      JobCounts& c = i.counts;
+      for (uint64_t* v : {&c.total, &c.pending, &c.in_flight, &c.done, &c.retried, &c.dead,
+                          &c.cancelled}) {
+        *v = r.Var();
+      }
+      c.total_final = r.U8() != 0;
+      i.error = r.Str();
+      i.submitted_wall_ns = r.SVar();
+      i.finished_wall_ns = r.SVar();
+      break;
+    }
+    case static_cast<uint8_t>(RecordType::kRetried):
+      rec.value = r.Var();
+      break;
+    default:
+      return Status::InvalidMessage("journal: unknown record type " + std::to_string(type));
+  }
+  if (!r.ok()) return Status::InvalidMessage("journal: truncated or malformed record");
+  if (!r.at_end()) return Status::InvalidMessage("journal: trailing bytes in record");
+  rec.type = static_cast<RecordType>(type);
+  return rec;
+}
+
+}  // namespace btrq::broker

@@ -1,0 +1,860 @@
+#include "broker/scheduler.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+namespace btrq::broker {
+
+struct Scheduler::Job {
+  JobId id = 0;
+  JobSpec spec;
+  JobState state = JobState::kQueued;
+  std::string error;
+  int64_t submitted_wall_ns = 0;
+  int64_t finished_wall_ns = 0;
+  bool durable = false;
+  uint32_t analytic_id = 0;
+  std::unique_ptr<JobExpander> expander;  // borrows `spec`: Job is never moved
+  SteadyTime expand_not_before{};
+  Nanos expand_delay{0};
+
+  uint64_t done = 0;
+  uint64_t dead = 0;
+  uint64_t retried = 0;
+  uint64_t cancelled = 0;
+  uint64_t in_flight = 0;
+  std::unordered_map<uint32_t, ChunkRanges> done_ranges;  // by stream index
+  std::map<ChunkId, broker::DeadLetter> dead_letters;
+  std::map<ChunkId, uint32_t> failed_attempts;  // from replay: attempts already used
+};
+
+namespace {
+
+bool Active(JobState s) {
+  return s == JobState::kQueued || s == JobState::kExpanding || s == JobState::kRunning;
+}
+
+uint64_t Sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+}  // namespace
+
+template <typename Encode>
+uint64_t Scheduler::Log(Encode&& encode) {
+  if (!journal_ || replaying_) return 0;
+  scratch_.clear();
+  encode(&scratch_);
+  return journal_->Append(scratch_);
+}
+
+Scheduler::Scheduler(const SchedulerOptions& options, Clock* clock, StreamCatalog* catalog,
+                     std::unique_ptr<Journal> journal)
+    : options_(options),
+      clock_(clock),
+      catalog_(catalog),
+      journal_(std::move(journal)),
+      random_(options.seed != 0 ? options.seed
+                                : static_cast<uint64_t>(clock->WallNanos()) | 1),
+      backoff_(options.retry_backoff, &random_) {}
+
+Scheduler::~Scheduler() = default;
+
+Result<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerOptions& options,
+                                                     Clock* clock, StreamCatalog* catalog,
+                                                     std::unique_ptr<Journal> journal) {
+  if (options.window_per_job == 0) {
+    return Status::InvalidArgument("scheduler: window_per_job must be positive");
+  }
+  if (options.liveness == 0 || options.heartbeat_interval <= Nanos(0)) {
+    return Status::InvalidArgument("scheduler: heartbeat interval and liveness must be positive");
+  }
+  std::unique_ptr<Scheduler> s(new Scheduler(options, clock, catalog, std::move(journal)));
+  if (s->journal_) {
+    BTRQ_RETURN_IF_ERROR(s->Replay());
+    s->last_snapshot_bytes_ = s->journal_->file_bytes();
+  }
+  return s;
+}
+
+// --- Replay ---
+
+Status Scheduler::Replay() {
+  replaying_ = true;
+  Status s = journal_->ForEachRecovered([this](std::string_view payload) -> Status {
+    BTRQ_ASSIGN_OR_RETURN(JournalRecord rec, DecodeRecord(payload));
+    return Apply(rec);
+  });
+  journal_->ReleaseRecovered();
+  if (s.ok()) {
+    // Settle each job: finished ones retire, the others run (their cursors restart at the
+    // beginning and skip what is resolved).
+    std::vector<Job*> jobs;
+    for (auto& [id, job] : live_) jobs.push_back(job.get());
+    for (Job* job : jobs) {
+      if (Active(job->state) && job->expander->listed()) job->state = JobState::kRunning;
+      MaybeFinish(*job);
+    }
+  }
+  replaying_ = false;
+  return s.WithContext("journal replay");
+}
+
+Status Scheduler::Apply(const JournalRecord& rec) {
+  if (rec.type == RecordType::kNextJobId) {
+    next_job_id_ = std::max(next_job_id_, rec.value);
+    return Status::OK();
+  }
+  next_job_id_ = std::max(next_job_id_, rec.job + 1);
+  if (rec.type == RecordType::kJob) {
+    if (live_.count(rec.job) != 0 || finished_.count(rec.job) != 0) return Status::OK();
+    auto job = std::make_unique<Job>();
+    job->id = rec.job;
+    job->spec = rec.spec;
+    job->submitted_wall_ns = rec.wall_ns;
+    job->durable = true;
+    job->analytic_id = InternAnalytic(job->spec.analytic);
+    job->expander = std::make_unique<JobExpander>(job->id, &job->spec);
+    queue_.AddJob(job->id, job->spec.priority);
+    live_.emplace(rec.job, std::move(job));
+    return Status::OK();
+  }
+  if (rec.type == RecordType::kJobSummary) {
+    if (Job* job = FindLive(rec.job)) {
+      if (rec.info.state == JobState::kDoneWithFailures) {
+        job->finished_wall_ns = rec.info.finished_wall_ns;
+        return Status::OK();
+      }
+      queue_.RemoveJob(job->id);
+      live_.erase(rec.job);
+    }
+    AddSummary(rec.info);
+    return Status::OK();
+  }
+  Job* job = FindLive(rec.job);
+  if (job == nullptr) return Status::OK();  // a record of a job since summarised
+  JobExpander& ex = *job->expander;
+  const auto check_index = [&]() -> Status {
+    if (!ex.listed() || rec.stream_index >= ex.streams().size()) {
+      return Status::Internal("record for job " + std::to_string(job->id) +
+                              " names stream index " + std::to_string(rec.stream_index) +
+                              " beyond its stream list");
+    }
+    return Status::OK();
+  };
+  const ChunkId chunk{rec.stream_index, rec.start};
+  switch (rec.type) {
+    case RecordType::kStreams:
+      if (!ex.listed()) {
+        ex.SetStreams(rec.streams);
+        job->state = JobState::kExpanding;
+      }
+      break;
+    case RecordType::kPin:
+      BTRQ_RETURN_IF_ERROR(check_index());
+      ex.SetPin(rec.stream_index, rec.pin, /*usable=*/true);
+      break;
+    case RecordType::kDone:
+    case RecordType::kDoneRange: {
+      BTRQ_RETURN_IF_ERROR(check_index());
+      const int64_t to = rec.type == RecordType::kDone ? rec.start + job->spec.chunk : rec.end;
+      job->done += static_cast<uint64_t>(job->done_ranges[rec.stream_index].Add(rec.start, to) /
+                                         job->spec.chunk);
+      job->failed_attempts.erase(chunk);
+      break;
+    }
+    case RecordType::kDead: {
+      BTRQ_RETURN_IF_ERROR(check_index());
+      broker::DeadLetter d{TaskKey{job->id, ex.streams()[rec.stream_index], rec.start},
+                          rec.attempt, rec.message};
+      if (job->dead_letters.emplace(chunk, std::move(d)).second) ++job->dead;
+      job->failed_attempts.erase(chunk);
+      break;
+    }
+    case RecordType::kAttemptFailed: {
+      BTRQ_RETURN_IF_ERROR(check_index());
+      uint32_t& used = job->failed_attempts[chunk];
+      used = std::max(used, rec.attempt);
+      ++job->retried;
+      break;
+    }
+    case RecordType::kRetried:
+      job->retried = rec.value;
+      break;
+    case RecordType::kRetry:
+      job->retried += job->dead_letters.size();
+      job->dead_letters.clear();
+      job->dead = 0;
+      job->state = JobState::kRunning;
+      job->finished_wall_ns = 0;
+      queue_.AddJob(job->id, job->spec.priority);
+      break;
+    case RecordType::kCancel:
+      job->cancelled = Sub(ex.total_known(), job->done + job->dead);
+      job->state = JobState::kCancelled;
+      job->finished_wall_ns = rec.wall_ns;
+      Retire(*job);
+      break;
+    case RecordType::kJobFailed:
+      job->state = JobState::kFailed;
+      job->error = rec.message;
+      job->finished_wall_ns = rec.wall_ns;
+      Retire(*job);
+      break;
+    default:
+      return Status::Internal("unexpected record type " +
+                              std::to_string(static_cast<int>(rec.type)));
+  }
+  return Status::OK();
+}
+
+// --- Helpers ---
+
+uint32_t Scheduler::InternAnalytic(const std::string& name) {
+  auto [it, inserted] = analytic_ids_.try_emplace(name, static_cast<uint32_t>(analytic_ids_.size()));
+  return it->second;
+}
+
+Scheduler::Job* Scheduler::FindLive(JobId id) const {
+  auto it = live_.find(id);
+  return it == live_.end() ? nullptr : it->second.get();
+}
+
+Scheduler::Worker* Scheduler::FindWorker(std::string_view id) {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? nullptr : &it->second;
+}
+
+JobCounts Scheduler::CountsOf(const Job& job) const {
+  JobCounts c;
+  c.total = job.expander->total_known();
+  c.total_final = job.expander->all_pinned();
+  c.in_flight = job.in_flight;
+  c.done = job.done;
+  c.dead = job.dead;
+  c.retried = job.retried;
+  c.cancelled = job.cancelled;
+  c.pending = Sub(c.total, c.done + c.dead + c.in_flight + c.cancelled);
+  return c;
+}
+
+JobInfo Scheduler::InfoOf(const Job& job) const {
+  JobInfo info;
+  info.id = job.id;
+  info.spec = job.spec;
+  info.state = job.state;
+  info.counts = CountsOf(job);
+  info.error = job.error;
+  info.submitted_wall_ns = job.submitted_wall_ns;
+  info.finished_wall_ns = job.finished_wall_ns;
+  info.queued = queue_.ready(job.id);
+  info.delayed = queue_.delayed(job.id);
+  return info;
+}
+
+void Scheduler::AddSummary(JobInfo info) {
+  // Keep the summary small: a finished job's spec is only shown by name.
+  JobSpec slim;
+  slim.name = std::move(info.spec.name);
+  slim.collection = std::move(info.spec.collection);
+  slim.analytic = std::move(info.spec.analytic);
+  slim.priority = info.spec.priority;
+  info.spec = std::move(slim);
+  info.queued = 0;
+  info.delayed = 0;
+  const JobId id = info.id;
+  finished_[id] = std::move(info);
+  while (finished_.size() > options_.finished_jobs_kept) finished_.erase(finished_.begin());
+}
+
+void Scheduler::Retire(Job& job) {
+  queue_.RemoveJob(job.id);
+  for (const Lease& l : leases_.RemoveJob(job.id)) {
+    DropLease(l);
+    cancel_notices_.push_back(CancelNotice{l.worker, job.id});
+  }
+  job.in_flight = 0;
+  JobInfo info = InfoOf(job);
+  std::erase_if(pending_pins_, [&](const PendingPin& p) { return p.job == job.id; });
+  live_.erase(job.id);  // destroys `job`
+  AddSummary(std::move(info));
+}
+
+void Scheduler::MaybeFinish(Job& job) {
+  if (!Active(job.state) && job.state != JobState::kDoneWithFailures) return;
+  const JobExpander& ex = *job.expander;
+  if (!ex.all_pinned() || job.done + job.dead < ex.total_known() || job.in_flight > 0) return;
+  const JobState before = job.state;
+  job.state = job.dead > 0 ? JobState::kDoneWithFailures : JobState::kDone;
+  if (before == job.state) return;
+  if (job.finished_wall_ns == 0) job.finished_wall_ns = clock_->WallNanos();
+  queue_.RemoveJob(job.id);
+  const JobInfo info = InfoOf(job);
+  Log([&](std::string* out) { EncodeJobSummary(out, info); });
+  // A job with dead letters stays whole so RetryJob can requeue them.
+  if (job.state == JobState::kDone) Retire(job);
+}
+
+void Scheduler::FailJob(Job& job, const Status& error) {
+  job.state = JobState::kFailed;
+  job.error = error.ToString();
+  job.finished_wall_ns = clock_->WallNanos();
+  Log([&](std::string* out) { EncodeJobFailed(out, job.id, job.error, job.finished_wall_ns); });
+  Retire(job);
+}
+
+void Scheduler::DropLease(const Lease& lease) {
+  if (Worker* w = FindWorker(lease.worker)) {
+    if (w->info.in_flight > 0) --w->info.in_flight;
+  }
+}
+
+// --- Jobs ---
+
+Result<JobId> Scheduler::SubmitJob(const JobSpec& spec, DurableCallback on_durable) {
+  BTRQ_RETURN_IF_ERROR(spec.Validate());
+  auto owned = std::make_unique<Job>();
+  Job& job = *owned;
+  job.id = next_job_id_++;
+  job.spec = spec;
+  job.submitted_wall_ns = clock_->WallNanos();
+  job.analytic_id = InternAnalytic(spec.analytic);
+  job.expander = std::make_unique<JobExpander>(job.id, &job.spec);
+  job.durable = journal_ == nullptr;
+  queue_.AddJob(job.id, spec.priority);
+  live_.emplace(job.id, std::move(owned));
+  const JobId id = job.id;
+  if (!journal_) {
+    if (on_durable) on_durable(Status::OK());
+    return id;
+  }
+  scratch_.clear();
+  EncodeJob(&scratch_, id, spec, job.submitted_wall_ns);
+  journal_->AppendAcked(scratch_, [this, id, cb = std::move(on_durable)](const Status& s) {
+    if (Job* j = FindLive(id)) {
+      if (s.ok()) {
+        j->durable = true;
+      } else {
+        // Never acknowledged, never journaled: forget it entirely.
+        queue_.RemoveJob(id);
+        live_.erase(id);
+      }
+    }
+    if (cb) cb(s);
+  });
+  return id;
+}
+
+Result<std::vector<std::string>> Scheduler::CancelJob(JobId id) {
+  Job* job = FindLive(id);
+  if (job == nullptr) {
+    if (finished_.count(id) != 0) {
+      return Status::FailedPrecondition("job " + std::to_string(id) + " has already finished");
+    }
+    return Status::NotFound("no job " + std::to_string(id));
+  }
+  if (!Active(job->state)) {
+    return Status::FailedPrecondition("job " + std::to_string(id) + " is " +
+                                      std::string(JobStateName(job->state)));
+  }
+  const std::vector<Lease> held = leases_.RemoveJob(id);
+  std::set<std::string> workers;
+  for (const Lease& l : held) {
+    DropLease(l);
+    workers.insert(l.worker);
+  }
+  for (const std::string& w : workers) cancel_notices_.push_back(CancelNotice{w, id});
+  job->in_flight = 0;
+  job->cancelled = Sub(job->expander->total_known(), job->done + job->dead);
+  job->state = JobState::kCancelled;
+  job->finished_wall_ns = clock_->WallNanos();
+  Log([&](std::string* out) { EncodeCancel(out, id, job->finished_wall_ns); });
+  Retire(*job);
+  return std::vector<std::string>(workers.begin(), workers.end());
+}
+
+Result<size_t> Scheduler::RetryJob(JobId id) {
+  Job* job = FindLive(id);
+  if (job == nullptr) {
+    if (finished_.count(id) != 0) {
+      return Status::FailedPrecondition("job " + std::to_string(id) +
+                                        " has finished without dead letters or was cancelled");
+    }
+    return Status::NotFound("no job " + std::to_string(id));
+  }
+  if (job->dead_letters.empty()) {
+    return Status::FailedPrecondition("job " + std::to_string(id) + " has no dead letters");
+  }
+  queue_.AddJob(id, job->spec.priority);
+  const SteadyTime now = clock_->Now();
+  const ExpansionCursor& cur = job->expander->cursor();
+  for (const auto& [chunk, letter] : job->dead_letters) {
+    // Letters the cursor has not reached yet (it restarts at the beginning after a
+    // replay) will be expanded again once they are no longer dead; queue only the rest.
+    const bool behind = chunk.stream < cur.stream_index ||
+                        (chunk.stream == cur.stream_index && cur.positioned &&
+                         chunk.start < cur.next_start);
+    if (behind) queue_.Push(id, QueuedTask{letter.key, chunk.stream, 1, now});
+  }
+  const size_t n = job->dead_letters.size();
+  job->dead_letters.clear();
+  job->dead = 0;
+  job->retried += n;
+  retried_total_ += n;
+  job->state = JobState::kRunning;
+  job->finished_wall_ns = 0;
+  Log([&](std::string* out) { EncodeRetry(out, id); });
+  return n;
+}
+
+size_t Scheduler::Refill(Job& job, bool allow_catalog) {
+  if (!job.durable || !Active(job.state)) return 0;
+  JobExpander& ex = *job.expander;
+  const SteadyTime now = clock_->Now();
+  const auto catalog_error = [&](const Status& s) {
+    if (s.IsTransient()) {
+      job.expand_delay = job.expand_delay == Nanos(0)
+                             ? options_.expand_retry
+                             : std::min<Nanos>(job.expand_delay * 2, std::chrono::seconds(60));
+      job.expand_not_before = now + job.expand_delay;
+    } else {
+      FailJob(job, s);
+    }
+  };
+  if (!ex.listed()) {
+    if (!allow_catalog || now < job.expand_not_before) return 0;
+    job.state = JobState::kExpanding;
+    if (Status s = ex.List(catalog_); !s.ok()) {
+      catalog_error(s);
+      return 0;
+    }
+    job.expand_delay = Nanos(0);
+    Log([&](std::string* out) { EncodeStreams(out, job.id, ex.streams()); });
+  }
+  const size_t materialised = queue_.ready(job.id) + queue_.delayed(job.id);
+  if (materialised > options_.window_per_job / 2) return 0;
+  if (allow_catalog && now >= job.expand_not_before && !ex.all_pinned()) {
+    std::vector<uint32_t> pinned;
+    Status s = ex.PinAhead(catalog_, options_.pins_per_expand, options_.pin_lookahead,
+                           /*usable=*/journal_ == nullptr, &pinned);
+    for (uint32_t i : pinned) {
+      const uint64_t seq = Log([&](std::string* out) { EncodePin(out, job.id, i, ex.pin(i)); });
+      if (journal_) pending_pins_.push_back(PendingPin{job.id, i, seq});
+    }
+    if (!s.ok()) {
+      catalog_error(s);
+      if (!s.IsTransient()) return 0;  // the job is gone
+    } else {
+      job.expand_delay = Nanos(0);
+    }
+  }
+  const SkipFn skip = [&job](uint32_t stream, int64_t start) -> int64_t {
+    auto it = job.done_ranges.find(stream);
+    const int64_t t = it == job.done_ranges.end() ? start : it->second.SkipFrom(start);
+    if (job.dead_letters.count(ChunkId{stream, t}) != 0) return t + job.spec.chunk;
+    return t;
+  };
+  std::vector<Chunk> chunks;
+  ex.NextChunks(options_.window_per_job - materialised, skip, &chunks);
+  for (const Chunk& c : chunks) {
+    uint32_t attempt = 1;
+    if (!job.failed_attempts.empty()) {
+      if (auto it = job.failed_attempts.find(ChunkId{c.stream_index, c.start});
+          it != job.failed_attempts.end()) {
+        attempt = it->second + 1;
+        job.failed_attempts.erase(it);
+      }
+    }
+    queue_.Push(job.id, QueuedTask{TaskKey{job.id, ex.streams()[c.stream_index], c.start},
+                                   c.stream_index, attempt, now});
+  }
+  if (ex.listed() && (!chunks.empty() || ex.pinned_count() > 0)) job.state = JobState::kRunning;
+  MaybeFinish(job);
+  return chunks.size();
+}
+
+void Scheduler::Expand() {
+  if (journal_ && !pending_pins_.empty()) {
+    const uint64_t durable = journal_->durable_seq();
+    size_t kept = 0;
+    for (const PendingPin& p : pending_pins_) {
+      if (p.seq <= durable) {
+        if (Job* job = FindLive(p.job)) job->expander->MarkPinUsable(p.stream_index);
+      } else {
+        pending_pins_[kept++] = p;
+      }
+    }
+    pending_pins_.resize(kept);
+  }
+  std::vector<Job*> jobs;
+  jobs.reserve(live_.size());
+  for (auto& [id, job] : live_) {
+    if (Active(job->state)) jobs.push_back(job.get());
+  }
+  for (Job* job : jobs) Refill(*job, /*allow_catalog=*/true);  // may retire the job
+}
+
+// --- Workers ---
+
+void Scheduler::OnWorkerHello(const HelloMsg& hello) {
+  Worker& w = workers_[hello.worker_id];
+  w.info.id = hello.worker_id;
+  w.info.host = hello.host;
+  w.info.pid = hello.pid;
+  w.info.threads = hello.threads;
+  w.info.analytics = hello.analytics;
+  w.info.credit = 0;
+  w.info.draining = false;
+  w.info.last_seen = clock_->Now();
+  // Analytic ids interned after this HELLO are names this worker did not announce.
+  for (const std::string& a : hello.analytics) InternAnalytic(a);
+  w.can_run.assign(analytic_ids_.size(), false);
+  for (const std::string& a : hello.analytics) w.can_run[analytic_ids_.at(a)] = true;
+}
+
+Status Scheduler::OnWorkerCredit(std::string_view worker, uint32_t credit) {
+  Worker* w = FindWorker(worker);
+  if (w == nullptr) return Status::NotFound("unknown worker " + std::string(worker));
+  w->info.last_seen = clock_->Now();
+  constexpr uint64_t kMaxCredit = uint64_t{1} << 32;
+  w->info.credit = std::min(kMaxCredit, w->info.credit + credit);
+  return Status::OK();
+}
+
+Result<HeartbeatOutcome> Scheduler::OnWorkerHeartbeat(std::string_view worker,
+                                                      const HeartbeatMsg& msg) {
+  Worker* w = FindWorker(worker);
+  if (w == nullptr) return Status::NotFound("unknown worker " + std::string(worker));
+  const SteadyTime now = clock_->Now();
+  w->info.last_seen = now;
+  HeartbeatOutcome out;
+  for (const TaskRef& t : msg.running) {
+    if (leases_.Renew(t.key, t.attempt, worker, now)) {
+      ++out.renewed;
+    } else {
+      ++out.unknown;
+    }
+  }
+  return out;
+}
+
+DoneOutcome Scheduler::OnWorkerDone(std::string_view worker, const DoneMsg& msg) {
+  DoneOutcome out;
+  Worker* w = FindWorker(worker);
+  if (w == nullptr) {
+    for (const DoneItem& item : msg.items) {
+      out.rejected.emplace_back(item.task, LeaseReject::kUnknownWorker);
+    }
+    rejected_[LeaseReject::kUnknownWorker] += msg.items.size();
+    return out;
+  }
+  w->info.last_seen = clock_->Now();
+  for (const DoneItem& item : msg.items) {
+    LeaseReject reason = LeaseReject::kNone;
+    std::optional<Lease> lease = leases_.Complete(item.task.key, item.task.attempt, worker, &reason);
+    Job* job = lease ? FindLive(lease->key.job) : nullptr;
+    if (lease && job == nullptr) reason = LeaseReject::kJobNotActive;
+    if (reason != LeaseReject::kNone) {
+      out.rejected.emplace_back(item.task, reason);
+      ++rejected_[reason];
+      continue;
+    }
+    ++out.accepted;
+    if (w->info.in_flight > 0) --w->info.in_flight;
+    ++w->info.done;
+    --job->in_flight;
+    switch (item.error) {
+      case ErrorClass::kNone:
+        Complete(*job, *lease);
+        break;
+      case ErrorClass::kTransient:
+        ++w->info.failed;
+        FailAttempt(*job, *lease, item.message, /*backoff=*/true);
+        break;
+      case ErrorClass::kPermanent:
+      default:
+        ++w->info.failed;
+        Bury(*job, *lease, item.message);
+        break;
+    }
+  }
+  return out;
+}
+
+void Scheduler::Complete(Job& job, const Lease& lease) {
+  job.done_ranges[lease.stream_index].Add(lease.key.start, lease.key.start + job.spec.chunk);
+  ++job.done;
+  ++done_total_;
+  Log([&](std::string* out) { EncodeDone(out, job.id, lease.stream_index, lease.key.start); });
+  MaybeFinish(job);
+}
+
+void Scheduler::Bury(Job& job, const Lease& lease, std::string_view error) {
+  job.dead_letters[ChunkId{lease.stream_index, lease.key.start}] =
+      broker::DeadLetter{lease.key, lease.attempt, std::string(error)};
+  ++job.dead;
+  ++dead_total_;
+  Log([&](std::string* out) {
+    EncodeDead(out, job.id, lease.stream_index, lease.key.start, lease.attempt, error);
+  });
+  MaybeFinish(job);
+}
+
+void Scheduler::FailAttempt(Job& job, const Lease& lease, std::string_view error, bool backoff) {
+  if (lease.attempt >= job.spec.max_attempts) {
+    std::string why(error);
+    why += " (attempt " + std::to_string(lease.attempt) + " of " +
+           std::to_string(job.spec.max_attempts) + ")";
+    Bury(job, lease, why);
+    return;
+  }
+  ++job.retried;
+  ++retried_total_;
+  Log([&](std::string* out) {
+    EncodeAttemptFailed(out, job.id, lease.stream_index, lease.key.start, lease.attempt);
+  });
+  const SteadyTime now = clock_->Now();
+  const QueuedTask task{lease.key, lease.stream_index, lease.attempt + 1, now};
+  const Nanos delay = backoff ? backoff_.Delay(lease.attempt) : Nanos(0);
+  if (delay > Nanos(0)) {
+    queue_.PushDelayed(job.id, task, now + delay);
+  } else {
+    queue_.Push(job.id, task);
+  }
+}
+
+void Scheduler::RemoveWorker(std::string_view id, std::string_view why) {
+  const std::string worker(id);
+  workers_.erase(workers_.find(id));
+  for (const Lease& l : leases_.RemoveWorker(worker)) {
+    Job* job = FindLive(l.key.job);
+    if (job == nullptr) continue;
+    --job->in_flight;
+    FailAttempt(*job, l, "worker " + worker + " " + std::string(why), /*backoff=*/false);
+  }
+}
+
+size_t Scheduler::OnWorkerBye(std::string_view worker) {
+  Worker* w = FindWorker(worker);
+  if (w == nullptr) return 0;
+  const size_t n = w->info.in_flight;
+  RemoveWorker(worker, "left");
+  return n;
+}
+
+Status Scheduler::DrainWorker(std::string_view worker) {
+  Worker* w = FindWorker(worker);
+  if (w == nullptr) return Status::NotFound("unknown worker " + std::string(worker));
+  w->info.draining = true;
+  return Status::OK();
+}
+
+std::vector<TaskSpec> Scheduler::NextDispatch(std::string_view worker, size_t max_n) {
+  std::vector<TaskSpec> out;
+  Worker* w = FindWorker(worker);
+  if (w == nullptr || w->info.draining || w->info.credit == 0 || max_n == 0) return out;
+  const SteadyTime now = clock_->Now();
+  queue_.PromoteDue(now);
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(w->info.credit, max_n));
+  out.reserve(std::min<size_t>(n, 1024));
+  const auto accept = [this, w](JobId id) {
+    const Job* job = FindLive(id);
+    return job != nullptr && job->analytic_id < w->can_run.size() && w->can_run[job->analytic_id];
+  };
+  bool refilled = false;
+  while (out.size() < n) {
+    std::optional<QueuedTask> t = queue_.Pop(accept);
+    if (!t) {
+      // The windows ran dry between Expand() calls: refill from pins already made.
+      if (refilled) break;
+      refilled = true;
+      size_t added = 0;
+      std::vector<Job*> jobs;
+      for (auto& [id, job] : live_) {
+        if (Active(job->state) && accept(id)) jobs.push_back(job.get());
+      }
+      for (Job* job : jobs) added += Refill(*job, /*allow_catalog=*/false);
+      if (added == 0) break;
+      continue;
+    }
+    Job& job = *FindLive(t->key.job);
+    if (!leases_.Grant(t->key, t->attempt, worker, now, Nanos(job.spec.task_timeout),
+                       t->stream_index)) {
+      continue;  // already in flight: never hand out one key twice
+    }
+    ++job.in_flight;
+    out.push_back(job.expander->MakeTask(t->stream_index, t->key.start, t->attempt));
+  }
+  w->info.credit -= out.size();
+  w->info.in_flight += out.size();
+  dispatched_total_ += out.size();
+  return out;
+}
+
+TickOutcome Scheduler::Tick() {
+  TickOutcome out;
+  const SteadyTime now = clock_->Now();
+  queue_.PromoteDue(now);
+  for (const Lease& l : leases_.ExpireBefore(now)) {
+    ++out.expired_leases;
+    ++expired_total_;
+    DropLease(l);
+    Job* job = FindLive(l.key.job);
+    if (job == nullptr) continue;
+    --job->in_flight;
+    FailAttempt(*job, l, "lease expired after task_timeout", /*backoff=*/true);
+  }
+  const Nanos silence = options_.heartbeat_interval * options_.liveness;
+  for (const auto& [id, w] : workers_) {
+    if (now - w.info.last_seen > silence) out.dead_workers.push_back(id);
+  }
+  for (const std::string& id : out.dead_workers) RemoveWorker(id, "silent (declared dead)");
+  if (journal_ && journal_->file_bytes() > options_.compact_after_bytes &&
+      journal_->file_bytes() > 2 * last_snapshot_bytes_) {
+    out.compaction = Compact();
+  }
+  return out;
+}
+
+std::vector<CancelNotice> Scheduler::TakeCancelNotices() {
+  std::vector<CancelNotice> out;
+  out.swap(cancel_notices_);
+  return out;
+}
+
+// --- Journal ---
+
+Status Scheduler::PollJournal() { return journal_ ? journal_->Poll() : Status::OK(); }
+Status Scheduler::SyncJournal() { return journal_ ? journal_->Sync() : Status::OK(); }
+
+Status Scheduler::Compact() {
+  if (!journal_) return Status::OK();
+  std::vector<std::string> snap;
+  const auto add = [&snap](auto&& encode) {
+    snap.emplace_back();
+    encode(&snap.back());
+  };
+  add([&](std::string* o) { EncodeNextJobId(o, next_job_id_); });
+  for (const auto& [id, info] : finished_) {
+    add([&](std::string* o) { EncodeJobSummary(o, info); });
+  }
+  // In-flight and queued tasks restart after a crash at their last failed attempt + 1.
+  std::map<JobId, std::map<ChunkId, uint32_t>> failed;
+  leases_.ForEach([&](const Lease& l) {
+    if (l.attempt > 1) failed[l.key.job][ChunkId{l.stream_index, l.key.start}] = l.attempt - 1;
+  });
+  for (const auto& [id, job] : live_) {
+    const JobExpander& ex = *job->expander;
+    add([&](std::string* o) { EncodeJob(o, id, job->spec, job->submitted_wall_ns); });
+    if (!ex.listed()) continue;
+    add([&](std::string* o) { EncodeStreams(o, id, ex.streams()); });
+    for (uint32_t i = 0; i < ex.streams().size(); ++i) {
+      if (ex.pinned(i)) add([&](std::string* o) { EncodePin(o, id, i, ex.pin(i)); });
+    }
+    for (const auto& [stream, ranges] : job->done_ranges) {
+      for (const auto& [from, to] : ranges.ranges()) {
+        add([&](std::string* o) { EncodeDoneRange(o, id, stream, from, to); });
+      }
+    }
+    for (const auto& [chunk, d] : job->dead_letters) {
+      add([&](std::string* o) { EncodeDead(o, id, chunk.stream, chunk.start, d.attempt, d.error); });
+    }
+    std::map<ChunkId, uint32_t>& f = failed[id];
+    for (const auto& [chunk, used] : job->failed_attempts) f[chunk] = std::max(f[chunk], used);
+    queue_.ForEach(id, [&](const QueuedTask& t) {
+      if (t.attempt > 1) f[ChunkId{t.stream_index, t.key.start}] = t.attempt - 1;
+    });
+    for (const auto& [chunk, used] : f) {
+      add([&](std::string* o) { EncodeAttemptFailed(o, id, chunk.stream, chunk.start, used); });
+    }
+    add([&](std::string* o) { EncodeRetried(o, id, job->retried); });
+    if (job->state == JobState::kDoneWithFailures) {
+      const JobInfo info = InfoOf(*job);
+      add([&](std::string* o) { EncodeJobSummary(o, info); });
+    }
+  }
+  BTRQ_RETURN_IF_ERROR(journal_->Rewrite(snap));
+  last_snapshot_bytes_ = journal_->file_bytes();
+  return Status::OK();
+}
+
+// --- Queries ---
+
+Result<JobInfo> Scheduler::GetJob(JobId id) const {
+  if (const Job* job = FindLive(id)) return InfoOf(*job);
+  if (auto it = finished_.find(id); it != finished_.end()) return it->second;
+  return Status::NotFound("no job " + std::to_string(id));
+}
+
+std::vector<JobInfo> Scheduler::ListJobs() const {
+  std::vector<JobInfo> out;
+  out.reserve(live_.size() + finished_.size());
+  auto l = live_.begin();
+  auto f = finished_.begin();
+  while (l != live_.end() || f != finished_.end()) {
+    if (f == finished_.end() || (l != live_.end() && l->first < f->first)) {
+      out.push_back(InfoOf(*l->second));
+      ++l;
+    } else {
+      out.push_back(f->second);
+      ++f;
+    }
+  }
+  return out;
+}
+
+Result<std::vector<DeadLetter>> Scheduler::DeadLetters(JobId id) const {
+  const Job* job = FindLive(id);
+  if (job == nullptr) {
+    if (finished_.count(id) != 0) return std::vector<DeadLetter>{};
+    return Status::NotFound("no job " + std::to_string(id));
+  }
+  std::vector<DeadLetter> out;
+  out.reserve(job->dead_letters.size());
+  for (const auto& [chunk, d] : job->dead_letters) out.push_back(d);
+  return out;
+}
+
+std::vector<WorkerInfo> Scheduler::Workers() const {
+  std::vector<WorkerInfo> out;
+  out.reserve(workers_.size());
+  for (const auto& [id, w] : workers_) out.push_back(w.info);
+  return out;
+}
+
+SchedulerStats Scheduler::Stats() const {
+  SchedulerStats s;
+  s.live_jobs = live_.size();
+  s.workers = workers_.size();
+  s.ready = queue_.ready_total();
+  s.delayed = queue_.delayed_total();
+  s.in_flight = leases_.size();
+  s.dispatched_total = dispatched_total_;
+  s.done_total = done_total_;
+  s.dead_total = dead_total_;
+  s.retried_total = retried_total_;
+  s.expired_total = expired_total_;
+  for (const auto& [reason, n] : rejected_) s.rejected_done_total += n;
+  s.rejected_by_reason = rejected_;
+  if (std::optional<SteadyTime> oldest = queue_.OldestReadySince()) {
+    s.oldest_ready_age = clock_->Now() - *oldest;
+  }
+  return s;
+}
+
+std::optional<SteadyTime> Scheduler::NextWakeup() const {
+  std::optional<SteadyTime> t;
+  const auto consider = [&t](std::optional<SteadyTime> c) {
+    if (c && (!t || *c < *t)) t = c;
+  };
+  consider(queue_.NextDelayedAt());
+  consider(leases_.NextDeadline());
+  if (journal_) consider(journal_->NextSyncAt());
+  const Nanos silence = options_.heartbeat_interval * options_.liveness;
+  for (const auto& [id, w] : workers_) consider(w.info.last_seen + silence);
+  for (const auto& [id, job] : live_) {
+    if (Active(job->state) && job->expand_delay > Nanos(0)) consider(job->expand_not_before);
+  }
+  return t;
+}
+
+}  // namespace btrq::broker

@@ -1,0 +1,274 @@
+#pragma once
+
+// The broker's state machine: jobs, their lazy expansion, the ready queue, leases,
+// retries, dead letters, workers and their credit, and the journal that makes all of it
+// survive a crash. No sockets, no gRPC, no threads: the dispatcher thread owns the
+// Scheduler and calls it from its poll loop; the control service reaches it through
+// that thread. Time comes from the Clock; BTrDB from the StreamCatalog.
+//
+// The dispatcher's loop, in order:
+//   poll sockets until NextWakeup()
+//   OnWorkerHello/Credit/Heartbeat/Done/Bye for each message; SubmitJob/CancelJob/...
+//   Tick()                       leases, dead workers, backoff, compaction
+//   Expand()                     lists and pins streams (BTrDB calls), fills windows
+//   NextDispatch(w) for each worker with credit, and send the TASKs
+//   TakeCancelNotices()          send CANCEL to whoever holds a cancelled job's tasks
+//   PollJournal()                group commit; runs SubmitJob's on_durable callbacks
+//
+// Reliability. SubmitJob's callback runs once the job is durable (or with the error,
+// e.g. ResourceExhausted on a full disk, in which case the job is forgotten). A job
+// dispatches nothing before it is durable, and a stream's tasks nothing before its pin
+// is, so a restart never re-runs a task against a version it forgot. DONEs are
+// journaled but not waited for: after a crash a task whose DONE was lost runs again and
+// the sink keeps one result per key.
+//
+// Replay. In-flight tasks at crash time are pending again; their attempt number is the
+// last journaled failed attempt + 1: attempts are preserved across a broker crash, and
+// the attempt a crash interrupted is not charged to the task (it was not its fault).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/backoff.h"
+#include "broker/chunk_ranges.h"
+#include "broker/job.h"
+#include "broker/job_expander.h"
+#include "broker/journal.h"
+#include "broker/journal_records.h"
+#include "broker/lease_table.h"
+#include "broker/stream_catalog.h"
+#include "broker/task_queue.h"
+#include "common/clock.h"
+#include "common/messages.h"
+#include "common/status.h"
+
+namespace btrq::broker {
+
+struct SchedulerOptions {
+  // Materialised (ready + delayed) tasks per job at most; refilled below half.
+  size_t window_per_job = 4096;
+  // Stream pins per job per Expand() (each about three BTrDB calls), and how many streams
+  // ahead of the expansion cursor may be pinned.
+  size_t pins_per_expand = 16;
+  size_t pin_lookahead = 16;
+  // A worker silent for heartbeat_interval * liveness is dead.
+  Nanos heartbeat_interval = std::chrono::seconds(1);
+  uint32_t liveness = 3;
+  // Delay before a task that failed transiently or whose lease expired runs again.
+  BackoffOptions retry_backoff;
+  // Delay before listing/pinning again after a transient catalog error (grows 2x, 60 s max).
+  Nanos expand_retry = std::chrono::seconds(1);
+  // Finished jobs kept as summaries (oldest dropped first).
+  size_t finished_jobs_kept = 1000;
+  // Tick() compacts the journal once it exceeds this and twice the last snapshot.
+  uint64_t compact_after_bytes = uint64_t{64} << 20;
+  // Jitter seed; 0 seeds from the clock.
+  uint64_t seed = 0;
+};
+
+struct WorkerInfo {
+  std::string id;
+  std::string host;
+  int64_t pid = 0;
+  uint32_t threads = 0;
+  std::vector<std::string> analytics;
+  uint64_t credit = 0;     // tasks it may still be sent
+  uint64_t in_flight = 0;  // leases it holds
+  uint64_t done = 0;       // DONEs accepted (ok or failed)
+  uint64_t failed = 0;     // of which reported an error
+  bool draining = false;
+  SteadyTime last_seen{};  // last message of any kind
+};
+
+struct DoneOutcome {
+  size_t accepted = 0;
+  std::vector<std::pair<TaskRef, LeaseReject>> rejected;
+};
+
+struct HeartbeatOutcome {
+  size_t renewed = 0;
+  size_t unknown = 0;  // tasks named that the worker holds no lease for
+};
+
+struct TickOutcome {
+  std::vector<std::string> dead_workers;  // declared dead now; their tasks requeued
+  size_t expired_leases = 0;
+  Status compaction;  // the error of a compaction attempt, if one failed
+};
+
+struct CancelNotice {
+  std::string worker;
+  JobId job = 0;
+};
+
+struct SchedulerStats {
+  size_t live_jobs = 0;
+  size_t workers = 0;
+  size_t ready = 0;
+  size_t delayed = 0;
+  size_t in_flight = 0;
+  uint64_t dispatched_total = 0;
+  uint64_t done_total = 0;
+  uint64_t dead_total = 0;
+  uint64_t retried_total = 0;
+  uint64_t expired_total = 0;
+  uint64_t rejected_done_total = 0;
+  std::map<LeaseReject, uint64_t> rejected_by_reason;
+  Nanos oldest_ready_age{0};  // 0 when nothing is ready
+};
+
+class Scheduler {
+ public:
+  // Replays `journal` (nullable: no durability, for tests and benchmarks) into a new
+  // scheduler, which then owns it. `clock` and `catalog` are borrowed and must outlive
+  // the scheduler. Fails on a journal that does not decode.
+  static Result<std::unique_ptr<Scheduler>> Create(const SchedulerOptions& options,
+                                                   Clock* clock, StreamCatalog* catalog,
+                                                   std::unique_ptr<Journal> journal);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // --- Jobs ---
+  // Validates and accepts a job; returns its id (from 1, never reused). `on_durable`
+  // runs once the job is in the journal (inside PollJournal/SyncJournal; before this
+  // returns when there is no journal); if the journal fails it runs with the error and
+  // the job is dropped. Acknowledge the submitter only from there.
+  Result<JobId> SubmitJob(const JobSpec& spec, DurableCallback on_durable);
+  // Cancels a job that has not finished: drops its queued tasks and leases (the workers
+  // holding them appear in TakeCancelNotices and in the result). NotFound, or
+  // FailedPrecondition for a finished job.
+  Result<std::vector<std::string>> CancelJob(JobId job);
+  // Requeues a job's dead letters with fresh attempts; returns how many.
+  // FailedPrecondition when it has none or was cancelled/failed.
+  Result<size_t> RetryJob(JobId job);
+  // Lists and pins streams (catalog calls, bounded by the options) and refills the
+  // windows of jobs below half. Transient catalog errors retry later; permanent ones fail
+  // the job with the message.
+  void Expand();
+
+  // --- Workers ---
+  // Registers (or re-registers: credit reset, leases kept) a worker.
+  void OnWorkerHello(const HelloMsg& hello);
+  // The worker may take `credit` more tasks. NotFound for a worker that has not said HELLO
+  // (the dispatcher answers REJECT so it says HELLO again).
+  Status OnWorkerCredit(std::string_view worker, uint32_t credit);
+  // Renews the leases the worker names. NotFound for an unknown worker.
+  Result<HeartbeatOutcome> OnWorkerHeartbeat(std::string_view worker, const HeartbeatMsg& msg);
+  // Counts each DONE against its live lease; the rest are rejected with a reason.
+  // ok -> done; kTransient -> retried with backoff until max_attempts, then dead-lettered;
+  // kPermanent -> dead-lettered now.
+  DoneOutcome OnWorkerDone(std::string_view worker, const DoneMsg& msg);
+  // The worker leaves: its tasks go back to the queue with attempt + 1. Returns how many.
+  size_t OnWorkerBye(std::string_view worker);
+  // Stops dispatching to the worker; its leases stay. NotFound for an unknown worker.
+  Status DrainWorker(std::string_view worker);
+
+  // Tasks for the worker: at most min(its credit, max_n), only of analytics it announced,
+  // highest priority first and round-robin between jobs of equal priority. Each consumes
+  // one credit and starts a lease of the job's task_timeout.
+  std::vector<TaskSpec> NextDispatch(std::string_view worker, size_t max_n = SIZE_MAX);
+
+  // Expires leases (requeue with attempt + 1 and backoff, or dead-letter when attempts
+  // are exhausted), declares silent workers dead (their tasks requeued), promotes due
+  // retries, and compacts the journal when it has grown.
+  TickOutcome Tick();
+
+  // (worker, job) pairs to send CANCEL for, since the last call.
+  std::vector<CancelNotice> TakeCancelNotices();
+
+  // --- Journal ---
+  Status PollJournal();
+  Status SyncJournal();
+  // Writes a snapshot of live state and switches the journal to it.
+  Status Compact();
+  const Journal* journal() const { return journal_.get(); }
+
+  // --- Queries ---
+  Result<JobInfo> GetJob(JobId job) const;
+  std::vector<JobInfo> ListJobs() const;  // by id
+  Result<std::vector<DeadLetter>> DeadLetters(JobId job) const;
+  std::vector<WorkerInfo> Workers() const;
+  SchedulerStats Stats() const;
+  // The earliest time Tick/Expand/PollJournal has something to do; nullopt: nothing
+  // timed is pending.
+  std::optional<SteadyTime> NextWakeup() const;
+
+ private:
+  struct ChunkId {
+    uint32_t stream = 0;
+    int64_t start = 0;
+    auto operator<=>(const ChunkId&) const = default;
+  };
+  struct Job;
+  struct Worker {
+    WorkerInfo info;
+    std::vector<bool> can_run;  // by analytic id
+  };
+  struct PendingPin {
+    JobId job;
+    uint32_t stream_index;
+    uint64_t seq;
+  };
+
+  Scheduler(const SchedulerOptions& options, Clock* clock, StreamCatalog* catalog,
+            std::unique_ptr<Journal> journal);
+  Status Replay();
+  Status Apply(const JournalRecord& rec);
+
+  uint32_t InternAnalytic(const std::string& name);
+  Job* FindLive(JobId id) const;
+  Worker* FindWorker(std::string_view id);
+  JobInfo InfoOf(const Job& job) const;
+  JobCounts CountsOf(const Job& job) const;
+
+  size_t Refill(Job& job, bool allow_catalog);
+  void FailJob(Job& job, const Status& error);
+  void MaybeFinish(Job& job);
+  void Retire(Job& job);  // moves a finished job to the summaries
+  void AddSummary(JobInfo info);
+  void Complete(Job& job, const Lease& lease);
+  // The lease's attempt failed: retry (after `backoff` if set) or dead-letter.
+  void FailAttempt(Job& job, const Lease& lease, std::string_view error, bool backoff);
+  void Bury(Job& job, const Lease& lease, std::string_view error);  // dead-letters the task
+  void RemoveWorker(std::string_view id, std::string_view why);
+  void DropLease(const Lease& lease);  // worker bookkeeping for a lease that ended
+
+  template <typename Encode>
+  uint64_t Log(Encode&& encode);
+
+  const SchedulerOptions options_;
+  Clock* const clock_;
+  StreamCatalog* const catalog_;
+  std::unique_ptr<Journal> journal_;
+  SeededRandom random_;
+  Backoff backoff_;
+  bool replaying_ = false;
+  std::string scratch_;
+
+  JobId next_job_id_ = 1;
+  std::map<JobId, std::unique_ptr<Job>> live_;
+  std::map<JobId, JobInfo> finished_;
+  std::unordered_map<std::string, uint32_t> analytic_ids_;
+  std::map<std::string, Worker, std::less<>> workers_;
+  TaskQueue queue_;
+  LeaseTable leases_;
+  std::vector<PendingPin> pending_pins_;
+  std::vector<CancelNotice> cancel_notices_;
+  uint64_t last_snapshot_bytes_ = 0;
+
+  uint64_t dispatched_total_ = 0;
+  uint64_t done_total_ = 0;
+  uint64_t dead_total_ = 0;
+  uint64_t retried_total_ = 0;
+  uint64_t expired_total_ = 0;
+  std::map<LeaseReject, uint64_t> rejected_;
+};
+
+}  // namespace btrq::broker

@@ -1,0 +1,726 @@
+#include "common/config.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/clock.h"
+#include "common/logging.h"
+#include "common/time_util.h"
+
+extern char** environ;
+
+namespace btrq {
+namespace {
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// A YAML double-quoted scalar.
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned char>(c));
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// True when `candidate` is close enough to `typed` to be worth suggesting.
+bool IsClose(std::string_view typed, std::string_view candidate) {
+  const size_t d = EditDistance(typed, candidate);
+  return d <= 2 && d < typed.size();
+}
+
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    const std::string_view item = Trim(text.substr(start, comma - start));
+    if (!item.empty()) items.emplace_back(item);
+    start = comma + 1;
+  }
+  return items;
+}
+
+Status ParseError(std::string_view expected, std::string_view text) {
+  return Status::InvalidArgument("expected " + std::string(expected) + ", got " + Quote(text));
+}
+
+Result<bool> ParseBool(std::string_view text) {
+  const std::string t = Lower(Trim(text));
+  if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
+  if (t == "false" || t == "no" || t == "off" || t == "0") return false;
+  return ParseError("true or false", text);
+}
+
+template <typename T>
+Result<T> ParseInteger(std::string_view text, std::string_view expected) {
+  const std::string_view t = Trim(text);
+  T v{};
+  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (t.empty() || ec != std::errc() || end != t.data() + t.size()) {
+    return ParseError(expected, text);
+  }
+  return v;
+}
+
+Result<double> ParseDouble(std::string_view text) {
+  const std::string_view t = Trim(text);
+  double v = 0;
+  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (t.empty() || ec != std::errc() || end != t.data() + t.size() || !std::isfinite(v)) {
+    return ParseError("a finite number", text);
+  }
+  return v;
+}
+
+std::string FormatDouble(double v) {
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
+}
+
+std::string TypeDescription(const ConfigField& f) {
+  switch (f.type) {
+    case ConfigType::kString: return "a string";
+    case ConfigType::kBool: return "true or false";
+    case ConfigType::kInt64: return "an integer";
+    case ConfigType::kUint32: return "an unsigned 32-bit integer";
+    case ConfigType::kDouble: return "a number";
+    case ConfigType::kDuration: return "a duration";
+    case ConfigType::kTimestamp: return "a timestamp";
+    case ConfigType::kStringList: return "a list of strings";
+    case ConfigType::kEnum: return "one of the names";
+  }
+  return "a value";
+}
+
+std::string NodeKind(const YAML::Node& node) {
+  if (node.IsSequence()) return "a list";
+  if (node.IsMap()) return "a mapping";
+  return "a scalar";
+}
+
+std::string YamlOrigin(std::string_view name, const YAML::Mark& mark) {
+  return std::string(name) + ":" + std::to_string(mark.line + 1);
+}
+
+std::string EnvVarName(std::string_view prefix, const ConfigField& f) {
+  return Upper(std::string(prefix) + "_" + f.section + "_" + f.key);
+}
+
+Status Located(const std::string& origin, std::string_view path, std::string_view message) {
+  std::string msg = origin;
+  msg += ": ";
+  msg.append(path);
+  msg += ": ";
+  msg.append(message);
+  return Status::InvalidArgument(std::move(msg));
+}
+
+}  // namespace
+
+// ---- Env -------------------------------------------------------------------------------
+
+Env Env::FromMap(std::map<std::string, std::string> vars) {
+  auto shared = std::make_shared<const std::map<std::string, std::string>>(std::move(vars));
+  return Env(
+      [shared](const std::string& name) -> std::optional<std::string> {
+        auto it = shared->find(name);
+        if (it == shared->end()) return std::nullopt;
+        return it->second;
+      },
+      [shared] {
+        std::vector<std::string> names;
+        for (const auto& [name, value] : *shared) names.push_back(name);
+        return names;
+      });
+}
+
+Env Env::FromFunction(LookupFn lookup) {
+  return Env(std::move(lookup), [] { return std::vector<std::string>(); });
+}
+
+Env Env::Process() {
+  return Env(
+      [](const std::string& name) -> std::optional<std::string> {
+        const char* v = std::getenv(name.c_str());
+        if (v == nullptr) return std::nullopt;
+        return std::string(v);
+      },
+      [] {
+        std::vector<std::string> names;
+        for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+          const char* eq = std::strchr(*e, '=');
+          names.emplace_back(*e, eq == nullptr ? std::strlen(*e) : static_cast<size_t>(eq - *e));
+        }
+        return names;
+      });
+}
+
+std::optional<std::string> Env::Get(const std::string& name) const { return lookup_(name); }
+
+std::vector<std::string> Env::Names() const { return names_(); }
+
+// ---- Field declaration -------------------------------------------------------------------
+
+std::string_view ConfigTypeName(ConfigType type) {
+  switch (type) {
+    case ConfigType::kString: return "string";
+    case ConfigType::kBool: return "bool";
+    case ConfigType::kInt64: return "int64";
+    case ConfigType::kUint32: return "uint32";
+    case ConfigType::kDouble: return "double";
+    case ConfigType::kDuration: return "duration";
+    case ConfigType::kTimestamp: return "timestamp";
+    case ConfigType::kStringList: return "string list";
+    case ConfigType::kEnum: return "enum";
+  }
+  return "unknown";
+}
+
+Result<ConfigOverride> ParseSetFlag(std::string_view assignment) {
+  const size_t eq = assignment.find('=');
+  const std::string_view path = Trim(assignment.substr(0, eq));
+  if (eq == std::string_view::npos || path.find('.') == std::string_view::npos ||
+      path.front() == '.' || path.back() == '.') {
+    // Only the part before '=' is quoted: the value may be a secret.
+    return Status::InvalidArgument("flag --set " + Quote(path) +
+                                   ": expected section.key=value, e.g. "
+                                   "--set broker.heartbeat_interval=2s");
+  }
+  ConfigOverride o;
+  o.path = std::string(path);
+  o.value = std::string(assignment.substr(eq + 1));
+  o.source = "flag --set " + o.path;
+  return o;
+}
+
+ConfigBinder::ConfigBinder(const Clock* clock) : clock_(clock) {}
+
+ConfigBinder::SectionBuilder ConfigBinder::Section(std::string name, std::string doc) {
+  if (FindSection(name) == nullptr) sections_.push_back({name, std::move(doc), ""});
+  return SectionBuilder(this, std::move(name));
+}
+
+ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Add(
+    std::unique_ptr<ConfigField> field) {
+  field->section = section_;
+  field->default_text = field->format();
+  binder_->fields_.push_back(std::move(field));
+  return *this;
+}
+
+namespace {
+std::unique_ptr<ConfigField> NewField(std::string key, ConfigType type, const void* member,
+                                      std::string doc) {
+  auto f = std::make_unique<ConfigField>();
+  f->key = std::move(key);
+  f->type = type;
+  f->member = member;
+  f->doc = std::move(doc);
+  return f;
+}
+}  // namespace
+
+ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::String(std::string key,
+                                                                    std::string* value,
+                                                                    std::string doc) {
+  auto f = NewField(std::move(key), ConfigType::kString, value, std::move(doc));
+  f->parse = [value](std::string_view t) {
+    *value = std::string(t);
+    return Status::OK();
+  };
+  f->format = [value] { return Quote(*value); };
+  return Add(std::move(f));
+}
+
+ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Bool(std::string key, bool* value,
+                                                                  std::string doc) {
+  auto f = NewField(std::move(key), ConfigType::kBool, value, std::move(doc));
+  f->parse = [value](std::string_view t) {
+    BTRQ_ASSIGN_OR_RETURN(*value, ParseBool(t));
+    return Status::OK();
+  };
+  f->format = [value] { return std::string(*value ? "true" : "false"); };
+  return Add(std::move(f));
+}
+
+ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Int64(std::string key,
+                                                                   int64_t* value,
+                                                                   std::string doc) {
+  auto f = NewField(std::move(key), ConfigType::kInt64, value, std::move(doc));
+  f->parse = [value](std::string_view t) {
+    BTRQ_ASSIGN_OR_RETURN(*value, ParseInteger<int64_t>(t, "a 64-bit integer"));
+    return Status::OK();
+  };
+  f->format = [value] { return std::to_string(*value); };
+  return Add(std::move(f));
+}
+
+ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Uint32(std::string key,
+                                                                    uint32_t* value,
+                                                                    std::string doc) {
+  auto f = NewField(std::move(key), ConfigType::kUint32, value, std::move(doc));
+  f->parse = [value](std::string_view t) {
+    BTRQ_ASSIGN_OR_RETURN(*value,
+                          ParseInteger<uint32_t>(t, "an unsigned 32-bit integer (0..4294967295)"));
+    return Status::OK();
+  };
+  f->format = [value] { return std::to_string(*value); };
+  return Add(std::move(f));
+}
+
+ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Double(std::string key,
+                                                                    double* value,
+                                                                    std::string doc) {
+  auto f = NewField(std::move(key), ConfigType::kDouble, value, std::move(doc));
+  f->parse = [value](std::string_view t) {
+    BTRQ_ASSIGN_OR_RETURN(*value, ParseDouble(t));
+    return Status::OK();
+  };
+  f->format = [value] { return FormatDouble(*value); };
+  return Add(std::move(f));
+}
+
+ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Duration(std::string key,
+                                                                      int64_t* nanos,
+                                                                      std::string doc) {
+  auto f = NewField(std::move(key), ConfigType::kDuration, nanos, std::move(doc));
+  f->parse = [nanos](std::string_view t) {
+    BTRQ_ASSIGN_OR_RETURN(*nanos, ParseDuration(t));
+    return Status::OK();
+  };
+  f->format = [nanos] { return FormatDuration(*nanos); };
+  return Add(std::move(f));
+}
+
+ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Timestamp(std::string key,
+                                                                       int64_t* nanos,
+                                                                       std::string doc) {
+  auto f = NewField(std::move(key), ConfigType::kTimestamp, nanos, std::move(doc));
+  const Clock* clock = binder_->clock_;
+  f->parse = [nanos, clock](std::string_view t) {
+    BTRQ_ASSIGN_OR_RETURN(*nanos, ParseTimestamp(t, clock->WallNanos()));
+    return Status::OK();
+  };
+  f->format = [nanos] { return Quote(FormatTimestamp(*nanos)); };
+  return Add(std::move(f));
+}
+
+ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::StringList(
+    std::string key, std::vector<std::string>* value, std::string doc) {
+  auto f = NewField(std::move(key), ConfigType::kStringList, value, std::move(doc));
+  f->parse = [value](std::string_view t) {
+    *value = SplitList(t);
+    return Status::OK();
+  };
+  f->parse_list = [value](const std::vector<std::string>& items) {
+    *value = items;
+    return Status::OK();
+  };
+  f->format = [value] {
+    std::string out = "[";
+    for (size_t i = 0; i < value->size(); ++i) {
+      if (i > 0) out += ", ";
+      out += Quote((*value)[i]);
+    }
+    return out + "]";
+  };
+  return Add(std::move(f));
+}
+
+ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::AddEnum(
+    std::string key, const void* member, std::vector<std::string> names,
+    std::function<void(size_t)> set, std::function<size_t()> get, std::string doc) {
+  auto f = NewField(std::move(key), ConfigType::kEnum, member, std::move(doc));
+  f->enum_names = names;
+  auto labels = std::make_shared<const std::vector<std::string>>(std::move(names));
+  f->parse = [labels, set](std::string_view t) {
+    const std::string wanted = Lower(Trim(t));
+    for (size_t i = 0; i < labels->size(); ++i) {
+      if (Lower((*labels)[i]) == wanted) {
+        set(i);
+        return Status::OK();
+      }
+    }
+    std::string expected;
+    for (size_t i = 0; i < labels->size(); ++i) {
+      expected += (i == 0 ? "" : ", ") + (*labels)[i];
+    }
+    return Status::InvalidArgument("bad value " + Quote(t) + " (expected one of: " + expected +
+                                   ")");
+  };
+  f->format = [labels, get] {
+    const size_t i = get();
+    return i < labels->size() ? (*labels)[i] : std::string("<unnamed>");
+  };
+  return Add(std::move(f));
+}
+
+ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Secret() {
+  ConfigField* f = binder_->fields_.back().get();
+  f->secret = true;
+  f->default_text = Quote(RedactSecret(f->type == ConfigType::kString
+                                           ? *static_cast<const std::string*>(f->member)
+                                           : f->default_text));
+  return *this;
+}
+
+ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Required() {
+  binder_->fields_.back()->required = true;
+  return *this;
+}
+
+// ---- Lookup --------------------------------------------------------------------------------
+
+ConfigField* ConfigBinder::FindMutable(std::string_view path) {
+  for (auto& f : fields_) {
+    if (f->section.size() + 1 + f->key.size() == path.size() && f->path() == path) {
+      return f.get();
+    }
+  }
+  return nullptr;
+}
+
+const ConfigField* ConfigBinder::Find(std::string_view path) const {
+  return const_cast<ConfigBinder*>(this)->FindMutable(path);
+}
+
+std::vector<const ConfigField*> ConfigBinder::fields() const {
+  std::vector<const ConfigField*> out;
+  for (const auto& f : fields_) out.push_back(f.get());
+  return out;
+}
+
+ConfigBinder::SectionInfo* ConfigBinder::FindSection(std::string_view name) {
+  for (auto& s : sections_) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::string ConfigBinder::Suggest(std::string_view section, std::string_view key) const {
+  for (const auto& f : fields_) {
+    if (f->section == section && IsClose(key, f->key)) {
+      return " (did you mean " + Quoted(f->key) + "?)";
+    }
+  }
+  for (const auto& f : fields_) {
+    if (f->section != section && f->key == key) return " (did you mean " + f->path() + "?)";
+  }
+  return "";
+}
+
+std::string ConfigBinder::SuggestSection(std::string_view section) const {
+  for (const auto& s : sections_) {
+    if (IsClose(section, s.name)) return " (did you mean " + Quoted(s.name) + "?)";
+  }
+  return "";
+}
+
+Status ConfigBinder::AssignText(ConfigField* field, std::string_view text,
+                                const std::string& origin) {
+  const Status s = field->parse(text);
+  if (!s.ok()) return Located(origin, field->path(), s.message());
+  field->origin = origin;
+  field->assigned = true;
+  return Status::OK();
+}
+
+// ---- Stage 1: YAML -------------------------------------------------------------------------
+
+Status ConfigBinder::LoadYamlFile(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return Status::InvalidArgument(path + ": cannot read config file: " + std::strerror(errno));
+  }
+  std::string text;
+  char buf[8192];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), file)) > 0) text.append(buf, n);
+  const int read_error = std::ferror(file) ? errno : 0;
+  std::fclose(file);
+  if (read_error != 0) {
+    return Status::InvalidArgument(path + ": cannot read config file: " +
+                                   std::strerror(read_error));
+  }
+  return LoadYamlText(text, path);
+}
+
+Status ConfigBinder::LoadYamlText(std::string_view text, std::string_view name) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    return Status::InvalidArgument(YamlOrigin(name, e.mark) + ": YAML syntax error: " + e.msg +
+                                   " (column " + std::to_string(e.mark.column + 1) + ")");
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string(name) + ": cannot parse YAML: " + e.what());
+  }
+
+  try {
+    if (root.IsNull()) return Status::OK();
+    if (!root.IsMap()) {
+      return Status::InvalidArgument(YamlOrigin(name, root.Mark()) +
+                                     ": expected a mapping of sections (e.g. \"broker:\") at "
+                                     "the top level, got " +
+                                     NodeKind(root));
+    }
+    std::map<std::string, std::string> seen_sections;
+    for (auto sit = root.begin(); sit != root.end(); ++sit) {
+      const YAML::Node skey = sit->first;  // copies: the iterator hands out a temporary
+      const YAML::Node svalue = sit->second;
+      const std::string sorigin = YamlOrigin(name, skey.Mark());
+      if (!skey.IsScalar()) {
+        return Status::InvalidArgument(sorigin + ": section names must be plain strings");
+      }
+      const std::string sname = skey.Scalar();
+      SectionInfo* section = FindSection(sname);
+      if (section == nullptr) {
+        return Status::InvalidArgument(sorigin + ": unknown section " + Quoted(sname) +
+                                       SuggestSection(sname));
+      }
+      if (auto [it, inserted] = seen_sections.emplace(sname, sorigin); !inserted) {
+        return Status::InvalidArgument(sorigin + ": " + sname + ": duplicate section (first at " +
+                                       it->second + ")");
+      }
+      section->origin = sorigin;
+      if (svalue.IsNull()) continue;
+      if (!svalue.IsMap()) {
+        return Status::InvalidArgument(sorigin + ": " + sname +
+                                       ": expected a mapping of keys, got " + NodeKind(svalue));
+      }
+      std::map<std::string, std::string> seen_keys;
+      for (auto kit = svalue.begin(); kit != svalue.end(); ++kit) {
+        const YAML::Node fkey = kit->first;
+        const YAML::Node fvalue = kit->second;
+        const std::string forigin = YamlOrigin(name, fkey.Mark());
+        if (!fkey.IsScalar()) {
+          return Status::InvalidArgument(forigin + ": " + sname + ": keys must be plain strings");
+        }
+        const std::string key = fkey.Scalar();
+        const std::string path = sname + "." + key;
+        ConfigField* field = FindMutable(path);
+        if (field == nullptr) {
+          return Located(forigin, path, "unknown key" + Suggest(sname, key));
+        }
+        if (auto [it, inserted] = seen_keys.emplace(key, forigin); !inserted) {
+          return Located(forigin, path, "duplicate key (first at " + it->second + ")");
+        }
+        if (fvalue.IsNull()) {
+          return Located(forigin, path,
+                         "missing value" + std::string(field->type == ConfigType::kString
+                                                           ? " (write \"\" for an empty string)"
+                                                           : ""));
+        }
+        if (fvalue.IsSequence()) {
+          if (field->type != ConfigType::kStringList) {
+            return Located(forigin, path, "expected " + TypeDescription(*field) + ", got a list");
+          }
+          std::vector<std::string> items;
+          for (const YAML::Node& item : fvalue) {
+            if (!item.IsScalar()) {
+              return Located(YamlOrigin(name, item.Mark()), path,
+                             "expected a list of strings, got " + NodeKind(item) + " in it");
+            }
+            items.push_back(item.Scalar());
+          }
+          const Status s = field->parse_list(items);
+          if (!s.ok()) return Located(forigin, path, s.message());
+          field->origin = forigin;
+          field->assigned = true;
+          continue;
+        }
+        if (fvalue.IsMap()) {
+          return Located(forigin, path, "expected " + TypeDescription(*field) + ", got a mapping");
+        }
+        BTRQ_RETURN_IF_ERROR(AssignText(field, fvalue.Scalar(), forigin));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string(name) + ": " + e.what());
+  }
+  return Status::OK();
+}
+
+// ---- Stage 2: environment ------------------------------------------------------------------
+
+Status ConfigBinder::ApplyEnv(const Env& env, std::string_view prefix) {
+  for (auto& f : fields_) {
+    const std::string var = EnvVarName(prefix, *f);
+    if (std::optional<std::string> value = env.Get(var)) {
+      BTRQ_RETURN_IF_ERROR(AssignText(f.get(), *value, "environment variable " + var));
+    }
+  }
+  const std::string head = Upper(prefix) + "_";
+  for (const std::string& var : env.Names()) {
+    if (var.compare(0, head.size(), head) != 0) continue;
+    const std::string rest = var.substr(head.size());
+    const std::string section = Lower(rest.substr(0, rest.find('_')));
+    if (FindSection(section) == nullptr) continue;
+    bool known = false;
+    for (const auto& f : fields_) known = known || EnvVarName(prefix, *f) == var;
+    if (known) continue;
+    std::string hint;
+    for (const auto& f : fields_) {
+      const std::string candidate = EnvVarName(prefix, *f);
+      if (f->section == section && IsClose(var, candidate)) {
+        hint = " (did you mean " + candidate + "?)";
+        break;
+      }
+    }
+    return Status::InvalidArgument("environment variable " + var + ": no such option in section " +
+                                   Quoted(section) + hint);
+  }
+  return Status::OK();
+}
+
+Status ConfigBinder::ApplyEnvAlias(const Env& env, const std::string& var, std::string_view path) {
+  ConfigField* field = FindMutable(path);
+  if (field == nullptr) {
+    return Status::Internal("env alias " + var + " names undeclared key " + std::string(path));
+  }
+  if (std::optional<std::string> value = env.Get(var)) {
+    return AssignText(field, *value, "environment variable " + var);
+  }
+  return Status::OK();
+}
+
+// ---- Stage 3: flags ------------------------------------------------------------------------
+
+Status ConfigBinder::ApplyOverride(const ConfigOverride& o) {
+  ConfigField* field = FindMutable(o.path);
+  if (field == nullptr) {
+    const size_t dot = o.path.find('.');
+    const std::string section = o.path.substr(0, dot);
+    const std::string key = dot == std::string::npos ? "" : o.path.substr(dot + 1);
+    std::string hint = FindSection(section) == nullptr ? SuggestSection(section)
+                                                       : Suggest(section, key);
+    return Status::InvalidArgument(o.source + ": unknown key " + Quoted(o.path) + hint);
+  }
+  return AssignText(field, o.value, o.source);
+}
+
+// ---- Checks and output ----------------------------------------------------------------------
+
+Status ConfigBinder::CheckRequired() const {
+  for (const auto& f : fields_) {
+    if (!f->required || f->assigned) continue;
+    const std::string hint = " (set it in the config file, with BTRQ_" + Upper(f->section) +
+                             "_" + Upper(f->key) + ", or with --set " + f->path() + "=...)";
+    for (const auto& s : sections_) {
+      if (s.name == f->section && !s.origin.empty()) {
+        return Located(s.origin, f->path(), "required value missing" + hint);
+      }
+    }
+    return Status::InvalidArgument(f->path() + ": required value missing" + hint);
+  }
+  return Status::OK();
+}
+
+Status ConfigBinder::FieldError(const void* member, std::string_view message) const {
+  for (const auto& f : fields_) {
+    if (f->member != member) continue;
+    if (!f->assigned) return Status::InvalidArgument(f->path() + ": " + std::string(message));
+    return Located(f->origin, f->path(), message);
+  }
+  return Status::Internal("FieldError: member is not bound: " + std::string(message));
+}
+
+std::string ConfigBinder::Render(const RenderOptions& options) const {
+  std::string out;
+  for (const auto& section : sections_) {
+    if (!out.empty()) out += "\n";
+    if (options.docs && !section.doc.empty()) out += "# " + section.doc + "\n";
+    out += section.name + ":\n";
+    for (const auto& f : fields_) {
+      if (f->section != section.name) continue;
+      if (options.docs) {
+        out += "  # " + f->doc + " (" + std::string(ConfigTypeName(f->type));
+        if (f->type == ConfigType::kEnum) {
+          out += ": ";
+          for (size_t i = 0; i < f->enum_names.size(); ++i) {
+            out += (i == 0 ? "" : "|") + f->enum_names[i];
+          }
+        }
+        if (f->secret) out += ", secret";
+        if (f->required) out += ", required";
+        out += "; default " + f->default_text + ")\n";
+      }
+      std::string value;
+      if (f->secret) {
+        value = Quote(RedactSecret(f->type == ConfigType::kString
+                                       ? *static_cast<const std::string*>(f->member)
+                                       : f->format()));
+      } else {
+        value = f->format();
+      }
+      out += "  " + f->key + ": " + value;
+      if (options.origins && f->assigned) out += "  # from " + f->origin;
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace btrq

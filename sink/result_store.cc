@@ -1,0 +1,530 @@
+#include "sink/result_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <utility>
+
+namespace btrq::sink {
+
+namespace {
+
+// Schema migrations, applied in order; migration i brings the schema to version i + 1.
+// Never edit a released migration: append a new one and bump kSchemaVersion.
+constexpr const char* kMigrations[] = {
+    // 1: results keyed by task key; per-job counts; durable counters.
+    R"sql(
+CREATE TABLE results(
+  job INTEGER NOT NULL,
+  stream BLOB NOT NULL,
+  start INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  worker TEXT NOT NULL,
+  duration_ns INTEGER NOT NULL,
+  points_read INTEGER NOT NULL,
+  stored_at INTEGER NOT NULL,
+  fields BLOB NOT NULL,
+  PRIMARY KEY(job, stream, start)
+) WITHOUT ROWID;
+CREATE TABLE jobs(job INTEGER PRIMARY KEY, results INTEGER NOT NULL);
+CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO counters(name, value) VALUES('duplicates', 0);
+)sql",
+};
+static_assert(std::size(kMigrations) == ResultStore::kSchemaVersion);
+
+constexpr char kResultColumns[] =
+    "job, stream, start, end_ns, version, attempt, worker, duration_ns, points_read, "
+    "stored_at, fields";
+
+Status StatusFromSqlite(int rc, std::string_view what, const char* message) {
+  std::string text = std::string(what) + ": " + (message ? message : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return Status::ResourceExhausted(std::move(text));
+    case SQLITE_IOERR:
+      return Status::IoError(std::move(text));
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status::Unavailable(std::move(text));
+    case SQLITE_CANTOPEN:
+      return Status::NotFound(std::move(text));
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      return Status::PermissionDenied(std::move(text));
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+      return Status::InvalidArgument(std::move(text));
+    default:
+      return {StatusCode::kInternal, std::move(text), rc};
+  }
+}
+
+// ---- the Fields blob ----
+
+constexpr uint8_t kFieldsFormat = 1;
+enum FieldTag : uint8_t { kTagInt = 0, kTagDouble = 1, kTagString = 2 };
+
+void PutVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    const auto byte = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    result |= uint64_t{byte & 0x7fu} << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool GetBytes(std::string_view* in, std::string* out) {
+  uint64_t n = 0;
+  if (!GetVarint(in, &n) || n > in->size()) return false;
+  out->assign(in->data(), n);
+  in->remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeFields(const Fields& fields) {
+  std::string out;
+  out.push_back(static_cast<char>(kFieldsFormat));
+  PutVarint(fields.size(), &out);
+  for (const auto& [name, value] : fields) {
+    PutVarint(name.size(), &out);
+    out.append(name);
+    if (const auto* i = std::get_if<int64_t>(&value)) {
+      out.push_back(static_cast<char>(kTagInt));
+      const auto u = static_cast<uint64_t>(*i);
+      PutVarint((u << 1) ^ static_cast<uint64_t>(*i >> 63), &out);  // zigzag
+    } else if (const auto* d = std::get_if<double>(&value)) {
+      out.push_back(static_cast<char>(kTagDouble));
+      const auto bits = std::bit_cast<uint64_t>(*d);
+      for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>(bits >> (8 * b)));
+    } else {
+      const auto& s = std::get<std::string>(value);
+      out.push_back(static_cast<char>(kTagString));
+      PutVarint(s.size(), &out);
+      out.append(s);
+    }
+  }
+  return out;
+}
+
+Result<Fields> DecodeFields(std::string_view in) {
+  const auto corrupt = [](const char* what) {
+    return Status::Internal(std::string("corrupt fields blob: ") + what);
+  };
+  if (in.empty() || static_cast<uint8_t>(in.front()) != kFieldsFormat) {
+    return corrupt("unknown format");
+  }
+  in.remove_prefix(1);
+  uint64_t count = 0;
+  // Every field takes at least 3 bytes, which bounds the reservation.
+  if (!GetVarint(&in, &count) || count > in.size() / 3) return corrupt("bad count");
+  Fields fields;
+  fields.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string name;
+    if (!GetBytes(&in, &name) || in.empty()) return corrupt("truncated name");
+    const auto tag = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    switch (tag) {
+      case kTagInt: {
+        uint64_t z = 0;
+        if (!GetVarint(&in, &z)) return corrupt("truncated int");
+        const auto v = static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
+        fields.emplace_back(std::move(name), v);
+        break;
+      }
+      case kTagDouble: {
+        if (in.size() < 8) return corrupt("truncated double");
+        uint64_t bits = 0;
+        for (int b = 0; b < 8; ++b) bits |= uint64_t{static_cast<uint8_t>(in[b])} << (8 * b);
+        in.remove_prefix(8);
+        fields.emplace_back(std::move(name), std::bit_cast<double>(bits));
+        break;
+      }
+      case kTagString: {
+        std::string s;
+        if (!GetBytes(&in, &s)) return corrupt("truncated string");
+        fields.emplace_back(std::move(name), std::move(s));
+        break;
+      }
+      default:
+        return corrupt("unknown tag");
+    }
+  }
+  if (!in.empty()) return corrupt("trailing bytes");
+  return fields;
+}
+
+// A prepared statement, reused: Use() hands it out, and the Use's destructor resets it
+// and clears its bindings.
+class ResultStore::Statement {
+ public:
+  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  class Use {
+   public:
+    explicit Use(sqlite3_stmt* stmt) : stmt_(stmt) {}
+    ~Use() {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+    sqlite3_stmt* get() const { return stmt_; }
+
+   private:
+    sqlite3_stmt* const stmt_;
+  };
+
+  Use Begin() { return Use(stmt_); }
+
+ private:
+  sqlite3_stmt* const stmt_;
+};
+
+namespace {
+
+// Runs SQL without results (pragmas, DDL, transaction control).
+Status Exec(sqlite3* db, const char* sql) {
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &message);
+  if (rc == SQLITE_OK) return Status::OK();
+  Status status = StatusFromSqlite(rc, sql, message);
+  sqlite3_free(message);
+  return status;
+}
+
+// Reads the integer in the first column of the first row of `sql`.
+Result<int64_t> QueryInt(sqlite3* db, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
+  if (rc != SQLITE_OK) return StatusFromSqlite(rc, sql, sqlite3_errmsg(db));
+  rc = sqlite3_step(stmt);
+  Result<int64_t> out = rc == SQLITE_ROW ? Result<int64_t>(sqlite3_column_int64(stmt, 0))
+                        : rc == SQLITE_DONE
+                            ? Result<int64_t>(Status::NotFound(std::string("no row: ") + sql))
+                            : Result<int64_t>(StatusFromSqlite(rc, sql, sqlite3_errmsg(db)));
+  sqlite3_finalize(stmt);
+  return out;
+}
+
+// Brings the schema to ResultStore::kSchemaVersion (or checks it, read-only).
+Status Migrate(sqlite3* db, bool read_only) {
+  int64_t version = 0;
+  if (!read_only) {
+    BTRQ_RETURN_IF_ERROR(
+        Exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
+  }
+  auto current = QueryInt(db, "SELECT max(version) FROM schema_version");
+  if (current.ok()) {
+    version = *current;
+  } else if (!read_only || current.status().code() != StatusCode::kNotFound) {
+    return current.status().WithContext("reading the schema version");
+  }
+  if (version > ResultStore::kSchemaVersion) {
+    return Status::FailedPrecondition("result store schema version " + std::to_string(version) +
+                                      " is newer than this build's (" +
+                                      std::to_string(ResultStore::kSchemaVersion) + ")");
+  }
+  if (version == ResultStore::kSchemaVersion) return Status::OK();
+  if (read_only) {
+    return Status::FailedPrecondition("result store schema version " + std::to_string(version) +
+                                      " needs a migration; open it read-write first");
+  }
+  BTRQ_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
+  Status status;
+  for (int64_t v = version; v < ResultStore::kSchemaVersion && status.ok(); ++v) {
+    status = Exec(db, kMigrations[v]);
+    if (status.ok()) {
+      const std::string record =
+          "INSERT INTO schema_version(version) VALUES(" + std::to_string(v + 1) + ")";
+      status = Exec(db, record.c_str());
+    }
+  }
+  if (status.ok()) status = Exec(db, "COMMIT");
+  if (!status.ok()) {
+    Exec(db, "ROLLBACK");
+    return status.WithContext("migrating the result store");
+  }
+  return Status::OK();
+}
+
+void ReadRow(sqlite3_stmt* stmt, StoredResult* out, Status* status) {
+  TaskResult& r = out->result;
+  r.task.key.job = static_cast<JobId>(sqlite3_column_int64(stmt, 0));
+  const void* stream = sqlite3_column_blob(stmt, 1);
+  const int stream_len = sqlite3_column_bytes(stmt, 1);
+  auto uuid = Uuid::FromBytes(
+      std::string_view(static_cast<const char*>(stream), static_cast<size_t>(stream_len)));
+  if (!uuid.ok()) {
+    *status = Status::Internal("corrupt stream id in result store");
+    return;
+  }
+  r.task.key.stream = *uuid;
+  r.task.key.start = sqlite3_column_int64(stmt, 2);
+  r.end = sqlite3_column_int64(stmt, 3);
+  r.version = static_cast<uint64_t>(sqlite3_column_int64(stmt, 4));
+  r.task.attempt = static_cast<uint32_t>(sqlite3_column_int64(stmt, 5));
+  const unsigned char* worker = sqlite3_column_text(stmt, 6);
+  r.worker_id.assign(worker ? reinterpret_cast<const char*>(worker) : "",
+                     static_cast<size_t>(sqlite3_column_bytes(stmt, 6)));
+  r.duration_ns = sqlite3_column_int64(stmt, 7);
+  r.points_read = sqlite3_column_int64(stmt, 8);
+  out->stored_at = sqlite3_column_int64(stmt, 9);
+  const void* blob = sqlite3_column_blob(stmt, 10);
+  auto fields = DecodeFields(std::string_view(static_cast<const char*>(blob),
+                                              static_cast<size_t>(sqlite3_column_bytes(stmt, 10))));
+  if (!fields.ok()) {
+    *status = fields.status();
+    return;
+  }
+  r.fields = std::move(*fields);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ResultStore>> ResultStore::Open(const ResultStoreOptions& options,
+                                                       Clock* clock) {
+  if (options.path.empty()) return Status::InvalidArgument("result store: empty path");
+  sqlite3* db = nullptr;
+  const int flags = (options.read_only ? SQLITE_OPEN_READONLY
+                                       : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                    SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(options.path.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    Status status = StatusFromSqlite(rc, "opening " + options.path, db ? sqlite3_errmsg(db) : nullptr);
+    sqlite3_close(db);
+    return status;
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
+  std::unique_ptr<ResultStore> store(new ResultStore(db, clock, options.read_only));
+  MutexLock lock(&store->mu_);
+  if (!options.read_only) {
+    // WAL + synchronous=FULL: each COMMIT fsyncs the WAL (see the header).
+    auto mode = QueryInt(db, "PRAGMA journal_mode=WAL");
+    if (!mode.ok()) return mode.status().WithContext("enabling WAL on " + options.path);
+    BTRQ_RETURN_IF_ERROR(Exec(db, "PRAGMA synchronous=FULL"));
+  }
+  BTRQ_RETURN_IF_ERROR(Migrate(db, options.read_only).WithContext(options.path));
+  BTRQ_RETURN_IF_ERROR(store->Prepare());
+  return store;
+}
+
+ResultStore::ResultStore(sqlite3* db, Clock* clock, bool read_only)
+    : clock_(clock), read_only_(read_only), db_(db) {}
+
+ResultStore::~ResultStore() {
+  MutexLock lock(&mu_);
+  // Statements first: sqlite3_close refuses a connection with live statements.
+  insert_.reset();
+  bump_job_.reset();
+  bump_duplicates_.reset();
+  page_first_.reset();
+  page_after_.reset();
+  get_.reset();
+  count_job_.reset();
+  stats_.reset();
+  sqlite3_close(db_);
+}
+
+Status ResultStore::SqlError(std::string_view what) {
+  return StatusFromSqlite(sqlite3_extended_errcode(db_), what, sqlite3_errmsg(db_));
+}
+
+Status ResultStore::PrepareOne(const std::string& sql, std::unique_ptr<Statement>* out) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+      SQLITE_OK) {
+    return SqlError("preparing " + sql);
+  }
+  *out = std::make_unique<Statement>(stmt);
+  return Status::OK();
+}
+
+Status ResultStore::Prepare() {
+  const auto prepare = [this](const std::string& sql, std::unique_ptr<Statement>* out)
+                           NO_THREAD_SAFETY_ANALYSIS { return PrepareOne(sql, out); };
+  if (!read_only_) {
+    BTRQ_RETURN_IF_ERROR(prepare(std::string("INSERT OR IGNORE INTO results(") + kResultColumns +
+                                     ") VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                                 &insert_));
+    BTRQ_RETURN_IF_ERROR(prepare(
+        "INSERT INTO jobs(job, results) VALUES(?1, ?2) "
+        "ON CONFLICT(job) DO UPDATE SET results = results + ?2",
+        &bump_job_));
+    BTRQ_RETURN_IF_ERROR(
+        prepare("UPDATE counters SET value = value + ? WHERE name = 'duplicates'",
+                &bump_duplicates_));
+  }
+  const std::string select = std::string("SELECT ") + kResultColumns + " FROM results ";
+  BTRQ_RETURN_IF_ERROR(
+      prepare(select + "WHERE job = ? ORDER BY stream, start LIMIT ?", &page_first_));
+  BTRQ_RETURN_IF_ERROR(prepare(
+      select + "WHERE job = ? AND (stream, start) > (?, ?) ORDER BY stream, start LIMIT ?",
+      &page_after_));
+  BTRQ_RETURN_IF_ERROR(
+      prepare(select + "WHERE job = ? AND stream = ? AND start = ?", &get_));
+  BTRQ_RETURN_IF_ERROR(prepare("SELECT results FROM jobs WHERE job = ?", &count_job_));
+  BTRQ_RETURN_IF_ERROR(prepare(
+      "SELECT (SELECT coalesce(sum(results), 0) FROM jobs), "
+      "(SELECT value FROM counters WHERE name = 'duplicates'), "
+      "(SELECT count(*) FROM jobs)",
+      &stats_));
+  return Status::OK();
+}
+
+Result<std::vector<PutOutcome>> ResultStore::PutBatch(const std::vector<TaskResult>& results) {
+  if (read_only_) return Status::FailedPrecondition("result store opened read-only");
+  for (const TaskResult& r : results) {
+    if (r.task.key.job == 0) {
+      return Status::InvalidArgument("result for job 0: " + r.task.key.ToString());
+    }
+  }
+  std::vector<PutOutcome> out;
+  out.reserve(results.size());
+  MutexLock lock(&mu_);
+  if (Status status = PutBatchLocked(results, &out); !status.ok()) {
+    if (!sqlite3_get_autocommit(db_)) Exec(db_, "ROLLBACK");
+    return status;
+  }
+  return out;
+}
+
+Status ResultStore::PutBatchLocked(const std::vector<TaskResult>& results,
+                                   std::vector<PutOutcome>* out) {
+  if (results.empty()) return Status::OK();
+  BTRQ_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
+  const int64_t stored_at = clock_->WallNanos();
+  std::map<JobId, int64_t> stored_per_job;
+  int64_t duplicates = 0;
+  for (const TaskResult& r : results) {
+    const std::string fields = EncodeFields(r.fields);
+    auto use = insert_->Begin();
+    sqlite3_stmt* s = use.get();
+    const std::string_view stream = r.task.key.stream.AsBytes();
+    sqlite3_bind_int64(s, 1, static_cast<int64_t>(r.task.key.job));
+    sqlite3_bind_blob(s, 2, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, r.task.key.start);
+    sqlite3_bind_int64(s, 4, r.end);
+    sqlite3_bind_int64(s, 5, static_cast<int64_t>(r.version));
+    sqlite3_bind_int64(s, 6, r.task.attempt);
+    sqlite3_bind_text(s, 7, r.worker_id.data(), static_cast<int>(r.worker_id.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s, 8, r.duration_ns);
+    sqlite3_bind_int64(s, 9, r.points_read);
+    sqlite3_bind_int64(s, 10, stored_at);
+    sqlite3_bind_blob(s, 11, fields.data(), static_cast<int>(fields.size()), SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE) return SqlError("storing " + r.task.key.ToString());
+    if (sqlite3_changes(db_) == 1) {
+      out->push_back(PutOutcome::kStored);
+      ++stored_per_job[r.task.key.job];
+    } else {
+      out->push_back(PutOutcome::kDuplicate);
+      ++duplicates;
+    }
+  }
+  for (const auto& [job, n] : stored_per_job) {
+    auto use = bump_job_->Begin();
+    sqlite3_bind_int64(use.get(), 1, static_cast<int64_t>(job));
+    sqlite3_bind_int64(use.get(), 2, n);
+    if (sqlite3_step(use.get()) != SQLITE_DONE) return SqlError("counting results of a job");
+  }
+  if (duplicates > 0) {
+    auto use = bump_duplicates_->Begin();
+    sqlite3_bind_int64(use.get(), 1, duplicates);
+    if (sqlite3_step(use.get()) != SQLITE_DONE) return SqlError("counting duplicates");
+  }
+  return Exec(db_, "COMMIT");
+}
+
+Result<std::vector<StoredResult>> ResultStore::ReadPage(JobId job,
+                                                        const std::optional<TaskKey>& after,
+                                                        size_t limit) {
+  std::vector<StoredResult> page;
+  if (limit == 0) return page;
+  MutexLock lock(&mu_);
+  auto use = after ? page_after_->Begin() : page_first_->Begin();
+  sqlite3_stmt* s = use.get();
+  int i = 1;
+  sqlite3_bind_int64(s, i++, static_cast<int64_t>(job));
+  if (after) {
+    const std::string_view stream = after->stream.AsBytes();
+    sqlite3_bind_blob(s, i++, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(s, i++, after->start);
+  }
+  sqlite3_bind_int64(s, i++, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
+  Status status;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    ReadRow(s, &page.emplace_back(), &status);
+    if (!status.ok()) return status;
+  }
+  if (rc != SQLITE_DONE) return SqlError("reading results of job " + std::to_string(job));
+  return page;
+}
+
+Result<StoredResult> ResultStore::Get(const TaskKey& key) {
+  MutexLock lock(&mu_);
+  auto use = get_->Begin();
+  sqlite3_stmt* s = use.get();
+  const std::string_view stream = key.stream.AsBytes();
+  sqlite3_bind_int64(s, 1, static_cast<int64_t>(key.job));
+  sqlite3_bind_blob(s, 2, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(s, 3, key.start);
+  const int rc = sqlite3_step(s);
+  if (rc == SQLITE_DONE) return Status::NotFound("no result for " + key.ToString());
+  if (rc != SQLITE_ROW) return SqlError("reading " + key.ToString());
+  StoredResult out;
+  Status status;
+  ReadRow(s, &out, &status);
+  if (!status.ok()) return status;
+  return out;
+}
+
+Result<uint64_t> ResultStore::CountJob(JobId job) {
+  MutexLock lock(&mu_);
+  auto use = count_job_->Begin();
+  sqlite3_bind_int64(use.get(), 1, static_cast<int64_t>(job));
+  const int rc = sqlite3_step(use.get());
+  if (rc == SQLITE_DONE) return uint64_t{0};
+  if (rc != SQLITE_ROW) return SqlError("counting results of job " + std::to_string(job));
+  return static_cast<uint64_t>(sqlite3_column_int64(use.get(), 0));
+}
+
+Result<StoreStats> ResultStore::Stats() {
+  MutexLock lock(&mu_);
+  auto use = stats_->Begin();
+  if (sqlite3_step(use.get()) != SQLITE_ROW) return SqlError("reading store stats");
+  StoreStats stats;
+  stats.results = static_cast<uint64_t>(sqlite3_column_int64(use.get(), 0));
+  stats.duplicates = static_cast<uint64_t>(sqlite3_column_int64(use.get(), 1));
+  stats.jobs = static_cast<uint64_t>(sqlite3_column_int64(use.get(), 2));
+  return stats;
+}
+
+}  // namespace btrq::sink

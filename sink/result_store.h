@@ -1,0 +1,135 @@
+#pragma once
+
+// The sink's durable result store: exactly one result per task key (job, stream, start),
+// in one SQLite database file.
+//
+// Durability: the database runs in WAL mode with synchronous=FULL, so every committed
+// transaction has been fsync'ed to the WAL before PutBatch returns. A result that
+// PutBatch reported (stored or duplicate) therefore survives kill -9 of the process and
+// a power loss; the sink ACKs only after that. Checkpoints (WAL -> main file) are left to
+// SQLite's automatic checkpointing and the close.
+//
+// De-duplication: the first result stored under a key wins; later ones (a retry that
+// raced, a worker resending after a lost ACK) are reported as duplicates, counted
+// durably, and dropped.
+//
+// Thread-safety: every method is thread-safe (one connection behind a mutex). The sink
+// opens one store for its writer thread and another for the gRPC readers: SQLite's WAL
+// lets readers on their own connection run beside the writer.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/messages.h"
+#include "common/mutex.h"
+#include "common/status.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace btrq::sink {
+
+// One stored result: the worker's TaskResult and when the sink made it durable.
+struct StoredResult {
+  TaskResult result;
+  int64_t stored_at = 0;  // wall-clock ns
+};
+
+enum class PutOutcome {
+  kStored,     // the first result for its key: now durable
+  kDuplicate,  // a result for the key was already durable; this one was dropped
+};
+
+struct ResultStoreOptions {
+  // The database file; its directory must exist. The WAL lives beside it (path + "-wal").
+  std::string path;
+  // Opens an existing database without writing to it (the gRPC readers).
+  bool read_only = false;
+  // How long a statement waits for another connection's lock before failing.
+  int busy_timeout_ms = 5000;
+};
+
+struct StoreStats {
+  uint64_t results = 0;     // results stored, all jobs
+  uint64_t duplicates = 0;  // duplicates dropped since the database was created
+  uint64_t jobs = 0;        // jobs with at least one result
+};
+
+class ResultStore {
+ public:
+  // Opens (creating if needed, unless read_only) the database at options.path, applies
+  // pending schema migrations and the durability settings above. `clock` stamps
+  // stored_at and must outlive the store.
+  static Result<std::unique_ptr<ResultStore>> Open(const ResultStoreOptions& options,
+                                                   Clock* clock);
+
+  ~ResultStore();
+  ResultStore(const ResultStore&) = delete;
+  ResultStore& operator=(const ResultStore&) = delete;
+
+  // Stores `results` in one durable transaction (group commit) and returns, item by item,
+  // whether each was stored or was a duplicate (also within the batch: the first of two
+  // equal keys wins). On error nothing of the batch is stored (the transaction rolls
+  // back): kResourceExhausted for a full disk, kIoError for other I/O failures.
+  // Results with job 0 are rejected (kInvalidArgument) before anything is written.
+  Result<std::vector<PutOutcome>> PutBatch(const std::vector<TaskResult>& results);
+
+  // Up to `limit` results of `job` with keys strictly after `after` (from the first when
+  // nullopt), in task-key order (stream bytes, then start). Page through a job by passing
+  // the last key of a page as `after` of the next: memory is bounded by the page.
+  Result<std::vector<StoredResult>> ReadPage(JobId job, const std::optional<TaskKey>& after,
+                                             size_t limit);
+
+  // The result stored under `key`, or kNotFound.
+  Result<StoredResult> Get(const TaskKey& key);
+
+  // Number of results stored for `job`.
+  Result<uint64_t> CountJob(JobId job);
+
+  Result<StoreStats> Stats();
+
+  // The schema version this build writes (stored in table schema_version).
+  static constexpr int kSchemaVersion = 1;
+
+ private:
+  class Statement;
+
+  ResultStore(sqlite3* db, Clock* clock, bool read_only);
+
+  Status Prepare() REQUIRES(mu_);
+  Status PrepareOne(const std::string& sql, std::unique_ptr<Statement>* out) REQUIRES(mu_);
+  Status PutBatchLocked(const std::vector<TaskResult>& results, std::vector<PutOutcome>* out)
+      REQUIRES(mu_);
+  // Maps the connection's last error to a Status, with `what` as context.
+  Status SqlError(std::string_view what) REQUIRES(mu_);
+
+  Clock* const clock_;
+  const bool read_only_;
+
+  Mutex mu_;
+  sqlite3* db_ GUARDED_BY(mu_);
+  // Prepared once, reused (reset after each use).
+  std::unique_ptr<Statement> insert_ GUARDED_BY(mu_);
+  std::unique_ptr<Statement> bump_job_ GUARDED_BY(mu_);
+  std::unique_ptr<Statement> bump_duplicates_ GUARDED_BY(mu_);
+  std::unique_ptr<Statement> page_first_ GUARDED_BY(mu_);
+  std::unique_ptr<Statement> page_after_ GUARDED_BY(mu_);
+  std::unique_ptr<Statement> get_ GUARDED_BY(mu_);
+  std::unique_ptr<Statement> count_job_ GUARDED_BY(mu_);
+  std::unique_ptr<Statement> stats_ GUARDED_BY(mu_);
+};
+
+// The compact binary form of Fields stored in the database (exposed for tests):
+// a format byte (1), a varint count, then per field a varint-length name, a tag byte
+// (0 int64 zigzag varint, 1 double as 8 bytes little-endian, 2 varint-length string).
+std::string EncodeFields(const Fields& fields);
+Result<Fields> DecodeFields(std::string_view blob);
+
+}  // namespace btrq::sink

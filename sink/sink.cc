@@ -1,0 +1,549 @@
+#include "sink/sink.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+
+// Ours before gRPC's (see sink_service.h): common/mutex.h and absl share macro names.
+#include "common/codec.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "common/mutex.h"
+#include "common/zmq_util.h"
+#include "sink/result_store.h"
+#include "sink/sink_service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <zmq.hpp>
+
+namespace btrq::sink {
+
+namespace {
+
+// Most keys in one ACK frame; a larger acknowledgement goes out as several frames.
+constexpr size_t kMaxKeysPerAck = 8192;
+// Most frames in one message from a worker: identity, an optional empty delimiter, body.
+constexpr size_t kMaxFrames = 3;
+// Commit durations kept for the p50/p99 that GetStats reports.
+constexpr size_t kLatencyWindow = 1024;
+// How long close waits to flush the last ACKs.
+constexpr int kLingerMs = 1000;
+
+// "host:port" -> (host, port); kInvalidArgument otherwise.
+Result<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
+    return Status::InvalidArgument("expected host:port, got \"" + address + "\"");
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = 0;
+  for (char c : address.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535) {
+      return Status::InvalidArgument("bad port in \"" + address + "\"");
+    }
+    port = port * 10 + (c - '0');
+  }
+  if (port > 65535) return Status::InvalidArgument("bad port in \"" + address + "\"");
+  return std::make_pair(std::move(host), port);
+}
+
+std::string HexOf(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    out.push_back(kHex[(static_cast<unsigned char>(c) >> 4) & 0xf]);
+    out.push_back(kHex[static_cast<unsigned char>(c) & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ResultStorePath(const std::string& data_dir) {
+  return (std::filesystem::path(data_dir) / "results.db").string();
+}
+
+class Sink::Impl {
+ public:
+  Impl(const SinkOptions& options, const CurveOptions& curve, Clock* clock)
+      : options_(options),
+        curve_(curve),
+        clock_(clock),
+        peer_log_(RateLimiter::Options{}, clock),
+        latency_(kLatencyWindow, 0.0) {}
+
+  ~Impl() { StopServers(); }
+
+  Status Init();
+  Status Run();
+  void Shutdown() { wake_->Notify(); }
+
+  std::string results_endpoint_;
+  std::string control_endpoint_;
+  std::string http_endpoint_;
+
+ private:
+  // Results gathered for the next group commit, with who sent each.
+  struct Batch {
+    std::vector<TaskResult> results;
+    std::vector<size_t> peer_of;                        // index into envelopes
+    std::vector<std::vector<std::string>> envelopes;    // routing frames per peer
+    std::unordered_map<std::string, size_t> peer_index; // identity -> envelopes index
+    std::optional<SteadyTime> deadline;                 // set by the first result
+    void Clear() {
+      results.clear();
+      peer_of.clear();
+      envelopes.clear();
+      peer_index.clear();
+      deadline.reset();
+    }
+  };
+
+  Status InitMetrics();
+  Status StartGrpc();
+  Status StartHttp();
+  void StopServers();
+
+  // Receives every message waiting on the socket (without blocking) until the batch is
+  // full. Returns false when the socket failed.
+  Status ReceiveAvailable(Batch* batch);
+  // Handles one multipart message from a peer.
+  void HandleMessage(std::vector<zmq::message_t>* frames, Batch* batch);
+  void CountBad(std::string_view reason, std::string_view identity, const std::string& detail);
+  // Commits the batch, ACKs it on success, and clears it.
+  void Commit(Batch* batch);
+  void SendAck(const std::vector<std::string>& envelope, std::vector<TaskKey> keys);
+  void RecordLatency(double seconds) EXCLUDES(latency_mu_);
+  CommitLatency Latency() const EXCLUDES(latency_mu_);
+
+  const SinkOptions options_;
+  const CurveOptions curve_;
+  Clock* const clock_;
+  CodecLimits limits_;
+  std::optional<WakeupFd> wake_;  // set first in Init: Shutdown() needs it
+
+  std::unique_ptr<ResultStore> writer_;  // the Run thread's
+  std::unique_ptr<ResultStore> reader_;  // gRPC threads'
+
+  zmq::context_t context_;
+  zmq::socket_t router_;  // owned by the thread in Run
+  std::string ack_buffer_;
+
+  metrics::Registry registry_;
+  metrics::Counter* results_total_ = nullptr;
+  metrics::Counter* duplicates_total_ = nullptr;
+  metrics::Counter* commit_errors_total_ = nullptr;
+  metrics::Histogram* commit_seconds_ = nullptr;
+  metrics::Histogram* batch_size_ = nullptr;
+  std::map<std::string, metrics::Counter*, std::less<>> bad_messages_;
+  RateLimiter peer_log_;
+
+  std::unique_ptr<SinkServiceImpl> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread http_thread_;
+  std::atomic<bool> http_done_{false};  // listen_after_bind returned
+  std::atomic<bool> ready_{false};
+
+  mutable Mutex latency_mu_;
+  std::vector<double> latency_ GUARDED_BY(latency_mu_);
+  size_t latency_next_ GUARDED_BY(latency_mu_) = 0;
+  size_t latency_count_ GUARDED_BY(latency_mu_) = 0;
+};
+
+Status Sink::Impl::Init() {
+  if (options_.commit_max_batch == 0) {
+    return Status::InvalidArgument("sink.commit_max_batch must be positive");
+  }
+  if (options_.max_message_bytes <= 0) {
+    return Status::InvalidArgument("sink.max_message_bytes must be positive");
+  }
+  limits_.max_frame_bytes = static_cast<size_t>(options_.max_message_bytes);
+
+  BTRQ_ASSIGN_OR_RETURN(WakeupFd wake, WakeupFd::Create());
+  wake_.emplace(std::move(wake));
+
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  if (ec) {
+    return Status::IoError("creating sink.data_dir " + options_.data_dir + ": " + ec.message());
+  }
+  ResultStoreOptions store_options;
+  store_options.path = ResultStorePath(options_.data_dir);
+  BTRQ_ASSIGN_OR_RETURN(writer_, ResultStore::Open(store_options, clock_));
+  store_options.read_only = true;
+  BTRQ_ASSIGN_OR_RETURN(reader_, ResultStore::Open(store_options, clock_));
+
+  BTRQ_RETURN_IF_ERROR(InitMetrics());
+
+  SocketOptions socket_options;
+  socket_options.linger_ms = kLingerMs;
+  // Frames larger than this cost the peer its connection; frames between
+  // max_message_bytes and this are received and counted as too_large.
+  socket_options.max_msg_size = options_.max_message_bytes * 2;
+  if (curve_.enabled) {
+    BTRQ_ASSIGN_OR_RETURN(std::string secret,
+                          ResolveSecret(curve_.secret_key, curve_.secret_key_file,
+                                        "curve.secret_key_file"));
+    socket_options.curve_server = CurveServerKeys{std::move(secret)};
+  }
+  BTRQ_ASSIGN_OR_RETURN(router_,
+                        MakeSocket(context_, zmq::socket_type::router, socket_options));
+  std::string endpoint = options_.listen;
+  if (endpoint.size() > 2 && endpoint.ends_with(":0")) {
+    endpoint = endpoint.substr(0, endpoint.size() - 2) + ":*";
+  }
+  auto bound = Bind(router_, endpoint);
+  if (!bound.ok()) return bound.status().WithContext("binding sink.listen");
+  results_endpoint_ = *bound;
+
+  BTRQ_RETURN_IF_ERROR(StartGrpc());
+  BTRQ_RETURN_IF_ERROR(StartHttp());
+  return Status::OK();
+}
+
+Status Sink::Impl::InitMetrics() {
+  BTRQ_ASSIGN_OR_RETURN(results_total_,
+                        registry_.AddCounter("btrq_sink_results_total",
+                                             "Results stored (first per task key)."));
+  BTRQ_ASSIGN_OR_RETURN(duplicates_total_,
+                        registry_.AddCounter("btrq_sink_duplicates_total",
+                                             "Results dropped because their key was stored."));
+  BTRQ_ASSIGN_OR_RETURN(commit_errors_total_,
+                        registry_.AddCounter("btrq_sink_commit_errors_total",
+                                             "Group commits that failed (nothing ACKed)."));
+  BTRQ_ASSIGN_OR_RETURN(commit_seconds_,
+                        registry_.AddHistogram("btrq_sink_commit_seconds",
+                                               "Duration of one durable group commit.",
+                                               metrics::ExponentialBuckets(0.0001, 2, 16)));
+  BTRQ_ASSIGN_OR_RETURN(batch_size_,
+                        registry_.AddHistogram("btrq_sink_batch_size",
+                                               "Results per group commit.",
+                                               metrics::ExponentialBuckets(1, 2, 14)));
+  for (DecodeErrorReason reason :
+       {DecodeErrorReason::kTooLarge, DecodeErrorReason::kBadVersion,
+        DecodeErrorReason::kUnknownType, DecodeErrorReason::kMalformed,
+        DecodeErrorReason::kLimits, DecodeErrorReason::kBadField}) {
+    const std::string name(DecodeErrorReasonName(reason));
+    BTRQ_ASSIGN_OR_RETURN(bad_messages_[name],
+                          registry_.AddCounter("btrq_bad_messages_total",
+                                               "Frames dropped, by reason.", {{"reason", name}}));
+  }
+  for (const char* name : {"wrong_type", "envelope"}) {
+    BTRQ_ASSIGN_OR_RETURN(bad_messages_[name],
+                          registry_.AddCounter("btrq_bad_messages_total",
+                                               "Frames dropped, by reason.", {{"reason", name}}));
+  }
+  BTRQ_RETURN_IF_ERROR(registry_.AddCallbackGauge(
+      "btrq_sink_ready", "1 while the sink serves results.", {},
+      [this] { return ready_.load() ? 1.0 : 0.0; }));
+  return Status::OK();
+}
+
+Status Sink::Impl::StartGrpc() {
+  BTRQ_ASSIGN_OR_RETURN(std::string token,
+                        ResolveSecret(options_.control_token, options_.control_token_file,
+                                      "sink.control_token_file"));
+  BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(options_.control_listen));
+  SinkServiceOptions service_options;
+  service_options.token = std::move(token);
+  service_ = std::make_unique<SinkServiceImpl>(service_options, reader_.get(),
+                                               [this] { return Latency(); });
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options_.control_listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service_.get());
+  grpc_server_ = builder.BuildAndStart();
+  if (!grpc_server_ || port == 0) {
+    grpc_server_.reset();
+    return Status::Unavailable("cannot listen on sink.control_listen " + options_.control_listen);
+  }
+  control_endpoint_ = host_port.first + ":" + std::to_string(port);
+  return Status::OK();
+}
+
+Status Sink::Impl::StartHttp() {
+  if (options_.http_listen.empty()) return Status::OK();
+  BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(options_.http_listen));
+  http_ = std::make_unique<httplib::Server>();
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(registry_.Render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  const auto live = [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  };
+  http_->Get("/livez", live);
+  http_->Get("/healthz", live);
+  http_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    if (ready_.load()) {
+      res.set_content("ready\n", "text/plain");
+    } else {
+      res.status = 503;
+      res.set_content("not ready\n", "text/plain");
+    }
+  });
+  int port = host_port.second;
+  if (port == 0) {
+    port = http_->bind_to_any_port(host_port.first);
+    if (port < 0) port = 0;
+  } else if (!http_->bind_to_port(host_port.first, port)) {
+    port = 0;
+  }
+  if (port == 0) {
+    http_.reset();
+    return Status::Unavailable("cannot listen on sink.http_listen " + options_.http_listen);
+  }
+  http_endpoint_ = host_port.first + ":" + std::to_string(port);
+  http_thread_ = std::thread([this] {
+    http_->listen_after_bind();
+    http_done_ = true;
+  });
+  return Status::OK();
+}
+
+void Sink::Impl::StopServers() {
+  ready_ = false;
+  if (grpc_server_) {
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    grpc_server_->Wait();
+    grpc_server_.reset();
+  }
+  if (http_thread_.joinable()) {
+    // httplib's stop() is a no-op until the listening loop has started; it starts at once.
+    while (!http_->is_running() && !http_done_) std::this_thread::yield();
+    http_->stop();
+    http_thread_.join();
+  }
+  http_.reset();
+  if (router_) router_.close();
+  service_.reset();
+  reader_.reset();
+  writer_.reset();
+}
+
+Status Sink::Impl::Run() {
+  if (!writer_) return Status::FailedPrecondition("the sink has already run");
+  Batch batch;
+  ready_ = true;
+  spdlog::info("btrq-sink: ready (results {}, control {}, http {})", results_endpoint_,
+               control_endpoint_, http_endpoint_.empty() ? "off" : http_endpoint_);
+  Status status;
+  bool stopping = false;
+  while (!stopping && status.ok()) {
+    long timeout_ms = -1;
+    if (batch.deadline) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*batch.deadline -
+                                                                     clock_->Now());
+      timeout_ms = std::max<long>(0, static_cast<long>(left.count()));
+    }
+    Poller poller;
+    const size_t socket_item = poller.AddSocket(router_);
+    const size_t wake_item = poller.AddFd(wake_->fd());
+    if (auto polled = poller.Poll(std::chrono::milliseconds(timeout_ms)); !polled.ok()) {
+      status = polled.status().WithContext("polling the results socket");
+      break;
+    }
+    if (poller.Readable(wake_item)) stopping = true;
+    if (!stopping && poller.Readable(socket_item)) status = ReceiveAvailable(&batch);
+    const bool due = batch.deadline && clock_->Now() >= *batch.deadline;
+    if (!batch.results.empty() &&
+        (stopping || due || batch.results.size() >= options_.commit_max_batch)) {
+      Commit(&batch);
+    } else if (batch.results.empty()) {
+      batch.Clear();  // only bad or empty messages arrived: nothing to wait for
+    }
+  }
+  if (!batch.results.empty()) Commit(&batch);
+  StopServers();
+  if (status.ok()) spdlog::info("btrq-sink: stopped");
+  return status;
+}
+
+Status Sink::Impl::ReceiveAvailable(Batch* batch) {
+  std::vector<zmq::message_t> frames;
+  while (batch->results.size() < options_.commit_max_batch) {
+    auto received = RecvMultipart(router_, kMaxFrames, &frames);
+    if (!received.ok()) {
+      if (received.status().code() != StatusCode::kInvalidMessage) {
+        return received.status().WithContext("receiving results");
+      }
+      CountBad("envelope", "", received.status().message());
+      continue;
+    }
+    if (!*received) return Status::OK();
+    HandleMessage(&frames, batch);
+  }
+  return Status::OK();
+}
+
+void Sink::Impl::HandleMessage(std::vector<zmq::message_t>* frames, Batch* batch) {
+  const std::string_view identity = frames->front().to_string_view();
+  if (frames->size() < 2) {
+    CountBad("envelope", identity, "no body frame");
+    return;
+  }
+  for (size_t i = 1; i + 1 < frames->size(); ++i) {
+    if ((*frames)[i].size() != 0) {
+      CountBad("envelope", identity, "non-empty delimiter frame");
+      return;
+    }
+  }
+  auto decoded = DecodeMessage(frames->back().to_string_view(), limits_);
+  if (!decoded.ok()) {
+    CountBad(DecodeErrorReasonName(DecodeReasonOf(decoded.status())), identity,
+             decoded.status().message());
+    return;
+  }
+  auto* msg = std::get_if<ResultMsg>(&*decoded);
+  if (msg == nullptr) {
+    CountBad("wrong_type", identity,
+             "a " + std::string(MessageTypeName(TypeOf(*decoded))) + " frame");
+    return;
+  }
+  size_t peer;
+  auto [it, inserted] = batch->peer_index.try_emplace(std::string(identity), 0);
+  if (inserted) {
+    std::vector<std::string> envelope;
+    for (size_t i = 0; i + 1 < frames->size(); ++i) envelope.emplace_back((*frames)[i].to_string());
+    it->second = batch->envelopes.size();
+    batch->envelopes.push_back(std::move(envelope));
+  }
+  peer = it->second;
+  bool bad_key = false;
+  for (TaskResult& r : msg->results) {
+    if (r.task.key.job == 0) {
+      bad_key = true;
+      continue;
+    }
+    batch->results.push_back(std::move(r));
+    batch->peer_of.push_back(peer);
+  }
+  if (bad_key) CountBad("bad_field", identity, "result for job 0");
+  if (!batch->deadline && !batch->results.empty()) {
+    batch->deadline = clock_->Now() + Nanos(options_.commit_interval);
+  }
+}
+
+void Sink::Impl::CountBad(std::string_view reason, std::string_view identity,
+                          const std::string& detail) {
+  auto it = bad_messages_.find(reason);
+  if (it != bad_messages_.end()) {
+    it->second->Inc();
+  } else {
+    auto counter = registry_.AddCounter("btrq_bad_messages_total", "Frames dropped, by reason.",
+                                        {{"reason", std::string(reason)}});
+    if (counter.ok()) {
+      (*counter)->Inc();
+      bad_messages_.emplace(std::string(reason), *counter);
+    }
+  }
+  const std::string peer = identity.empty() ? "(unknown)" : HexOf(identity);
+  // Codec errors already start with their reason.
+  const std::string text =
+      detail.starts_with(reason) ? detail : std::string(reason) + ": " + detail;
+  LogRateLimited(spdlog::default_logger_raw(), &peer_log_, peer, spdlog::level::warn,
+                 "btrq-sink: dropped a frame from peer {}: {}", peer, text);
+}
+
+void Sink::Impl::Commit(Batch* batch) {
+  const SteadyTime start = clock_->Now();
+  auto outcomes = writer_->PutBatch(batch->results);
+  const double seconds = std::chrono::duration<double>(clock_->Now() - start).count();
+  if (!outcomes.ok()) {
+    // Nothing is ACKed: the workers resend after their timeout, by which time the disk
+    // may have room again.
+    commit_errors_total_->Inc();
+    LogRateLimited(spdlog::default_logger_raw(), &peer_log_, "commit", spdlog::level::err,
+                   "btrq-sink: commit of {} results failed, not acknowledged: {}",
+                   batch->results.size(), outcomes.status().ToString());
+    batch->Clear();
+    return;
+  }
+  commit_seconds_->Observe(seconds);
+  batch_size_->Observe(static_cast<double>(batch->results.size()));
+  RecordLatency(seconds);
+  size_t stored = 0;
+  for (PutOutcome o : *outcomes) stored += o == PutOutcome::kStored ? 1 : 0;
+  results_total_->Inc(static_cast<double>(stored));
+  duplicates_total_->Inc(static_cast<double>(outcomes->size() - stored));
+
+  std::vector<std::vector<TaskKey>> keys(batch->envelopes.size());
+  for (size_t i = 0; i < batch->results.size(); ++i) {
+    keys[batch->peer_of[i]].push_back(batch->results[i].task.key);
+  }
+  for (size_t p = 0; p < keys.size(); ++p) SendAck(batch->envelopes[p], std::move(keys[p]));
+  batch->Clear();
+}
+
+void Sink::Impl::SendAck(const std::vector<std::string>& envelope, std::vector<TaskKey> keys) {
+  for (size_t begin = 0; begin < keys.size(); begin += kMaxKeysPerAck) {
+    const size_t end = std::min(keys.size(), begin + kMaxKeysPerAck);
+    AckMsg ack;
+    ack.keys.assign(std::make_move_iterator(keys.begin() + static_cast<ptrdiff_t>(begin)),
+                    std::make_move_iterator(keys.begin() + static_cast<ptrdiff_t>(end)));
+    EncodeMessage(Message(std::move(ack)), &ack_buffer_);
+    std::vector<std::string_view> frames(envelope.begin(), envelope.end());
+    frames.push_back(ack_buffer_);
+    // A peer that went away or whose queue is full loses the ACK; it resends the result
+    // and gets a duplicate's ACK then.
+    if (Status sent = SendMultipart(router_, frames); !sent.ok()) {
+      LogRateLimited(spdlog::default_logger_raw(), &peer_log_, "ack", spdlog::level::warn,
+                     "btrq-sink: sending an ACK failed: {}", sent.ToString());
+    }
+  }
+}
+
+void Sink::Impl::RecordLatency(double seconds) {
+  MutexLock lock(&latency_mu_);
+  latency_[latency_next_] = seconds;
+  latency_next_ = (latency_next_ + 1) % latency_.size();
+  latency_count_ = std::min(latency_count_ + 1, latency_.size());
+}
+
+CommitLatency Sink::Impl::Latency() const {
+  std::vector<double> recent;
+  {
+    MutexLock lock(&latency_mu_);
+    recent.assign(latency_.begin(), latency_.begin() + static_cast<ptrdiff_t>(latency_count_));
+  }
+  CommitLatency out;
+  if (recent.empty()) return out;
+  const auto quantile = [&recent](double q) {
+    const size_t i = std::min(recent.size() - 1, static_cast<size_t>(q * recent.size()));
+    std::nth_element(recent.begin(), recent.begin() + static_cast<ptrdiff_t>(i), recent.end());
+    return recent[i];
+  };
+  out.p50 = quantile(0.5);
+  out.p99 = quantile(0.99);
+  return out;
+}
+
+Result<std::unique_ptr<Sink>> Sink::Create(const SinkOptions& options, Clock* clock,
+                                           const CurveOptions& curve) {
+  auto impl = std::make_unique<Impl>(options, curve, clock);
+  BTRQ_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Sink>(new Sink(std::move(impl)));
+}
+
+Sink::Sink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Sink::~Sink() = default;
+
+Status Sink::Run() { return impl_->Run(); }
+void Sink::Shutdown() { impl_->Shutdown(); }
+const std::string& Sink::results_endpoint() const { return impl_->results_endpoint_; }
+const std::string& Sink::control_endpoint() const { return impl_->control_endpoint_; }
+const std::string& Sink::http_endpoint() const { return impl_->http_endpoint_; }
+
+}  // namespace btrq::sink

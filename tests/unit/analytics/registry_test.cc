@@ -1,0 +1,95 @@
+#include "worker/analytics/registry.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/status_matchers.h"
+#include "tests/unit/analytics/vector_point_source.h"
+
+namespace btrq::analytics {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class Constant final : public Analytic {
+ public:
+  explicit Constant(int64_t v) : v_(v) {}
+  Result<Fields> Run(const TaskSpec&, PointSource&, RunCounters*) const override {
+    return Fields{{"v", v_}};
+  }
+
+ private:
+  int64_t v_;
+};
+
+TEST(Registry, BuiltinsAreRegisteredByName) {
+  Registry registry;
+  ASSERT_OK(RegisterBuiltins(&registry));
+  EXPECT_THAT(registry.Names(), ElementsAre("count", "exec", "noop", "quality", "stats"));
+  EXPECT_TRUE(registry.Contains("quality"));
+  EXPECT_FALSE(registry.Contains("qualty"));
+}
+
+TEST(Registry, RegisteringBuiltinsTwiceFails) {
+  Registry registry;
+  ASSERT_OK(RegisterBuiltins(&registry));
+  EXPECT_EQ(RegisterBuiltins(&registry).code(), StatusCode::kAlreadyExists);
+}
+
+TEST(Registry, UnknownAnalyticIsAPermanentError) {
+  Registry registry;
+  ASSERT_OK(RegisterBuiltins(&registry));
+  const Status s = registry.ValidateParams("qualty", {});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(s.IsTransient());
+  EXPECT_THAT(s.message(), HasSubstr("qualty"));
+}
+
+TEST(Registry, ValidateParamsRunsTheFactory) {
+  Registry registry;
+  ASSERT_OK(RegisterBuiltins(&registry));
+  EXPECT_OK(registry.ValidateParams("quality", {{"rate", int64_t{30}}, {"min", -1.0}}));
+  EXPECT_OK(registry.ValidateParams("noop", {}));
+  EXPECT_OK(registry.ValidateParams("exec", {{"command", "python3 q.py"}, {"threshold", 3.0}}));
+
+  const Status bad_rate = registry.ValidateParams("quality", {{"rate", "fast"}});
+  EXPECT_EQ(bad_rate.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad_rate.message(), HasSubstr("'rate'"));
+  EXPECT_EQ(registry.ValidateParams("stats", {{"window", "1h"}, {"pointwidth", int64_t{3}}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry.ValidateParams("count", {{"verbose", int64_t{1}}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry.ValidateParams("exec", {}).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Registry, EveryBuiltinAcceptsTheBrokersRateParam) {
+  Registry registry;
+  ASSERT_OK(RegisterBuiltins(&registry));
+  for (const std::string& name : registry.Names()) {
+    Fields params = {{"rate", int64_t{120}}};
+    if (name == "exec") params.emplace_back("command", "true");
+    const Status s = registry.ValidateParams(name, params);
+    EXPECT_TRUE(s.ok()) << name << ": " << s.ToString();
+  }
+}
+
+TEST(Registry, CustomAnalyticWithItsOwnValidation) {
+  Registry registry;
+  ASSERT_OK(registry.Register("constant", [](const Fields& params) -> Result<std::unique_ptr<Analytic>> {
+    if (params.size() != 1 || params[0].first != "v") return Status::InvalidArgument("need v");
+    return std::unique_ptr<Analytic>(std::make_unique<Constant>(std::get<int64_t>(params[0].second)));
+  }));
+  EXPECT_EQ(registry.Register("constant", nullptr).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(registry.Register("", nullptr).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry.ValidateParams("constant", {}), Status::InvalidArgument("need v"));
+
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Analytic> a, registry.Create("constant", {{"v", int64_t{7}}}));
+  testing::VectorPointSource source({});
+  RunCounters counters;
+  ASSERT_OK_AND_ASSIGN(Fields f, a->Run(TaskSpec{}, source, &counters));
+  EXPECT_EQ(f, (Fields{{"v", int64_t{7}}}));
+}
+
+}  // namespace
+}  // namespace btrq::analytics

@@ -1,0 +1,291 @@
+#include "broker/journal.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "broker/crc32c.h"
+#include "broker/journal_records.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/fake_stream_catalog.h"
+#include "tests/support/status_matchers.h"
+#include "tests/unit/broker/journal_test_util.h"
+
+namespace btrq::broker {
+namespace {
+
+using btrq::testing::FakeClock;
+using btrq::testing::TestUuid;
+using std::chrono::milliseconds;
+
+class JournalTest : public ::testing::Test {
+ protected:
+  JournalOptions Options() const {
+    JournalOptions o;
+    o.dir = dir_.path();
+    o.sync_interval = milliseconds(2);
+    return o;
+  }
+  Result<std::unique_ptr<Journal>> Open(JournalOptions o) { return Journal::Open(o, &clock_, &env_); }
+  Result<std::unique_ptr<Journal>> Open() { return Open(Options()); }
+  std::vector<std::string> Recovered(const Journal& j) {
+    std::vector<std::string> out;
+    EXPECT_OK(j.ForEachRecovered([&](std::string_view p) {
+      out.emplace_back(p);
+      return Status::OK();
+    }));
+    return out;
+  }
+  std::string LogPath() const { return dir_.path() + "/journal.log"; }
+  uint64_t LogSize() const { return std::filesystem::file_size(LogPath()); }
+  void FlipByteAt(uint64_t offset) {
+    std::fstream f(LogPath(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(offset));
+    char c;
+    f.get(c);
+    f.seekp(static_cast<std::streamoff>(offset));
+    f.put(static_cast<char>(c ^ 0x5A));
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  FaultEnv env_;
+};
+
+TEST(Crc32c, KnownVectors) {
+  EXPECT_EQ(Crc32c("123456789"), 0xE3069283u);
+  EXPECT_EQ(Crc32c(""), 0u);
+  EXPECT_EQ(Crc32cExtend(Crc32c("1234"), "56789"), 0xE3069283u);
+  EXPECT_EQ(Crc32c(std::string(32, '\0')), 0x8A9136AAu);
+}
+
+TEST_F(JournalTest, RecordsSurviveReopenInOrder) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto j, Open());
+    EXPECT_EQ(j->Append("one"), 1u);
+    EXPECT_EQ(j->Append(std::string(100000, 'x')), 2u);
+    EXPECT_EQ(j->Append(""), 3u);
+    ASSERT_OK(j->Sync());
+    EXPECT_EQ(j->durable_seq(), 3u);
+  }
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"one", std::string(100000, 'x'), ""}));
+  EXPECT_EQ(j->recovery().truncated_bytes, 0u);
+}
+
+TEST_F(JournalTest, GroupCommitWritesAndSyncsOncePerInterval) {
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  int acked = 0;
+  for (int i = 0; i < 100; ++i) j->Append("done");
+  j->AppendAcked("job", [&](const Status& s) {
+    EXPECT_OK(s);
+    ++acked;
+  });
+  ASSERT_OK(j->Poll());
+  EXPECT_EQ(j->stats().writes, 0u);  // not due yet
+  EXPECT_EQ(acked, 0);
+  EXPECT_EQ(j->NextSyncAt(), clock_.Now() + milliseconds(2));
+  clock_.Advance(milliseconds(2));
+  ASSERT_OK(j->Poll());
+  EXPECT_EQ(j->stats().writes, 1u);
+  EXPECT_EQ(j->stats().syncs, 1u);
+  EXPECT_EQ(acked, 1);
+  EXPECT_EQ(j->durable_seq(), 101u);
+  EXPECT_FALSE(j->NextSyncAt().has_value());
+}
+
+TEST_F(JournalTest, UnsyncedRecordsAreLostOnCrashButSyncedOnesAreNot) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto j, Open());
+    j->Append("durable");
+    ASSERT_OK(j->Sync());
+    j->Append("buffered only");  // the process dies before the group commit
+  }
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"durable"}));
+}
+
+TEST_F(JournalTest, TornTailIsCutOffAndAppendsContinue) {
+  uint64_t good = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(auto j, Open());
+    j->Append("a");
+    j->Append("b");
+    ASSERT_OK(j->Sync());
+    good = LogSize();
+    j->Append("a record cut short by the crash");
+    ASSERT_OK(j->Sync());
+  }
+  std::filesystem::resize_file(LogPath(), LogSize() - 5);
+  {
+    ASSERT_OK_AND_ASSIGN(auto j, Open());
+    EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"a", "b"}));
+    EXPECT_GT(j->recovery().truncated_bytes, 0u);
+    EXPECT_EQ(LogSize(), good);
+    j->Append("c");
+    ASSERT_OK(j->Sync());
+  }
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST_F(JournalTest, CorruptLastRecordIsCutOff) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto j, Open());
+    j->Append("keep");
+    j->Append("garbled");
+    ASSERT_OK(j->Sync());
+  }
+  FlipByteAt(LogSize() - 3);
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"keep"}));
+  EXPECT_EQ(j->recovery().truncated_bytes, 8u + 7u);
+}
+
+TEST_F(JournalTest, CorruptRecordInTheMiddleFailsOpenUnlessSkipping) {
+  uint64_t middle = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(auto j, Open());
+    j->Append("first");
+    ASSERT_OK(j->Sync());
+    middle = LogSize();
+    j->Append("second");
+    j->Append("third");
+    ASSERT_OK(j->Sync());
+  }
+  FlipByteAt(middle + 8 + 2);  // inside "second"'s payload
+  Result<std::unique_ptr<Journal>> refused = Open();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInternal);
+  EXPECT_NE(refused.status().message().find("corrupt record at offset"), std::string::npos);
+
+  JournalOptions skip = Options();
+  skip.skip_corrupt = true;
+  {
+    ASSERT_OK_AND_ASSIGN(auto j, Open(skip));
+    EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"first", "third"}));
+    EXPECT_EQ(j->recovery().skipped_records, 1u);
+  }
+  ASSERT_OK_AND_ASSIGN(auto j, Open());  // the damage was rewritten away
+  EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"first", "third"}));
+}
+
+TEST_F(JournalTest, AFileWithAForeignHeaderIsRefused) {
+  const std::string payload = "some other format";
+  std::string frame(8, '\0');
+  const uint32_t len = static_cast<uint32_t>(payload.size());
+  const uint32_t crc = Crc32c(payload);
+  for (int i = 0; i < 4; ++i) {
+    frame[i] = static_cast<char>((len >> (8 * i)) & 0xFF);
+    frame[4 + i] = static_cast<char>((crc >> (8 * i)) & 0xFF);
+  }
+  std::ofstream(LogPath(), std::ios::binary) << frame << payload;
+  Result<std::unique_ptr<Journal>> j = Open();
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(JournalTest, FullDiskFailsAcknowledgedRecordsAndKeepsTheRest) {
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  j->Append("before");
+  ASSERT_OK(j->Sync());
+  env_.fail_writes = true;
+  env_.partial_bytes = 5;  // a torn frame reaches the file before ENOSPC
+  Status acked_status;
+  j->Append("done record");
+  j->AppendAcked("job record", [&](const Status& s) { acked_status = s; });
+  const Status s = j->Sync();
+  EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s.ToString();
+  EXPECT_EQ(acked_status.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(acked_status.message().find("No space left"), std::string::npos);
+  EXPECT_EQ(j->durable_seq(), 1u);
+
+  env_.fail_writes = false;
+  ASSERT_OK(j->Sync());
+  EXPECT_EQ(j->durable_seq(), 3u);
+  j.reset();
+  ASSERT_OK_AND_ASSIGN(auto reopened, Open());
+  EXPECT_EQ(Recovered(*reopened), (std::vector<std::string>{"before", "done record"}));
+  EXPECT_EQ(reopened->recovery().truncated_bytes, 0u);
+}
+
+TEST_F(JournalTest, FailedSyncIsReportedToo) {
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  env_.fail_syncs = true;
+  env_.error_number = EIO;
+  Status acked_status;
+  j->AppendAcked("job", [&](const Status& s) { acked_status = s; });
+  EXPECT_EQ(j->Sync().code(), StatusCode::kIoError);
+  EXPECT_EQ(acked_status.code(), StatusCode::kIoError);
+}
+
+TEST_F(JournalTest, RewriteReplacesTheLogAtomically) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto j, Open());
+    for (int i = 0; i < 50; ++i) j->Append("old " + std::to_string(i));
+    ASSERT_OK(j->Sync());
+    int acked = 0;
+    j->AppendAcked("pending", [&](const Status& s) { acked += s.ok(); });
+    ASSERT_OK(j->Rewrite({"snap1", "snap2"}));
+    EXPECT_EQ(acked, 1);
+    j->Append("after");
+    ASSERT_OK(j->Sync());
+  }
+  EXPECT_FALSE(std::filesystem::exists(LogPath() + ".tmp"));
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"snap1", "snap2", "after"}));
+}
+
+TEST(JournalRecords, JobSpecRoundTrips) {
+  JobSpec s;
+  s.name = "quality-2024";
+  s.collection = "sensors/";
+  s.collection_prefix = true;
+  s.tags = {{"unit", "volts"}};
+  s.annotations = {{"rate", std::nullopt}, {"site", std::string("north")}};
+  s.streams = {TestUuid(1), TestUuid(2)};
+  s.start = -123;
+  s.end = 456;
+  s.chunk = 60;
+  s.analytic = "quality";
+  s.params = {{"rate", 120.5}, {"n", int64_t{-3}}, {"mode", std::string("strict")}};
+  s.priority = -2;
+  s.max_attempts = 5;
+  s.task_timeout = 999;
+  s.versions = {{TestUuid(1), 17}};
+  std::string payload;
+  EncodeJob(&payload, 42, s, -7);
+  ASSERT_OK_AND_ASSIGN(JournalRecord r, DecodeRecord(payload));
+  EXPECT_EQ(r.type, RecordType::kJob);
+  EXPECT_EQ(r.job, 42u);
+  EXPECT_EQ(r.wall_ns, -7);
+  EXPECT_EQ(r.spec.name, s.name);
+  EXPECT_EQ(r.spec.collection_prefix, true);
+  EXPECT_EQ(r.spec.tags, s.tags);
+  EXPECT_EQ(r.spec.annotations, s.annotations);
+  EXPECT_EQ(r.spec.streams, s.streams);
+  EXPECT_EQ(r.spec.start, s.start);
+  EXPECT_EQ(r.spec.end, s.end);
+  EXPECT_EQ(r.spec.chunk, 60);
+  EXPECT_EQ(r.spec.params, s.params);
+  EXPECT_EQ(r.spec.priority, -2);
+  EXPECT_EQ(r.spec.max_attempts, 5u);
+  EXPECT_EQ(r.spec.task_timeout, 999);
+  EXPECT_EQ(r.spec.versions, s.versions);
+}
+
+TEST(JournalRecords, TruncatedOrUnknownPayloadsAreErrors) {
+  std::string payload;
+  EncodeDead(&payload, 1, 2, -300, 3, "boom");
+  ASSERT_OK_AND_ASSIGN(JournalRecord r, DecodeRecord(payload));
+  EXPECT_EQ(r.start, -300);
+  EXPECT_EQ(r.message, "boom");
+  for (size_t n = 0; n < payload.size(); ++n) {
+    EXPECT_FALSE(DecodeRecord(payload.substr(0, n)).ok()) << n;
+  }
+  EXPECT_EQ(DecodeRecord("\x7f\x01").status().code(), StatusCode::kInvalidMessage);
+}
+
+}  // namespace
+}  // namespace btrq::broker

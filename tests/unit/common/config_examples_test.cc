@@ -1,0 +1,71 @@
+// The example configs in config/ load cleanly and mean what their comments say.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/config.h"
+#include "common/options.h"
+#include "common/time_util.h"
+#include "tests/support/status_matchers.h"
+
+namespace btrq {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string ExamplePath(const std::string& name) {
+  return std::string(BTRQ_SOURCE_DIR) + "/config/" + name;
+}
+
+TEST(ConfigExamples, LocalSpellsOutExactlyTheDefaults) {
+  BtrqConfig c;
+  ASSERT_OK(LoadConfig(ExamplePath("local.yaml"), Env::FromMap({}), {}, &c));
+  EXPECT_EQ(RenderConfig(c), RenderConfig(BtrqConfig()));
+}
+
+TEST(ConfigExamples, ClusterPointsWorkersAtTheHeadNode) {
+  BtrqConfig c;
+  ASSERT_OK(LoadConfig(ExamplePath("cluster.yaml"), Env::FromMap({}), {}, &c));
+  EXPECT_EQ(c.log.format, LogFormat::kJson);
+  EXPECT_EQ(SplitEndpoints(c.btrdb.endpoints).size(), 3u);
+  EXPECT_FALSE(BtrdbUsesTls(c.btrdb));
+  EXPECT_EQ(c.broker.tasks_listen, "tcp://0.0.0.0:7401");
+  EXPECT_EQ(c.worker.broker, "tcp://btrq-head.example.net:7401");
+  EXPECT_EQ(c.worker.sink, "tcp://btrq-head.example.net:7411");
+  EXPECT_EQ(c.control.broker, "btrq-head.example.net:7400");
+  EXPECT_EQ(c.broker.heartbeat_interval, c.worker.heartbeat_interval);
+  EXPECT_EQ(c.broker.task_timeout, 10 * kNanosPerMinute);
+}
+
+TEST(ConfigExamples, SecureUsesCurveTlsAndSecretsFromFiles) {
+  BtrqConfig c;
+  std::string rendered;
+  ASSERT_OK(LoadConfig(ExamplePath("secure.yaml"), Env::FromMap({}), {}, &c, &rendered));
+  EXPECT_TRUE(c.curve.enabled);
+  EXPECT_FALSE(c.curve.public_key.empty());
+  EXPECT_TRUE(c.curve.secret_key.empty());
+  EXPECT_EQ(c.curve.secret_key_file, "/etc/btrq/curve.secret");
+  EXPECT_FALSE(c.curve.authorized_keys_file.empty());
+  EXPECT_TRUE(BtrdbUsesTls(c.btrdb));
+  EXPECT_THAT(c.btrdb.endpoints, HasSubstr(":4411"));
+  EXPECT_TRUE(c.btrdb.api_key.empty());
+  EXPECT_EQ(c.btrdb.api_key_file, "/etc/btrq/btrdb-api-key");
+  EXPECT_EQ(c.broker.control_token_file, "/etc/btrq/control-token");
+  EXPECT_EQ(c.control.token_file, "/etc/btrq/control-token");
+  EXPECT_FALSE(c.broker.tls_cert.empty());
+
+  // The token may come from the environment instead, and is never printed.
+  ASSERT_OK(LoadConfig(ExamplePath("secure.yaml"),
+                       Env::FromMap({{"BTRQ_CONTROL_TOKEN", "t0ken"}, {"BTRDB_API_KEY", "k3y"}}),
+                       {}, &c, &rendered));
+  EXPECT_EQ(c.control.token, "t0ken");
+  EXPECT_EQ(c.btrdb.api_key, "k3y");
+  EXPECT_THAT(rendered, Not(HasSubstr("t0ken")));
+  EXPECT_THAT(rendered, Not(HasSubstr("k3y")));
+}
+
+}  // namespace
+}  // namespace btrq

@@ -1,0 +1,276 @@
+#include "btrdb/lite/database.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "btrdb/lite/crc32c.h"
+#include "btrdb/lite/sql.h"
+#include "btrdb/lite/wal.h"
+#include "tests/support/status_matchers.h"
+#include "tests/support/temp_dir.h"
+
+namespace btrq::lite {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+
+Uuid Id(uint8_t n) {
+  Uuid u;
+  u.bytes[15] = n;
+  return u;
+}
+
+std::vector<Point> ReadAll(const Database& db, const Uuid& id, uint64_t version = 0) {
+  auto d = db.Data(id);
+  EXPECT_TRUE(d.ok());
+  StreamData::Cursor c(*d, kMinTime, kMaxTime, version == 0 ? (*d)->version() : version);
+  std::vector<Point> out(1000);
+  std::vector<Point> all;
+  while (size_t n = c.Next(out.data(), out.size())) all.insert(all.end(), out.begin(), out.begin() + n);
+  return all;
+}
+
+std::unique_ptr<Database> OpenAt(const std::string& dir) {
+  DatabaseOptions o;
+  o.data_dir = dir;
+  auto db = Database::Open(o);
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  return db.ok() ? std::move(*db) : nullptr;
+}
+
+std::vector<std::string> Logs(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".log") out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(Crc32c, MatchesTheStandardCheckValue) {
+  EXPECT_EQ(Crc32c("123456789", 9), 0xE3069283u);
+  EXPECT_EQ(Crc32cExtend(Crc32c("1234", 4), "56789", 5), 0xE3069283u);
+}
+
+TEST(Database, CreateValidatesAndRejectsDuplicates) {
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}));
+  EXPECT_OK(db->Create(Id(1), "sensors/a", {{"name", "v1"}, {"unit", "volts"}}, {{"rate", "120"}}));
+  EXPECT_EQ(BtrdbCodeOf(db->Create(Id(1), "sensors/a", {}, {})), 417u);
+  EXPECT_EQ(BtrdbCodeOf(db->Create(Id(2), "", {}, {})), 407u);
+  EXPECT_EQ(BtrdbCodeOf(db->Create(Id(2), "c", {{"9bad", "x"}}, {})), 408u);
+  EXPECT_EQ(BtrdbCodeOf(db->Create(Id(2), "c", {{"name", std::string(300, 'x')}}, {})), 409u);
+  ASSERT_OK_AND_ASSIGN(auto meta, db->Meta(Id(1)));
+  EXPECT_EQ(meta->property_version, 1u);
+  ASSERT_OK_AND_ASSIGN(auto data, db->Data(Id(1)));
+  EXPECT_EQ(data->version(), kFirstVersion);
+}
+
+TEST(Database, InsertRejectsBadValuesAndTimes) {
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}));
+  ASSERT_OK(db->Create(Id(1), "c", {}, {}));
+  EXPECT_EQ(BtrdbCodeOf(db->Insert(Id(1), {{1, std::nan("")}}, MergePolicy::kNever).status()), 425u);
+  EXPECT_EQ(BtrdbCodeOf(db->Insert(Id(1), {{1, HUGE_VAL}}, MergePolicy::kNever).status()), 425u);
+  EXPECT_EQ(BtrdbCodeOf(db->Insert(Id(1), {{kMaxTime - 1, 1}}, MergePolicy::kNever).status()), 413u);
+  EXPECT_EQ(BtrdbCodeOf(db->Insert(Id(9), {{1, 1}}, MergePolicy::kNever).status()), 404u);
+  ASSERT_OK_AND_ASSIGN(uint64_t v, db->Insert(Id(1), {}, MergePolicy::kNever));
+  EXPECT_EQ(v, kFirstVersion);  // empty insert: current version
+  ASSERT_OK_AND_ASSIGN(v, db->Insert(Id(1), {{kMinTime, 1}, {kMaxTime - 2, 2}}, MergePolicy::kNever));
+  EXPECT_EQ(v, kFirstVersion + 1);
+}
+
+TEST(Database, PropertyVersionIsCompareAndSet) {
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}));
+  ASSERT_OK(db->Create(Id(1), "c", {{"name", "a"}}, {}));
+  EXPECT_EQ(BtrdbCodeOf(db->SetAnnotations(Id(1), 0, {{"rate", "30"}}, {})), 423u);
+  EXPECT_OK(db->SetAnnotations(Id(1), 1, {{"rate", "30"}, {"distil.x", "1"}}, {}));
+  EXPECT_OK(db->SetTags(Id(1), 2, std::string("moved"), {{"unit", "amps"}}, {"name"}));
+  ASSERT_OK_AND_ASSIGN(auto meta, db->Meta(Id(1)));
+  EXPECT_EQ(meta->property_version, 3u);
+  EXPECT_EQ(meta->collection, "moved");
+  EXPECT_EQ(meta->tags, (KeyValues{{"unit", "amps"}}));
+  EXPECT_EQ(meta->annotations, (KeyValues{{"distil.x", "1"}, {"rate", "30"}}));
+}
+
+TEST(Database, LookupByCollectionAndFilters) {
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}));
+  ASSERT_OK(db->Create(Id(1), "grid/a", {{"name", "v"}}, {{"rate", "120"}}));
+  ASSERT_OK(db->Create(Id(2), "grid/b", {{"name", "i"}}, {}));
+  ASSERT_OK(db->Create(Id(3), "gridx", {{"name", "v"}}, {}));
+  EXPECT_EQ(db->Lookup("grid", true, {}, {}).size(), 3u);
+  EXPECT_EQ(db->Lookup("grid", false, {}, {}).size(), 0u);
+  EXPECT_EQ(db->Lookup("grid/a", false, {}, {}).size(), 1u);
+  EXPECT_EQ(db->Lookup("", true, {{"name", "v"}}, {}).size(), 2u);
+  EXPECT_EQ(db->Lookup("", true, {}, {{"rate", std::nullopt}}).size(), 1u);
+  EXPECT_THAT(db->ListCollections("grid/"), ElementsAre("grid/a", "grid/b"));
+  ASSERT_OK(db->Obliterate(Id(1)));
+  EXPECT_EQ(BtrdbCodeOf(db->Data(Id(1)).status()), 404u);
+}
+
+TEST(Database, SqlSubsetAnswersThePythonHelpers) {
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}));
+  ASSERT_OK(db->Create(Id(1), "grid/a", {{"name", "v"}, {"unit", "volts"}}, {{"rate", "120"}}));
+  ASSERT_OK(db->Create(Id(2), "grid/b", {{"name", "v"}}, {{"phase", "A"}}));
+  ASSERT_OK_AND_ASSIGN(auto rows, RunSqlQuery(*db, "select distinct(name) as name from streams where collection ~ $1",
+                                              {"^grid"}));
+  EXPECT_THAT(rows, ElementsAre(R"({"name":"v"})"));
+  ASSERT_OK_AND_ASSIGN(rows, RunSqlQuery(*db, "SELECT DISTINCT skeys(annotations) AS annotations FROM streams", {}));
+  EXPECT_THAT(rows, ElementsAre(R"({"annotations":"rate"})", R"({"annotations":"phase"})"));
+  ASSERT_OK_AND_ASSIGN(rows, RunSqlQuery(*db, "select uuid, unit from streams where collection = 'grid/a'", {}));
+  EXPECT_THAT(rows, ElementsAre(R"({"uuid":"00000000-0000-0000-0000-000000000001","unit":"volts"})"));
+  EXPECT_EQ(BtrdbCodeOf(RunSqlQuery(*db, "delete from streams", {}).status()), 501u);
+  EXPECT_EQ(BtrdbCodeOf(RunSqlQuery(*db, "select name from streams where name = $2", {"x"}).status()), 441u);
+}
+
+TEST(DatabaseDurability, ReopenRecoversEverythingAcknowledged) {
+  testing::TempDir dir;
+  {
+    auto db = OpenAt(dir.path());
+    ASSERT_OK(db->Create(Id(1), "c", {{"name", "n"}}, {}));
+    ASSERT_OK(db->Create(Id(2), "gone", {}, {}));
+    ASSERT_OK(db->Insert(Id(1), {{1, 1}, {2, 2}}, MergePolicy::kNever).status());
+    ASSERT_OK(db->Insert(Id(1), {{2, 20}}, MergePolicy::kReplace).status());
+    ASSERT_OK(db->Delete(Id(1), 1, 2).status());
+    ASSERT_OK(db->SetAnnotations(Id(1), 1, {{"rate", "1"}}, {}));
+    ASSERT_OK(db->Obliterate(Id(2)));
+  }
+  auto db = OpenAt(dir.path());
+  EXPECT_EQ(db->recovery().log_records, 7u);
+  EXPECT_THAT(ReadAll(*db, Id(1)), ElementsAre(Point{2, 20}));
+  EXPECT_THAT(ReadAll(*db, Id(1), 12), ElementsAre(Point{1, 1}, Point{2, 20}));
+  EXPECT_THAT(ReadAll(*db, Id(1), 11), ElementsAre(Point{1, 1}, Point{2, 2}));
+  ASSERT_OK_AND_ASSIGN(auto data, db->Data(Id(1)));
+  EXPECT_EQ(data->version(), 13u);
+  ASSERT_OK_AND_ASSIGN(auto meta, db->Meta(Id(1)));
+  EXPECT_EQ(meta->annotations.at("rate"), "1");
+  EXPECT_EQ(meta->property_version, 2u);
+  EXPECT_EQ(BtrdbCodeOf(db->Data(Id(2)).status()), 404u);
+}
+
+TEST(DatabaseDurability, TornTailOfTheLastLogIsIgnored) {
+  testing::TempDir dir;
+  {
+    auto db = OpenAt(dir.path());
+    ASSERT_OK(db->Create(Id(1), "c", {}, {}));
+    ASSERT_OK(db->Insert(Id(1), {{1, 1}}, MergePolicy::kNever).status());
+    ASSERT_OK(db->Insert(Id(1), {{2, 2}}, MergePolicy::kNever).status());
+  }
+  const std::string log = Logs(dir.path()).back();
+  fs::resize_file(log, fs::file_size(log) - 5);  // the last record is cut short
+  {
+    auto db = OpenAt(dir.path());
+    EXPECT_EQ(db->recovery().log_records, 2u);
+    EXPECT_GT(db->recovery().discarded_bytes, 0u);
+    EXPECT_THAT(ReadAll(*db, Id(1)), ElementsAre(Point{1, 1}));
+    ASSERT_OK(db->Insert(Id(1), {{3, 3}}, MergePolicy::kNever).status());
+  }
+  // The truncated log is now followed by a newer one and must still read cleanly.
+  auto db = OpenAt(dir.path());
+  EXPECT_THAT(ReadAll(*db, Id(1)), ElementsAre(Point{1, 1}, Point{3, 3}));
+}
+
+TEST(DatabaseDurability, ChecksumMismatchEndsReplayOfTheLastLog) {
+  testing::TempDir dir;
+  {
+    auto db = OpenAt(dir.path());
+    ASSERT_OK(db->Create(Id(1), "c", {}, {}));
+    ASSERT_OK(db->Insert(Id(1), {{1, 1}}, MergePolicy::kNever).status());
+    ASSERT_OK(db->Insert(Id(1), {{2, 2}}, MergePolicy::kNever).status());
+  }
+  const std::string log = Logs(dir.path()).back();
+  {
+    std::fstream f(log, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-3, std::ios::end);  // flip a byte of the last record's payload
+    char c;
+    f.read(&c, 1);
+    f.seekp(-3, std::ios::end);
+    c ^= 0x5a;
+    f.write(&c, 1);
+  }
+  auto db = OpenAt(dir.path());
+  EXPECT_EQ(db->recovery().log_records, 2u);
+  EXPECT_THAT(ReadAll(*db, Id(1)), ElementsAre(Point{1, 1}));
+}
+
+TEST(DatabaseDurability, CorruptionInAnOlderLogIsAnError) {
+  testing::TempDir dir;
+  {
+    auto db = OpenAt(dir.path());
+    ASSERT_OK(db->Create(Id(1), "c", {}, {}));
+  }
+  {
+    auto db = OpenAt(dir.path());  // starts a second log
+    ASSERT_OK(db->Insert(Id(1), {{1, 1}}, MergePolicy::kNever).status());
+  }
+  const auto logs = Logs(dir.path());
+  ASSERT_GE(logs.size(), 2u);
+  {
+    std::ofstream f(logs.front(), std::ios::app | std::ios::binary);
+    f << "garbage!";
+  }
+  DatabaseOptions o;
+  o.data_dir = dir.path();
+  auto db = Database::Open(o);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), StatusCode::kIoError);
+}
+
+TEST(DatabaseDurability, SnapshotPlusLogReplay) {
+  testing::TempDir dir;
+  {
+    auto db = OpenAt(dir.path());
+    ASSERT_OK(db->Create(Id(1), "c", {{"name", "x"}}, {}));
+    ASSERT_OK(db->Insert(Id(1), {{1, 1}, {2, 2}}, MergePolicy::kNever).status());
+    ASSERT_OK(db->Checkpoint());
+    ASSERT_OK(db->Delete(Id(1), 2, 3).status());
+    ASSERT_OK(db->Create(Id(2), "d", {}, {}));
+  }
+  EXPECT_EQ(Logs(dir.path()).size(), 1u);  // the checkpoint dropped the first log
+  auto db = OpenAt(dir.path());
+  EXPECT_EQ(db->recovery().snapshot_streams, 1u);
+  EXPECT_EQ(db->recovery().log_records, 2u);
+  EXPECT_THAT(ReadAll(*db, Id(1)), ElementsAre(Point{1, 1}));
+  EXPECT_THAT(ReadAll(*db, Id(1), 11), ElementsAre(Point{1, 1}, Point{2, 2}));
+  EXPECT_OK(db->Meta(Id(2)).status());
+}
+
+TEST(DatabaseDurability, ConcurrentWritersShareSyncsAndAllSurvive) {
+  testing::TempDir dir;
+  {
+    auto db = OpenAt(dir.path());
+    for (uint8_t s = 1; s <= 4; ++s) ASSERT_OK(db->Create(Id(s), "c", {}, {}));
+    std::vector<std::thread> threads;
+    for (uint8_t s = 1; s <= 4; ++s) {
+      threads.emplace_back([&db, s] {
+        for (int i = 0; i < 50; ++i) EXPECT_OK(db->Insert(Id(s), {{i, 1.0 * i}}, MergePolicy::kNever).status());
+      });
+    }
+    for (auto& t : threads) t.join();
+  }
+  auto db = OpenAt(dir.path());
+  for (uint8_t s = 1; s <= 4; ++s) EXPECT_EQ(ReadAll(*db, Id(s)).size(), 50u);
+}
+
+TEST(Wal, ReaderStopsAtTheFirstBadRecord) {
+  testing::TempDir dir;
+  const std::string path = dir.File("x.log");
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << FrameRecord("one") << FrameRecord("two") << std::string("\x05\x00\x00", 3);
+  }
+  std::vector<std::string> seen;
+  ASSERT_OK_AND_ASSIGN(LogReadResult r, ReadLog(path, [&](std::string_view p) {
+                         seen.emplace_back(p);
+                         return Status::OK();
+                       }));
+  EXPECT_THAT(seen, ElementsAre("one", "two"));
+  EXPECT_EQ(r.records, 2u);
+  EXPECT_EQ(r.file_bytes - r.valid_bytes, 3u);
+}
+
+}  // namespace
+}  // namespace btrq::lite
