@@ -616,6 +616,8 @@ Status ConfigBinder::ApplyEnv(const Env& env, std::string_view prefix) {
   for (const std::string& var : env.Names()) {
     if (var.compare(0, head.size(), head) != 0) continue;
     const std::string rest = var.substr(head.size());
+    // BTRQ_BROKER, BTRQ_SINK (the CLI's addresses) name a section and no key: not ours.
+    if (rest.find('_') == std::string::npos) continue;
     const std::string section = Lower(rest.substr(0, rest.find('_')));
     if (FindSection(section) == nullptr) continue;
     bool known = false;

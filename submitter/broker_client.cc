@@ -60,7 +60,10 @@ ServiceName SinkService() { return {"sink", "btrq-sink", "--sink", "BTRQ_SINK"};
 Status ControlStatus(const grpc::Status& status, const ServiceName& service,
                      const std::string& endpoint, int64_t timeout_ns) {
   const std::string at = "the " + service.name + " at " + endpoint;
-  const std::string detail = status.error_message();
+  std::string detail = status.error_message();
+  // gRPC's connect failures read "failed to connect to all addresses; last error: UNKNOWN:
+  // ipv4:...: Failed to connect to remote host: Connection refused": keep the cause.
+  if (detail.find("Connection refused") != std::string::npos) detail = "connection refused";
   switch (status.error_code()) {
     case grpc::StatusCode::OK:
       return Status::OK();

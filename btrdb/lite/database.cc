@@ -245,6 +245,11 @@ Status Database::Recover() {
   for (const auto& de : fs::directory_iterator(dir)) {
     const std::string name = de.path().filename().string();
     uint64_t n;
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
+      std::error_code ec;
+      fs::remove(de.path(), ec);  // a snapshot that never completed
+      continue;
+    }
     if (ParseNumbered(name, "wal-", ".log", &n)) logs.insert(n);
     if (ParseNumbered(name, "snapshot-", "", &n)) snapshots.insert(n);
   }

@@ -382,6 +382,15 @@ TEST_F(LoadConfigTest, FlagsBeatEnvironmentWhichBeatsTheFile) {
   EXPECT_THAT(rendered, HasSubstr("max_attempts: 3\n"));
 }
 
+TEST_F(LoadConfigTest, CliAddressVariablesAreNotMisspeltKeys) {
+  // BTRQ_BROKER and BTRQ_SINK are the CLI's addresses; a daemon started from the same
+  // shell must not take them for misspelt options of its broker/sink sections.
+  const Env env = Env::FromMap({{"BTRQ_BROKER", "10.0.0.1:7400"}, {"BTRQ_SINK", "10.0.0.1:7410"}});
+  BtrqConfig c;
+  ASSERT_OK(LoadConfig("", env, {}, &c));
+  EXPECT_EQ(c.control.broker, "127.0.0.1:7400");
+}
+
 TEST_F(LoadConfigTest, LaterFlagsWinAndDedicatedFlagsNameThemselves) {
   BtrqConfig c;
   ASSERT_OK(LoadConfig("", no_env_, {"worker.threads=2", "worker.threads=6"}, &c));

@@ -1,0 +1,307 @@
+#include "broker/broker.h"
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+// Ours before gRPC's (see control_service.h): common/mutex.h and absl share macro names.
+#include "broker/btrdb_catalog.h"
+#include "broker/control_service.h"
+#include "broker/dispatcher.h"
+#include "broker/journal.h"
+#include "broker/scheduler.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "common/mutex.h"
+#include "worker/analytics/registry.h"
+
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#ifndef BTRQ_BROKER_VERSION
+#define BTRQ_BROKER_VERSION "unknown"
+#endif
+
+namespace btrq::broker {
+namespace {
+
+// The submit-time reachability check must answer fast.
+constexpr int64_t kProbeTimeoutNs = 3'000'000'000;
+constexpr int kMaxControlMessageBytes = 64 << 20;
+
+// "host:port" -> (host, port); kInvalidArgument otherwise.
+Result<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
+    return Status::InvalidArgument("expected host:port, got \"" + address + "\"");
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = 0;
+  for (char c : address.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535) {
+      return Status::InvalidArgument("bad port in \"" + address + "\"");
+    }
+    port = port * 10 + (c - '0');
+  }
+  if (port > 65535) return Status::InvalidArgument("bad port in \"" + address + "\"");
+  return std::make_pair(std::move(host), port);
+}
+
+Result<std::string> ReadFile(const std::string& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidArgument(std::string(what) + ": cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+class Broker::Impl {
+ public:
+  Impl(const BtrqConfig& config, Clock* clock) : config_(config), clock_(clock) {}
+  ~Impl() {
+    // Answer control calls that wait on a loop that never ran, so gRPC can stop.
+    if (dispatcher_ && !ran_) dispatcher_->Close();
+    StopServers();
+  }
+
+  Status Init();
+  Status Run();
+  void Shutdown() {
+    ready_.store(false);
+    if (dispatcher_) dispatcher_->Stop();
+  }
+
+  std::string control_endpoint_;
+  std::string tasks_endpoint_;
+  std::string http_endpoint_;
+
+ private:
+  Status StartGrpc();
+  Status StartHttp();
+  void StopServers();
+  Status Probe() EXCLUDES(probe_mu_);
+
+  const BtrqConfig config_;
+  Clock* const clock_;
+  std::atomic<bool> ready_{false};
+  bool ran_ = false;
+
+  analytics::Registry analytics_;
+  metrics::Registry metrics_;
+  std::unique_ptr<BtrdbCatalog> catalog_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+
+  btrdb::ConnectOptions probe_options_;
+  Mutex probe_mu_;
+  std::unique_ptr<btrdb::Client> probe_client_ GUARDED_BY(probe_mu_);
+
+  std::unique_ptr<BrokerControlService> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread http_thread_;
+  std::atomic<bool> http_done_{false};
+};
+
+Status Broker::Impl::Init() {
+  const BrokerOptions& b = config_.broker;
+  BTRQ_RETURN_IF_ERROR(analytics::RegisterBuiltins(&analytics_));
+
+  BTRQ_ASSIGN_OR_RETURN(btrdb::ConnectOptions connect, BrokerConnectOptions(config_.btrdb));
+  probe_options_ = connect;
+  probe_options_.call_timeout_ns = std::min(connect.call_timeout_ns, kProbeTimeoutNs);
+  probe_options_.connect_timeout_ns = std::min(connect.connect_timeout_ns, kProbeTimeoutNs);
+  BTRQ_ASSIGN_OR_RETURN(catalog_, BtrdbCatalog::Create(connect));
+
+  JournalOptions journal_options;
+  journal_options.dir = b.data_dir;
+  journal_options.sync_interval = Nanos(b.journal_sync);
+  auto journal = Journal::Open(journal_options, clock_);
+  if (!journal.ok()) return journal.status().WithContext("opening the journal in " + b.data_dir);
+  if ((*journal)->recovery().truncated_bytes > 0) {
+    spdlog::warn("btrq-broker: cut {} bytes of a torn journal tail",
+                 (*journal)->recovery().truncated_bytes);
+  }
+
+  SchedulerOptions scheduler_options;
+  scheduler_options.window_per_job = b.window;
+  scheduler_options.heartbeat_interval = Nanos(b.heartbeat_interval);
+  scheduler_options.liveness = b.liveness;
+  scheduler_options.retry_backoff.base = Nanos(b.retry_backoff);
+  scheduler_options.retry_backoff.cap = Nanos(b.retry_backoff_max);
+  auto scheduler = Scheduler::Create(scheduler_options, clock_, catalog_.get(),
+                                     std::move(journal).value());
+  if (!scheduler.ok()) return scheduler.status().WithContext("recovering the broker's state");
+
+  DispatcherOptions dispatcher_options;
+  dispatcher_options.listen = b.tasks_listen;
+  dispatcher_options.heartbeat_interval = Nanos(b.heartbeat_interval);
+  dispatcher_options.limits.max_frame_bytes = static_cast<size_t>(b.max_message_bytes);
+  if (config_.curve.enabled) {
+    BTRQ_ASSIGN_OR_RETURN(std::string secret,
+                          ResolveSecret(config_.curve.secret_key, config_.curve.secret_key_file,
+                                        "curve.secret_key_file"));
+    dispatcher_options.curve = CurveServerKeys{std::move(secret)};
+  }
+  BtrdbCatalog* catalog = catalog_.get();
+  BTRQ_ASSIGN_OR_RETURN(
+      dispatcher_,
+      Dispatcher::Create(dispatcher_options, clock_, std::move(scheduler).value(),
+                         [catalog](TaskSpec* t) { return catalog->AddStreamParams(t); },
+                         &metrics_));
+  tasks_endpoint_ = dispatcher_->endpoint();
+
+  BTRQ_RETURN_IF_ERROR(metrics_.AddCallbackGauge(
+      "btrq_build_info", "The broker's build.", {{"version", BTRQ_BROKER_VERSION}},
+      [] { return 1.0; }));
+  BTRQ_RETURN_IF_ERROR(metrics_.AddCallbackGauge("btrq_broker_ready",
+                                                 "1 while the broker serves.", {},
+                                                 [this] { return ready_.load() ? 1.0 : 0.0; }));
+  BTRQ_RETURN_IF_ERROR(StartGrpc());
+  BTRQ_RETURN_IF_ERROR(StartHttp());
+  return Status::OK();
+}
+
+Status Broker::Impl::Probe() {
+  MutexLock lock(&probe_mu_);
+  if (!probe_client_) {
+    auto connected = btrdb::Client::Connect(probe_options_);  // asks Info
+    if (!connected.ok()) return connected.status();
+    probe_client_ = std::move(connected).value();
+    return Status::OK();
+  }
+  auto info = probe_client_->GetInfo();
+  if (!info.ok()) {
+    if (info.status().IsTransient()) probe_client_.reset();
+    return info.status().WithContext("BTrDB at " + probe_client_->endpoint());
+  }
+  return Status::OK();
+}
+
+Status Broker::Impl::StartGrpc() {
+  const BrokerOptions& b = config_.broker;
+  BTRQ_ASSIGN_OR_RETURN(std::string token, ResolveSecret(b.control_token, b.control_token_file,
+                                                         "broker.control_token_file"));
+  BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(b.control_listen));
+  ControlServiceOptions service_options;
+  service_options.token = std::move(token);
+  service_options.default_max_attempts = b.max_attempts;
+  service_options.default_task_timeout = b.task_timeout;
+  service_ = std::make_unique<BrokerControlService>(service_options, dispatcher_.get(),
+                                                    &analytics_, [this] { return Probe(); });
+
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!b.tls_cert.empty() || !b.tls_key.empty()) {
+    BTRQ_ASSIGN_OR_RETURN(std::string cert, ReadFile(b.tls_cert, "broker.tls_cert"));
+    BTRQ_ASSIGN_OR_RETURN(std::string key, ReadFile(b.tls_key, "broker.tls_key"));
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(b.control_listen, credentials, &port);
+  builder.SetMaxReceiveMessageSize(kMaxControlMessageBytes);
+  builder.RegisterService(service_.get());
+  grpc_server_ = builder.BuildAndStart();
+  if (!grpc_server_ || port == 0) {
+    grpc_server_.reset();
+    return Status::Unavailable("cannot listen on broker.control_listen " + b.control_listen);
+  }
+  control_endpoint_ = host_port.first + ":" + std::to_string(port);
+  return Status::OK();
+}
+
+Status Broker::Impl::StartHttp() {
+  if (config_.broker.http_listen.empty()) return Status::OK();
+  BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(config_.broker.http_listen));
+  http_ = std::make_unique<httplib::Server>();
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_.Render() + dispatcher_->RenderJobMetrics(),
+                    "text/plain; version=0.0.4; charset=utf-8");
+  });
+  const auto live = [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  };
+  http_->Get("/livez", live);
+  http_->Get("/healthz", live);
+  http_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    if (ready_.load()) {
+      res.set_content("ready\n", "text/plain");
+    } else {
+      res.status = 503;
+      res.set_content("not ready\n", "text/plain");
+    }
+  });
+  int port = host_port.second;
+  if (port == 0) {
+    port = http_->bind_to_any_port(host_port.first);
+    if (port < 0) port = 0;
+  } else if (!http_->bind_to_port(host_port.first, port)) {
+    port = 0;
+  }
+  if (port == 0) {
+    http_.reset();
+    return Status::Unavailable("cannot listen on broker.http_listen " + config_.broker.http_listen);
+  }
+  http_endpoint_ = host_port.first + ":" + std::to_string(port);
+  http_thread_ = std::thread([this] {
+    http_->listen_after_bind();
+    http_done_ = true;
+  });
+  return Status::OK();
+}
+
+void Broker::Impl::StopServers() {
+  ready_ = false;
+  if (grpc_server_) {
+    // Calls still running (WatchJob) are cancelled after the grace period.
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    grpc_server_->Wait();
+    grpc_server_.reset();
+  }
+  if (http_thread_.joinable()) {
+    // httplib's stop() is a no-op until the listening loop has started; it starts at once.
+    while (!http_->is_running() && !http_done_) std::this_thread::yield();
+    http_->stop();
+    http_thread_.join();
+  }
+  http_.reset();
+}
+
+Status Broker::Impl::Run() {
+  if (ran_) return Status::FailedPrecondition("the broker has already run");
+  ran_ = true;
+  ready_ = true;
+  spdlog::info("btrq-broker: ready (control {}, tasks {}, http {})", control_endpoint_,
+               tasks_endpoint_, http_endpoint_.empty() ? "off" : http_endpoint_);
+  const Status status = dispatcher_->Run();
+  StopServers();
+  if (status.ok()) spdlog::info("btrq-broker: stopped (journal synced)");
+  return status;
+}
+
+Result<std::unique_ptr<Broker>> Broker::Create(const BtrqConfig& config, Clock* clock) {
+  auto impl = std::make_unique<Impl>(config, clock);
+  BTRQ_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Broker>(new Broker(std::move(impl)));
+}
+
+Broker::Broker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Broker::~Broker() = default;
+
+Status Broker::Run() { return impl_->Run(); }
+void Broker::Shutdown() { impl_->Shutdown(); }
+const std::string& Broker::control_endpoint() const { return impl_->control_endpoint_; }
+const std::string& Broker::tasks_endpoint() const { return impl_->tasks_endpoint_; }
+const std::string& Broker::http_endpoint() const { return impl_->http_endpoint_; }
+
+}  // namespace btrq::broker

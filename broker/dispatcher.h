@@ -1,0 +1,191 @@
+#pragma once
+
+// The broker's event loop: the one thread that owns the workers' ROUTER socket and the
+// Scheduler (which is single-threaded). Each iteration, in the Scheduler's order:
+//
+//   poll(ROUTER, wakeup fd) until Scheduler::NextWakeup(), the next BROKER_HEARTBEAT or
+//       the next metrics sample (at once while there is more work)
+//   run posted commands (control API requests, marshalled from gRPC threads)
+//   receive: HELLO/CREDIT/HEARTBEAT/DONE/BYE -> Scheduler; anything malformed is
+//       dropped, counted in btrq_bad_messages_total{reason} and logged (rate-limited)
+//   Tick(), Expand() (BTrDB calls, each under its own deadline)
+//   TASK frames of up to max_tasks_per_frame tasks to each worker, never above its credit
+//   CANCEL for cancelled jobs' leases; PollJournal() (group commit, SubmitJob acks)
+//   BROKER_HEARTBEAT to every worker every heartbeat_interval
+//
+// Protocol rules (protocol-contract.md): the ROUTER sets HANDOVER (a reconnecting worker
+// takes over its identity) and MANDATORY (a send to a vanished peer fails with
+// EHOSTUNREACH, which is taken as "the worker is gone": its leases are requeued with
+// attempt + 1). CREDIT/HEARTBEAT/DONE from an identity that has not said HELLO get
+// REJECT "unknown worker"; a frame with another protocol version gets REJECT too.
+//
+// Threads: Run() is the loop thread. Post() and Stop() are thread-safe; Stop() is also
+// async-signal-safe. Commands run on the loop thread and may use the loop-thread-only
+// methods below. Expand() blocks the loop for the BTrDB calls it makes (a few per job per
+// iteration, each bounded by the BTrDB call deadline).
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "broker/progress.h"
+#include "broker/scheduler.h"
+#include "common/clock.h"
+#include "common/codec.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "common/mutex.h"
+#include "common/status.h"
+#include "common/zmq_util.h"
+
+namespace btrq::broker {
+
+struct DispatcherOptions {
+  // ZeroMQ endpoint to bind; a port of 0 or * picks a free one (see endpoint()).
+  std::string listen = "tcp://127.0.0.1:7401";
+  // BROKER_HEARTBEAT period.
+  Nanos heartbeat_interval = std::chrono::seconds(1);
+  // Tasks per TASK frame at most.
+  size_t max_tasks_per_frame = 256;
+  // TASK frames per worker per loop iteration at most (so receiving is never starved).
+  size_t max_frames_per_worker = 16;
+  // Messages received per loop iteration at most.
+  size_t max_receive_per_iteration = 1024;
+  // Bounds on frames from workers; frames up to twice max_frame_bytes are received and
+  // counted as too_large, larger ones cost the peer its connection.
+  CodecLimits limits;
+  std::optional<CurveServerKeys> curve;
+  // How often the metrics snapshot and the rate samples are taken.
+  Nanos sample_interval = std::chrono::milliseconds(250);
+};
+
+// Called on each task before it is sent (e.g. to add stream params); an error is logged
+// and the task is sent unchanged.
+using TaskDecorator = std::function<Status(TaskSpec*)>;
+
+class Dispatcher {
+ public:
+  using Command = std::function<void(Dispatcher&)>;
+
+  // Binds the ROUTER and registers the dispatcher's metrics in `registry`. `clock` and
+  // `registry` are borrowed and must outlive the dispatcher. `decorate` may be empty.
+  static Result<std::unique_ptr<Dispatcher>> Create(const DispatcherOptions& options,
+                                                    Clock* clock,
+                                                    std::unique_ptr<Scheduler> scheduler,
+                                                    TaskDecorator decorate,
+                                                    metrics::Registry* registry);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // The bound endpoint, e.g. "tcp://127.0.0.1:7401".
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Runs the loop until Stop(). Then sends nothing more, runs the commands still queued,
+  // syncs the journal and closes the socket. Returns the journal's or the socket's
+  // error, if any. Call once.
+  Status Run();
+  // Asks Run to return. Thread-safe, async-signal-safe, idempotent.
+  void Stop();
+
+  // Queues `command` to run on the loop thread. Every queued command runs: in the loop,
+  // when Run ends, or in Close(). False (and `command` is dropped) once closed.
+  // Thread-safe.
+  bool Post(Command command) EXCLUDES(mu_);
+  // Refuses further commands and runs those queued, on the calling thread. Run calls it
+  // at its end, the destructor too. REQUIRES: Run is not running.
+  void Close() EXCLUDES(mu_);
+
+  // Per-job queue depth as Prometheus text (btrq_queue_depth{job="N"}), from the last
+  // sample. Thread-safe.
+  std::string RenderJobMetrics() const EXCLUDES(snapshot_mu_);
+
+  // --- Loop thread only (inside a Command) ---
+  Scheduler& scheduler() { return *scheduler_; }
+  const ProgressTracker& progress() const { return progress_; }
+  // Stops dispatching to the worker and sends it DRAIN. NotFound for an unknown worker.
+  Status DrainWorker(std::string_view worker);
+
+ private:
+  enum class SendResult { kOk, kPeerGone, kQueueFull, kError };
+  struct Snapshot {
+    std::vector<std::pair<JobId, uint64_t>> depth;  // pending tasks of live jobs
+    uint64_t depth_total = 0;
+    uint64_t in_flight = 0;
+    uint64_t workers = 0;
+    uint64_t credit = 0;
+    double oldest_ready_age = 0;
+    SchedulerStats stats;
+  };
+
+  Dispatcher(const DispatcherOptions& options, Clock* clock,
+             std::unique_ptr<Scheduler> scheduler, TaskDecorator decorate,
+             metrics::Registry* registry);
+  Status Init();
+  Status InitMetrics();
+
+  void RunCommands() EXCLUDES(mu_);
+  // Receives what is waiting; true when it stopped at the per-iteration cap.
+  Result<bool> ReceiveAvailable();
+  void HandleMessage(std::vector<zmq::message_t>* frames);
+  void HandleHello(const std::string& identity, const HelloMsg& hello);
+  const std::string* WorkerOf(const std::string& identity) const;
+  // True when some worker still had tasks and credit at the per-iteration cap.
+  bool DispatchAll();
+  void SendCancelNotices();
+  void SendHeartbeats();
+  void Sample(SteadyTime now) EXCLUDES(snapshot_mu_);
+  void AfterJournalPoll(uint64_t syncs_before);
+
+  SendResult SendTo(const std::string& identity, const Message& message);
+  void Reject(const std::string& identity, std::string reason);
+  // The worker's connection is gone: its leases are requeued.
+  void PeerGone(const std::string& worker, std::string_view why);
+  void Forget(const std::string& worker);
+  void CountBad(std::string_view reason, std::string_view identity, std::string_view detail);
+
+  const DispatcherOptions options_;
+  Clock* const clock_;
+  std::unique_ptr<Scheduler> scheduler_;
+  const TaskDecorator decorate_;
+  metrics::Registry* const registry_;
+  std::optional<WakeupFd> wake_;
+  std::atomic<bool> stop_{false};
+
+  zmq::context_t context_;
+  zmq::socket_t router_;
+  std::string endpoint_;
+  std::string out_;  // encode buffer
+
+  // worker id <-> routing identity (the contract makes them equal; a worker that does
+  // not set its routing id still works).
+  std::map<std::string, std::string, std::less<>> identity_of_;
+  std::unordered_map<std::string, std::string> worker_of_;
+  size_t rotation_ = 0;  // first worker served, rotated for fairness
+
+  ProgressTracker progress_;
+  RateLimiter peer_log_;
+
+  Mutex mu_;
+  std::deque<Command> commands_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
+
+  mutable Mutex snapshot_mu_;
+  Snapshot snapshot_ GUARDED_BY(snapshot_mu_);
+
+  std::map<std::string, metrics::Counter*, std::less<>> bad_messages_;
+  metrics::Histogram* fsync_seconds_ = nullptr;
+  metrics::Counter* decorate_errors_ = nullptr;
+};
+
+}  // namespace btrq::broker

@@ -1,0 +1,389 @@
+#include "submitter/commands.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "common/time_util.h"
+#include "common/zmq_util.h"
+#include "sink/export.h"
+#include "sink/result_proto.h"
+#include "submitter/json_writer.h"
+#include "submitter/render.h"
+
+namespace btrq::submitter {
+namespace {
+
+constexpr const char* kClearScreen = "\x1b[H\x1b[2J";
+constexpr const char* kClearLine = "\x1b[K";
+
+int ExitCodeFor(const v1::Job& job) {
+  if (job.state() == v1::FAILED || job.state() == v1::CANCELLED) return kExitJobFailed;
+  if (job.state() == v1::DONE_WITH_FAILURES || job.counts().dead() > 0) return kExitDeadLettered;
+  return kExitOk;
+}
+
+std::string Summary(const v1::Job& job) {
+  const v1::JobCounts& c = job.counts();
+  std::string s = "job " + std::to_string(job.id()) + " " + std::string(JobStateName(job.state())) +
+                  ": " + std::to_string(c.done()) + " done, " + std::to_string(c.dead()) +
+                  " dead-lettered";
+  if (c.cancelled() > 0) s += ", " + std::to_string(c.cancelled()) + " cancelled";
+  if (!job.error().empty()) s += " (" + job.error() + ")";
+  if (c.dead() > 0) s += "; see `btrq show " + std::to_string(job.id()) + "`";
+  return s;
+}
+
+Status WriteFileMode(const std::string& path, const std::string& text, mode_t mode, bool force) {
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
+  const int fd = ::open(path.c_str(), flags, mode);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return Status::AlreadyExists(path + " exists (use --force to overwrite it)");
+    }
+    return Status::IoError("cannot create " + path + ": " + std::strerror(errno));
+  }
+  // The mode of an existing file (--force) and any umask aside: exactly `mode`.
+  Status status;
+  if (::fchmod(fd, mode) != 0) {
+    status = Status::IoError("cannot chmod " + path + ": " + std::strerror(errno));
+  }
+  size_t written = 0;
+  while (status.ok() && written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      status = Status::IoError("cannot write " + path + ": " + std::strerror(errno));
+      break;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (status.ok() && ::fsync(fd) != 0) {
+    status = Status::IoError("cannot sync " + path + ": " + std::strerror(errno));
+  }
+  ::close(fd);
+  return status;
+}
+
+}  // namespace
+
+// ---- submit ---------------------------------------------------------------------------------
+
+Result<int> Submit(BrokerClient& broker, const v1::JobSpec& spec, const SubmitOptions& options,
+                   const CommandContext& ctx) {
+  BTRQ_ASSIGN_OR_RETURN(JobId id, broker.SubmitJob(spec));
+  if (options.quiet || !ctx.out_tty) {
+    *ctx.out << id << "\n";
+  } else {
+    *ctx.out << "submitted job " << id << " (" << spec.analytic() << ")";
+    if (!options.wait) *ctx.out << "; follow it with `btrq status " << id << "`";
+    *ctx.out << "\n";
+  }
+  ctx.out->flush();
+  if (!options.wait) return static_cast<int>(kExitOk);
+  return WaitForJob(broker, id, options, ctx);
+}
+
+Result<int> WaitForJob(BrokerClient& broker, JobId id, const SubmitOptions& options,
+                       const CommandContext& ctx) {
+  std::optional<v1::Job> last;
+  bool drew_bar = false;
+  std::optional<SteadyTime> last_plain;
+  v1::JobState last_state = v1::JOB_STATE_UNSPECIFIED;
+
+  const auto draw = [&](const v1::Job& job) {
+    if (options.quiet) return;
+    if (ctx.err_tty) {
+      *ctx.err << "\r" << "job " << id << " " << JobStateName(job.state()) << " "
+               << ProgressLine(job) << kClearLine;
+      drew_bar = true;
+    } else {
+      const SteadyTime now = ctx.clock->Now();
+      const bool due = !last_plain || job.state() != last_state ||
+                       now - *last_plain >= Nanos(options.plain_interval_ns);
+      if (!due) return;
+      last_plain = now;
+      *ctx.err << "job " << id << " " << JobStateName(job.state()) << " " << ProgressLine(job)
+               << "\n";
+    }
+    last_state = job.state();
+    ctx.err->flush();
+  };
+
+  std::optional<SteadyTime> failing_since;
+  for (;;) {
+    bool progressed = false;
+    Status s = broker.WatchJob(id, options.watch_interval_ns, [&](const v1::Job& job) {
+      progressed = true;
+      last = job;
+      if (!IsTerminal(job.state())) draw(job);
+      return !IsTerminal(job.state());
+    });
+    if (s.ok()) break;
+    const SteadyTime now = ctx.clock->Now();
+    if (progressed || !failing_since) failing_since = now;
+    if (!s.IsTransient() || now - *failing_since >= Nanos(options.reconnect_timeout_ns)) {
+      if (drew_bar) *ctx.err << "\n";
+      return s.WithContext("watching job " + std::to_string(id));
+    }
+    if (!options.quiet) {
+      if (drew_bar) *ctx.err << "\n";
+      drew_bar = false;
+      *ctx.err << "lost the job's progress (" << s.message() << "); reconnecting\n";
+    }
+    ctx.sleep(options.reconnect_delay_ns);
+  }
+  if (drew_bar) *ctx.err << "\n";
+  if (!last || !IsTerminal(last->state())) {
+    // The stream ended without the final state (a broker restart): ask once.
+    BTRQ_ASSIGN_OR_RETURN(v1::Job job, broker.GetJob(id));
+    if (!IsTerminal(job.state())) {
+      return Status::Unavailable("the broker stopped reporting job " + std::to_string(id) +
+                                 " before it ended (state " +
+                                 std::string(JobStateName(job.state())) +
+                                 "); follow it with `btrq status " + std::to_string(id) + "`");
+    }
+    last = job;
+  }
+  if (!options.quiet) *ctx.err << Summary(*last) << "\n";
+  return ExitCodeFor(*last);
+}
+
+// ---- read commands --------------------------------------------------------------------------
+
+Status ShowStatus(BrokerClient& broker, std::optional<JobId> job, bool json,
+                  const CommandContext& ctx) {
+  if (job) {
+    BTRQ_ASSIGN_OR_RETURN(v1::Job j, broker.GetJob(*job));
+    if (json) {
+      JsonWriter w;
+      WriteJobJson(j, &w);
+      *ctx.out << w.str() << "\n";
+    } else {
+      *ctx.out << RenderJobDetail(j);
+    }
+    return Status::OK();
+  }
+  BTRQ_ASSIGN_OR_RETURN(v1::BrokerStats stats, broker.GetStats());
+  BTRQ_ASSIGN_OR_RETURN(std::vector<v1::Job> jobs, broker.ListJobs(false, 0));
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Key("stats");
+    WriteStatsJson(stats, &w);
+    w.Key("jobs").BeginArray();
+    for (const v1::Job& j : jobs) WriteJobJson(j, &w);
+    w.EndArray().EndObject();
+    *ctx.out << w.str() << "\n";
+    return Status::OK();
+  }
+  *ctx.out << RenderStats(stats);
+  if (jobs.empty()) {
+    *ctx.out << "no active jobs\n";
+  } else {
+    *ctx.out << RenderStatusTable(jobs);
+  }
+  return Status::OK();
+}
+
+Status Top(BrokerClient& broker, const TopOptions& options, const CommandContext& ctx) {
+  for (int i = 0; options.iterations == 0 || i < options.iterations; ++i) {
+    if (i > 0) ctx.sleep(options.interval_ns);
+    BTRQ_ASSIGN_OR_RETURN(v1::BrokerStats stats, broker.GetStats());
+    BTRQ_ASSIGN_OR_RETURN(std::vector<v1::Job> jobs, broker.ListJobs(false, 0));
+    BTRQ_ASSIGN_OR_RETURN(std::vector<v1::Worker> workers, broker.ListWorkers());
+    const int64_t now = ctx.clock->WallNanos();
+    std::string block = "btrq top  " + broker.endpoint() + "  " + FormatWhen(now) + "\n";
+    block += RenderStats(stats) + "\n";
+    block += jobs.empty() ? "no active jobs\n" : RenderStatusTable(jobs);
+    block += "\n" + RenderWorkerTable(workers, now);
+    if (ctx.out_tty) {
+      *ctx.out << kClearScreen << block;
+    } else {
+      if (i > 0) *ctx.out << "\n";
+      *ctx.out << block;
+    }
+    ctx.out->flush();
+  }
+  return Status::OK();
+}
+
+Status ListJobs(BrokerClient& broker, bool include_finished, uint32_t limit, bool json,
+                const CommandContext& ctx) {
+  BTRQ_ASSIGN_OR_RETURN(std::vector<v1::Job> jobs, broker.ListJobs(include_finished, limit));
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Key("jobs").BeginArray();
+    for (const v1::Job& j : jobs) WriteJobJson(j, &w);
+    w.EndArray().EndObject();
+    *ctx.out << w.str() << "\n";
+  } else if (jobs.empty()) {
+    *ctx.out << (include_finished ? "no jobs\n" : "no active jobs (--all shows finished ones)\n");
+  } else {
+    *ctx.out << RenderJobTable(jobs);
+  }
+  return Status::OK();
+}
+
+Status ShowJob(BrokerClient& broker, JobId job, uint32_t dead_limit, bool json,
+               const CommandContext& ctx) {
+  BTRQ_ASSIGN_OR_RETURN(v1::Job j, broker.GetJob(job));
+  std::vector<v1::DeadLetter> dead;
+  if (j.counts().dead() > 0) {
+    BTRQ_ASSIGN_OR_RETURN(dead, broker.ListDeadLetters(job, dead_limit));
+  }
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Key("job");
+    WriteJobJson(j, &w);
+    w.Key("dead_letters").BeginArray();
+    for (const v1::DeadLetter& d : dead) WriteDeadLetterJson(d, &w);
+    w.EndArray().EndObject();
+    *ctx.out << w.str() << "\n";
+    return Status::OK();
+  }
+  *ctx.out << RenderJobDetail(j) << RenderSpec(j.spec());
+  if (j.counts().dead() > 0) {
+    *ctx.out << "dead letters (" << dead.size() << " of " << j.counts().dead()
+             << "; `btrq retry " << job << "` requeues them)\n"
+             << RenderDeadLetters(dead);
+  }
+  return Status::OK();
+}
+
+Status ListWorkers(BrokerClient& broker, bool json, const CommandContext& ctx) {
+  BTRQ_ASSIGN_OR_RETURN(std::vector<v1::Worker> workers, broker.ListWorkers());
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Key("workers").BeginArray();
+    for (const v1::Worker& worker : workers) WriteWorkerJson(worker, &w);
+    w.EndArray().EndObject();
+    *ctx.out << w.str() << "\n";
+  } else {
+    *ctx.out << RenderWorkerTable(workers, ctx.clock->WallNanos());
+  }
+  return Status::OK();
+}
+
+// ---- actions --------------------------------------------------------------------------------
+
+Status CancelJob(BrokerClient& broker, JobId job, const CommandContext& ctx) {
+  BTRQ_ASSIGN_OR_RETURN(v1::Job j, broker.CancelJob(job));
+  *ctx.out << "job " << job << " " << JobStateName(j.state()) << ": " << j.counts().done()
+           << " of " << j.counts().total() << " tasks were done\n";
+  return Status::OK();
+}
+
+Status RetryJob(BrokerClient& broker, JobId job, const CommandContext& ctx) {
+  BTRQ_ASSIGN_OR_RETURN(v1::Job j, broker.RetryJob(job));
+  *ctx.out << "job " << job << " requeued its dead-lettered tasks; now "
+           << JobStateName(j.state()) << "\n";
+  return Status::OK();
+}
+
+Status DrainWorker(BrokerClient& broker, const std::string& worker_id, const CommandContext& ctx) {
+  BTRQ_RETURN_IF_ERROR(broker.DrainWorker(worker_id));
+  *ctx.out << "worker " << worker_id << " is draining: it finishes its tasks and takes no more\n";
+  return Status::OK();
+}
+
+// ---- results --------------------------------------------------------------------------------
+
+Status ExportResults(SinkClient& sink, const ResultsOptions& options, const CommandContext& ctx) {
+  std::ofstream file;
+  std::string temp;
+  std::ostream* out = ctx.out;
+  if (!options.out_path.empty()) {
+    temp = options.out_path + ".tmp-" + std::to_string(::getpid());
+    file.open(temp, std::ios::binary | std::ios::trunc);
+    if (!file) return Status::IoError("cannot create " + temp + ": " + std::strerror(errno));
+    out = &file;
+  }
+  const auto fail = [&](Status s) {
+    if (!temp.empty()) {
+      file.close();
+      std::remove(temp.c_str());
+    }
+    return s;
+  };
+
+  std::unique_ptr<sink::CsvWriter> csv;
+  uint64_t count = 0;
+  std::string buffer;
+  Status s = sink.GetResults(options.job, options.limit, [&](const v1::ResultBatch& batch) {
+    std::vector<sink::StoredResult> page;
+    page.reserve(static_cast<size_t>(batch.results_size()));
+    for (const v1::Result& r : batch.results()) {
+      BTRQ_ASSIGN_OR_RETURN(sink::StoredResult stored, sink::ResultFromProto(r));
+      page.push_back(std::move(stored));
+    }
+    buffer.clear();
+    if (options.format == ResultFormat::kCsv) {
+      if (!csv) {
+        csv = std::make_unique<sink::CsvWriter>(page);
+        csv->AppendHeader(&buffer);
+      }
+      for (const sink::StoredResult& r : page) csv->AppendRow(r, &buffer);
+    } else {
+      for (const sink::StoredResult& r : page) sink::AppendJsonLine(r, &buffer);
+    }
+    out->write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (!*out) return Status::IoError("cannot write the results: " + std::string(std::strerror(errno)));
+    count += page.size();
+    return Status::OK();
+  });
+  if (!s.ok()) return fail(s.WithContext("results of job " + std::to_string(options.job)));
+  if (options.format == ResultFormat::kCsv && !csv) {
+    // No results: the header of the fixed columns still makes a valid, empty table.
+    buffer.clear();
+    sink::CsvWriter({}).AppendHeader(&buffer);
+    out->write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+  }
+  out->flush();
+  if (!*out) return fail(Status::IoError("cannot write the results"));
+  if (!temp.empty()) {
+    file.close();
+    if (!file) return fail(Status::IoError("cannot write " + temp));
+    if (std::rename(temp.c_str(), options.out_path.c_str()) != 0) {
+      return fail(Status::IoError("cannot rename " + temp + " to " + options.out_path + ": " +
+                                  std::strerror(errno)));
+    }
+    *ctx.err << "wrote " << count << " results of job " << options.job << " to "
+             << options.out_path << "\n";
+  }
+  return Status::OK();
+}
+
+// ---- keygen ---------------------------------------------------------------------------------
+
+Status Keygen(const KeygenOptions& options, const CommandContext& ctx) {
+  if (options.name.empty() || options.name.find('/') != std::string::npos) {
+    return Status::InvalidArgument("--name must be a plain file name, not \"" + options.name + "\"");
+  }
+  struct stat st;
+  if (::stat(options.out_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument("--out-dir " + options.out_dir + " is not a directory");
+  }
+  BTRQ_ASSIGN_OR_RETURN(CurveKeyPair pair, GenerateCurveKeyPair());
+  const std::string base = options.out_dir + "/" + options.name;
+  const std::string secret_path = base + ".key";
+  const std::string public_path = base + ".pub";
+  if (!options.force && ::access(public_path.c_str(), F_OK) == 0) {
+    return Status::AlreadyExists(public_path + " exists (use --force to overwrite it)");
+  }
+  BTRQ_RETURN_IF_ERROR(WriteFileMode(secret_path, pair.secret_key + "\n", 0600, options.force));
+  BTRQ_RETURN_IF_ERROR(WriteFileMode(public_path, pair.public_key + "\n", 0644, options.force));
+  *ctx.out << "secret key: " << secret_path << " (mode 0600; keep it private)\n"
+           << "public key: " << public_path << "\n"
+           << pair.public_key << "\n";
+  return Status::OK();
+}
+
+}  // namespace btrq::submitter

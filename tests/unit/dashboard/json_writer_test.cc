@@ -1,0 +1,97 @@
+#include "broker/dashboard/json_writer.h"
+
+#include <cmath>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/json.h"
+#include "tests/support/status_matchers.h"
+
+namespace btrq::dashboard {
+namespace {
+
+using ::btrq::testing::Json;
+
+TEST(JsonWriter, PlacesCommasAndColons) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("a").Int(-1);
+  w.Key("b").BeginArray().Uint(1).Bool(true).Null().BeginObject().EndObject().EndArray();
+  w.Key("c").String("x");
+  w.EndObject();
+  EXPECT_EQ(w.Take(), R"({"a":-1,"b":[1,true,null,{}],"c":"x"})");
+}
+
+TEST(JsonWriter, TakeLeavesTheWriterEmpty) {
+  JsonWriter w;
+  w.BeginArray().Int(1).EndArray();
+  EXPECT_EQ(w.Take(), "[1]");
+  w.BeginArray().Int(2).EndArray();
+  EXPECT_EQ(w.Take(), "[2]");
+}
+
+TEST(JsonWriter, EscapesStringsAndKeys) {
+  JsonWriter w;
+  w.BeginObject().Key("k\"ey").String("line\nquote\" back\\ tab\t \x01 é").EndObject();
+  const std::string text = w.Take();
+  ASSERT_OK_AND_ASSIGN(Json doc, Json::Parse(text));
+  EXPECT_EQ(doc["k\"ey"].AsString(), "line\nquote\" back\\ tab\t \x01 é");
+}
+
+TEST(JsonWriter, InvalidUtf8BecomesReplacementCharacter) {
+  JsonWriter w;
+  w.String("a\xff" "b");
+  ASSERT_OK_AND_ASSIGN(Json doc, Json::Parse(w.Take()));
+  EXPECT_EQ(doc.AsString(), "a\xEF\xBF\xBD" "b");
+}
+
+TEST(JsonWriter, DoublesRoundTripAndNonFiniteBecomesNull) {
+  JsonWriter w;
+  w.BeginArray()
+      .Double(0.1)
+      .Double(1e300)
+      .Double(-2.5e-7)
+      .Double(3)
+      .Double(std::numeric_limits<double>::quiet_NaN())
+      .Double(std::numeric_limits<double>::infinity())
+      .EndArray();
+  const std::string text = w.Take();
+  EXPECT_EQ(text, "[0.1,1e+300,-2.5e-07,3,null,null]");
+  ASSERT_OK_AND_ASSIGN(Json doc, Json::Parse(text));
+  EXPECT_EQ(doc[0].AsNumber(), 0.1);
+  EXPECT_EQ(doc[1].AsNumber(), 1e300);
+  EXPECT_EQ(doc[2].AsNumber(), -2.5e-7);
+  EXPECT_TRUE(doc[4].is_null());
+}
+
+TEST(JsonWriter, IntegersAtTheirLimits) {
+  JsonWriter w;
+  w.BeginArray()
+      .Int(std::numeric_limits<int64_t>::min())
+      .Uint(std::numeric_limits<uint64_t>::max())
+      .EndArray();
+  EXPECT_EQ(w.Take(), "[-9223372036854775808,18446744073709551615]");
+}
+
+// The test parser the dashboard tests rely on is strict, so a broken document fails them.
+TEST(TestJsonParser, RejectsWhatJsonDoesNotAllow) {
+  for (const char* bad : {"", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "+1", "nan", "'x'",
+                          "\"a\nb\"", "\"\\x\"", "\"\\ud800\"", "{a:1}", "[1] 2", "tru"}) {
+    EXPECT_FALSE(Json::Parse(bad).ok()) << bad;
+  }
+}
+
+TEST(TestJsonParser, ReadsNestedValuesAndEscapes) {
+  ASSERT_OK_AND_ASSIGN(
+      Json doc, Json::Parse(R"( {"a": [1, -2.5e3, true, null], "s": "\u00e9\ud83d\ude00\/"} )"));
+  EXPECT_EQ(doc["a"].size(), 4u);
+  EXPECT_EQ(doc["a"][1].AsNumber(), -2500);
+  EXPECT_TRUE(doc["a"][2].AsBool());
+  EXPECT_TRUE(doc["a"][3].is_null());
+  EXPECT_EQ(doc["s"].AsString(), "é\xF0\x9F\x98\x80/");
+  EXPECT_TRUE(doc["missing"]["deeper"][3].is_null());
+}
+
+}  // namespace
+}  // namespace btrq::dashboard

@@ -1,0 +1,459 @@
+// The executor: one outcome per task (result, classified error, or cancelled), run on its
+// own threads with a fake source per thread and a registry of test analytics.
+
+#include "worker/executor.h"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/mutex.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/status_matchers.h"
+
+namespace btrq::worker {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
+constexpr auto kWait = std::chrono::seconds(10);
+
+// Ten points delivered in batches of two, or `error` instead.
+class FakeSource final : public TaskSource {
+ public:
+  FakeSource(Status error, const std::atomic<bool>* cancelled)
+      : error_(std::move(error)), cancelled_(cancelled) {}
+  Status ReadRaw(int64_t start, int64_t, uint64_t, const analytics::RawSink& sink) override {
+    if (!error_.ok()) return error_;
+    const analytics::RawSink guarded = CancellableRawSink(sink, cancelled_);
+    for (int64_t i = 0; i < 10; i += 2) {
+      const btrdb::RawPoint batch[2] = {{start + i, 1.0}, {start + i + 1, 2.0}};
+      BTRQ_RETURN_IF_ERROR(guarded(batch));
+    }
+    version_read_ = 42;
+    return Status::OK();
+  }
+  Status ReadAligned(int64_t, int64_t, uint64_t, uint8_t, const analytics::StatSink&) override {
+    return Status::Unimplemented("aligned");
+  }
+  Status ReadWindows(int64_t, int64_t, uint64_t, uint64_t, const analytics::StatSink&) override {
+    return Status::Unimplemented("windows");
+  }
+  uint64_t version_read() const override { return version_read_; }
+
+ private:
+  Status error_;
+  const std::atomic<bool>* cancelled_;
+  uint64_t version_read_ = 0;
+};
+
+// Shared by the test and every provider it makes.
+struct SourceWorld {
+  Status error;  // returned by every read when not OK
+  std::atomic<int> providers_made{0};
+};
+
+class FakeProvider final : public SourceProvider {
+ public:
+  explicit FakeProvider(SourceWorld* world) : world_(world) {}
+  std::unique_ptr<TaskSource> Open(const TaskSpec&, const std::atomic<bool>* cancelled) override {
+    return std::make_unique<FakeSource>(world_->error, cancelled);
+  }
+
+ private:
+  SourceWorld* world_;
+};
+
+// A latch the test opens; analytics wait on it.
+class Gate {
+ public:
+  void Open() {
+    MutexLock lock(&mu_);
+    open_ = true;
+    cv_.SignalAll();
+  }
+  void MarkEntered() {
+    MutexLock lock(&mu_);
+    ++entered_;
+    cv_.SignalAll();
+  }
+  void WaitOpen() {
+    MutexLock lock(&mu_);
+    while (!open_) cv_.Wait();
+  }
+  bool WaitEntered(int n) {
+    MutexLock lock(&mu_);
+    const auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (entered_ < n) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      cv_.WaitFor(std::chrono::milliseconds(50));
+    }
+    return true;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  bool open_ GUARDED_BY(mu_) = false;
+  int entered_ GUARDED_BY(mu_) = 0;
+};
+
+// sum: reads the raw points, returns their count and sum; advances the fake clock by
+// 5ms so the duration is exact.
+class SumAnalytic final : public analytics::Analytic {
+ public:
+  explicit SumAnalytic(testing::FakeClock* clock) : clock_(clock) {}
+  Result<Fields> Run(const TaskSpec& task, analytics::PointSource& source,
+                     analytics::RunCounters* counters) const override {
+    double sum = 0;
+    int64_t n = 0;
+    BTRQ_RETURN_IF_ERROR(source.ReadRaw(task.key.start, task.end, task.version,
+                                        [&](std::span<const btrdb::RawPoint> batch) {
+                                          for (const auto& p : batch) sum += p.value;
+                                          n += static_cast<int64_t>(batch.size());
+                                          counters->points_read +=
+                                              static_cast<int64_t>(batch.size());
+                                          return Status::OK();
+                                        }));
+    clock_->Advance(std::chrono::milliseconds(5));
+    return Fields{{"n", n}, {"sum", sum}};
+  }
+
+ private:
+  testing::FakeClock* clock_;
+};
+
+// gate: waits for the gate before returning.
+class GateAnalytic final : public analytics::Analytic {
+ public:
+  explicit GateAnalytic(Gate* gate) : gate_(gate) {}
+  Result<Fields> Run(const TaskSpec&, analytics::PointSource&,
+                     analytics::RunCounters*) const override {
+    gate_->MarkEntered();
+    gate_->WaitOpen();
+    return Fields{{"ok", int64_t{1}}};
+  }
+
+ private:
+  Gate* gate_;
+};
+
+// batches: waits for the gate after the first batch, so a cancel lands mid-read.
+class BatchesAnalytic final : public analytics::Analytic {
+ public:
+  explicit BatchesAnalytic(Gate* gate) : gate_(gate) {}
+  Result<Fields> Run(const TaskSpec& task, analytics::PointSource& source,
+                     analytics::RunCounters* counters) const override {
+    bool first = true;
+    BTRQ_RETURN_IF_ERROR(source.ReadRaw(task.key.start, task.end, task.version,
+                                        [&](std::span<const btrdb::RawPoint> batch) {
+                                          counters->points_read +=
+                                              static_cast<int64_t>(batch.size());
+                                          if (first) {
+                                            first = false;
+                                            gate_->MarkEntered();
+                                            gate_->WaitOpen();
+                                          }
+                                          return Status::OK();
+                                        }));
+    return Fields{{"ok", int64_t{1}}};
+  }
+
+ private:
+  Gate* gate_;
+};
+
+class ThrowingAnalytic final : public analytics::Analytic {
+ public:
+  Result<Fields> Run(const TaskSpec&, analytics::PointSource&,
+                     analytics::RunCounters*) const override {
+    throw std::runtime_error("boom");
+  }
+};
+
+TaskSpec MakeTask(JobId job, int64_t start, std::string analytic, uint64_t version = 0) {
+  TaskSpec t;
+  t.key.job = job;
+  t.key.stream.bytes[15] = 7;
+  t.key.start = start;
+  t.attempt = 2;
+  t.end = start + 1000;
+  t.version = version;
+  t.analytic = std::move(analytic);
+  return t;
+}
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(registry_.Register("sum", [this](const Fields& params) -> Result<std::unique_ptr<analytics::Analytic>> {
+      ++sum_factory_calls_;
+      for (const auto& [name, value] : params) {
+        if (name != "scale") return Status::InvalidArgument("sum: unknown param '" + name + "'");
+      }
+      return std::unique_ptr<analytics::Analytic>(std::make_unique<SumAnalytic>(&clock_));
+    }));
+    ASSERT_OK(registry_.Register("gate", [this](const Fields&) {
+      return Result<std::unique_ptr<analytics::Analytic>>(std::make_unique<GateAnalytic>(&gate_));
+    }));
+    ASSERT_OK(registry_.Register("batches", [this](const Fields&) {
+      return Result<std::unique_ptr<analytics::Analytic>>(
+          std::make_unique<BatchesAnalytic>(&gate_));
+    }));
+    ASSERT_OK(registry_.Register("throws", [](const Fields&) {
+      return Result<std::unique_ptr<analytics::Analytic>>(std::make_unique<ThrowingAnalytic>());
+    }));
+  }
+
+  void TearDown() override {
+    gate_.Open();
+    if (executor_) executor_->Stop();
+  }
+
+  void Start(uint32_t threads) {
+    ExecutorOptions options;
+    options.threads = threads;
+    options.worker_id = "w-test";
+    auto made = Executor::Create(
+        options, &registry_,
+        [this] {
+          ++world_.providers_made;
+          return std::unique_ptr<SourceProvider>(std::make_unique<FakeProvider>(&world_));
+        },
+        &clock_, [this] {
+          MutexLock lock(&mu_);
+          ++notifications_;
+          cv_.SignalAll();
+        });
+    ASSERT_OK(made);
+    executor_ = std::move(made).value();
+  }
+
+  // Takes outcomes until `n` have arrived; fails the test after kWait.
+  std::vector<TaskOutcome> Await(size_t n) {
+    std::vector<TaskOutcome> out;
+    const auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (out.size() < n) {
+      for (TaskOutcome& o : executor_->TakeFinished()) out.push_back(std::move(o));
+      if (out.size() >= n) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "only " << out.size() << " of " << n << " outcomes arrived";
+        break;
+      }
+      MutexLock lock(&mu_);
+      cv_.WaitFor(std::chrono::milliseconds(20));
+    }
+    return out;
+  }
+
+  testing::FakeClock clock_;
+  analytics::Registry registry_;
+  SourceWorld world_;
+  Gate gate_;
+  std::atomic<int> sum_factory_calls_{0};
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  int notifications_ GUARDED_BY(mu_) = 0;
+  std::unique_ptr<Executor> executor_;
+};
+
+TEST(ClassifyErrorTest, TransientCodesRetryEverythingElseDeadLetters) {
+  EXPECT_EQ(ClassifyError(Status::OK()), ErrorClass::kNone);
+  EXPECT_EQ(ClassifyError(Status::Unavailable("down")), ErrorClass::kTransient);
+  EXPECT_EQ(ClassifyError(Status::DeadlineExceeded("slow")), ErrorClass::kTransient);
+  EXPECT_EQ(ClassifyError(Status::ResourceExhausted("busy")), ErrorClass::kTransient);
+  EXPECT_EQ(ClassifyError(Status::Aborted("conflict")), ErrorClass::kTransient);
+  EXPECT_EQ(ClassifyError(Status::InvalidArgument("bad")), ErrorClass::kPermanent);
+  EXPECT_EQ(ClassifyError(Status::NotFound("no stream")), ErrorClass::kPermanent);
+  EXPECT_EQ(ClassifyError(Status::Internal("bug")), ErrorClass::kPermanent);
+}
+
+TEST_F(ExecutorTest, RunsTheAnalyticAndReportsTheResult) {
+  Start(2);
+  executor_->Submit(MakeTask(3, 1000, "sum"));
+  std::vector<TaskOutcome> out = Await(1);
+  ASSERT_EQ(out.size(), 1u);
+  const TaskOutcome& o = out[0];
+  EXPECT_FALSE(o.cancelled);
+  EXPECT_EQ(o.error, ErrorClass::kNone);
+  EXPECT_EQ(o.task.key.job, 3u);
+  EXPECT_EQ(o.task.attempt, 2u);
+  const TaskResult& r = o.result;
+  EXPECT_EQ(r.task, o.task);
+  EXPECT_EQ(r.end, 2000);
+  EXPECT_EQ(r.version, 42u) << "version 0 (latest) reports what the server answered";
+  EXPECT_EQ(r.worker_id, "w-test");
+  EXPECT_EQ(r.points_read, 10);
+  EXPECT_EQ(r.duration_ns, 5'000'000);
+  EXPECT_THAT(r.fields, ElementsAre(Pair("n", FieldValue(int64_t{10})),
+                                    Pair("sum", FieldValue(15.0))));
+}
+
+TEST_F(ExecutorTest, APinnedVersionIsReportedAsPinned) {
+  Start(1);
+  executor_->Submit(MakeTask(3, 0, "sum", /*version=*/9));
+  std::vector<TaskOutcome> out = Await(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].result.version, 9u);
+}
+
+TEST_F(ExecutorTest, TransientSourceErrorIsTransient) {
+  world_.error = Status::Unavailable("btrdb down");
+  Start(1);
+  executor_->Submit(MakeTask(3, 0, "sum"));
+  std::vector<TaskOutcome> out = Await(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].error, ErrorClass::kTransient);
+  EXPECT_THAT(out[0].status.message(), HasSubstr("btrdb down"));
+}
+
+TEST_F(ExecutorTest, PermanentSourceErrorIsPermanent) {
+  world_.error = Status::NotFound("no such stream");
+  Start(1);
+  executor_->Submit(MakeTask(3, 0, "sum"));
+  std::vector<TaskOutcome> out = Await(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].error, ErrorClass::kPermanent);
+}
+
+TEST_F(ExecutorTest, BadParamsAndUnknownAnalyticsArePermanent) {
+  Start(1);
+  TaskSpec bad = MakeTask(3, 0, "sum");
+  bad.params = {{"colour", std::string("red")}};
+  executor_->Submit(bad);
+  executor_->Submit(MakeTask(3, 1000, "no-such-analytic"));
+  std::vector<TaskOutcome> out = Await(2);
+  ASSERT_EQ(out.size(), 2u);
+  for (const TaskOutcome& o : out) {
+    EXPECT_EQ(o.error, ErrorClass::kPermanent);
+    EXPECT_EQ(o.status.code(), StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_F(ExecutorTest, AnAnalyticThatThrowsIsPermanent) {
+  Start(1);
+  executor_->Submit(MakeTask(3, 0, "throws"));
+  std::vector<TaskOutcome> out = Await(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].error, ErrorClass::kPermanent);
+  EXPECT_THAT(out[0].status.message(), HasSubstr("boom"));
+}
+
+TEST_F(ExecutorTest, AnalyticsAreCachedByNameAndParams) {
+  Start(1);
+  TaskSpec a = MakeTask(3, 0, "sum");
+  a.params = {{"scale", 2.0}};
+  TaskSpec b = MakeTask(3, 1000, "sum");
+  b.params = {{"scale", 2.0}};
+  TaskSpec c = MakeTask(3, 2000, "sum");
+  c.params = {{"scale", 3.0}};
+  executor_->Submit(a);
+  executor_->Submit(b);
+  executor_->Submit(c);
+  EXPECT_EQ(Await(3).size(), 3u);
+  EXPECT_EQ(sum_factory_calls_.load(), 2);
+}
+
+TEST_F(ExecutorTest, EachThreadMakesItsOwnSourceProvider) {
+  Start(3);
+  executor_->Submit(MakeTask(3, 0, "sum"));
+  EXPECT_EQ(Await(1).size(), 1u);
+  EXPECT_EQ(executor_->threads(), 3u);
+  executor_->Stop();
+  EXPECT_EQ(world_.providers_made.load(), 3);
+}
+
+TEST_F(ExecutorTest, ZeroThreadsMeansHardwareThreads) {
+  Start(0);
+  EXPECT_EQ(executor_->threads(), std::max(1u, std::thread::hardware_concurrency()));
+}
+
+TEST_F(ExecutorTest, ActiveListsQueuedAndRunningTasks) {
+  Start(1);
+  const TaskSpec running = MakeTask(1, 0, "gate");
+  const TaskSpec queued = MakeTask(1, 1000, "gate");
+  executor_->Submit(running);
+  executor_->Submit(queued);
+  ASSERT_TRUE(gate_.WaitEntered(1));
+  EXPECT_EQ(executor_->active_count(), 2u);
+  EXPECT_EQ(executor_->running_count(), 1u);
+  EXPECT_THAT(executor_->Active(),
+              UnorderedElementsAre(TaskRef{running.key, running.attempt},
+                                   TaskRef{queued.key, queued.attempt}));
+  gate_.Open();
+  EXPECT_EQ(Await(2).size(), 2u);
+  EXPECT_EQ(executor_->active_count(), 0u);
+}
+
+TEST_F(ExecutorTest, CancelJobDropsItsQueuedTasksAtOnce) {
+  Start(1);
+  const TaskSpec running = MakeTask(1, 0, "gate");
+  const TaskSpec other_job = MakeTask(2, 0, "gate");
+  const TaskSpec same_job = MakeTask(1, 1000, "gate");
+  executor_->Submit(running);
+  ASSERT_TRUE(gate_.WaitEntered(1));
+  executor_->Submit(other_job);
+  executor_->Submit(same_job);
+
+  EXPECT_EQ(executor_->CancelJob(2), 1u);
+  std::vector<TaskOutcome> out = Await(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].cancelled);
+  EXPECT_EQ(out[0].task, (TaskRef{other_job.key, other_job.attempt}));
+
+  gate_.Open();
+  out = Await(2);
+  ASSERT_EQ(out.size(), 2u);
+  for (const TaskOutcome& o : out) {
+    EXPECT_FALSE(o.cancelled);
+    EXPECT_EQ(o.error, ErrorClass::kNone);
+  }
+}
+
+TEST_F(ExecutorTest, CancelJobStopsARunningTaskAtItsNextBatch) {
+  Start(1);
+  executor_->Submit(MakeTask(5, 0, "batches"));
+  ASSERT_TRUE(gate_.WaitEntered(1));
+  EXPECT_EQ(executor_->CancelJob(5), 1u);
+  gate_.Open();
+  std::vector<TaskOutcome> out = Await(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].cancelled);
+  EXPECT_EQ(out[0].error, ErrorClass::kNone) << "a cancelled task reports no error";
+}
+
+TEST_F(ExecutorTest, StopCancelsQueuedTasksAndRefusesNewOnes) {
+  Start(1);
+  executor_->Submit(MakeTask(1, 0, "gate"));
+  ASSERT_TRUE(gate_.WaitEntered(1));
+  executor_->Submit(MakeTask(1, 1000, "gate"));
+  std::thread stopper([this] { executor_->Stop(); });
+  // Stop cancels the queued task at once; the running one ends when its gate opens.
+  std::vector<TaskOutcome> out = Await(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].cancelled);
+  gate_.Open();
+  stopper.join();
+  out = Await(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].cancelled) << "the gate analytic ignores cancellation, but its result "
+                                   "is dropped once the task was cancelled";
+
+  executor_->Submit(MakeTask(1, 2000, "sum"));
+  out = Await(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].cancelled);
+}
+
+}  // namespace
+}  // namespace btrq::worker

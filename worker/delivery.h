@@ -1,0 +1,68 @@
+#pragma once
+
+// Results on their way to the sink: each stays here from the moment its task succeeds
+// until the sink ACKs its key, and is resent when no ACK came in time (after 1s, then
+// doubling up to 10s). A pure data structure over a Clock: no sockets, not thread-safe
+// (the worker's I/O thread owns it).
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/messages.h"
+
+namespace btrq::worker {
+
+struct DeliveryOptions {
+  int64_t resend_initial = 1'000'000'000;  // first resend this long after a send
+  int64_t resend_max = 10'000'000'000;     // cap of the doubling
+};
+
+class ResultDelivery {
+ public:
+  // `clock` must outlive this.
+  ResultDelivery(const DeliveryOptions& options, const Clock* clock);
+
+  // Adds a result; it is due at once. Two results with the same key (two attempts of one
+  // task ran here) are both kept: one ACK of the key settles both.
+  void Add(TaskResult result);
+
+  // Appends copies of the results due now to `*out` and schedules each one's next send
+  // after its current backoff, which then doubles. Returns how many were resends.
+  size_t CollectDue(std::vector<TaskResult>* out);
+
+  // Removes the results with `key` and appends their refs to `*done` (for DONE).
+  void Ack(const TaskKey& key, std::vector<TaskRef>* done);
+
+  // Forgets the results of `job` (cancelled); returns how many.
+  size_t DropJob(JobId job);
+
+  // Makes every result due now with its backoff reset (after reconnecting to the sink).
+  void ResendAllNow();
+
+  // When the earliest result is due; nullopt when none is pending.
+  std::optional<SteadyTime> NextDue() const;
+
+  // The refs of every pending result.
+  std::vector<TaskRef> Pending() const;
+  size_t size() const { return pending_.size(); }
+  bool empty() const { return pending_.empty(); }
+
+ private:
+  struct Entry {
+    TaskResult result;
+    SteadyTime due{};
+    int64_t backoff = 0;  // ns until the resend after the next send
+    uint64_t sends = 0;
+  };
+
+  const DeliveryOptions options_;
+  const Clock* const clock_;
+  std::unordered_multimap<TaskKey, Entry, TaskKeyHash> pending_;
+};
+
+}  // namespace btrq::worker

@@ -1,0 +1,797 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <zmq.hpp>
+
+#include "common/codec.h"
+#include "common/logging.h"
+#include "common/metrics.h"
+#include "common/mutex.h"
+#include "common/zmq_util.h"
+#include "worker/delivery.h"
+#include "worker/executor.h"
+
+namespace btrq::worker {
+namespace {
+
+// A DEALER connected to a ROUTER receives the body alone: one frame.
+constexpr size_t kMaxFrames = 1;
+// Messages read from one socket per loop iteration, so neither peer starves the other.
+constexpr size_t kMaxReceivePerTurn = 512;
+constexpr size_t kMaxDoneItemsPerFrame = 4096;
+// How long closing a socket after BYE may wait for it to leave.
+constexpr int kCloseLingerMs = 2000;
+// Jobs remembered as cancelled, so late outcomes and tasks of them are dropped.
+constexpr size_t kCancelledJobsKept = 4096;
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "localhost";
+  return buf;
+}
+
+Result<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
+    return Status::InvalidArgument("expected host:port, got \"" + address + "\"");
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = 0;
+  for (char c : address.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535) {
+      return Status::InvalidArgument("bad port in \"" + address + "\"");
+    }
+    port = port * 10 + (c - '0');
+  }
+  if (port > 65535) return Status::InvalidArgument("bad port in \"" + address + "\"");
+  return std::make_pair(std::move(host), port);
+}
+
+std::string ErrorClassLabel(ErrorClass error) {
+  switch (error) {
+    case ErrorClass::kNone:
+      return "ok";
+    case ErrorClass::kTransient:
+      return "transient";
+    case ErrorClass::kPermanent:
+      return "permanent";
+  }
+  return "permanent";
+}
+
+}  // namespace
+
+WorkerConfig WorkerConfigFrom(const BtrqConfig& config) {
+  WorkerConfig out;
+  out.worker = config.worker;
+  out.btrdb = config.btrdb;
+  out.curve = config.curve;
+  out.liveness = config.broker.liveness;
+  return out;
+}
+
+class Worker::Impl {
+ public:
+  Impl(const WorkerConfig& config, Clock* clock, WorkerDeps deps)
+      : config_(config),
+        clock_(clock),
+        deps_(std::move(deps)),
+        delivery_(DeliveryOptions{config.resend_initial, config.resend_max}, clock),
+        log_limiter_(RateLimiter::Options(), clock) {}
+  ~Impl();
+
+  Status Init();
+  Status Run();
+  void Shutdown() {
+    shutdown_requests_.fetch_add(1);
+    if (wake_) wake_->Notify();
+  }
+
+  std::string worker_id_;
+  std::string http_endpoint_;
+  std::unique_ptr<Executor> executor_;
+  metrics::Registry registry_;
+
+ private:
+  enum class Peer { kBroker, kSink };
+
+  Status InitMetrics();
+  Status StartHttp();
+  void StopHttp();
+  Result<zmq::socket_t> MakeDealer(Peer peer);
+  Status ConnectBroker();
+  Status ConnectSink();
+  void SendHello();
+  bool Send(Peer peer, const Message& message);
+  void ReceiveFrom(Peer peer);
+  void HandleBroker(Message message);
+  void HandleSink(Message message);
+  void OnTasks(TaskMsg& msg);
+  void OnCancel(JobId job);
+  void OnReject(const std::string& reason);
+  void StartDrain(std::string_view why);
+  void TakeOutcomes();
+  void CheckTimers();
+  void Flush();
+  void SendHeartbeat();
+  void HandBack();
+  void SendBye();
+  void UpdateGauges();
+  std::chrono::milliseconds PollTimeout() const;
+  uint32_t CreditToGrant() const;
+  bool IsCancelled(JobId job) const { return cancelled_set_.contains(job); }
+  void CountBad(std::string_view reason, Peer peer, const std::string& detail);
+  Nanos silence() const {
+    return Nanos(config_.worker.heartbeat_interval * static_cast<int64_t>(config_.liveness));
+  }
+
+  const WorkerConfig config_;
+  Clock* const clock_;
+  WorkerDeps deps_;
+  std::unique_ptr<analytics::Registry> own_registry_;
+  const analytics::Registry* analytics_ = nullptr;
+  std::optional<WakeupFd> wake_;
+  std::atomic<int> shutdown_requests_{0};
+  std::atomic<bool> ready_{false};
+  CodecLimits limits_;
+  uint32_t threads_ = 0;
+  uint32_t capacity_ = 0;
+  std::string host_;
+  std::optional<CurveKeyPair> curve_keys_;
+
+  // Owned by the thread in Run.
+  zmq::context_t context_;
+  zmq::socket_t broker_;
+  zmq::socket_t sink_;
+  std::string buffer_;
+  bool ran_ = false;
+  SteadyTime broker_heard_{};
+  SteadyTime sink_heard_{};
+  SteadyTime sink_quiet_since_{};
+  SteadyTime last_hello_{};
+  bool rehello_armed_ = false;
+  SteadyTime next_heartbeat_{};
+  uint32_t credit_outstanding_ = 0;
+  std::set<TaskRef> active_;  // submitted to the executor, outcome not yet taken
+  ResultDelivery delivery_;
+  std::vector<DoneItem> done_outbox_;
+  std::deque<JobId> cancelled_order_;
+  std::unordered_set<JobId> cancelled_set_;
+  int shutdowns_seen_ = 0;
+  bool draining_ = false;
+  bool handing_back_ = false;
+  SteadyTime drain_started_{};
+  Status fatal_;
+
+  // HTTP.
+  std::unique_ptr<httplib::Server> http_;
+  std::thread http_thread_;
+  std::atomic<bool> http_done_{false};
+
+  // Metrics.
+  std::map<std::string, metrics::Counter*, std::less<>> tasks_total_;
+  std::map<std::string, metrics::Counter*, std::less<>> bad_messages_;
+  metrics::Counter* points_total_ = nullptr;
+  metrics::Histogram* duration_ = nullptr;
+  metrics::Gauge* unacked_ = nullptr;
+  metrics::Gauge* credit_gauge_ = nullptr;
+  metrics::Gauge* active_gauge_ = nullptr;
+  metrics::Counter* resent_total_ = nullptr;
+  metrics::Counter* broker_reconnects_ = nullptr;
+  metrics::Counter* sink_reconnects_ = nullptr;
+  RateLimiter log_limiter_;
+};
+
+Worker::Impl::~Impl() {
+  if (executor_) executor_->Stop();
+  StopHttp();
+}
+
+Status Worker::Impl::Init() {
+  const WorkerOptions& w = config_.worker;
+  if (w.broker.empty()) return Status::InvalidArgument("worker.broker is empty");
+  if (w.sink.empty()) return Status::InvalidArgument("worker.sink is empty");
+  if (w.heartbeat_interval <= 0) {
+    return Status::InvalidArgument("worker.heartbeat_interval must be positive");
+  }
+  if (w.batch_results == 0) return Status::InvalidArgument("worker.batch_results must be positive");
+  if (config_.liveness == 0) return Status::InvalidArgument("liveness must be positive");
+  if (config_.resend_initial <= 0 || config_.resend_max < config_.resend_initial) {
+    return Status::InvalidArgument("result resend backoff must be positive and <= its max");
+  }
+  if (config_.max_message_bytes <= 0) {
+    return Status::InvalidArgument("max_message_bytes must be positive");
+  }
+  limits_.max_frame_bytes = static_cast<size_t>(config_.max_message_bytes);
+  host_ = Hostname();
+  worker_id_ = config_.worker_id.empty() ? MakeWorkerId(host_, static_cast<int>(getpid()))
+                                         : config_.worker_id;
+
+  if (deps_.registry != nullptr) {
+    analytics_ = deps_.registry;
+  } else {
+    own_registry_ = std::make_unique<analytics::Registry>();
+    BTRQ_RETURN_IF_ERROR(analytics::RegisterBuiltins(own_registry_.get()));
+    analytics_ = own_registry_.get();
+  }
+  SourceProviderFactory sources = deps_.sources;
+  if (!sources) {
+    BTRQ_ASSIGN_OR_RETURN(btrdb::ConnectOptions connect, MakeConnectOptions(config_.btrdb));
+    sources = BtrdbSourceProviderFactory(connect, clock_);
+  }
+  if (config_.curve.enabled) {
+    BTRQ_ASSIGN_OR_RETURN(std::string secret,
+                          ResolveSecret(config_.curve.secret_key, config_.curve.secret_key_file,
+                                        "curve.secret_key_file"));
+    std::string public_key = config_.curve.public_key;
+    if (public_key.empty()) {
+      BTRQ_ASSIGN_OR_RETURN(public_key, CurvePublicKey(secret));
+    }
+    curve_keys_ = CurveKeyPair{std::move(public_key), std::move(secret)};
+  }
+
+  BTRQ_ASSIGN_OR_RETURN(WakeupFd wake, WakeupFd::Create());
+  wake_.emplace(std::move(wake));
+  BTRQ_RETURN_IF_ERROR(InitMetrics());
+
+  ExecutorOptions executor_options;
+  executor_options.threads = w.threads;
+  executor_options.worker_id = worker_id_;
+  BTRQ_ASSIGN_OR_RETURN(executor_, Executor::Create(executor_options, analytics_,
+                                                    std::move(sources), clock_,
+                                                    [this] { wake_->Notify(); }));
+  threads_ = executor_->threads();
+  capacity_ = w.credit != 0 ? w.credit : threads_ * 2;
+  return StartHttp();
+}
+
+Status Worker::Impl::InitMetrics() {
+  for (const char* status : {"ok", "transient", "permanent", "cancelled"}) {
+    BTRQ_ASSIGN_OR_RETURN(tasks_total_[status],
+                          registry_.AddCounter("btrq_worker_tasks_total",
+                                               "Tasks finished by this worker, by outcome.",
+                                               {{"status", status}}));
+  }
+  BTRQ_ASSIGN_OR_RETURN(points_total_,
+                        registry_.AddCounter("btrq_worker_points_total",
+                                             "Raw points read by analytics."));
+  BTRQ_ASSIGN_OR_RETURN(duration_,
+                        registry_.AddHistogram("btrq_task_duration_seconds",
+                                               "Time in the analytic per task, reading included.",
+                                               metrics::ExponentialBuckets(0.001, 2, 20)));
+  BTRQ_ASSIGN_OR_RETURN(unacked_,
+                        registry_.AddGauge("btrq_worker_unacked_results",
+                                           "Results sent to the sink and not yet acknowledged."));
+  BTRQ_ASSIGN_OR_RETURN(credit_gauge_,
+                        registry_.AddGauge("btrq_worker_credit_outstanding",
+                                           "Credit given to the broker and not yet used."));
+  BTRQ_ASSIGN_OR_RETURN(active_gauge_,
+                        registry_.AddGauge("btrq_worker_tasks_active",
+                                           "Tasks queued or running in the executor."));
+  BTRQ_ASSIGN_OR_RETURN(resent_total_,
+                        registry_.AddCounter("btrq_worker_results_resent_total",
+                                             "Results sent again for want of an ACK."));
+  BTRQ_ASSIGN_OR_RETURN(broker_reconnects_,
+                        registry_.AddCounter("btrq_worker_reconnects_total",
+                                             "New sockets after a silent peer.",
+                                             {{"peer", "broker"}}));
+  BTRQ_ASSIGN_OR_RETURN(sink_reconnects_,
+                        registry_.AddCounter("btrq_worker_reconnects_total",
+                                             "New sockets after a silent peer.",
+                                             {{"peer", "sink"}}));
+  std::vector<std::string> reasons;
+  for (DecodeErrorReason reason :
+       {DecodeErrorReason::kTooLarge, DecodeErrorReason::kBadVersion,
+        DecodeErrorReason::kUnknownType, DecodeErrorReason::kMalformed,
+        DecodeErrorReason::kLimits, DecodeErrorReason::kBadField}) {
+    reasons.emplace_back(DecodeErrorReasonName(reason));
+  }
+  for (const char* extra : {"wrong_type", "envelope", "over_credit", "duplicate_task"}) {
+    reasons.emplace_back(extra);
+  }
+  for (const std::string& reason : reasons) {
+    BTRQ_ASSIGN_OR_RETURN(bad_messages_[reason],
+                          registry_.AddCounter("btrq_bad_messages_total",
+                                               "Frames or tasks dropped, by reason.",
+                                               {{"reason", reason}}));
+  }
+  return registry_.AddCallbackGauge("btrq_worker_ready", "1 while the worker takes work.", {},
+                                    [this] { return ready_.load() ? 1.0 : 0.0; });
+}
+
+Status Worker::Impl::StartHttp() {
+  if (config_.worker.http_listen.empty()) return Status::OK();
+  BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(config_.worker.http_listen));
+  http_ = std::make_unique<httplib::Server>();
+  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(registry_.Render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  const auto live = [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  };
+  http_->Get("/livez", live);
+  http_->Get("/healthz", live);
+  http_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    if (ready_.load()) {
+      res.set_content("ready\n", "text/plain");
+    } else {
+      res.status = 503;
+      res.set_content("not ready\n", "text/plain");
+    }
+  });
+  int port = host_port.second;
+  if (port == 0) {
+    port = http_->bind_to_any_port(host_port.first);
+    if (port < 0) port = 0;
+  } else if (!http_->bind_to_port(host_port.first, port)) {
+    port = 0;
+  }
+  if (port == 0) {
+    http_.reset();
+    return Status::Unavailable("cannot listen on worker.http_listen " +
+                               config_.worker.http_listen);
+  }
+  http_endpoint_ = host_port.first + ":" + std::to_string(port);
+  http_thread_ = std::thread([this] {
+    http_->listen_after_bind();
+    http_done_ = true;
+  });
+  return Status::OK();
+}
+
+void Worker::Impl::StopHttp() {
+  if (http_thread_.joinable()) {
+    // httplib's stop() is a no-op until the listening loop has started; it starts at once.
+    while (!http_->is_running() && !http_done_) std::this_thread::yield();
+    http_->stop();
+    http_thread_.join();
+  }
+  http_.reset();
+}
+
+Result<zmq::socket_t> Worker::Impl::MakeDealer(Peer peer) {
+  SocketOptions o;
+  o.linger_ms = 0;
+  o.routing_id = worker_id_;
+  // Frames far over the codec's limit cost the peer its connection; frames between the
+  // two are received and counted as too_large.
+  o.max_msg_size = config_.max_message_bytes * 2;
+  o.reconnect_ivl_ms = 100;
+  o.reconnect_ivl_max_ms = 2000;
+  if (curve_keys_) {
+    o.curve_client = CurveClientKeys{
+        peer == Peer::kBroker ? config_.curve.broker_public_key : config_.curve.sink_public_key,
+        curve_keys_->public_key, curve_keys_->secret_key};
+  }
+  return MakeSocket(context_, zmq::socket_type::dealer, o);
+}
+
+Status Worker::Impl::ConnectBroker() {
+  if (broker_) broker_.close();
+  BTRQ_ASSIGN_OR_RETURN(broker_, MakeDealer(Peer::kBroker));
+  BTRQ_RETURN_IF_ERROR(Connect(broker_, config_.worker.broker).WithContext("worker.broker"));
+  broker_heard_ = clock_->Now();
+  SendHello();
+  return Status::OK();
+}
+
+Status Worker::Impl::ConnectSink() {
+  if (sink_) sink_.close();
+  BTRQ_ASSIGN_OR_RETURN(sink_, MakeDealer(Peer::kSink));
+  BTRQ_RETURN_IF_ERROR(Connect(sink_, config_.worker.sink).WithContext("worker.sink"));
+  sink_heard_ = clock_->Now();
+  sink_quiet_since_ = sink_heard_;
+  delivery_.ResendAllNow();
+  return Status::OK();
+}
+
+void Worker::Impl::SendHello() {
+  HelloMsg hello;
+  hello.worker_id = worker_id_;
+  hello.host = host_;
+  hello.pid = static_cast<int64_t>(getpid());
+  hello.threads = threads_;
+  hello.analytics = analytics_->Names();
+  Send(Peer::kBroker, Message(std::move(hello)));
+  last_hello_ = clock_->Now();
+  rehello_armed_ = false;
+  // A HELLO resets the broker's credit for this worker: grant the free slots afresh.
+  credit_outstanding_ = 0;
+  const uint32_t credit = CreditToGrant();
+  if (Send(Peer::kBroker, Message(CreditMsg{credit}))) credit_outstanding_ = credit;
+}
+
+bool Worker::Impl::Send(Peer peer, const Message& message) {
+  EncodeMessage(message, &buffer_);
+  const std::string_view frame = buffer_;
+  zmq::socket_t& socket = peer == Peer::kBroker ? broker_ : sink_;
+  const Status sent = SendMultipart(socket, std::span<const std::string_view>(&frame, 1));
+  if (!sent.ok()) {
+    LogRateLimited(spdlog::default_logger_raw(), &log_limiter_,
+                   peer == Peer::kBroker ? "send-broker" : "send-sink", spdlog::level::warn,
+                   "btrq-worker: sending {} to the {} failed: {}",
+                   MessageTypeName(TypeOf(message)), peer == Peer::kBroker ? "broker" : "sink",
+                   sent.ToString());
+    return false;
+  }
+  return true;
+}
+
+void Worker::Impl::CountBad(std::string_view reason, Peer peer, const std::string& detail) {
+  auto it = bad_messages_.find(reason);
+  if (it != bad_messages_.end()) it->second->Inc();
+  const char* name = peer == Peer::kBroker ? "broker" : "sink";
+  const std::string text =
+      detail.starts_with(reason) ? detail : std::string(reason) + ": " + detail;
+  LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, name, spdlog::level::warn,
+                 "btrq-worker: dropped a frame from the {}: {}", name, text);
+}
+
+void Worker::Impl::ReceiveFrom(Peer peer) {
+  zmq::socket_t& socket = peer == Peer::kBroker ? broker_ : sink_;
+  std::vector<zmq::message_t> frames;
+  for (size_t n = 0; n < kMaxReceivePerTurn && fatal_.ok(); ++n) {
+    auto received = RecvMultipart(socket, kMaxFrames, &frames);
+    if (!received.ok()) {
+      if (received.status().code() != StatusCode::kInvalidMessage) {
+        LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "recv", spdlog::level::warn,
+                       "btrq-worker: receiving failed: {}", received.status().ToString());
+        return;
+      }
+      CountBad("envelope", peer, received.status().message());
+      continue;
+    }
+    if (!*received) return;
+    // Any frame at all shows the peer is alive.
+    if (peer == Peer::kBroker) {
+      broker_heard_ = clock_->Now();
+    } else {
+      sink_heard_ = clock_->Now();
+    }
+    auto decoded = DecodeMessage(frames.front().to_string_view(), limits_);
+    if (!decoded.ok()) {
+      CountBad(DecodeErrorReasonName(DecodeReasonOf(decoded.status())), peer,
+               decoded.status().message());
+      continue;
+    }
+    if (peer == Peer::kBroker) {
+      HandleBroker(std::move(decoded).value());
+    } else {
+      HandleSink(std::move(decoded).value());
+    }
+  }
+}
+
+void Worker::Impl::HandleBroker(Message message) {
+  if (!std::holds_alternative<RejectMsg>(message)) rehello_armed_ = true;
+  if (auto* task = std::get_if<TaskMsg>(&message)) {
+    OnTasks(*task);
+  } else if (auto* cancel = std::get_if<CancelMsg>(&message)) {
+    OnCancel(cancel->job);
+  } else if (std::holds_alternative<BrokerHeartbeatMsg>(message)) {
+    // Liveness only.
+  } else if (std::holds_alternative<DrainMsg>(message)) {
+    StartDrain("the broker asked");
+  } else if (auto* reject = std::get_if<RejectMsg>(&message)) {
+    OnReject(reject->reason);
+  } else {
+    CountBad("wrong_type", Peer::kBroker,
+             "a " + std::string(MessageTypeName(TypeOf(message))) + " frame");
+  }
+}
+
+void Worker::Impl::HandleSink(Message message) {
+  auto* ack = std::get_if<AckMsg>(&message);
+  if (ack == nullptr) {
+    CountBad("wrong_type", Peer::kSink,
+             "a " + std::string(MessageTypeName(TypeOf(message))) + " frame");
+    return;
+  }
+  std::vector<TaskRef> acked;
+  for (const TaskKey& key : ack->keys) delivery_.Ack(key, &acked);
+  for (const TaskRef& ref : acked) done_outbox_.push_back(DoneItem{ref, ErrorClass::kNone, ""});
+  if (!delivery_.empty()) sink_quiet_since_ = clock_->Now();
+}
+
+void Worker::Impl::OnTasks(TaskMsg& msg) {
+  for (TaskSpec& task : msg.tasks) {
+    if (credit_outstanding_ > 0) {
+      --credit_outstanding_;
+    } else {
+      // The broker sent more than it was given; run it anyway (dropping it would only
+      // delay it by a lease) and say so.
+      CountBad("over_credit", Peer::kBroker, "a task beyond the credit given");
+    }
+    const TaskRef ref{task.key, task.attempt};
+    if (IsCancelled(task.key.job)) continue;
+    if (active_.contains(ref)) {
+      CountBad("duplicate_task", Peer::kBroker, "task " + task.key.ToString() + " attempt " +
+                                                    std::to_string(task.attempt) +
+                                                    " is already here");
+      continue;
+    }
+    active_.insert(ref);
+    executor_->Submit(std::move(task));
+  }
+}
+
+void Worker::Impl::OnCancel(JobId job) {
+  if (!cancelled_set_.contains(job)) {
+    cancelled_set_.insert(job);
+    cancelled_order_.push_back(job);
+    if (cancelled_order_.size() > kCancelledJobsKept) {
+      cancelled_set_.erase(cancelled_order_.front());
+      cancelled_order_.pop_front();
+    }
+  }
+  const size_t touched = executor_->CancelJob(job);
+  const size_t dropped = delivery_.DropJob(job);
+  std::erase_if(done_outbox_, [job](const DoneItem& d) { return d.task.key.job == job; });
+  spdlog::info("btrq-worker: job {} cancelled ({} tasks abandoned, {} results dropped)", job,
+               touched, dropped);
+}
+
+void Worker::Impl::OnReject(const std::string& reason) {
+  if (reason.find("unknown worker") != std::string::npos) {
+    // REJECTs of messages sent before the broker saw our latest HELLO repeat the news;
+    // one HELLO answers them all.
+    const SteadyTime now = clock_->Now();
+    if (rehello_armed_ || now - last_hello_ >= Nanos(config_.worker.heartbeat_interval)) {
+      spdlog::info("btrq-worker: the broker does not know this worker; saying HELLO again");
+      SendHello();
+    }
+    return;
+  }
+  fatal_ = Status::FailedPrecondition("the broker rejected this worker: " + reason);
+  spdlog::error("btrq-worker: {}", fatal_.message());
+}
+
+void Worker::Impl::StartDrain(std::string_view why) {
+  if (draining_) return;
+  draining_ = true;
+  ready_ = false;
+  drain_started_ = clock_->Now();
+  spdlog::info("btrq-worker: draining ({}): {} tasks to finish, {} results to deliver", why,
+               active_.size(), delivery_.size());
+}
+
+void Worker::Impl::TakeOutcomes() {
+  for (TaskOutcome& outcome : executor_->TakeFinished()) {
+    active_.erase(outcome.task);
+    if (outcome.cancelled || IsCancelled(outcome.task.key.job)) {
+      tasks_total_["cancelled"]->Inc();
+      continue;
+    }
+    points_total_->Inc(static_cast<double>(outcome.result.points_read));
+    duration_->Observe(static_cast<double>(outcome.result.duration_ns) / 1e9);
+    tasks_total_[ErrorClassLabel(outcome.error)]->Inc();
+    if (outcome.error != ErrorClass::kNone) {
+      done_outbox_.push_back(DoneItem{outcome.task, outcome.error, outcome.status.ToString()});
+      continue;
+    }
+    if (delivery_.empty()) sink_quiet_since_ = clock_->Now();
+    delivery_.Add(std::move(outcome.result));
+  }
+}
+
+uint32_t Worker::Impl::CreditToGrant() const {
+  if (draining_ || handing_back_) return 0;
+  if (delivery_.size() > config_.worker.max_unacked_results) return 0;
+  const size_t used = active_.size() + credit_outstanding_;
+  return used >= capacity_ ? 0 : static_cast<uint32_t>(capacity_ - used);
+}
+
+void Worker::Impl::SendHeartbeat() {
+  HeartbeatMsg hb;
+  hb.running.assign(active_.begin(), active_.end());
+  for (const TaskRef& ref : delivery_.Pending()) hb.running.push_back(ref);
+  Send(Peer::kBroker, Message(std::move(hb)));
+}
+
+void Worker::Impl::CheckTimers() {
+  const SteadyTime now = clock_->Now();
+  if (now >= next_heartbeat_) {
+    SendHeartbeat();
+    next_heartbeat_ = now + Nanos(config_.worker.heartbeat_interval);
+  }
+  if (now - broker_heard_ > silence()) {
+    LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "broker-silent",
+                   spdlog::level::warn,
+                   "btrq-worker: nothing from the broker for {} ms; reconnecting",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(now - broker_heard_)
+                       .count());
+    broker_reconnects_->Inc();
+    if (Status s = ConnectBroker(); !s.ok()) fatal_ = s;
+  }
+  if (!delivery_.empty() && now - std::max(sink_heard_, sink_quiet_since_) > silence()) {
+    LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "sink-silent",
+                   spdlog::level::warn,
+                   "btrq-worker: {} results pending and nothing from the sink; reconnecting",
+                   delivery_.size());
+    sink_reconnects_->Inc();
+    if (Status s = ConnectSink(); !s.ok()) fatal_ = s;
+  }
+  if (draining_ && !handing_back_ && config_.drain_timeout > 0 &&
+      now - drain_started_ >= Nanos(config_.drain_timeout)) {
+    spdlog::warn("btrq-worker: drain deadline passed; handing back {} tasks",
+                 active_.size() + delivery_.size());
+    handing_back_ = true;
+  }
+}
+
+void Worker::Impl::Flush() {
+  // Results, in frames of at most batch_results.
+  std::vector<TaskResult> due;
+  const size_t resends = delivery_.CollectDue(&due);
+  resent_total_->Inc(static_cast<double>(resends));
+  for (size_t begin = 0; begin < due.size(); begin += config_.worker.batch_results) {
+    const size_t end = std::min(due.size(), begin + config_.worker.batch_results);
+    ResultMsg msg;
+    msg.results.assign(std::make_move_iterator(due.begin() + static_cast<ptrdiff_t>(begin)),
+                       std::make_move_iterator(due.begin() + static_cast<ptrdiff_t>(end)));
+    // Unsent results stay pending and go out at their next due time.
+    Send(Peer::kSink, Message(std::move(msg)));
+  }
+  // DONEs, then the credit they freed, back to back.
+  while (!done_outbox_.empty()) {
+    const size_t n = std::min(done_outbox_.size(), kMaxDoneItemsPerFrame);
+    DoneMsg msg;
+    msg.items.assign(done_outbox_.begin(), done_outbox_.begin() + static_cast<ptrdiff_t>(n));
+    if (!Send(Peer::kBroker, Message(std::move(msg)))) break;
+    done_outbox_.erase(done_outbox_.begin(), done_outbox_.begin() + static_cast<ptrdiff_t>(n));
+  }
+  const uint32_t credit = CreditToGrant();
+  if (credit > 0 && Send(Peer::kBroker, Message(CreditMsg{credit}))) {
+    credit_outstanding_ += credit;
+  }
+}
+
+void Worker::Impl::UpdateGauges() {
+  unacked_->Set(static_cast<double>(delivery_.size()));
+  credit_gauge_->Set(static_cast<double>(credit_outstanding_));
+  active_gauge_->Set(static_cast<double>(active_.size()));
+}
+
+std::chrono::milliseconds Worker::Impl::PollTimeout() const {
+  const SteadyTime now = clock_->Now();
+  SteadyTime next = next_heartbeat_;
+  next = std::min(next, broker_heard_ + silence() + Nanos(1'000'000));
+  if (auto due = delivery_.NextDue()) next = std::min(next, *due);
+  if (!delivery_.empty()) {
+    next = std::min(next, std::max(sink_heard_, sink_quiet_since_) + silence() +
+                              Nanos(1'000'000));
+  }
+  if (draining_ && config_.drain_timeout > 0) {
+    next = std::min(next, drain_started_ + Nanos(config_.drain_timeout));
+  }
+  if (next <= now) return std::chrono::milliseconds(0);
+  return std::chrono::ceil<std::chrono::milliseconds>(next - now);
+}
+
+void Worker::Impl::HandBack() {
+  // Unfinished tasks stop at their next batch; the executor reports them cancelled.
+  executor_->CancelAll();
+  executor_->Stop();
+  const size_t unacked = delivery_.size();
+  const size_t running = active_.size();
+  TakeOutcomes();
+  // Failures found meanwhile are real: report them. Results without an ACK are not
+  // reported; the broker hands their tasks out again and the sink de-duplicates.
+  while (!done_outbox_.empty()) {
+    const size_t n = std::min(done_outbox_.size(), kMaxDoneItemsPerFrame);
+    DoneMsg msg;
+    msg.items.assign(done_outbox_.begin(), done_outbox_.begin() + static_cast<ptrdiff_t>(n));
+    if (!Send(Peer::kBroker, Message(std::move(msg)))) break;
+    done_outbox_.erase(done_outbox_.begin(), done_outbox_.begin() + static_cast<ptrdiff_t>(n));
+  }
+  spdlog::warn("btrq-worker: handed back {} unfinished tasks and {} unacknowledged results",
+               running, unacked);
+}
+
+void Worker::Impl::SendBye() { Send(Peer::kBroker, Message(ByeMsg{})); }
+
+Status Worker::Impl::Run() {
+  if (ran_) return Status::FailedPrecondition("the worker has already run");
+  ran_ = true;
+  BTRQ_RETURN_IF_ERROR(ConnectSink());
+  BTRQ_RETURN_IF_ERROR(ConnectBroker());
+  next_heartbeat_ = clock_->Now() + Nanos(config_.worker.heartbeat_interval);
+  ready_ = true;
+  spdlog::info("btrq-worker: ready (id {}, {} threads, broker {}, sink {})", worker_id_,
+               threads_, config_.worker.broker, config_.worker.sink);
+
+  bool clean_exit = false;
+  while (fatal_.ok()) {
+    Poller poller;
+    poller.AddSocket(broker_);
+    poller.AddSocket(sink_);
+    const size_t wake_item = poller.AddFd(wake_->fd());
+    if (auto polled = poller.Poll(PollTimeout()); !polled.ok()) {
+      fatal_ = polled.status().WithContext("polling");
+      break;
+    }
+    if (poller.Readable(wake_item)) wake_->Drain();
+    const int requests = shutdown_requests_.load();
+    if (requests > shutdowns_seen_) {
+      shutdowns_seen_ = requests;
+      if (requests >= 1) StartDrain("shutdown requested");
+      if (requests >= 2 && !handing_back_) {
+        spdlog::warn("btrq-worker: second shutdown request; handing back");
+        handing_back_ = true;
+      }
+    }
+    ReceiveFrom(Peer::kBroker);
+    ReceiveFrom(Peer::kSink);
+    if (!fatal_.ok()) break;
+    TakeOutcomes();
+    CheckTimers();
+    if (!fatal_.ok()) break;
+    if (handing_back_) {
+      HandBack();
+      SendBye();
+      clean_exit = true;
+      break;
+    }
+    Flush();
+    UpdateGauges();
+    if (draining_ && active_.empty() && delivery_.empty() && done_outbox_.empty()) {
+      SendBye();
+      spdlog::info("btrq-worker: drained; bye");
+      clean_exit = true;
+      break;
+    }
+  }
+  ready_ = false;
+  executor_->Stop();
+  UpdateGauges();
+  // Let BYE and the last DONEs leave before the sockets go; a fatal exit drops them.
+  const int linger = clean_exit ? kCloseLingerMs : 0;
+  for (zmq::socket_t* socket : {&broker_, &sink_}) {
+    if (*socket) {
+      try {
+        socket->set(zmq::sockopt::linger, linger);
+      } catch (const zmq::error_t&) {
+        // Closing with the socket's own linger is all that is left to do.
+      }
+      socket->close();
+    }
+  }
+  return fatal_;
+}
+
+Result<std::unique_ptr<Worker>> Worker::Create(const WorkerConfig& config, Clock* clock,
+                                               WorkerDeps deps) {
+  auto impl = std::make_unique<Impl>(config, clock, std::move(deps));
+  BTRQ_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Worker>(new Worker(std::move(impl)));
+}
+
+Worker::Worker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Worker::~Worker() = default;
+
+Status Worker::Run() { return impl_->Run(); }
+void Worker::Shutdown() { impl_->Shutdown(); }
+const std::string& Worker::worker_id() const { return impl_->worker_id_; }
+uint32_t Worker::threads() const { return impl_->executor_->threads(); }
+const std::string& Worker::http_endpoint() const { return impl_->http_endpoint_; }
+std::string Worker::MetricsText() const { return impl_->registry_.Render(); }
+
+}  // namespace btrq::worker
