@@ -10,12 +10,15 @@
 // Ours before gRPC's (see control_service.h): common/mutex.h and absl share macro names.
 #include "broker/btrdb_catalog.h"
 #include "broker/control_service.h"
+#include "broker/dashboard/dashboard.h"
+#include "broker/dashboard/history.h"
 #include "broker/dispatcher.h"
 #include "broker/journal.h"
 #include "broker/scheduler.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
+#include "btrdb/rpc_observer.h"
 #include "worker/analytics/registry.h"
 
 #include <grpcpp/grpcpp.h>
@@ -97,6 +100,7 @@ class Broker::Impl {
 
   analytics::Registry analytics_;
   metrics::Registry metrics_;
+  dashboard::DashboardHistory history_;
   std::unique_ptr<BtrdbCatalog> catalog_;
   std::unique_ptr<Dispatcher> dispatcher_;
 
@@ -116,6 +120,8 @@ Status Broker::Impl::Init() {
   BTRQ_RETURN_IF_ERROR(analytics::RegisterBuiltins(&analytics_));
 
   BTRQ_ASSIGN_OR_RETURN(btrdb::ConnectOptions connect, BrokerConnectOptions(config_.btrdb));
+  // Every BTrDB call of the catalog and the probe: btrq_btrdb_rpc_duration_seconds.
+  connect.observer = btrdb::MakeRpcMetrics(&metrics_);
   probe_options_ = connect;
   probe_options_.call_timeout_ns = std::min(connect.call_timeout_ns, kProbeTimeoutNs);
   probe_options_.connect_timeout_ns = std::min(connect.connect_timeout_ns, kProbeTimeoutNs);
@@ -124,6 +130,13 @@ Status Broker::Impl::Init() {
   JournalOptions journal_options;
   journal_options.dir = b.data_dir;
   journal_options.sync_interval = Nanos(b.journal_sync);
+  BTRQ_ASSIGN_OR_RETURN(metrics::Histogram * fsync_seconds,
+                        metrics_.AddHistogram("btrq_journal_fsync_seconds",
+                                              "Duration of one journal fdatasync.",
+                                              metrics::ExponentialBuckets(0.0001, 2, 16)));
+  journal_options.on_sync = [fsync_seconds](Nanos d) {
+    fsync_seconds->Observe(std::chrono::duration<double>(d).count());
+  };
   auto journal = Journal::Open(journal_options, clock_);
   if (!journal.ok()) return journal.status().WithContext("opening the journal in " + b.data_dir);
   if ((*journal)->recovery().truncated_bytes > 0) {
@@ -145,11 +158,15 @@ Status Broker::Impl::Init() {
   dispatcher_options.listen = b.tasks_listen;
   dispatcher_options.heartbeat_interval = Nanos(b.heartbeat_interval);
   dispatcher_options.limits.max_frame_bytes = static_cast<size_t>(b.max_message_bytes);
+  dispatcher_options.history = &history_;
   if (config_.curve.enabled) {
-    BTRQ_ASSIGN_OR_RETURN(std::string secret,
-                          ResolveSecret(config_.curve.secret_key, config_.curve.secret_key_file,
-                                        "curve.secret_key_file"));
-    dispatcher_options.curve = CurveServerKeys{std::move(secret)};
+    // Our own pair (checked against curve.public_key); only listed worker keys get in.
+    BTRQ_ASSIGN_OR_RETURN(CurveKeyPair pair, CurveKeyPairFrom(config_.curve));
+    dispatcher_options.curve = CurveServerKeys{std::move(pair.secret_key)};
+    BTRQ_ASSIGN_OR_RETURN(dispatcher_options.zap, ZapOptionsFrom(config_.curve));
+    spdlog::info("btrq-broker: CurveZMQ on, {} authorized worker keys from {}",
+                 dispatcher_options.zap->authorized_keys.size(),
+                 config_.curve.authorized_keys_file);
   }
   BtrdbCatalog* catalog = catalog_.get();
   BTRQ_ASSIGN_OR_RETURN(
@@ -228,6 +245,10 @@ Status Broker::Impl::StartHttp() {
     res.set_content(metrics_.Render() + dispatcher_->RenderJobMetrics(),
                     "text/plain; version=0.0.4; charset=utf-8");
   });
+  // The web dashboard: "/", "/static/*", "/api/snapshot", "/api/history".
+  Dispatcher* dispatcher = dispatcher_.get();
+  dashboard::RegisterDashboard(
+      *http_, [dispatcher] { return dispatcher->DashboardView(); }, &history_, clock_);
   const auto live = [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   };

@@ -11,15 +11,23 @@ namespace {
 constexpr int64_t kMinStreamTimeoutNs = 60'000'000'000;
 constexpr int64_t kMaxConnectTimeoutNs = 5'000'000'000;
 
-btrdb::KeyOptValues Filters(const std::map<std::string, std::string>& tags) {
-  btrdb::KeyOptValues out;
-  out.reserve(tags.size());
-  for (const auto& [k, v] : tags) out.emplace_back(k, v);
-  return out;
+btrdb::KeyOptValues Filters(const std::map<std::string, std::optional<std::string>>& filters) {
+  return btrdb::KeyOptValues(filters.begin(), filters.end());
 }
 
-btrdb::KeyOptValues Filters(const std::map<std::string, std::optional<std::string>>& anns) {
-  return btrdb::KeyOptValues(anns.begin(), anns.end());
+// The annotation `key` as a finite double when its whole value is a number.
+std::optional<double> NumberAnnotation(const btrdb::KeyOptValues& annotations,
+                                       std::string_view key) {
+  for (const auto& [k, value] : annotations) {
+    if (k != key || !value) continue;
+    const std::string& text = *value;
+    double v = 0;
+    const char* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, v);
+    if (ec != std::errc() || ptr != end || !std::isfinite(v)) return std::nullopt;
+    return v;
+  }
+  return std::nullopt;
 }
 
 bool HasParam(const Fields& params, std::string_view name) {
@@ -51,18 +59,22 @@ Result<btrdb::ConnectOptions> BrokerConnectOptions(const BtrdbOptions& options) 
 }
 
 std::optional<double> RateFromAnnotations(const btrdb::KeyOptValues& annotations) {
-  for (const auto& [key, value] : annotations) {
-    if (key != kRateAnnotation || !value) continue;
-    const std::string& text = *value;
-    double hz = 0;
-    const char* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, hz);
-    if (ec != std::errc() || ptr != end || !std::isfinite(hz) || hz <= 0 || hz > 1e9) {
-      return std::nullopt;
-    }
-    return hz;
+  const std::optional<double> hz = NumberAnnotation(annotations, kRateAnnotation);
+  if (!hz || *hz <= 0 || *hz > 1e9) return std::nullopt;
+  return hz;
+}
+
+Fields StreamParamsFromAnnotations(const btrdb::KeyOptValues& annotations) {
+  Fields out;
+  if (const std::optional<double> hz = RateFromAnnotations(annotations)) {
+    out.emplace_back(kRateParam, FieldValue(*hz));
   }
-  return std::nullopt;
+  const std::optional<double> min = NumberAnnotation(annotations, kMinAnnotation);
+  const std::optional<double> max = NumberAnnotation(annotations, kMaxAnnotation);
+  if (min && max && *min > *max) return out;
+  if (min) out.emplace_back(kMinParam, FieldValue(*min));
+  if (max) out.emplace_back(kMaxParam, FieldValue(*max));
+  return out;
 }
 
 Result<std::unique_ptr<BtrdbCatalog>> BtrdbCatalog::Create(const btrdb::ConnectOptions& options) {
@@ -86,7 +98,7 @@ void BtrdbCatalog::OnError(const Status& status) {
 }
 
 void BtrdbCatalog::Remember(const btrdb::StreamDescriptor& descriptor) {
-  rates_[descriptor.uuid] = RateFromAnnotations(descriptor.annotations);
+  stream_params_[descriptor.uuid] = StreamParamsFromAnnotations(descriptor.annotations);
 }
 
 Result<std::vector<StreamRef>> BtrdbCatalog::ListStreams(const JobSpec& spec) {
@@ -163,9 +175,12 @@ Result<StreamPin> BtrdbCatalog::PinStream(const Uuid& uuid, uint64_t requested_v
 }
 
 Status BtrdbCatalog::AddStreamParams(TaskSpec* task) {
-  if (HasParam(task->params, kRateParam)) return Status::OK();
-  auto it = rates_.find(task->key.stream);
-  if (it == rates_.end()) {
+  if (HasParam(task->params, kRateParam) && HasParam(task->params, kMinParam) &&
+      HasParam(task->params, kMaxParam)) {
+    return Status::OK();
+  }
+  auto it = stream_params_.find(task->key.stream);
+  if (it == stream_params_.end()) {
     BTRQ_ASSIGN_OR_RETURN(btrdb::Client * c, client());
     auto info = c->GetStreamInfo(task->key.stream, /*omit_version=*/true,
                                  /*omit_descriptor=*/false);
@@ -173,11 +188,13 @@ Status BtrdbCatalog::AddStreamParams(TaskSpec* task) {
       OnError(info.status());
       return info.status().WithContext("StreamInfo of " + task->key.stream.ToString());
     }
-    std::optional<double> rate;
-    if (info->descriptor) rate = RateFromAnnotations(info->descriptor->annotations);
-    it = rates_.emplace(task->key.stream, rate).first;
+    Fields params;
+    if (info->descriptor) params = StreamParamsFromAnnotations(info->descriptor->annotations);
+    it = stream_params_.emplace(task->key.stream, std::move(params)).first;
   }
-  if (it->second) task->params.emplace_back(kRateParam, FieldValue(*it->second));
+  for (const auto& [name, value] : it->second) {
+    if (!HasParam(task->params, name)) task->params.emplace_back(name, value);
+  }
   return Status::OK();
 }
 

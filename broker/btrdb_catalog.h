@@ -2,7 +2,8 @@
 
 // The StreamCatalog over a real BTrDB (btrdb::Client): which streams a job covers and
 // each stream's pinned version and extent, plus the stream parameters the broker adds to
-// tasks from the streams' annotations (`rate`, in Hz, when the job gives none).
+// tasks from the streams' annotations (`rate` in Hz, `min`, `max`; each only when the
+// job's params do not have it: the job's params win).
 //
 // Calls:
 //   ListStreams   LookupStreams (collection, prefix, tag and annotation filters), or for
@@ -44,6 +45,12 @@ Result<btrdb::ConnectOptions> BrokerConnectOptions(const BtrdbOptions& options);
 // The annotation a stream's nominal rate (Hz) is read from, and the param it becomes.
 inline constexpr char kRateAnnotation[] = "rate";
 inline constexpr char kRateParam[] = "rate";
+// The annotations of a stream's declared value bounds, and the params they become
+// (`quality` counts finite values outside [min, max] as out_of_range).
+inline constexpr char kMinAnnotation[] = "min";
+inline constexpr char kMaxAnnotation[] = "max";
+inline constexpr char kMinParam[] = "min";
+inline constexpr char kMaxParam[] = "max";
 
 class BtrdbCatalog final : public StreamCatalog {
  public:
@@ -53,14 +60,13 @@ class BtrdbCatalog final : public StreamCatalog {
   Result<std::vector<StreamRef>> ListStreams(const JobSpec& spec) override;
   Result<StreamPin> PinStream(const Uuid& uuid, uint64_t requested_version) override;
 
-  // Adds ("rate", Hz as a double) to task->params when the stream has a valid `rate`
-  // annotation (a number in (0, 1e9]) and the params have no `rate`. Returns the error
-  // of the StreamInfo call when the annotations were not cached and BTrDB failed; the
-  // task is then left unchanged.
+  // Appends to task->params each of StreamParamsFromAnnotations() of the task's stream
+  // whose name the params do not have yet. Returns the error of the StreamInfo call when
+  // the annotations were not cached and BTrDB failed; the task is then left unchanged.
   Status AddStreamParams(TaskSpec* task);
 
-  // Annotation rates cached so far (streams listed or pinned).
-  size_t cached_streams() const { return rates_.size(); }
+  // Streams whose annotation params are cached so far (streams listed or pinned).
+  size_t cached_streams() const { return stream_params_.size(); }
 
  private:
   explicit BtrdbCatalog(const btrdb::ConnectOptions& options) : options_(options) {}
@@ -71,11 +77,17 @@ class BtrdbCatalog final : public StreamCatalog {
 
   const btrdb::ConnectOptions options_;
   std::unique_ptr<btrdb::Client> client_;
-  // Stream -> its `rate` annotation in Hz (nullopt: none or not a valid rate).
-  std::unordered_map<Uuid, std::optional<double>> rates_;
+  // Stream -> the params its annotations give (StreamParamsFromAnnotations).
+  std::unordered_map<Uuid, Fields> stream_params_;
 };
 
 // The `rate` annotation of a descriptor as Hz, when present and a number in (0, 1e9].
 std::optional<double> RateFromAnnotations(const btrdb::KeyOptValues& annotations);
+
+// The params a stream's annotations give, as doubles, in this order: ("rate", Hz) when
+// RateFromAnnotations() has one; ("min", v) and ("max", v) when the annotation is a
+// finite number (the whole text, as std::from_chars reads it). When both bounds are
+// valid but min > max, neither is given. Invalid annotations are left out.
+Fields StreamParamsFromAnnotations(const btrdb::KeyOptValues& annotations);
 
 }  // namespace btrq::broker

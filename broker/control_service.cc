@@ -52,8 +52,8 @@ void SpecToProto(const JobSpec& spec, v1::JobSpec* out) {
   for (const auto& [k, v] : spec.tags) {
     v1::TagFilter* t = out->add_tags();
     t->set_key(k);
-    t->set_has_value(true);
-    t->set_value(v);
+    t->set_has_value(v.has_value());
+    if (v) t->set_value(*v);
   }
   for (const auto& [k, v] : spec.annotations) {
     v1::TagFilter* t = out->add_annotations();
@@ -100,12 +100,14 @@ void JobToProto(const JobInfo& info, const ProgressTracker& progress, v1::Job* o
   c->set_retried(info.counts.retried);
   c->set_dead(info.counts.dead);
   c->set_cancelled(info.counts.cancelled);
+  c->set_streams(info.counts.streams);
+  c->set_points_read(info.counts.points_read);
   out->set_error(info.error);
   out->set_submitted_at(info.submitted_wall_ns);
   out->set_started_at(progress.StartedAt(info.id));
   out->set_finished_at(info.finished_wall_ns);
   out->set_tasks_per_second(IsFinished(info.state) ? 0 : progress.JobTasksPerSecond(info.id));
-  out->set_points_per_second(0);
+  out->set_points_per_second(IsFinished(info.state) ? 0 : progress.JobPointsPerSecond(info.id));
   out->set_eta_seconds(progress.EtaSeconds(info));
 }
 
@@ -153,12 +155,7 @@ Result<JobSpec> JobSpecFromProto(const v1::JobSpec& proto, const ControlServiceO
   spec.collection = proto.collection();
   spec.collection_prefix = proto.collection_prefix();
   for (const v1::TagFilter& t : proto.tags()) {
-    if (!t.has_value()) {
-      return Status::InvalidArgument("job: tag filter '" + t.key() +
-                                     "' needs a value (key-present filters are supported for "
-                                     "annotations only)");
-    }
-    spec.tags[t.key()] = t.value();
+    spec.tags[t.key()] = t.has_value() ? std::optional<std::string>(t.value()) : std::nullopt;
   }
   for (const v1::TagFilter& a : proto.annotations()) {
     spec.annotations[a.key()] =
@@ -382,7 +379,7 @@ grpc::Status BrokerControlService::GetStats(grpc::ServerContext* context,
     response->set_workers(stats.workers);
     response->set_credit_outstanding(credit);
     response->set_tasks_per_second(d.progress().TotalTasksPerSecond());
-    response->set_points_per_second(0);
+    response->set_points_per_second(d.progress().TotalPointsPerSecond());
     response->set_oldest_ready_age_seconds(
         std::chrono::duration<double>(stats.oldest_ready_age).count());
     response->set_tasks_done_total(stats.done_total);
@@ -410,7 +407,7 @@ grpc::Status BrokerControlService::ListWorkers(grpc::ServerContext* context,
       out->set_in_flight(static_cast<uint32_t>(std::min<uint64_t>(w.in_flight, UINT32_MAX)));
       out->set_tasks_done(w.done);
       out->set_tasks_per_second(d.progress().WorkerTasksPerSecond(w.id));
-      out->set_points_per_second(0);
+      out->set_points_per_second(d.progress().WorkerPointsPerSecond(w.id));
       // last_seen is on the broker's clock; shown as wall time.
       const auto ago = steady_now.time_since_epoch() - w.last_seen.time_since_epoch();
       out->set_last_heartbeat(std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -71,6 +71,10 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::Create(const DispatcherOptions& 
   if (options.heartbeat_interval <= Nanos(0) || options.sample_interval <= Nanos(0)) {
     return Status::InvalidArgument("dispatcher: intervals must be positive");
   }
+  if (options.curve && !options.zap) {
+    return Status::InvalidArgument(
+        "dispatcher: CURVE without a ZAP handler would admit every client key");
+  }
   std::unique_ptr<Dispatcher> d(
       new Dispatcher(options, clock, std::move(scheduler), std::move(decorate), registry));
   BTRQ_RETURN_IF_ERROR(d->Init());
@@ -87,6 +91,13 @@ Status Dispatcher::Init() {
   socket_options.router_mandatory = true;
   socket_options.max_msg_size = static_cast<int64_t>(options_.limits.max_frame_bytes) * 2;
   socket_options.curve_server = options_.curve;
+  if (options_.zap) {
+    // Before the ROUTER exists: libzmq admits every CURVE client while no handler is bound.
+    ZapOptions zap = *options_.zap;
+    if (zap.metrics == nullptr) zap.metrics = registry_;
+    if (zap.clock == nullptr) zap.clock = clock_;
+    BTRQ_ASSIGN_OR_RETURN(zap_, ZapAuthenticator::Start(context_, std::move(zap)));
+  }
   BTRQ_ASSIGN_OR_RETURN(router_, MakeSocket(context_, zmq::socket_type::router, socket_options));
   try {
     router_.set(zmq::sockopt::router_handover, 1);
@@ -120,9 +131,10 @@ Status Dispatcher::InitMetrics() {
                           registry_->AddCounter("btrq_bad_messages_total", kBadHelp,
                                                 {{"reason", name}}));
   }
+  // Observed by the journal's on_sync hook (the broker wires it), one per fdatasync.
   BTRQ_ASSIGN_OR_RETURN(fsync_seconds_,
                         registry_->AddHistogram("btrq_journal_fsync_seconds",
-                                                "Duration of one journal write + fdatasync.",
+                                                "Duration of one journal fdatasync.",
                                                 metrics::ExponentialBuckets(0.0001, 2, 16)));
   BTRQ_ASSIGN_OR_RETURN(decorate_errors_,
                         registry_->AddCounter("btrq_task_param_errors_total",
@@ -161,6 +173,12 @@ Status Dispatcher::InitMetrics() {
   BTRQ_RETURN_IF_ERROR(tasks("dead", [](const SchedulerStats& s) { return double(s.dead_total); }));
   BTRQ_RETURN_IF_ERROR(tasks("retried", [](const SchedulerStats& s) { return double(s.retried_total); }));
   BTRQ_RETURN_IF_ERROR(tasks("expired", [](const SchedulerStats& s) { return double(s.expired_total); }));
+  BTRQ_RETURN_IF_ERROR(registry_->AddCallbackCounter(
+      "btrq_points_total", "Raw points read by the tasks workers reported, since start.", {},
+      [this] {
+        MutexLock lock(&snapshot_mu_);
+        return double(snapshot_.stats.points_total);
+      }));
   return Status::OK();
 }
 
@@ -243,12 +261,10 @@ Status Dispatcher::Run() {
     SendCancelNotices();
 
     const uint64_t durable = journal ? journal->durable_seq() : 0;
-    const uint64_t syncs = journal ? journal->stats().syncs : 0;
     if (Status s = scheduler_->PollJournal(); !s.ok()) {
       LogRateLimited(spdlog::default_logger_raw(), &peer_log_, "journal", spdlog::level::err,
                      "btrq-broker: journal write failed: {}", s.ToString());
     }
-    AfterJournalPoll(syncs);
     // Pins made durable become usable in the next Expand().
     if (journal && journal->durable_seq() != durable) busy = true;
 
@@ -265,21 +281,12 @@ Status Dispatcher::Run() {
 
   // Stop dispatching; answer what was asked, make everything durable.
   Close();
-  const uint64_t syncs = journal ? journal->stats().syncs : 0;
   Status synced = scheduler_->SyncJournal();
-  AfterJournalPoll(syncs);
   Sample(clock_->Now());
   router_.close();
+  if (zap_) zap_->Stop();
   if (!synced.ok()) return synced.WithContext("syncing the journal at shutdown");
   return status;
-}
-
-void Dispatcher::AfterJournalPoll(uint64_t syncs_before) {
-  const Journal* journal = scheduler_->journal();
-  if (journal && journal->stats().syncs != syncs_before) {
-    fsync_seconds_->Observe(
-        std::chrono::duration<double>(journal->stats().last_sync_duration).count());
-  }
 }
 
 Result<bool> Dispatcher::ReceiveAvailable() {
@@ -310,6 +317,11 @@ void Dispatcher::HandleMessage(std::vector<zmq::message_t>* frames) {
     CountBad("envelope", identity, "no body frame");
     return;
   }
+  // Defence in depth: with CURVE, every connection passed ZAP, which set a User-Id.
+  if (zap_ && zmq_msg_gets(frames->back().handle(), "User-Id") == nullptr) {
+    CountBad("unauthenticated", identity, "a message without a ZAP User-Id");
+    return;
+  }
   for (size_t i = 1; i + 1 < frames->size(); ++i) {
     if ((*frames)[i].size() != 0) {
       CountBad("envelope", identity, "non-empty delimiter frame");
@@ -328,7 +340,9 @@ void Dispatcher::HandleMessage(std::vector<zmq::message_t>* frames) {
   }
   Message& message = *decoded;
   if (auto* hello = std::get_if<HelloMsg>(&message)) {
-    HandleHello(identity, *hello);
+    // The TCP peer's address, for the log (which host the worker really is).
+    const char* address = zmq_msg_gets(frames->back().handle(), "Peer-Address");
+    HandleHello(identity, *hello, address != nullptr ? address : "unknown");
     return;
   }
   const bool from_worker = std::holds_alternative<CreditMsg>(message) ||
@@ -360,6 +374,15 @@ void Dispatcher::HandleMessage(std::vector<zmq::message_t>* frames) {
       Reject(identity, "unknown worker");
     }
   } else if (auto* done = std::get_if<DoneMsg>(&message)) {
+    for (const DoneItem& item : done->items) {
+      if (item.error == ErrorClass::kNone) continue;
+      LogRateLimited(spdlog::default_logger_raw(), &peer_log_, "failed:" + worker,
+                     spdlog::level::warn,
+                     "btrq-broker: job={} task={} attempt={} worker={}: failed ({}): {}",
+                     item.task.key.job, item.task.key.ToString(), item.task.attempt, worker,
+                     item.error == ErrorClass::kTransient ? "transient" : "permanent",
+                     item.message);
+    }
     const DoneOutcome outcome = scheduler_->OnWorkerDone(worker, *done);
     bool unknown = false;
     for (const auto& [ref, reason] : outcome.rejected) {
@@ -368,8 +391,9 @@ void Dispatcher::HandleMessage(std::vector<zmq::message_t>* frames) {
         continue;
       }
       CountBad("stale_done", identity,
-               "DONE for " + ref.key.ToString() + " attempt " + std::to_string(ref.attempt) +
-                   ": " + std::string(LeaseRejectName(reason)));
+               "DONE for job=" + std::to_string(ref.key.job) + " task=" + ref.key.ToString() +
+                   " attempt=" + std::to_string(ref.attempt) + " worker=" + worker + ": " +
+                   std::string(LeaseRejectName(reason)));
     }
     if (unknown) {
       Forget(worker);
@@ -382,7 +406,8 @@ void Dispatcher::HandleMessage(std::vector<zmq::message_t>* frames) {
   }
 }
 
-void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello) {
+void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
+                             std::string_view peer_address) {
   if (hello.worker_id.empty()) {
     CountBad("bad_field", identity, "HELLO without a worker id");
     Reject(identity, "HELLO without a worker id");
@@ -403,8 +428,8 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello)
   identity_of_[hello.worker_id] = identity;
   worker_of_[identity] = hello.worker_id;
   scheduler_->OnWorkerHello(hello);
-  spdlog::info("btrq-broker: worker {} (host {}, pid {}, {} threads) said HELLO",
-               hello.worker_id, hello.host, hello.pid, hello.threads);
+  spdlog::info("btrq-broker: worker {} (host {}, pid {}, {} threads) said HELLO from {}",
+               hello.worker_id, hello.host, hello.pid, hello.threads, peer_address);
 }
 
 bool Dispatcher::DispatchAll() {
@@ -425,8 +450,9 @@ bool Dispatcher::DispatchAll() {
             decorate_errors_->Inc();
             LogRateLimited(spdlog::default_logger_raw(), &peer_log_, "decorate",
                            spdlog::level::warn,
-                           "btrq-broker: task {} sent without stream params: {}",
-                           t.key.ToString(), s.ToString());
+                           "btrq-broker: job={} task={} attempt={} worker={}: sent without "
+                           "stream params: {}",
+                           t.key.job, t.key.ToString(), t.attempt, worker, s.ToString());
           }
         }
       }
@@ -549,14 +575,94 @@ void Dispatcher::Sample(SteadyTime now) {
   s.workers = workers.size();
   for (const WorkerInfo& w : workers) {
     s.credit += w.draining ? 0 : w.credit;
-    progress_.SampleWorker(now, w.id, w.done);
+    progress_.SampleWorker(now, w.id, w.done, w.points_read);
   }
   progress_.EndWorkerSample(now);
   s.oldest_ready_age = std::chrono::duration<double>(s.stats.oldest_ready_age).count();
   progress_.SampleJobs(now, clock_->WallNanos(), jobs);
-  progress_.SampleTotal(now, s.stats.done_total + s.stats.dead_total);
+  progress_.SampleTotal(now, s.stats.done_total + s.stats.dead_total, s.stats.points_total);
+  if (now >= next_dashboard_) {
+    SampleDashboard(jobs, workers, s);
+    next_dashboard_ = now + options_.dashboard_interval;
+  }
   MutexLock lock(&snapshot_mu_);
   snapshot_ = std::move(s);
+}
+
+void Dispatcher::SampleDashboard(const std::vector<JobInfo>& jobs,
+                                 const std::vector<WorkerInfo>& workers, const Snapshot& s) {
+  const SteadyTime now = clock_->Now();
+  const int64_t wall_now = clock_->WallNanos();
+  dashboard::DashboardSnapshot d;
+  dashboard::StatsView& stats = d.stats;
+  stats.queue_depth = s.depth_total;
+  stats.in_flight = s.in_flight;
+  stats.workers = s.workers;
+  stats.credit_outstanding = s.credit;
+  stats.tasks_per_second = progress_.TotalTasksPerSecond();
+  stats.points_per_second = progress_.TotalPointsPerSecond();
+  stats.oldest_ready_age_seconds = s.oldest_ready_age;
+  for (const auto& [job, depth] : s.depth) stats.jobs.push_back({job, depth});
+  stats.tasks_done_total = s.stats.done_total;
+  stats.tasks_retried_total = s.stats.retried_total;
+  stats.tasks_dead_total = s.stats.dead_total;
+
+  // The newest jobs, shown oldest first as ListJobs orders them.
+  const size_t first =
+      jobs.size() > options_.dashboard_jobs ? jobs.size() - options_.dashboard_jobs : 0;
+  for (size_t i = first; i < jobs.size(); ++i) {
+    const JobInfo& job = jobs[i];
+    dashboard::JobView& v = d.jobs.emplace_back();
+    v.id = job.id;
+    v.name = job.spec.name;
+    v.analytic = job.spec.analytic;
+    v.collection = job.spec.collection;
+    v.priority = job.spec.priority;
+    v.state = std::string(JobStateName(job.state));
+    const JobCounts& c = job.counts;
+    v.counts = {c.total,     c.total_final, c.pending,   c.in_flight, c.done,
+                c.retried,   c.dead,        c.cancelled, c.streams,   c.points_read};
+    v.error = job.error;
+    v.submitted_at_ns = job.submitted_wall_ns;
+    v.started_at_ns = progress_.StartedAt(job.id);
+    v.finished_at_ns = job.finished_wall_ns;
+    const bool finished = IsFinished(job.state);
+    v.tasks_per_second = finished ? 0 : progress_.JobTasksPerSecond(job.id);
+    v.points_per_second = finished ? 0 : progress_.JobPointsPerSecond(job.id);
+    v.eta_seconds = progress_.EtaSeconds(job);
+    if (c.dead > 0 && d.dead.size() < options_.dashboard_dead_letters) {
+      auto dead = scheduler_->DeadLetters(job.id);
+      if (!dead.ok()) continue;
+      for (const DeadLetter& letter : *dead) {
+        if (d.dead.size() >= options_.dashboard_dead_letters) break;
+        d.dead.push_back({letter.key, letter.key.start + job.spec.chunk, letter.attempt,
+                          letter.error});
+      }
+    }
+  }
+  for (const WorkerInfo& w : workers) {
+    dashboard::WorkerView& v = d.workers.emplace_back();
+    v.id = w.id;
+    v.host = w.host;
+    v.pid = w.pid;
+    v.threads = w.threads;
+    v.analytics = w.analytics;
+    v.credit = static_cast<uint32_t>(std::min<uint64_t>(w.credit, UINT32_MAX));
+    v.in_flight = static_cast<uint32_t>(std::min<uint64_t>(w.in_flight, UINT32_MAX));
+    v.tasks_done = w.done;
+    v.tasks_per_second = progress_.WorkerTasksPerSecond(w.id);
+    v.points_per_second = progress_.WorkerPointsPerSecond(w.id);
+    v.last_heartbeat_ns = wall_now - std::chrono::duration_cast<Nanos>(now - w.last_seen).count();
+    v.draining = w.draining;
+  }
+  if (options_.history != nullptr) options_.history->Sample(now, wall_now, stats);
+  MutexLock lock(&dashboard_mu_);
+  dashboard_ = std::move(d);
+}
+
+dashboard::DashboardSnapshot Dispatcher::DashboardView() const {
+  MutexLock lock(&dashboard_mu_);
+  return dashboard_;
 }
 
 std::string Dispatcher::RenderJobMetrics() const {
@@ -565,7 +671,7 @@ std::string Dispatcher::RenderJobMetrics() const {
       "# TYPE btrq_queue_depth gauge\n";
   MutexLock lock(&snapshot_mu_);
   for (const auto& [job, depth] : snapshot_.depth) {
-    out += "btrq_queue_depth{job=\"" + std::to_string(job) + "\"} " + std::to_string(depth) + "\n";
+    out += "btrq_queue_depth{job_id=\"" + std::to_string(job) + "\"} " + std::to_string(depth) + "\n";
   }
   return out;
 }

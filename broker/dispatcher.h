@@ -38,6 +38,8 @@
 
 #include <zmq.hpp>
 
+#include "broker/dashboard/history.h"
+#include "broker/dashboard/snapshot.h"
 #include "broker/progress.h"
 #include "broker/scheduler.h"
 #include "common/clock.h"
@@ -46,6 +48,7 @@
 #include "common/metrics.h"
 #include "common/mutex.h"
 #include "common/status.h"
+#include "common/zap.h"
 #include "common/zmq_util.h"
 
 namespace btrq::broker {
@@ -65,8 +68,20 @@ struct DispatcherOptions {
   // counted as too_large, larger ones cost the peer its connection.
   CodecLimits limits;
   std::optional<CurveServerKeys> curve;
+  // Required with `curve` (a CURVE server without a ZAP handler admits every client key):
+  // the handler started in the dispatcher's context before the ROUTER binds and stopped
+  // after it closes. Refusals are counted in the registry when zap->metrics is null.
+  // Messages without a ZAP User-Id are then dropped as "unauthenticated".
+  std::optional<ZapOptions> zap;
   // How often the metrics snapshot and the rate samples are taken.
   Nanos sample_interval = std::chrono::milliseconds(250);
+  // How often the dashboard's picture (DashboardView) is rebuilt and, when `history` is
+  // set, sampled into it. `history` is borrowed and must outlive the dispatcher.
+  Nanos dashboard_interval = std::chrono::seconds(1);
+  dashboard::DashboardHistory* history = nullptr;
+  // Jobs (newest first) and dead letters in the dashboard's picture at most.
+  size_t dashboard_jobs = 200;
+  size_t dashboard_dead_letters = 200;
 };
 
 // Called on each task before it is sent (e.g. to add stream params); an error is logged
@@ -106,9 +121,12 @@ class Dispatcher {
   // at its end, the destructor too. REQUIRES: Run is not running.
   void Close() EXCLUDES(mu_);
 
-  // Per-job queue depth as Prometheus text (btrq_queue_depth{job="N"}), from the last
+  // Per-job queue depth as Prometheus text (btrq_queue_depth{job_id="N"}), from the last
   // sample. Thread-safe.
   std::string RenderJobMetrics() const EXCLUDES(snapshot_mu_);
+  // The dashboard's picture of the broker, rebuilt every dashboard_interval by the loop.
+  // Thread-safe.
+  dashboard::DashboardSnapshot DashboardView() const EXCLUDES(dashboard_mu_);
 
   // --- Loop thread only (inside a Command) ---
   Scheduler& scheduler() { return *scheduler_; }
@@ -138,14 +156,18 @@ class Dispatcher {
   // Receives what is waiting; true when it stopped at the per-iteration cap.
   Result<bool> ReceiveAvailable();
   void HandleMessage(std::vector<zmq::message_t>* frames);
-  void HandleHello(const std::string& identity, const HelloMsg& hello);
+  // `peer_address` is the connection's remote IP (ZeroMQ's Peer-Address), for the log.
+  void HandleHello(const std::string& identity, const HelloMsg& hello,
+                   std::string_view peer_address);
   const std::string* WorkerOf(const std::string& identity) const;
   // True when some worker still had tasks and credit at the per-iteration cap.
   bool DispatchAll();
   void SendCancelNotices();
   void SendHeartbeats();
   void Sample(SteadyTime now) EXCLUDES(snapshot_mu_);
-  void AfterJournalPoll(uint64_t syncs_before);
+  // Builds the dashboard's picture from the scheduler (loop thread).
+  void SampleDashboard(const std::vector<JobInfo>& jobs, const std::vector<WorkerInfo>& workers,
+                       const Snapshot& s) EXCLUDES(dashboard_mu_);
 
   SendResult SendTo(const std::string& identity, const Message& message);
   void Reject(const std::string& identity, std::string reason);
@@ -163,6 +185,8 @@ class Dispatcher {
   std::atomic<bool> stop_{false};
 
   zmq::context_t context_;
+  // Declared between the two: stops after the ROUTER closes, before the context ends.
+  std::unique_ptr<ZapAuthenticator> zap_;
   zmq::socket_t router_;
   std::string endpoint_;
   std::string out_;  // encode buffer
@@ -182,6 +206,10 @@ class Dispatcher {
 
   mutable Mutex snapshot_mu_;
   Snapshot snapshot_ GUARDED_BY(snapshot_mu_);
+
+  SteadyTime next_dashboard_{};  // loop thread
+  mutable Mutex dashboard_mu_;
+  dashboard::DashboardSnapshot dashboard_ GUARDED_BY(dashboard_mu_);
 
   std::map<std::string, metrics::Counter*, std::less<>> bad_messages_;
   metrics::Histogram* fsync_seconds_ = nullptr;

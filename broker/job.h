@@ -27,10 +27,11 @@ struct JobSpec {
 
   // Stream selection: an explicit list of streams wins; otherwise the collection
   // (exact, or every collection starting with it when `collection_prefix`) narrowed by
-  // tags (exact values) and annotations (nullopt: the key is present, any value).
+  // tags and annotations: a value must match exactly; nullopt means the key is present
+  // with any value.
   std::string collection;
   bool collection_prefix = false;
-  std::map<std::string, std::string> tags;
+  std::map<std::string, std::optional<std::string>> tags;
   std::map<std::string, std::optional<std::string>> annotations;
   std::vector<Uuid> streams;
 
@@ -78,6 +79,9 @@ struct JobCounts {
   uint64_t retried = 0;         // re-dispatches after a failed or lost attempt
   uint64_t dead = 0;            // dead-lettered
   uint64_t cancelled = 0;
+  uint64_t streams = 0;         // streams selected (listed) so far
+  uint64_t points_read = 0;     // raw points read by the attempts reported (DONE), since
+                                // this broker started: not journaled
 };
 
 // A task that exhausted its attempts or failed permanently.

@@ -187,6 +187,7 @@ Status Journal::WriteBuffer(bool sync) {
       s = file_->Sync();
       ++stats_.syncs;
       stats_.last_sync_duration = clock_->Now() - t0;
+      if (options_.on_sync) options_.on_sync(stats_.last_sync_duration);
     }
   }
   if (!s.ok()) {

@@ -52,6 +52,9 @@ struct JournalOptions {
   bool fsync = true;
   // Skip a corrupt frame in the middle of the log instead of failing Open.
   bool skip_corrupt = false;
+  // Told the duration of every fdatasync of the log (e.g. for a histogram); may be empty.
+  // Runs on the thread that called Poll/Sync.
+  std::function<void(Nanos)> on_sync;
 };
 
 struct JournalRecoveryInfo {

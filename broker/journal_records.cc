@@ -1,6 +1,8 @@
 #include "broker/journal_records.h"
 
 #include <cstring>
+#include <map>
+#include <optional>
 #include <utility>
 
 namespace btrq::broker {
@@ -157,21 +159,52 @@ std::optional<int64_t> GetOptTime(Reader& r) {
   return r.SVar();
 }
 
-void PutSpec(Writer& w, const JobSpec& s) {
-  w.Str(s.name);
-  w.Str(s.collection);
-  w.U8(s.collection_prefix ? 1 : 0);
-  w.Var(s.tags.size());
-  for (const auto& [k, v] : s.tags) {
-    w.Str(k);
-    w.Str(v);
+using OptFilters = std::map<std::string, std::optional<std::string>>;
+
+bool HasKeyOnlyFilter(const OptFilters& filters) {
+  for (const auto& [k, v] : filters) {
+    if (!v) return true;
   }
-  w.Var(s.annotations.size());
-  for (const auto& [k, v] : s.annotations) {
+  return false;
+}
+
+// Each filter as (key, present flag, value when present).
+void PutOptFilters(Writer& w, const OptFilters& filters) {
+  w.Var(filters.size());
+  for (const auto& [k, v] : filters) {
     w.Str(k);
     w.U8(v ? 1 : 0);
     if (v) w.Str(*v);
   }
+}
+
+OptFilters GetOptFilters(Reader& r) {
+  OptFilters filters;
+  for (uint64_t n = r.Count(2); n > 0 && r.ok(); --n) {
+    std::string k = r.Str();
+    std::optional<std::string> v;
+    if (r.U8() != 0) v = r.Str();
+    filters[std::move(k)] = std::move(v);
+  }
+  return filters;
+}
+
+// `opt_tags`: tags as PutOptFilters (kJobTagsOpt); otherwise (kJob) (key, value) pairs,
+// which requires every tag filter to have a value.
+void PutSpec(Writer& w, const JobSpec& s, bool opt_tags) {
+  w.Str(s.name);
+  w.Str(s.collection);
+  w.U8(s.collection_prefix ? 1 : 0);
+  if (opt_tags) {
+    PutOptFilters(w, s.tags);
+  } else {
+    w.Var(s.tags.size());
+    for (const auto& [k, v] : s.tags) {
+      w.Str(k);
+      w.Str(v.value_or(""));
+    }
+  }
+  PutOptFilters(w, s.annotations);
   w.Var(s.streams.size());
   for (const Uuid& u : s.streams) w.Id(u);
   PutOptTime(w, s.start);
@@ -189,21 +222,20 @@ void PutSpec(Writer& w, const JobSpec& s) {
   }
 }
 
-JobSpec GetSpec(Reader& r) {
+JobSpec GetSpec(Reader& r, bool opt_tags) {
   JobSpec s;
   s.name = r.Str();
   s.collection = r.Str();
   s.collection_prefix = r.U8() != 0;
-  for (uint64_t n = r.Count(2); n > 0 && r.ok(); --n) {
-    std::string k = r.Str();
-    s.tags[std::move(k)] = r.Str();
+  if (opt_tags) {
+    s.tags = GetOptFilters(r);
+  } else {
+    for (uint64_t n = r.Count(2); n > 0 && r.ok(); --n) {
+      std::string k = r.Str();
+      s.tags[std::move(k)] = r.Str();
+    }
   }
-  for (uint64_t n = r.Count(2); n > 0 && r.ok(); --n) {
-    std::string k = r.Str();
-    std::optional<std::string> v;
-    if (r.U8() != 0) v = r.Str();
-    s.annotations[std::move(k)] = std::move(v);
-  }
+  s.annotations = GetOptFilters(r);
   for (uint64_t n = r.Count(16); n > 0 && r.ok(); --n) s.streams.push_back(r.Id());
   s.start = GetOptTime(r);
   s.end = GetOptTime(r);
@@ -236,8 +268,9 @@ void EncodeNextJobId(std::string* out, JobId next) {
 
 void EncodeJob(std::string* out, JobId job, const JobSpec& spec, int64_t submitted_wall_ns) {
   Writer w(out);
-  w.Type(RecordType::kJob, job);
-  PutSpec(w, spec);
+  const bool opt_tags = HasKeyOnlyFilter(spec.tags);
+  w.Type(opt_tags ? RecordType::kJobTagsOpt : RecordType::kJob, job);
+  PutSpec(w, spec, opt_tags);
   w.SVar(submitted_wall_ns);
 }
 
@@ -337,7 +370,8 @@ Result<JournalRecord> DecodeRecord(std::string_view payload) {
       rec.value = r.Var();
       break;
     case static_cast<uint8_t>(RecordType::kJob):
-      rec.spec = GetSpec(r);
+    case static_cast<uint8_t>(RecordType::kJobTagsOpt):
+      rec.spec = GetSpec(r, type == static_cast<uint8_t>(RecordType::kJobTagsOpt));
       rec.wall_ns = r.SVar();
       break;
     case static_cast<uint8_t>(RecordType::kStreams):
@@ -411,7 +445,9 @@ Result<JournalRecord> DecodeRecord(std::string_view payload) {
   }
   if (!r.ok()) return Status::InvalidMessage("journal: truncated or malformed record");
   if (!r.at_end()) return Status::InvalidMessage("journal: trailing bytes in record");
-  rec.type = static_cast<RecordType>(type);
+  rec.type = type == static_cast<uint8_t>(RecordType::kJobTagsOpt)
+                 ? RecordType::kJob
+                 : static_cast<RecordType>(type);
   return rec;
 }
 

@@ -33,9 +33,14 @@ enum class RecordType : uint8_t {
   kJobFailed = 11,     // job, message, wall_ns: expansion failed for good
   kJobSummary = 12,    // info: a finished job's summary
   kRetried = 13,       // job, value: the job's retried count (snapshots)
+  // kJob whose spec encodes each tag filter as an annotation filter is (present flag,
+  // then the value): written only when a tag filter has no value ("key present"), so a
+  // journal without such jobs stays readable by brokers that predate it. Decodes as kJob.
+  kJobTagsOpt = 14,
 };
 
-// A decoded record; only the fields of its type are set.
+// A decoded record; only the fields of its type are set. Both job encodings (kJob,
+// kJobTagsOpt) decode with type kJob.
 struct JournalRecord {
   RecordType type = RecordType::kNextJobId;
   JobId job = 0;

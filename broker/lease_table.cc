@@ -1,5 +1,6 @@
 #include "broker/lease_table.h"
 
+#include <algorithm>
 #include <functional>
 
 namespace btrq::broker {
@@ -26,6 +27,7 @@ bool LeaseTable::Grant(const TaskKey& key, uint32_t attempt, std::string_view wo
   l.worker.assign(worker);
   l.deadline = now + timeout;
   l.timeout = timeout;
+  l.granted = now;
   l.stream_index = stream_index;
   by_deadline_.emplace(l.deadline, key);
   return true;
@@ -37,7 +39,8 @@ bool LeaseTable::Renew(const TaskKey& key, uint32_t attempt, std::string_view wo
   if (it == leases_.end()) return false;
   Lease& l = it->second;
   if (l.attempt != attempt || l.worker != worker) return false;
-  const SteadyTime deadline = now + l.timeout;
+  const SteadyTime deadline =
+      std::min(now + l.timeout, l.granted + kMaxLeaseTimeouts * l.timeout);
   if (deadline == l.deadline) return true;
   by_deadline_.erase({l.deadline, key});
   l.deadline = deadline;

@@ -23,12 +23,19 @@
 
 namespace btrq::broker {
 
+// A lease is renewed by heartbeats, but never past kMaxLeaseTimeouts x timeout after it was
+// granted: a task whose executor hangs while its worker lives (and heartbeats) is taken
+// back like one whose worker died. The factor leaves room for the time a task waits in
+// its worker's queue (credit = 2 x threads) before it runs for up to one timeout.
+inline constexpr int kMaxLeaseTimeouts = 2;
+
 struct Lease {
   TaskKey key;
   uint32_t attempt = 0;
   std::string worker;
   SteadyTime deadline{};
-  Nanos timeout{0};           // renewals extend the deadline to now + timeout
+  Nanos timeout{0};           // renewals extend the deadline to now + timeout...
+  SteadyTime granted{};       // ...but not past granted + kMaxLeaseTimeouts x timeout
   uint32_t stream_index = 0;  // the caller's cookie, handed back on completion
 };
 
@@ -54,7 +61,8 @@ class LeaseTable {
   bool Grant(const TaskKey& key, uint32_t attempt, std::string_view worker, SteadyTime now,
              Nanos timeout, uint32_t stream_index);
 
-  // Extends the lease to now + timeout if `worker` holds `attempt` of `key`.
+  // Extends the lease to now + timeout (at most granted + kMaxLeaseTimeouts x timeout) if
+  // `worker` holds `attempt` of `key`.
   bool Renew(const TaskKey& key, uint32_t attempt, std::string_view worker, SteadyTime now);
 
   // Ends the lease if `worker` holds `attempt` of `key` and returns it; otherwise

@@ -22,6 +22,7 @@ double RateWindow::PerSecond() const {
 void ProgressTracker::SampleJobs(SteadyTime now, int64_t wall_ns,
                                  const std::vector<JobInfo>& jobs) {
   std::map<JobId, RateWindow> kept;
+  std::map<JobId, RateWindow> kept_points;
   std::map<JobId, int64_t> started;
   for (const JobInfo& job : jobs) {
     if (auto it = started_.find(job.id); it != started_.end()) started.insert(*it);
@@ -30,24 +31,44 @@ void ProgressTracker::SampleJobs(SteadyTime now, int64_t wall_ns,
     RateWindow w = it != jobs_.end() ? std::move(it->second) : RateWindow(window_);
     w.Add(now, job.counts.done + job.counts.dead);
     kept.emplace(job.id, std::move(w));
+    auto p = job_points_.find(job.id);
+    RateWindow pw = p != job_points_.end() ? std::move(p->second) : RateWindow(window_);
+    pw.Add(now, job.counts.points_read);
+    kept_points.emplace(job.id, std::move(pw));
     if (job.counts.in_flight + job.counts.done + job.counts.dead > 0) {
       started.try_emplace(job.id, wall_ns);
     }
   }
   jobs_ = std::move(kept);
+  job_points_ = std::move(kept_points);
   started_ = std::move(started);
 }
 
-void ProgressTracker::SampleWorker(SteadyTime now, const std::string& worker, uint64_t done) {
+void ProgressTracker::SampleWorker(SteadyTime now, const std::string& worker, uint64_t done,
+                                   uint64_t points) {
   workers_.try_emplace(worker, window_).first->second.Add(now, done);
+  worker_points_.try_emplace(worker, window_).first->second.Add(now, points);
 }
 
 void ProgressTracker::EndWorkerSample(SteadyTime now) {
-  std::erase_if(workers_, [now](const auto& entry) { return entry.second.last_time() != now; });
+  const auto stale = [now](const auto& entry) { return entry.second.last_time() != now; };
+  std::erase_if(workers_, stale);
+  std::erase_if(worker_points_, stale);
 }
 
-void ProgressTracker::SampleTotal(SteadyTime now, uint64_t done_total) {
+void ProgressTracker::SampleTotal(SteadyTime now, uint64_t done_total, uint64_t points_total) {
   total_.Add(now, done_total);
+  total_points_.Add(now, points_total);
+}
+
+double ProgressTracker::JobPointsPerSecond(JobId job) const {
+  auto it = job_points_.find(job);
+  return it == job_points_.end() ? 0 : it->second.PerSecond();
+}
+
+double ProgressTracker::WorkerPointsPerSecond(const std::string& worker) const {
+  auto it = worker_points_.find(worker);
+  return it == worker_points_.end() ? 0 : it->second.PerSecond();
 }
 
 double ProgressTracker::JobTasksPerSecond(JobId job) const {

@@ -1,8 +1,9 @@
 #pragma once
 
-// Recent rates for the control API: tasks finished per second, per job, per worker and
-// overall, over a sliding window of samples the dispatcher takes of monotonic counters
-// (a job's done + dead, a worker's DONE count). Also remembers when each job was first
+// Recent rates for the control API: tasks finished and raw points read per second, per
+// job, per worker and overall, over a sliding window of samples the dispatcher takes of
+// monotonic counters (a job's done + dead and points_read, a worker's DONE count and
+// points). Also remembers when each job was first
 // seen dispatching (in this process). Pure: callers pass times. Not thread-safe; the
 // dispatcher's thread owns it.
 
@@ -38,14 +39,18 @@ class ProgressTracker {
 
   // One sample of every job and worker known now; keys absent from a sample are dropped.
   void SampleJobs(SteadyTime now, int64_t wall_ns, const std::vector<JobInfo>& jobs);
-  void SampleWorker(SteadyTime now, const std::string& worker, uint64_t done);
+  void SampleWorker(SteadyTime now, const std::string& worker, uint64_t done,
+                    uint64_t points = 0);
   // Forgets workers not sampled at `now`.
   void EndWorkerSample(SteadyTime now);
-  void SampleTotal(SteadyTime now, uint64_t done_total);
+  void SampleTotal(SteadyTime now, uint64_t done_total, uint64_t points_total = 0);
 
   double JobTasksPerSecond(JobId job) const;
   double WorkerTasksPerSecond(const std::string& worker) const;
   double TotalTasksPerSecond() const { return total_.PerSecond(); }
+  double JobPointsPerSecond(JobId job) const;
+  double WorkerPointsPerSecond(const std::string& worker) const;
+  double TotalPointsPerSecond() const { return total_points_.PerSecond(); }
   // Wall ns when the job was first sampled with work dispatched or done; 0 if never.
   int64_t StartedAt(JobId job) const;
 
@@ -56,9 +61,12 @@ class ProgressTracker {
  private:
   Nanos window_;
   std::map<JobId, RateWindow> jobs_;
+  std::map<JobId, RateWindow> job_points_;
   std::map<JobId, int64_t> started_;
   std::map<std::string, RateWindow> workers_;
+  std::map<std::string, RateWindow> worker_points_;
   RateWindow total_{window_};
+  RateWindow total_points_{window_};
 };
 
 }  // namespace btrq::broker

@@ -24,6 +24,7 @@ struct Scheduler::Job {
   uint64_t retried = 0;
   uint64_t cancelled = 0;
   uint64_t in_flight = 0;
+  uint64_t points_read = 0;  // from DONEs since this broker started (not journaled)
   std::unordered_map<uint32_t, ChunkRanges> done_ranges;  // by stream index
   std::map<ChunkId, broker::DeadLetter> dead_letters;
   std::map<ChunkId, uint32_t> failed_attempts;  // from replay: attempts already used
@@ -233,6 +234,8 @@ JobCounts Scheduler::CountsOf(const Job& job) const {
   c.dead = job.dead;
   c.retried = job.retried;
   c.cancelled = job.cancelled;
+  c.streams = job.expander->streams().size();
+  c.points_read = job.points_read;
   c.pending = Sub(c.total, c.done + c.dead + c.in_flight + c.cancelled);
   return c;
 }
@@ -562,6 +565,12 @@ DoneOutcome Scheduler::OnWorkerDone(std::string_view worker, const DoneMsg& msg)
     if (w->info.in_flight > 0) --w->info.in_flight;
     ++w->info.done;
     --job->in_flight;
+    if (item.points_read > 0) {
+      const auto points = static_cast<uint64_t>(item.points_read);
+      w->info.points_read += points;
+      job->points_read += points;
+      points_total_ += points;
+    }
     switch (item.error) {
       case ErrorClass::kNone:
         Complete(*job, *lease);
@@ -833,6 +842,7 @@ SchedulerStats Scheduler::Stats() const {
   s.dead_total = dead_total_;
   s.retried_total = retried_total_;
   s.expired_total = expired_total_;
+  s.points_total = points_total_;
   for (const auto& [reason, n] : rejected_) s.rejected_done_total += n;
   s.rejected_by_reason = rejected_;
   if (std::optional<SteadyTime> oldest = queue_.OldestReadySince()) {

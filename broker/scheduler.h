@@ -82,6 +82,7 @@ struct WorkerInfo {
   uint64_t in_flight = 0;  // leases it holds
   uint64_t done = 0;       // DONEs accepted (ok or failed)
   uint64_t failed = 0;     // of which reported an error
+  uint64_t points_read = 0;  // raw points its accepted DONEs reported
   bool draining = false;
   SteadyTime last_seen{};  // last message of any kind
 };
@@ -118,6 +119,7 @@ struct SchedulerStats {
   uint64_t dead_total = 0;
   uint64_t retried_total = 0;
   uint64_t expired_total = 0;
+  uint64_t points_total = 0;  // raw points of every accepted DONE since start
   uint64_t rejected_done_total = 0;
   std::map<LeaseReject, uint64_t> rejected_by_reason;
   Nanos oldest_ready_age{0};  // 0 when nothing is ready
@@ -268,6 +270,7 @@ class Scheduler {
   uint64_t dead_total_ = 0;
   uint64_t retried_total_ = 0;
   uint64_t expired_total_ = 0;
+  uint64_t points_total_ = 0;
   std::map<LeaseReject, uint64_t> rejected_;
 };
 

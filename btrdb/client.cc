@@ -12,6 +12,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/credentials.h>
 
+#include "btrdb/rpc_interceptor.h"
 #include "btrdb/status_mapping.h"
 #include "btrdb/v5/btrdb.grpc.pb.h"
 #include "btrdb/v5/btrdb.pb.h"
@@ -82,6 +83,10 @@ Result<std::shared_ptr<grpc::Channel>> MakeChannel(const EndpointPlan& plan,
     }
   } else {
     creds = grpc::InsecureChannelCredentials();
+  }
+  if (options.observer) {
+    return grpc::experimental::CreateCustomChannelWithInterceptors(
+        plan.target, creds, args, MakeObservingInterceptors(options.observer));
   }
   return grpc::CreateCustomChannel(plan.target, creds, args);
 }

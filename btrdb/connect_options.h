@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,8 @@
 #include "common/status.h"
 
 namespace btrq::btrdb {
+
+class RpcObserver;  // btrdb/rpc_observer.h
 
 // Looks up an environment variable; nullopt when unset. Injected so tests need not touch
 // the process environment.
@@ -46,6 +49,8 @@ struct ConnectOptions {
   int64_t stream_timeout_ns = 300'000'000'000;
   // Deadline of Connect's liveness check (Info) on each endpoint.
   int64_t connect_timeout_ns = 5'000'000'000;
+  // Told about every RPC of clients made from these options (metrics); null: nobody.
+  std::shared_ptr<RpcObserver> observer;
 };
 
 // Fills endpoints, api_key and ca_bundle of `explicit_opts` where they are empty, from

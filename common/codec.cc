@@ -34,7 +34,8 @@
 //
 //   taskkey   {j: uint64 job, s: bin16 stream, b: int64 start}
 //   taskref   taskkey keys + {n: uint32 attempt}
-//   done-item taskref keys + {c: uint error class 0|1|2, m: str message (optional, "")}
+//   done-item taskref keys + {c: uint error class 0|1|2, m: str message (optional, ""),
+//                             pr: int64 points_read (optional, 0)}
 //   task      taskref keys + {e: int64 end, v: uint64 version, an: str analytic,
 //                             p: fields (optional, empty), se: int64 stream_earliest,
 //                             sl: int64 stream_latest}
@@ -143,10 +144,11 @@ class Encoder {
     MapHeader(1);
     Key("i"), ArrayHeader(m.items.size());
     for (const auto& d : m.items) {
-      MapHeader(d.message.empty() ? 5 : 6);
+      MapHeader(5 + (d.message.empty() ? 0 : 1) + (d.points_read == 0 ? 0 : 1));
       TaskRefFields(d.task);
       Key("c"), Uint(static_cast<uint32_t>(d.error));
       if (!d.message.empty()) Key("m"), Str(d.message);
+      if (d.points_read != 0) Key("pr"), Int(d.points_read);
     }
   }
   void Body(const TaskMsg& m) {
@@ -774,7 +776,8 @@ bool DecodeBody(Reader& r, HeartbeatMsg* m) {
 bool DecodeBody(Reader& r, DoneMsg* m) {
   static constexpr KeySpec kKeys[] = {{"i", true}};
   static constexpr KeySpec kItemKeys[] = {{"j", true}, {"s", true}, {"b", true},
-                                          {"n", true}, {"c", true}, {"m", false}};
+                                          {"n", true}, {"c", true}, {"m", false},
+                                          {"pr", false}};
   return DecodeMap(r, 2, kKeys, "DONE", [&](size_t) {
     uint32_t n;
     return DecodeArray(r, 3, "items", &n, [&](uint32_t i) {
@@ -794,6 +797,7 @@ bool DecodeBody(Reader& r, DoneMsg* m) {
             return true;
           }
           case 5: return ReadString(r, &d.message, "key 'm'");
+          case 6: return r.ReadInt64(&d.points_read, "key 'pr'");
           default: return ReadTaskKeyField(r, k, &d.task.key);
         }
       });

@@ -77,6 +77,7 @@ struct DoneItem {
   TaskRef task;
   ErrorClass error = ErrorClass::kNone;  // kNone: the sink holds the result
   std::string message;                    // the error, when there is one
+  int64_t points_read = 0;                // raw points the attempt read (0 when unknown)
 };
 
 struct DoneMsg {

@@ -65,7 +65,9 @@ void BindConfig(BtrqConfig* c, ConfigBinder* b) {
       .String("control_token", &s.control_token, "Bearer token required by the results API")
       .Secret()
       .String("control_token_file", &s.control_token_file,
-              "File holding the control token, when control_token is empty");
+              "File holding the control token, when control_token is empty")
+      .String("tls_cert", &s.tls_cert, "PEM certificate of the results API (with tls_key)")
+      .String("tls_key", &s.tls_key, "PEM private key of the results API (with tls_cert)");
 
   WorkerOptions& w = c->worker;
   b->Section("worker", "btrq-worker: executors running analytics.")
@@ -95,7 +97,10 @@ void BindConfig(BtrqConfig* c, ConfigBinder* b) {
       .String("broker", &t.broker, "Broker control API address")
       .String("sink", &t.sink, "Sink results API address")
       .String("token", &t.token, "Bearer token for both APIs").Secret()
-      .String("token_file", &t.token_file, "File holding the token, when token is empty");
+      .String("token_file", &t.token_file, "File holding the token, when token is empty")
+      .Bool("tls", &t.tls, "TLS to both APIs, verified with the system's trusted roots")
+      .String("tls_ca", &t.tls_ca, "PEM file of the CAs that signed the APIs' certificates; "
+              "setting it turns TLS on");
 }
 
 namespace {
@@ -149,6 +154,7 @@ Status ValidateConfig(const BtrqConfig& c, const ConfigBinder& b) {
   BTRQ_RETURN_IF_ERROR(RequireNonNegative(b, s.commit_interval));
   BTRQ_RETURN_IF_ERROR(RequireAtLeastOne(b, s.commit_max_batch));
   BTRQ_RETURN_IF_ERROR(RequirePositive(b, s.max_message_bytes));
+  BTRQ_RETURN_IF_ERROR(RequireBothOrNeither(b, s.tls_cert, s.tls_key, "sink.tls_cert and sink.tls_key"));
 
   const WorkerOptions& w = c.worker;
   BTRQ_RETURN_IF_ERROR(RequirePositive(b, w.heartbeat_interval));

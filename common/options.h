@@ -65,6 +65,8 @@ struct SinkOptions {
   int64_t max_message_bytes = 16 * 1024 * 1024;
   std::string control_token;       // secret; bearer token for the results API
   std::string control_token_file;  // read when control_token is empty
+  std::string tls_cert;            // results API TLS: both or neither
+  std::string tls_key;
 };
 
 struct WorkerOptions {
@@ -93,6 +95,8 @@ struct ControlOptions {
   std::string sink = "127.0.0.1:7410";
   std::string token;       // secret
   std::string token_file;  // read when token is empty
+  bool tls = false;        // TLS to both APIs, verified with the system roots...
+  std::string tls_ca;      // ...or with this PEM file of CAs (setting it turns TLS on)
 };
 
 struct BtrqConfig {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
+#include "common/zap.h"
 #include "common/zmq_util.h"
 #include "sink/result_store.h"
 #include "sink/sink_service.h"
@@ -23,6 +25,10 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
+
+#ifndef BTRQ_SINK_VERSION
+#define BTRQ_SINK_VERSION "unknown"
+#endif
 
 namespace btrq::sink {
 
@@ -58,6 +64,13 @@ Result<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
   return std::make_pair(std::move(host), port);
 }
 
+Result<std::string> ReadFile(const std::string& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidArgument(std::string(what) + ": cannot read " + path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text;
+}
+
 std::string HexOf(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -88,7 +101,11 @@ class Sink::Impl {
 
   Status Init();
   Status Run();
-  void Shutdown() { wake_->Notify(); }
+  // /readyz turns false at once (lock-free atomic store: async-signal-safe).
+  void Shutdown() {
+    ready_.store(false);
+    wake_->Notify();
+  }
 
   std::string results_endpoint_;
   std::string control_endpoint_;
@@ -149,6 +166,8 @@ class Sink::Impl {
   metrics::Histogram* batch_size_ = nullptr;
   std::map<std::string, metrics::Counter*, std::less<>> bad_messages_;
   RateLimiter peer_log_;
+  // With CURVE: admits only authorized worker keys; stopped after router_ closes.
+  std::unique_ptr<ZapAuthenticator> zap_;
 
   std::unique_ptr<SinkServiceImpl> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
@@ -194,10 +213,15 @@ Status Sink::Impl::Init() {
   // max_message_bytes and this are received and counted as too_large.
   socket_options.max_msg_size = options_.max_message_bytes * 2;
   if (curve_.enabled) {
-    BTRQ_ASSIGN_OR_RETURN(std::string secret,
-                          ResolveSecret(curve_.secret_key, curve_.secret_key_file,
-                                        "curve.secret_key_file"));
-    socket_options.curve_server = CurveServerKeys{std::move(secret)};
+    BTRQ_ASSIGN_OR_RETURN(CurveKeyPair pair, CurveKeyPairFrom(curve_));
+    socket_options.curve_server = CurveServerKeys{std::move(pair.secret_key)};
+    // Before the ROUTER exists: libzmq admits every CURVE client while no handler is bound.
+    BTRQ_ASSIGN_OR_RETURN(ZapOptions zap, ZapOptionsFrom(curve_));
+    zap.metrics = &registry_;
+    zap.clock = clock_;
+    spdlog::info("btrq-sink: CurveZMQ on, {} authorized worker keys from {}",
+                 zap.authorized_keys.size(), curve_.authorized_keys_file);
+    BTRQ_ASSIGN_OR_RETURN(zap_, ZapAuthenticator::Start(context_, std::move(zap)));
   }
   BTRQ_ASSIGN_OR_RETURN(router_,
                         MakeSocket(context_, zmq::socket_type::router, socket_options));
@@ -247,6 +271,9 @@ Status Sink::Impl::InitMetrics() {
                                                "Frames dropped, by reason.", {{"reason", name}}));
   }
   BTRQ_RETURN_IF_ERROR(registry_.AddCallbackGauge(
+      "btrq_build_info", "The sink's build.", {{"version", BTRQ_SINK_VERSION}},
+      [] { return 1.0; }));
+  BTRQ_RETURN_IF_ERROR(registry_.AddCallbackGauge(
       "btrq_sink_ready", "1 while the sink serves results.", {},
       [this] { return ready_.load() ? 1.0 : 0.0; }));
   return Status::OK();
@@ -261,9 +288,17 @@ Status Sink::Impl::StartGrpc() {
   service_options.token = std::move(token);
   service_ = std::make_unique<SinkServiceImpl>(service_options, reader_.get(),
                                                [this] { return Latency(); });
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
+    BTRQ_ASSIGN_OR_RETURN(std::string cert, ReadFile(options_.tls_cert, "sink.tls_cert"));
+    BTRQ_ASSIGN_OR_RETURN(std::string key, ReadFile(options_.tls_key, "sink.tls_key"));
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options_.control_listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options_.control_listen, credentials, &port);
   builder.RegisterService(service_.get());
   grpc_server_ = builder.BuildAndStart();
   if (!grpc_server_ || port == 0) {
@@ -328,6 +363,7 @@ void Sink::Impl::StopServers() {
   }
   http_.reset();
   if (router_) router_.close();
+  if (zap_) zap_->Stop();
   service_.reset();
   reader_.reset();
   writer_.reset();
@@ -399,6 +435,11 @@ void Sink::Impl::HandleMessage(std::vector<zmq::message_t>* frames, Batch* batch
       CountBad("envelope", identity, "non-empty delimiter frame");
       return;
     }
+  }
+  // Defence in depth: with CURVE, every connection passed ZAP, which set a User-Id.
+  if (zap_ && zmq_msg_gets(frames->back().handle(), "User-Id") == nullptr) {
+    CountBad("unauthenticated", identity, "a message without a ZAP User-Id");
+    return;
   }
   auto decoded = DecodeMessage(frames->back().to_string_view(), limits_);
   if (!decoded.ok()) {

@@ -31,8 +31,10 @@ class Sink {
   // Opens (creating) data_dir/results.db, binds the ROUTER, the gRPC control service and
   // the HTTP endpoint, and starts serving gRPC and HTTP. Ports may be 0 ("tcp://
   // 127.0.0.1:*" or ":0" for ZeroMQ): the bound endpoints are reported below.
-  // With curve.enabled, the ROUTER serves CURVE with curve.secret_key (any client key is
-  // accepted: there is no ZAP handler). `clock` must outlive the sink.
+  // With curve.enabled, the ROUTER serves CURVE with this process's key pair and a ZAP
+  // handler admits only the keys in curve.authorized_keys_file (required then); refusals
+  // are logged and counted in btrq_auth_refused_total. With sink.tls_cert/tls_key the
+  // results API serves TLS. `clock` must outlive the sink.
   static Result<std::unique_ptr<Sink>> Create(const SinkOptions& options, Clock* clock,
                                               const CurveOptions& curve = CurveOptions());
 

@@ -1,5 +1,6 @@
 #include "submitter/broker_client.h"
 
+#include <cctype>
 #include <chrono>
 #include <thread>
 #include <utility>
@@ -12,14 +13,20 @@
 namespace btrq::submitter {
 namespace {
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& endpoint) {
+std::shared_ptr<grpc::Channel> MakeChannel(const ControlClientOptions& options) {
   grpc::ChannelArguments args;
   // A watch or a results stream may be idle for long; keepalives notice a dead peer.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (options.tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_ca_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  return grpc::CreateCustomChannel(options.endpoint, credentials, args);
 }
 
 void PrepareContext(const ControlClientOptions& options, bool with_deadline,
@@ -58,19 +65,39 @@ ServiceName BrokerService() { return {"broker", "btrq-broker", "--broker", "BTRQ
 ServiceName SinkService() { return {"sink", "btrq-sink", "--sink", "BTRQ_SINK"}; }
 
 Status ControlStatus(const grpc::Status& status, const ServiceName& service,
-                     const std::string& endpoint, int64_t timeout_ns) {
+                     const std::string& endpoint, int64_t timeout_ns, bool tls) {
   const std::string at = "the " + service.name + " at " + endpoint;
   std::string detail = status.error_message();
+  // The broker itself answers UNAVAILABLE when BTrDB is away: it was reached, and its
+  // message (which may quote BTrDB's "Connection refused") is the news.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      detail.rfind("BTrDB is unreachable", 0) == 0) {
+    return Status::Unavailable(at + " answered: " + detail);
+  }
   // gRPC's connect failures read "failed to connect to all addresses; last error: UNKNOWN:
   // ipv4:...: Failed to connect to remote host: Connection refused": keep the cause.
   if (detail.find("Connection refused") != std::string::npos) detail = "connection refused";
   switch (status.error_code()) {
     case grpc::StatusCode::OK:
       return Status::OK();
-    case grpc::StatusCode::UNAVAILABLE:
-      return Status::Unavailable("cannot reach " + at + ": " + detail + " (is " +
-                                 service.process + " running? set " + service.flag + " or " +
-                                 service.env + ")");
+    case grpc::StatusCode::UNAVAILABLE: {
+      std::string lower = detail;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string hint = "is " + service.process + " running? set " + service.flag + " or " +
+                         service.env;
+      if (!tls && lower.find("socket closed") != std::string::npos) {
+        hint = "the " + service.name +
+               " closed the connection at once: if it serves TLS, set control.tls_ca (or "
+               "control.tls)";
+      } else if (tls && (lower.find("ssl") != std::string::npos ||
+                         lower.find("handshake") != std::string::npos ||
+                         lower.find("certificate") != std::string::npos)) {
+        hint = "TLS failed: does the " + service.name +
+               " serve TLS, with a certificate for this address signed by a CA in "
+               "control.tls_ca?";
+      }
+      return Status::Unavailable("cannot reach " + at + ": " + detail + " (" + hint + ")");
+    }
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return Status::DeadlineExceeded(at + " did not answer within " +
                                       FormatDuration(timeout_ns) + " (set --timeout to wait longer)");
@@ -111,7 +138,7 @@ struct BrokerClient::Impl {
   std::unique_ptr<v1::Broker::Stub> stub;
 
   Status Map(const grpc::Status& s) const {
-    return ControlStatus(s, service, options.endpoint, options.call_timeout_ns);
+    return ControlStatus(s, service, options.endpoint, options.call_timeout_ns, options.tls);
   }
 
   // One unary call: `rpc(context, response)` with deadline and token, retried if a read.
@@ -138,7 +165,7 @@ Result<std::unique_ptr<BrokerClient>> BrokerClient::Create(const ControlClientOp
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->stub = v1::Broker::NewStub(MakeChannel(options.endpoint));
+  impl->stub = v1::Broker::NewStub(MakeChannel(options));
   return std::unique_ptr<BrokerClient>(new BrokerClient(std::move(impl)));
 }
 
@@ -265,7 +292,7 @@ struct SinkClient::Impl {
   std::unique_ptr<v1::Sink::Stub> stub;
 
   Status Map(const grpc::Status& s) const {
-    return ControlStatus(s, service, options.endpoint, options.call_timeout_ns);
+    return ControlStatus(s, service, options.endpoint, options.call_timeout_ns, options.tls);
   }
 };
 
@@ -278,7 +305,7 @@ Result<std::unique_ptr<SinkClient>> SinkClient::Create(const ControlClientOption
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->stub = v1::Sink::NewStub(MakeChannel(options.endpoint));
+  impl->stub = v1::Sink::NewStub(MakeChannel(options));
   return std::unique_ptr<SinkClient>(new SinkClient(std::move(impl)));
 }
 

@@ -31,6 +31,10 @@ struct ControlClientOptions {
   std::string endpoint;
   // Bearer token; empty: none.
   std::string token;
+  // TLS to the service, verified with `tls_ca_pem` (PEM text of the CAs) when set, else
+  // with gRPC's default roots.
+  bool tls = false;
+  std::string tls_ca_pem;
   // Deadline of each unary call.
   int64_t call_timeout_ns = 10'000'000'000;  // 10s
   // Extra attempts of idempotent reads after a transient failure.
@@ -52,9 +56,11 @@ ServiceName SinkService();
 
 // The one mapping of a gRPC status to ours, e.g. UNAVAILABLE becomes kUnavailable
 // "cannot reach the broker at 127.0.0.1:7400: <detail> (is btrq-broker running? set
-// --broker or BTRQ_BROKER)". `timeout_ns` is named in deadline messages.
+// --broker or BTRQ_BROKER)". `timeout_ns` is named in deadline messages. `tls` (whether
+// the call used TLS) picks the hint when a TLS mismatch is the likely cause: a plaintext
+// call to a TLS server sees the connection closed, a TLS call fails its handshake.
 Status ControlStatus(const grpc::Status& status, const ServiceName& service,
-                     const std::string& endpoint, int64_t timeout_ns);
+                     const std::string& endpoint, int64_t timeout_ns, bool tls = false);
 
 class BrokerClient {
  public:

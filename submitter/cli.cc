@@ -17,6 +17,7 @@
 #include "common/time_util.h"
 #include "submitter/broker_client.h"
 #include "submitter/commands.h"
+#include "submitter/demo.h"
 #include "submitter/job_file.h"
 #include "submitter/job_spec.h"
 
@@ -87,6 +88,9 @@ struct Flags {
 
   // keygen
   KeygenOptions keygen;
+
+  // demo
+  DemoOptions demo;
 };
 
 // An error and the exit code it gives.
@@ -130,6 +134,13 @@ class Runner {
     broker_options_.endpoint = config.control.broker;
     sink_options_.endpoint = config.control.sink;
     broker_options_.token = sink_options_.token = *token;
+    broker_options_.tls = sink_options_.tls = config.control.tls || !config.control.tls_ca.empty();
+    if (!config.control.tls_ca.empty()) {
+      // ResolveSecret reads a file the same way; a CA is no secret, but must not be empty.
+      Result<std::string> ca = ResolveSecret("", config.control.tls_ca, "control.tls_ca");
+      if (!ca.ok()) return Failure{ca.status(), kExitUsage};
+      broker_options_.tls_ca_pem = sink_options_.tls_ca_pem = *ca + "\n";
+    }
     broker_options_.call_timeout_ns = sink_options_.call_timeout_ns = *timeout;
     return std::nullopt;
   }
@@ -271,6 +282,26 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   keygen->add_option("--name", f.keygen.name, "File name stem")->default_str("btrq");
   keygen->add_flag("--force", f.keygen.force, "Overwrite existing files");
 
+  CLI::App* demo = sub("demo", "Start btrdb-lite with generated data, a broker, a sink and workers on "
+                               "127.0.0.1, run quality jobs, summarise, stop everything");
+  demo->add_option("--streams", f.demo.streams, "Generated streams")->capture_default_str();
+  demo->add_option("--duration", f.demo.duration, "Span of every stream, e.g. 3d")
+      ->capture_default_str();
+  demo->add_option("--rate", f.demo.rate_hz, "Samples per second (Hz)")->capture_default_str();
+  demo->add_option("--chunk", f.demo.chunk, "Task length")->capture_default_str();
+  demo->add_option("--workers", f.demo.workers, "Worker processes")->capture_default_str();
+  demo->add_option("--threads", f.demo.threads, "Threads per worker (0: cores / workers)")
+      ->capture_default_str();
+  demo->add_option("--dir", f.demo.dir, "Runs go in DIR/run-<timestamp>")->capture_default_str();
+  demo->add_flag("--keep", f.demo.keep, "Leave the processes running and say how to use them");
+  demo->add_option("--analytic", f.demo.analytic, "quality (checked against the ground truth), "
+                                                  "stats, count or noop")
+      ->capture_default_str();
+  demo->add_option("--seed", f.demo.seed, "Generator seed")->capture_default_str();
+  demo->add_option("--bin-dir", f.demo.bin_dir,
+                   "Where btrdb-lite, btrq-broker, btrq-sink, btrq-worker are (default: next to "
+                   "btrq, or the build tree)");
+
   if (argc >= 2 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* s : app.get_subcommands({})) known = known || s->get_name() == argv[1];
@@ -367,6 +398,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     return with_broker([&](BrokerClient& b) { return DrainWorker(b, f.worker, ctx); });
   }
   if (keygen->parsed()) return Report(err, Keygen(f.keygen, ctx), kExitError);
+  if (demo->parsed()) return RunDemo(f.demo, ctx);
 
   // The rest take a job id.
   const std::optional<JobId> job = job_arg();

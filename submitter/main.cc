@@ -1,6 +1,6 @@
 // btrq: the command-line client of btrq (docs/cli.md).
 //
-//   btrq submit|status|top|jobs|show|cancel|retry|results|workers|drain|keygen [flags]
+//   btrq submit|status|top|jobs|show|cancel|retry|results|workers|drain|keygen|demo [flags]
 
 #include <unistd.h>
 

@@ -36,6 +36,17 @@ void ResultDelivery::Ack(const TaskKey& key, std::vector<TaskRef>* done) {
   pending_.erase(begin, end);
 }
 
+void ResultDelivery::Ack(const TaskKey& key, std::vector<DoneItem>* done) {
+  auto [begin, end] = pending_.equal_range(key);
+  for (auto it = begin; it != end; ++it) {
+    DoneItem item;
+    item.task = it->second.result.task;
+    item.points_read = it->second.result.points_read;
+    done->push_back(std::move(item));
+  }
+  pending_.erase(begin, end);
+}
+
 size_t ResultDelivery::DropJob(JobId job) {
   return std::erase_if(pending_, [job](const auto& entry) { return entry.first.job == job; });
 }

@@ -37,6 +37,8 @@ class ResultDelivery {
 
   // Removes the results with `key` and appends their refs to `*done` (for DONE).
   void Ack(const TaskKey& key, std::vector<TaskRef>* done);
+  // The same, appending successful DONE items that carry each result's points_read.
+  void Ack(const TaskKey& key, std::vector<DoneItem>* done);
 
   // Forgets the results of `job` (cancelled); returns how many.
   size_t DropJob(JobId job);

@@ -22,9 +22,15 @@
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
+#include "common/zap.h"
+#include "btrdb/rpc_observer.h"
 #include "common/zmq_util.h"
 #include "worker/delivery.h"
 #include "worker/executor.h"
+
+#ifndef BTRQ_WORKER_VERSION
+#define BTRQ_WORKER_VERSION "unknown"
+#endif
 
 namespace btrq::worker {
 namespace {
@@ -101,6 +107,8 @@ class Worker::Impl {
   Status Init();
   Status Run();
   void Shutdown() {
+    // /readyz turns false at once (lock-free atomic store: async-signal-safe).
+    ready_.store(false);
     shutdown_requests_.fetch_add(1);
     if (wake_) wake_->Notify();
   }
@@ -235,17 +243,19 @@ Status Worker::Impl::Init() {
   SourceProviderFactory sources = deps_.sources;
   if (!sources) {
     BTRQ_ASSIGN_OR_RETURN(btrdb::ConnectOptions connect, MakeConnectOptions(config_.btrdb));
+    // Every BTrDB call of every executor thread: btrq_btrdb_rpc_duration_seconds and
+    // btrq_btrdb_received_bytes_total (the bytes read).
+    connect.observer = btrdb::MakeRpcMetrics(&registry_);
     sources = BtrdbSourceProviderFactory(connect, clock_);
   }
   if (config_.curve.enabled) {
-    BTRQ_ASSIGN_OR_RETURN(std::string secret,
-                          ResolveSecret(config_.curve.secret_key, config_.curve.secret_key_file,
-                                        "curve.secret_key_file"));
-    std::string public_key = config_.curve.public_key;
-    if (public_key.empty()) {
-      BTRQ_ASSIGN_OR_RETURN(public_key, CurvePublicKey(secret));
+    if (config_.curve.broker_public_key.empty() || config_.curve.sink_public_key.empty()) {
+      return Status::InvalidArgument(
+          "curve.enabled: a worker needs curve.broker_public_key and curve.sink_public_key");
     }
-    curve_keys_ = CurveKeyPair{std::move(public_key), std::move(secret)};
+    // Our own pair, checked against curve.public_key when that is set.
+    BTRQ_ASSIGN_OR_RETURN(CurveKeyPair pair, CurveKeyPairFrom(config_.curve));
+    curve_keys_ = std::move(pair);
   }
 
   BTRQ_ASSIGN_OR_RETURN(WakeupFd wake, WakeupFd::Create());
@@ -313,6 +323,9 @@ Status Worker::Impl::InitMetrics() {
                                                "Frames or tasks dropped, by reason.",
                                                {{"reason", reason}}));
   }
+  BTRQ_RETURN_IF_ERROR(registry_.AddCallbackGauge(
+      "btrq_build_info", "The worker's build.", {{"version", BTRQ_WORKER_VERSION}},
+      [] { return 1.0; }));
   return registry_.AddCallbackGauge("btrq_worker_ready", "1 while the worker takes work.", {},
                                     [this] { return ready_.load() ? 1.0 : 0.0; });
 }
@@ -505,9 +518,8 @@ void Worker::Impl::HandleSink(Message message) {
              "a " + std::string(MessageTypeName(TypeOf(message))) + " frame");
     return;
   }
-  std::vector<TaskRef> acked;
-  for (const TaskKey& key : ack->keys) delivery_.Ack(key, &acked);
-  for (const TaskRef& ref : acked) done_outbox_.push_back(DoneItem{ref, ErrorClass::kNone, ""});
+  // Successful DONEs carry the points read, for the broker's progress figures.
+  for (const TaskKey& key : ack->keys) delivery_.Ack(key, &done_outbox_);
   if (!delivery_.empty()) sink_quiet_since_ = clock_->Now();
 }
 
@@ -523,9 +535,10 @@ void Worker::Impl::OnTasks(TaskMsg& msg) {
     const TaskRef ref{task.key, task.attempt};
     if (IsCancelled(task.key.job)) continue;
     if (active_.contains(ref)) {
-      CountBad("duplicate_task", Peer::kBroker, "task " + task.key.ToString() + " attempt " +
-                                                    std::to_string(task.attempt) +
-                                                    " is already here");
+      CountBad("duplicate_task", Peer::kBroker,
+               "job=" + std::to_string(task.key.job) + " task=" + task.key.ToString() +
+                   " attempt=" + std::to_string(task.attempt) + " worker=" + worker_id_ +
+                   ": already here");
       continue;
     }
     active_.insert(ref);
@@ -584,7 +597,13 @@ void Worker::Impl::TakeOutcomes() {
     duration_->Observe(static_cast<double>(outcome.result.duration_ns) / 1e9);
     tasks_total_[ErrorClassLabel(outcome.error)]->Inc();
     if (outcome.error != ErrorClass::kNone) {
-      done_outbox_.push_back(DoneItem{outcome.task, outcome.error, outcome.status.ToString()});
+      LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "task-failed",
+                     spdlog::level::warn,
+                     "btrq-worker: job={} task={} attempt={} worker={}: failed ({}): {}",
+                     outcome.task.key.job, outcome.task.key.ToString(), outcome.task.attempt,
+                     worker_id_, ErrorClassLabel(outcome.error), outcome.status.ToString());
+      done_outbox_.push_back(DoneItem{outcome.task, outcome.error, outcome.status.ToString(),
+                                      outcome.result.points_read});
       continue;
     }
     if (delivery_.empty()) sink_quiet_since_ = clock_->Now();

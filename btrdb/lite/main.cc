@@ -1,6 +1,6 @@
 // btrdb-lite: a single-node BTrDB v5 server.
 //   btrdb-lite [serve] [--listen HOST:PORT] [--data-dir DIR] [--enable-fault-inject]
-//              [--log-level L]
+//              [--tls-cert PEM --tls-key PEM [--api-key-file FILE]] [--log-level L]
 //   btrdb-lite generate ...   (synthetic data; see generate.h)
 // Prints "btrdb-lite: ready on HOST:PORT" on stdout once serving; SIGINT/SIGTERM stop it.
 
@@ -8,6 +8,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -24,6 +26,17 @@
 
 namespace {
 
+// The key in `path`, trailing whitespace removed; empty when unreadable or blank.
+std::string ReadKeyFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' ||
+                          key.back() == '\t')) {
+    key.pop_back();
+  }
+  return key;
+}
+
 int Serve(int argc, char** argv) {
   btrq::lite::ServerOptions options;
   std::string log_level = "info";
@@ -33,6 +46,12 @@ int Serve(int argc, char** argv) {
   app.add_option("--data-dir", options.data_dir, "directory for durable storage (default: in memory)");
   app.add_flag("--enable-fault-inject", options.enable_fault_inject, "enable the FaultInject RPC");
   app.add_option("--advertised-address", options.advertised_address, "address Info reports");
+  std::string api_key_file;
+  app.add_option("--tls-cert", options.tls_cert_file, "PEM certificate chain: serve TLS");
+  app.add_option("--tls-key", options.tls_key_file, "PEM private key of --tls-cert");
+  app.add_option("--api-key-file", api_key_file,
+                 "file holding the API key every call must carry as \"authorization: Bearer "
+                 "KEY\" (needs TLS)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -41,6 +60,14 @@ int Serve(int argc, char** argv) {
   }
   spdlog::set_default_logger(spdlog::stderr_color_mt("btrdb-lite"));
   spdlog::set_level(spdlog::level::from_str(log_level));
+  if (!api_key_file.empty()) {
+    options.api_key = ReadKeyFile(api_key_file);
+    if (options.api_key.empty()) {
+      std::fprintf(stderr, "btrdb-lite: --api-key-file %s is unreadable or empty\n",
+                   api_key_file.c_str());
+      return 1;
+    }
+  }
 
   // Block the stop signals in every thread (gRPC's inherit the mask); sigwait below.
   sigset_t stop_signals;

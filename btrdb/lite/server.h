@@ -26,12 +26,19 @@ struct ServerOptions {
   bool enable_obliterate = true;
   // What Info reports as proxy endpoint; the bound address when empty.
   std::string advertised_address;
+  // PEM files of the server's certificate chain and private key: both set serves TLS.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // When non-empty (needs TLS), every call must carry "authorization: Bearer <api_key>",
+  // as BTrDB's API frontend demands; other calls get UNAUTHENTICATED. Never logged.
+  std::string api_key;
 };
 
 class Server {
  public:
   // Opens (recovers) the database and starts serving. Fails when the address cannot be
-  // bound or the data directory cannot be recovered.
+  // bound, the data directory cannot be recovered, a TLS file cannot be read, or an API
+  // key is asked for without TLS (InvalidArgument).
   static Result<std::unique_ptr<Server>> Start(const ServerOptions& options);
   ~Server();  // Shutdown()
   Server(const Server&) = delete;

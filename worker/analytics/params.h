@@ -16,9 +16,10 @@
 
 namespace btrq::analytics {
 
-// Params the broker may add to any job's params from the stream's annotations (`rate`,
-// in Hz). Every analytic accepts them; those that do not use them ignore them.
-inline constexpr std::string_view kContextParams[] = {"rate"};
+// Params the broker may add to any job's params from the stream's annotations (`rate`
+// in Hz, the value bounds `min` and `max`). Every analytic accepts them; those that do
+// not use them ignore them.
+inline constexpr std::string_view kContextParams[] = {"rate", "min", "max"};
 
 // The value of `name` in `params`, or null.
 const FieldValue* FindParam(const Fields& params, std::string_view name);

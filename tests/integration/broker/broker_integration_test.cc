@@ -532,7 +532,7 @@ TEST_F(BrokerTest, MetricsParseAndShowQueueDepth) {
   StartBroker();
   const uint64_t id = SubmitOk(Spec("grid/a"));
   const std::string text =
-      WaitForMetrics("btrq_queue_depth{job=\"" + std::to_string(id) + "\"} 4\n");
+      WaitForMetrics("btrq_queue_depth{job_id=\"" + std::to_string(id) + "\"} 4\n");
   const std::regex sample(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eEInfNa]+$)");
   std::istringstream lines(text);
   std::string line;

@@ -96,9 +96,17 @@ TEST_F(GenerateTest, LoadsExactlyTheModelsPointsWithTagsAndAnnotations) {
     EXPECT_EQ(tags, expected_tags);
     btrdb::KeyOptValues annotations = info.descriptor->annotations;
     std::sort(annotations.begin(), annotations.end());
-    const btrdb::KeyOptValues expected_annotations = {
-        {"kind", std::string(GetKindInfo(plan.kind).name)}, {"rate", "30"}};
-    EXPECT_EQ(annotations, expected_annotations);
+    // min/max are the kind's bounds in text that reads back exactly.
+    const KindInfo& kind = GetKindInfo(plan.kind);
+    ASSERT_EQ(annotations.size(), 4u);
+    EXPECT_EQ(annotations[0].first, "kind");
+    EXPECT_EQ(annotations[0].second, std::string(kind.name));
+    EXPECT_EQ(annotations[1].first, "max");
+    EXPECT_EQ(std::strtod(annotations[1].second.value_or("").c_str(), nullptr), kind.max);
+    EXPECT_EQ(annotations[2].first, "min");
+    EXPECT_EQ(std::strtod(annotations[2].second.value_or("").c_str(), nullptr), kind.min);
+    EXPECT_EQ(annotations[3].first, "rate");
+    EXPECT_EQ(annotations[3].second, "30");
 
     // Read at the version the stream reports: Generate flushed, so it covers everything.
     std::vector<btrdb::RawPoint> got;
