@@ -207,16 +207,20 @@ void PlanDefects(const GeneratorOptions& options, StreamPlan* plan, Rng* rng) {
     }
   }
 
-  // Then random positions.
-  std::vector<int64_t> gaps = {2, 3, 7, 45, 900, 5400};
+  // Then random positions. Each dirty stream draws a severity of 1 to 4, so streams differ
+  // in how much is wrong with them (and a job's worst streams are worth a look).
+  const int64_t severity = rng->Between(1, 4);
+  std::vector<int64_t> gaps = {2, 3, 7, 45, 900 * severity, 1800 * severity};
   if (kNanosPerSecond % plan->rate_hz == 0) gaps.push_back(1);  // exactly 2P: not a gap
   for (const int64_t len : gaps) planner.AddRandom(DefectType::kGap, len);
-  for (int i = 0; i < 6; ++i) planner.AddRandom(DefectType::kDuplicate, 1);
-  for (const int64_t len : {k, k + 1, 4 * k, 60 * k}) planner.AddRandom(DefectType::kStuck, len);
+  for (int64_t i = 0; i < 3 * severity; ++i) planner.AddRandom(DefectType::kDuplicate, 1);
+  for (const int64_t len : {k, k + 1, 4 * k, 20 * k * severity}) {
+    planner.AddRandom(DefectType::kStuck, len);
+  }
   for (const int64_t len : {int64_t{2}, k / 2, k - 1}) {
     if (len >= 2 && len < k) planner.AddRandom(DefectType::kStuck, len);
   }
-  for (int i = 0; i < 6; ++i) planner.AddRandom(DefectType::kSpike, 1);
+  for (int64_t i = 0; i < 3 * severity; ++i) planner.AddRandom(DefectType::kSpike, 1);
   plan->defects = planner.Take();
 }
 
