@@ -163,9 +163,8 @@ Status ValidateConfig(const BtrqConfig& c, const ConfigBinder& b) {
 
   const CurveOptions& z = c.curve;
   if (z.enabled) {
-    if (z.public_key.empty()) {
-      return b.FieldError(&z.enabled, "true requires curve.public_key");
-    }
+    // curve.public_key may be left out: it follows from the secret key, and when given it
+    // must match it (checked where the key pair is read, common/zap.cc CurveKeyPairFrom).
     if (z.secret_key.empty() && z.secret_key_file.empty()) {
       return b.FieldError(&z.enabled, "true requires curve.secret_key or curve.secret_key_file");
     }

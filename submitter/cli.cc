@@ -283,7 +283,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   keygen->add_flag("--force", f.keygen.force, "Overwrite existing files");
 
   CLI::App* demo = sub("demo", "Start btrdb-lite with generated data, a broker, a sink and workers on "
-                               "127.0.0.1, run quality jobs, summarise, stop everything");
+                               "127.0.0.1, run a quality job, summarise, stop everything");
   demo->add_option("--streams", f.demo.streams, "Generated streams")->capture_default_str();
   demo->add_option("--duration", f.demo.duration, "Span of every stream, e.g. 3d")
       ->capture_default_str();

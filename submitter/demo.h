@@ -3,8 +3,9 @@
 // `btrq demo`: the whole system on one host in one command. Starts btrdb-lite (in memory),
 // loads it with `btrdb-lite generate` (synthetic sensor streams with injected defects and
 // a manifest of the ground truth), starts btrq-broker, btrq-sink and `workers` btrq-worker
-// processes on free ports of 127.0.0.1, submits `quality` jobs (one per sensor kind, each
-// with its kind's valid range as min/max), shows their progress, prints a summary (chunks,
+// processes on free ports of 127.0.0.1, submits one `quality` job over the collection (the
+// broker passes each stream's rate/min/max annotations as params), shows its progress,
+// prints a summary (chunks,
 // points, throughput, the worst streams and chunks and why), checks every result against
 // the manifest, says where the results are, and stops every process it started.
 //

@@ -298,7 +298,7 @@ std::vector<std::string> SecureCluster::Daemon(const std::string& binary,
   return {BinaryPath(binary),
           "--config", config,
           "--set", "btrdb.endpoints=" + lite_endpoint,
-          "--set", "curve.public_key=" + keys.public_key,
+          // The public key follows from the secret key (config/secure.yaml leaves it out).
           "--set", "curve.secret_key_file=" + keys.secret_path};
 }
 

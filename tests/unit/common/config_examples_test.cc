@@ -45,8 +45,9 @@ TEST(ConfigExamples, SecureUsesCurveTlsAndSecretsFromFiles) {
   std::string rendered;
   ASSERT_OK(LoadConfig(ExamplePath("secure.yaml"), Env::FromMap({}), {}, &c, &rendered));
   EXPECT_TRUE(c.curve.enabled);
-  EXPECT_FALSE(c.curve.public_key.empty());
+  EXPECT_TRUE(c.curve.public_key.empty());  // follows from the secret key
   EXPECT_TRUE(c.curve.secret_key.empty());
+  EXPECT_FALSE(c.curve.broker_public_key.empty());
   EXPECT_EQ(c.curve.secret_key_file, "/etc/btrq/curve.secret");
   EXPECT_FALSE(c.curve.authorized_keys_file.empty());
   EXPECT_TRUE(BtrdbUsesTls(c.btrdb));

@@ -477,7 +477,8 @@ TEST_F(LoadConfigTest, CrossFieldRulesNameWhereTheOffendingValueCameFrom) {
       {"btrdb:\n  endpoints: \" , \"\n", "2: btrdb.endpoints: at least one host:port is needed"},
       {"\ncurve:\n  enabled: true\n  public_key: abc\n",
        "3: curve.enabled: true requires curve.secret_key or curve.secret_key_file"},
-      {"curve:\n  enabled: true\n", "2: curve.enabled: true requires curve.public_key"},
+      {"curve:\n  enabled: true\n",
+       "2: curve.enabled: true requires curve.secret_key or curve.secret_key_file"},
       {"worker:\n  batch_results: 0\n", "2: worker.batch_results: must be at least 1"},
   };
   for (const Case& c : cases) {
