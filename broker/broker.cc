@@ -16,13 +16,13 @@
 #include "broker/journal.h"
 #include "broker/scheduler.h"
 #include "common/logging.h"
+#include "common/http_server.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
 #include "btrdb/rpc_observer.h"
 #include "worker/analytics/registry.h"
 
 #include <grpcpp/grpcpp.h>
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #ifndef BTRQ_BROKER_VERSION
@@ -35,27 +35,6 @@ namespace {
 // The submit-time reachability check must answer fast.
 constexpr int64_t kProbeTimeoutNs = 3'000'000'000;
 constexpr int kMaxControlMessageBytes = 64 << 20;
-
-// "host:port" -> (host, port); kInvalidArgument otherwise.
-Result<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-    return Status::InvalidArgument("expected host:port, got \"" + address + "\"");
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  int port = 0;
-  for (char c : address.substr(colon + 1)) {
-    if (c < '0' || c > '9' || port > 65535) {
-      return Status::InvalidArgument("bad port in \"" + address + "\"");
-    }
-    port = port * 10 + (c - '0');
-  }
-  if (port > 65535) return Status::InvalidArgument("bad port in \"" + address + "\"");
-  return std::make_pair(std::move(host), port);
-}
 
 Result<std::string> ReadFile(const std::string& path, std::string_view what) {
   std::ifstream in(path, std::ios::binary);
@@ -85,7 +64,7 @@ class Broker::Impl {
 
   std::string control_endpoint_;
   std::string tasks_endpoint_;
-  std::string http_endpoint_;
+  const std::string& http_endpoint() const { return http_.endpoint(); }
 
  private:
   Status StartGrpc();
@@ -110,9 +89,7 @@ class Broker::Impl {
 
   std::unique_ptr<BrokerControlService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread http_thread_;
-  std::atomic<bool> http_done_{false};
+  HttpServer http_;
 };
 
 Status Broker::Impl::Init() {
@@ -238,47 +215,13 @@ Status Broker::Impl::StartGrpc() {
 }
 
 Status Broker::Impl::StartHttp() {
-  if (config_.broker.http_listen.empty()) return Status::OK();
-  BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(config_.broker.http_listen));
-  http_ = std::make_unique<httplib::Server>();
-  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_.Render() + dispatcher_->RenderJobMetrics(),
-                    "text/plain; version=0.0.4; charset=utf-8");
-  });
   // The web dashboard: "/", "/static/*", "/api/snapshot", "/api/history".
   Dispatcher* dispatcher = dispatcher_.get();
   dashboard::RegisterDashboard(
-      *http_, [dispatcher] { return dispatcher->DashboardView(); }, &history_, clock_);
-  const auto live = [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  };
-  http_->Get("/livez", live);
-  http_->Get("/healthz", live);
-  http_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    if (ready_.load()) {
-      res.set_content("ready\n", "text/plain");
-    } else {
-      res.status = 503;
-      res.set_content("not ready\n", "text/plain");
-    }
-  });
-  int port = host_port.second;
-  if (port == 0) {
-    port = http_->bind_to_any_port(host_port.first);
-    if (port < 0) port = 0;
-  } else if (!http_->bind_to_port(host_port.first, port)) {
-    port = 0;
-  }
-  if (port == 0) {
-    http_.reset();
-    return Status::Unavailable("cannot listen on broker.http_listen " + config_.broker.http_listen);
-  }
-  http_endpoint_ = host_port.first + ":" + std::to_string(port);
-  http_thread_ = std::thread([this] {
-    http_->listen_after_bind();
-    http_done_ = true;
-  });
-  return Status::OK();
+      http_.routes(), [dispatcher] { return dispatcher->DashboardView(); }, &history_, clock_);
+  return http_.Start({config_.broker.http_listen, "broker.http_listen",
+                      [this] { return metrics_.Render() + dispatcher_->RenderJobMetrics(); },
+                      &ready_});
 }
 
 void Broker::Impl::StopServers() {
@@ -289,13 +232,7 @@ void Broker::Impl::StopServers() {
     grpc_server_->Wait();
     grpc_server_.reset();
   }
-  if (http_thread_.joinable()) {
-    // httplib's stop() is a no-op until the listening loop has started; it starts at once.
-    while (!http_->is_running() && !http_done_) std::this_thread::yield();
-    http_->stop();
-    http_thread_.join();
-  }
-  http_.reset();
+  http_.Stop();
 }
 
 Status Broker::Impl::Run() {
@@ -303,7 +240,7 @@ Status Broker::Impl::Run() {
   ran_ = true;
   ready_ = true;
   spdlog::info("btrq-broker: ready (control {}, tasks {}, http {})", control_endpoint_,
-               tasks_endpoint_, http_endpoint_.empty() ? "off" : http_endpoint_);
+               tasks_endpoint_, http_.endpoint().empty() ? "off" : http_.endpoint());
   const Status status = dispatcher_->Run();
   StopServers();
   if (status.ok()) spdlog::info("btrq-broker: stopped (journal synced)");
@@ -323,6 +260,6 @@ Status Broker::Run() { return impl_->Run(); }
 void Broker::Shutdown() { impl_->Shutdown(); }
 const std::string& Broker::control_endpoint() const { return impl_->control_endpoint_; }
 const std::string& Broker::tasks_endpoint() const { return impl_->tasks_endpoint_; }
-const std::string& Broker::http_endpoint() const { return impl_->http_endpoint_; }
+const std::string& Broker::http_endpoint() const { return impl_->http_endpoint(); }
 
 }  // namespace btrq::broker

@@ -7,16 +7,10 @@
 #include <thread>
 #include <utility>
 
+#include "common/bearer_token.h"
+
 namespace btrq::broker {
 namespace {
-
-// Compares without an early exit, so the time taken does not reveal a matching prefix.
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 // Slices of a WatchJob wait, so a cancelled client is noticed quickly.
 constexpr auto kWatchSlice = std::chrono::milliseconds(50);
@@ -200,21 +194,17 @@ BrokerControlService::BrokerControlService(const ControlServiceOptions& options,
     : options_(options), dispatcher_(dispatcher), analytics_(analytics), probe_(std::move(probe)) {}
 
 grpc::Status BrokerControlService::Authorize(const grpc::ServerContext& context) const {
-  if (options_.token.empty()) return grpc::Status::OK;
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) {
-    return {grpc::StatusCode::UNAUTHENTICATED,
-            "the broker requires a token: send \"authorization: Bearer <token>\" "
-            "(btrq: set control.token or --token)"};
+  switch (CheckBearerToken(AuthorizationValue(context.client_metadata()), options_.token)) {
+    case BearerCheck::kAllowed:
+      return grpc::Status::OK;
+    case BearerCheck::kMissing:
+      return {grpc::StatusCode::UNAUTHENTICATED,
+              "the broker requires a token: send \"authorization: Bearer <token>\" "
+              "(btrq: set control.token or --token)"};
+    case BearerCheck::kWrong:
+      break;
   }
-  const std::string_view value(it->second.data(), it->second.size());
-  constexpr std::string_view kBearer = "Bearer ";
-  if (!value.starts_with(kBearer) ||
-      !ConstantTimeEquals(value.substr(kBearer.size()), options_.token)) {
-    return {grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token for the broker"};
-  }
-  return grpc::Status::OK;
+  return {grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token for the broker"};
 }
 
 Status BrokerControlService::Call(const std::function<Status(Dispatcher&)>& fn) const {

@@ -744,7 +744,7 @@ Status Scheduler::Compact() {
   };
   add([&](std::string* o) { EncodeNextJobId(o, next_job_id_); });
   for (const auto& [id, info] : finished_) {
-    add([&](std::string* o) { EncodeJobSummary(o, info); });
+    add([&, &info = info](std::string* o) { EncodeJobSummary(o, info); });
   }
   // In-flight and queued tasks restart after a crash at their last failed attempt + 1.
   std::map<JobId, std::map<ChunkId, uint32_t>> failed;
@@ -753,19 +753,25 @@ Status Scheduler::Compact() {
   });
   for (const auto& [id, job] : live_) {
     const JobExpander& ex = *job->expander;
-    add([&](std::string* o) { EncodeJob(o, id, job->spec, job->submitted_wall_ns); });
+    add([&, id = id, &job = job](std::string* o) {
+      EncodeJob(o, id, job->spec, job->submitted_wall_ns);
+    });
     if (!ex.listed()) continue;
-    add([&](std::string* o) { EncodeStreams(o, id, ex.streams()); });
+    add([&, id = id](std::string* o) { EncodeStreams(o, id, ex.streams()); });
     for (uint32_t i = 0; i < ex.streams().size(); ++i) {
-      if (ex.pinned(i)) add([&](std::string* o) { EncodePin(o, id, i, ex.pin(i)); });
+      if (ex.pinned(i)) add([&, id = id](std::string* o) { EncodePin(o, id, i, ex.pin(i)); });
     }
     for (const auto& [stream, ranges] : job->done_ranges) {
       for (const auto& [from, to] : ranges.ranges()) {
-        add([&](std::string* o) { EncodeDoneRange(o, id, stream, from, to); });
+        add([&, id = id, &stream = stream, from = from, to = to](std::string* o) {
+          EncodeDoneRange(o, id, stream, from, to);
+        });
       }
     }
     for (const auto& [chunk, d] : job->dead_letters) {
-      add([&](std::string* o) { EncodeDead(o, id, chunk.stream, chunk.start, d.attempt, d.error); });
+      add([&, id = id, &chunk = chunk, &d = d](std::string* o) {
+        EncodeDead(o, id, chunk.stream, chunk.start, d.attempt, d.error);
+      });
     }
     std::map<ChunkId, uint32_t>& f = failed[id];
     for (const auto& [chunk, used] : job->failed_attempts) f[chunk] = std::max(f[chunk], used);
@@ -773,9 +779,11 @@ Status Scheduler::Compact() {
       if (t.attempt > 1) f[ChunkId{t.stream_index, t.key.start}] = t.attempt - 1;
     });
     for (const auto& [chunk, used] : f) {
-      add([&](std::string* o) { EncodeAttemptFailed(o, id, chunk.stream, chunk.start, used); });
+      add([&, id = id, &chunk = chunk, used = used](std::string* o) {
+        EncodeAttemptFailed(o, id, chunk.stream, chunk.start, used);
+      });
     }
-    add([&](std::string* o) { EncodeRetried(o, id, job->retried); });
+    add([&, id = id, &job = job](std::string* o) { EncodeRetried(o, id, job->retried); });
     if (job->state == JobState::kDoneWithFailures) {
       const JobInfo info = InfoOf(*job);
       add([&](std::string* o) { EncodeJobSummary(o, info); });

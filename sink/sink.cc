@@ -14,6 +14,7 @@
 // Ours before gRPC's (see sink_service.h): common/mutex.h and absl share macro names.
 #include "common/codec.h"
 #include "common/logging.h"
+#include "common/http_server.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
 #include "common/zap.h"
@@ -22,7 +23,6 @@
 #include "sink/sink_service.h"
 
 #include <grpcpp/grpcpp.h>
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
@@ -42,27 +42,6 @@ constexpr size_t kMaxFrames = 3;
 constexpr size_t kLatencyWindow = 1024;
 // How long close waits to flush the last ACKs.
 constexpr int kLingerMs = 1000;
-
-// "host:port" -> (host, port); kInvalidArgument otherwise.
-Result<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-    return Status::InvalidArgument("expected host:port, got \"" + address + "\"");
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  int port = 0;
-  for (char c : address.substr(colon + 1)) {
-    if (c < '0' || c > '9' || port > 65535) {
-      return Status::InvalidArgument("bad port in \"" + address + "\"");
-    }
-    port = port * 10 + (c - '0');
-  }
-  if (port > 65535) return Status::InvalidArgument("bad port in \"" + address + "\"");
-  return std::make_pair(std::move(host), port);
-}
 
 Result<std::string> ReadFile(const std::string& path, std::string_view what) {
   std::ifstream in(path, std::ios::binary);
@@ -109,7 +88,7 @@ class Sink::Impl {
 
   std::string results_endpoint_;
   std::string control_endpoint_;
-  std::string http_endpoint_;
+  const std::string& http_endpoint() const { return http_.endpoint(); }
 
  private:
   // Results gathered for the next group commit, with who sent each.
@@ -171,9 +150,7 @@ class Sink::Impl {
 
   std::unique_ptr<SinkServiceImpl> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread http_thread_;
-  std::atomic<bool> http_done_{false};  // listen_after_bind returned
+  HttpServer http_;
   std::atomic<bool> ready_{false};
 
   mutable Mutex latency_mu_;
@@ -310,42 +287,8 @@ Status Sink::Impl::StartGrpc() {
 }
 
 Status Sink::Impl::StartHttp() {
-  if (options_.http_listen.empty()) return Status::OK();
-  BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(options_.http_listen));
-  http_ = std::make_unique<httplib::Server>();
-  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(registry_.Render(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  const auto live = [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  };
-  http_->Get("/livez", live);
-  http_->Get("/healthz", live);
-  http_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    if (ready_.load()) {
-      res.set_content("ready\n", "text/plain");
-    } else {
-      res.status = 503;
-      res.set_content("not ready\n", "text/plain");
-    }
-  });
-  int port = host_port.second;
-  if (port == 0) {
-    port = http_->bind_to_any_port(host_port.first);
-    if (port < 0) port = 0;
-  } else if (!http_->bind_to_port(host_port.first, port)) {
-    port = 0;
-  }
-  if (port == 0) {
-    http_.reset();
-    return Status::Unavailable("cannot listen on sink.http_listen " + options_.http_listen);
-  }
-  http_endpoint_ = host_port.first + ":" + std::to_string(port);
-  http_thread_ = std::thread([this] {
-    http_->listen_after_bind();
-    http_done_ = true;
-  });
-  return Status::OK();
+  return http_.Start(
+      {options_.http_listen, "sink.http_listen", [this] { return registry_.Render(); }, &ready_});
 }
 
 void Sink::Impl::StopServers() {
@@ -355,13 +298,7 @@ void Sink::Impl::StopServers() {
     grpc_server_->Wait();
     grpc_server_.reset();
   }
-  if (http_thread_.joinable()) {
-    // httplib's stop() is a no-op until the listening loop has started; it starts at once.
-    while (!http_->is_running() && !http_done_) std::this_thread::yield();
-    http_->stop();
-    http_thread_.join();
-  }
-  http_.reset();
+  http_.Stop();
   if (router_) router_.close();
   if (zap_) zap_->Stop();
   service_.reset();
@@ -374,7 +311,7 @@ Status Sink::Impl::Run() {
   Batch batch;
   ready_ = true;
   spdlog::info("btrq-sink: ready (results {}, control {}, http {})", results_endpoint_,
-               control_endpoint_, http_endpoint_.empty() ? "off" : http_endpoint_);
+               control_endpoint_, http_.endpoint().empty() ? "off" : http_.endpoint());
   Status status;
   bool stopping = false;
   while (!stopping && status.ok()) {
@@ -585,6 +522,6 @@ Status Sink::Run() { return impl_->Run(); }
 void Sink::Shutdown() { impl_->Shutdown(); }
 const std::string& Sink::results_endpoint() const { return impl_->results_endpoint_; }
 const std::string& Sink::control_endpoint() const { return impl_->control_endpoint_; }
-const std::string& Sink::http_endpoint() const { return impl_->http_endpoint_; }
+const std::string& Sink::http_endpoint() const { return impl_->http_endpoint(); }
 
 }  // namespace btrq::sink

@@ -4,21 +4,10 @@
 #include <optional>
 #include <utility>
 
+#include "common/bearer_token.h"
 #include "sink/result_proto.h"
 
 namespace btrq::sink {
-
-namespace {
-
-// Compares without an early exit, so the time taken does not reveal a matching prefix.
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-}  // namespace
 
 grpc::Status ToGrpcStatus(const Status& status) {
   switch (status.code()) {
@@ -53,19 +42,15 @@ SinkServiceImpl::SinkServiceImpl(const SinkServiceOptions& options, ResultStore*
     : options_(options), store_(store), latency_(std::move(latency)) {}
 
 grpc::Status SinkServiceImpl::Authorize(const grpc::ServerContext& context) const {
-  if (options_.token.empty()) return grpc::Status::OK;
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) {
-    return {grpc::StatusCode::UNAUTHENTICATED, "missing authorization: Bearer token"};
+  switch (CheckBearerToken(AuthorizationValue(context.client_metadata()), options_.token)) {
+    case BearerCheck::kAllowed:
+      return grpc::Status::OK;
+    case BearerCheck::kMissing:
+      return {grpc::StatusCode::UNAUTHENTICATED, "missing authorization: Bearer token"};
+    case BearerCheck::kWrong:
+      break;
   }
-  const std::string_view value(it->second.data(), it->second.size());
-  constexpr std::string_view kBearer = "Bearer ";
-  if (value.substr(0, kBearer.size()) != kBearer ||
-      !ConstantTimeEquals(value.substr(kBearer.size()), options_.token)) {
-    return {grpc::StatusCode::UNAUTHENTICATED, "bad bearer token"};
-  }
-  return grpc::Status::OK;
+  return {grpc::StatusCode::UNAUTHENTICATED, "bad bearer token"};
 }
 
 grpc::Status SinkServiceImpl::GetResults(grpc::ServerContext* context,

@@ -14,12 +14,12 @@
 #include <utility>
 #include <vector>
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
 #include "common/codec.h"
 #include "common/logging.h"
+#include "common/http_server.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
 #include "common/zap.h"
@@ -49,26 +49,6 @@ std::string Hostname() {
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "localhost";
   return buf;
-}
-
-Result<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-    return Status::InvalidArgument("expected host:port, got \"" + address + "\"");
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  int port = 0;
-  for (char c : address.substr(colon + 1)) {
-    if (c < '0' || c > '9' || port > 65535) {
-      return Status::InvalidArgument("bad port in \"" + address + "\"");
-    }
-    port = port * 10 + (c - '0');
-  }
-  if (port > 65535) return Status::InvalidArgument("bad port in \"" + address + "\"");
-  return std::make_pair(std::move(host), port);
 }
 
 std::string ErrorClassLabel(ErrorClass error) {
@@ -113,8 +93,9 @@ class Worker::Impl {
     if (wake_) wake_->Notify();
   }
 
+  const std::string& http_endpoint() const { return http_.endpoint(); }
+
   std::string worker_id_;
-  std::string http_endpoint_;
   std::unique_ptr<Executor> executor_;
   metrics::Registry registry_;
 
@@ -190,9 +171,7 @@ class Worker::Impl {
   Status fatal_;
 
   // HTTP.
-  std::unique_ptr<httplib::Server> http_;
-  std::thread http_thread_;
-  std::atomic<bool> http_done_{false};
+  HttpServer http_;
 
   // Metrics.
   std::map<std::string, metrics::Counter*, std::less<>> tasks_total_;
@@ -331,53 +310,12 @@ Status Worker::Impl::InitMetrics() {
 }
 
 Status Worker::Impl::StartHttp() {
-  if (config_.worker.http_listen.empty()) return Status::OK();
-  BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(config_.worker.http_listen));
-  http_ = std::make_unique<httplib::Server>();
-  http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(registry_.Render(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  const auto live = [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  };
-  http_->Get("/livez", live);
-  http_->Get("/healthz", live);
-  http_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    if (ready_.load()) {
-      res.set_content("ready\n", "text/plain");
-    } else {
-      res.status = 503;
-      res.set_content("not ready\n", "text/plain");
-    }
-  });
-  int port = host_port.second;
-  if (port == 0) {
-    port = http_->bind_to_any_port(host_port.first);
-    if (port < 0) port = 0;
-  } else if (!http_->bind_to_port(host_port.first, port)) {
-    port = 0;
-  }
-  if (port == 0) {
-    http_.reset();
-    return Status::Unavailable("cannot listen on worker.http_listen " +
-                               config_.worker.http_listen);
-  }
-  http_endpoint_ = host_port.first + ":" + std::to_string(port);
-  http_thread_ = std::thread([this] {
-    http_->listen_after_bind();
-    http_done_ = true;
-  });
-  return Status::OK();
+  return http_.Start({config_.worker.http_listen, "worker.http_listen",
+                      [this] { return registry_.Render(); }, &ready_});
 }
 
 void Worker::Impl::StopHttp() {
-  if (http_thread_.joinable()) {
-    // httplib's stop() is a no-op until the listening loop has started; it starts at once.
-    while (!http_->is_running() && !http_done_) std::this_thread::yield();
-    http_->stop();
-    http_thread_.join();
-  }
-  http_.reset();
+  http_.Stop();
 }
 
 Result<zmq::socket_t> Worker::Impl::MakeDealer(Peer peer) {
@@ -810,7 +748,7 @@ Status Worker::Run() { return impl_->Run(); }
 void Worker::Shutdown() { impl_->Shutdown(); }
 const std::string& Worker::worker_id() const { return impl_->worker_id_; }
 uint32_t Worker::threads() const { return impl_->executor_->threads(); }
-const std::string& Worker::http_endpoint() const { return impl_->http_endpoint_; }
+const std::string& Worker::http_endpoint() const { return impl_->http_endpoint(); }
 std::string Worker::MetricsText() const { return impl_->registry_.Render(); }
 
 }  // namespace btrq::worker

@@ -9,6 +9,7 @@
 // #ifndef, so this order compiles cleanly with -Werror.
 #include "btrdb/lite/database.h"
 #include "btrdb/lite/service.h"
+#include "common/bearer_token.h"
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/resource_quota.h>
@@ -29,13 +30,6 @@ Result<std::string> ReadFile(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::InvalidArgument(std::string("btrdb-lite: cannot read ") + what + " " + path);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;  // the length is no secret
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
 }
 
 // Admits a call only with "authorization: Bearer <key>" (the header of the BTrDB clients).

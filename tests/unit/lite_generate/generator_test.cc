@@ -207,6 +207,7 @@ TEST(Generator, DefectsDoNotOverlapAndKeepTheStreamEnds) {
 }
 
 TEST(Generator, DirtyStreamsHaveEveryDefectTypeAndBoundaryCases) {
+  std::set<int> duplicate_counts;
   for (const StreamPlan& p : Plan(SmallOptions())) {
     if (p.clean()) continue;
     std::map<DefectType, int> by_type;
@@ -215,12 +216,16 @@ TEST(Generator, DirtyStreamsHaveEveryDefectTypeAndBoundaryCases) {
       ++by_type[d.type];
       boundary += d.boundary;
     }
+    // Severity 1 (the least) gives 3 random duplicates and spikes, besides the boundary cases.
     EXPECT_GE(by_type[DefectType::kGap], 6) << p.name;
-    EXPECT_GE(by_type[DefectType::kDuplicate], 6) << p.name;
+    EXPECT_GE(by_type[DefectType::kDuplicate], 3) << p.name;
     EXPECT_GE(by_type[DefectType::kStuck], 6) << p.name;
-    EXPECT_GE(by_type[DefectType::kSpike], 6) << p.name;
+    EXPECT_GE(by_type[DefectType::kSpike], 3) << p.name;
     EXPECT_EQ(boundary, 7) << p.name;
+    duplicate_counts.insert(by_type[DefectType::kDuplicate]);
   }
+  // Dirty streams differ in severity, so they are not all equally bad.
+  EXPECT_GT(duplicate_counts.size(), 1u);
 }
 
 TEST(Generator, DefectsAreWhereTheManifestSaysTheyAre) {
