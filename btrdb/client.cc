@@ -8,10 +8,13 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <type_traits>
+#include <utility>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/credentials.h>
 
+#include "btrdb/point_frames.h"
 #include "btrdb/rpc_interceptor.h"
 #include "btrdb/status_mapping.h"
 #include "btrdb/v5/btrdb.grpc.pb.h"
@@ -145,25 +148,36 @@ Status CheckUnary(std::string_view rpc, const grpc::Status& status, const Respon
   return Status::OK();
 }
 
+// A streamed message's in-band error, if it carries one.
+template <typename Response>
+Status InBandError(std::string_view rpc, const Response& m) {
+  if (m.has_stat() && m.stat().code() != 0) {
+    return FromBtrdbStatus(rpc, m.stat().code(), m.stat().msg());
+  }
+  return Status::OK();
+}
+template <typename Point>
+Status InBandError(std::string_view rpc, const PointFrame<Point>& m) {
+  if (m.has_stat && m.stat_code != 0) return FromBtrdbStatus(rpc, m.stat_code, m.stat_msg);
+  return Status::OK();
+}
+
 // Reads every message of a server stream, checking each one's in-band Status before
 // handing it to `on_message`. On the first error (in-band, or from `on_message`) the call
 // is cancelled and that error returned; otherwise gRPC's final status decides.
 template <typename Response, typename OnMessage>
 Status ReadStream(std::string_view rpc, grpc::ClientContext* context,
-                  grpc::ClientReader<Response>* reader, OnMessage&& on_message) {
-  Response msg;
+                  grpc::ClientReader<Response>* reader, Response* msg, OnMessage&& on_message) {
   Status failure;
-  while (reader->Read(&msg)) {
-    if (msg.has_stat() && msg.stat().code() != 0) {
-      failure = FromBtrdbStatus(rpc, msg.stat().code(), msg.stat().msg());
-      break;
-    }
-    failure = on_message(msg);
+  while (reader->Read(msg)) {
+    failure = InBandError(rpc, *msg);
+    if (!failure.ok()) break;
+    failure = on_message(*msg);
     if (!failure.ok()) break;
   }
   if (!failure.ok()) {
     context->TryCancel();
-    while (reader->Read(&msg)) {
+    while (reader->Read(msg)) {
     }
     (void)reader->Finish();  // CANCELLED by us; `failure` is the result
     return failure;
@@ -171,6 +185,13 @@ Status ReadStream(std::string_view rpc, grpc::ClientContext* context,
   const grpc::Status status = reader->Finish();
   if (!status.ok()) return FromGrpcStatus(rpc, status);
   return Status::OK();
+}
+
+template <typename Response, typename OnMessage>
+Status ReadStream(std::string_view rpc, grpc::ClientContext* context,
+                  grpc::ClientReader<Response>* reader, OnMessage&& on_message) {
+  Response msg;
+  return ReadStream(rpc, context, reader, &msg, std::forward<OnMessage>(on_message));
 }
 
 }  // namespace
@@ -212,27 +233,24 @@ struct Client::Impl {
     return info;
   }
 
-  // AlignedWindows and Windows: StatPoints in batches through the reused buffer.
-  template <typename Response, typename Params>
-  Result<uint64_t> StatStream(
-      std::string_view rpc, const Params& params,
-      std::unique_ptr<grpc::ClientReader<Response>> (v5api::BTrDB::Stub::*method)(
-          grpc::ClientContext*, const Params&),
-      const StatSink& sink) {
+  // RawValues, AlignedWindows and Windows: points decoded straight from the wire
+  // (btrdb/point_frames.h), each message handed to `sink` as one batch.
+  template <typename Point, typename Params>
+  Result<uint64_t> PointStream(std::string_view rpc, const grpc::internal::RpcMethod& method,
+                               const Params& params,
+                               const std::function<Status(std::span<const Point>)>& sink) {
     grpc::ClientContext context;
     PrepareStream(&context);
-    auto reader = (stub.get()->*method)(&context, params);
+    std::unique_ptr<grpc::ClientReader<PointFrame<Point>>> reader(
+        grpc::internal::ClientReaderFactory<PointFrame<Point>>::Create(channel.get(), method,
+                                                                        &context, params));
     uint64_t version = 0;
-    const Status s = ReadStream(rpc, &context, reader.get(), [&](const Response& m) -> Status {
-      version = m.versionmajor();
-      if (m.values_size() == 0) return Status::OK();
-      stat_buf.resize(static_cast<size_t>(m.values_size()));
-      size_t i = 0;
-      for (const v5api::StatPoint& p : m.values()) {
-        stat_buf[i++] = StatPoint{p.time(), p.min(), p.mean(), p.max(), p.count(), p.stddev()};
-      }
-      return sink(std::span<const StatPoint>(stat_buf));
-    });
+    const Status s =
+        ReadStream(rpc, &context, reader.get(), &Frame<Point>(), [&](const PointFrame<Point>& m) -> Status {
+          version = m.version_major;
+          if (m.values.empty()) return Status::OK();
+          return sink(std::span<const Point>(m.values));
+        });
     BTRQ_RETURN_IF_ERROR(s);
     return version;
   }
@@ -242,9 +260,26 @@ struct Client::Impl {
   const ConnectOptions options;  // api_key kept only to build headers; never logged
   const bool per_call_auth;
   std::string bearer;
-  // Decode buffers reused across calls (the one-thread-per-Client rule).
-  std::vector<RawPoint> raw_buf;
-  std::vector<StatPoint> stat_buf;
+  // Decode buffers reused across calls (the one-thread-per-Client rule): a frame's
+  // vector of 5000 points would otherwise be allocated (and, at 128 KiB, mmap'ed) anew on
+  // every call.
+  template <typename Point>
+  PointFrame<Point>& Frame() {
+    if constexpr (std::is_same_v<Point, RawPoint>) {
+      return raw_frame;
+    } else {
+      return stat_frame;
+    }
+  }
+  RawFrame raw_frame;
+  StatFrame stat_frame;
+  // The point-streaming methods, read as PointFrames rather than through the stub.
+  const grpc::internal::RpcMethod raw_values{"/v5api.BTrDB/RawValues",
+                                             grpc::internal::RpcMethod::SERVER_STREAMING, channel};
+  const grpc::internal::RpcMethod aligned_windows{
+      "/v5api.BTrDB/AlignedWindows", grpc::internal::RpcMethod::SERVER_STREAMING, channel};
+  const grpc::internal::RpcMethod windows{"/v5api.BTrDB/Windows",
+                                          grpc::internal::RpcMethod::SERVER_STREAMING, channel};
 };
 
 Client::Client(std::unique_ptr<Impl> impl, std::string endpoint)
@@ -440,24 +475,7 @@ Result<uint64_t> Client::RawValues(const Uuid& uuid, int64_t start, int64_t end,
   params.set_start(start);
   params.set_end(end);
   params.set_versionmajor(version);
-  grpc::ClientContext context;
-  impl_->PrepareStream(&context);
-  auto reader = impl_->stub->RawValues(&context, params);
-  std::vector<RawPoint>& buf = impl_->raw_buf;
-  uint64_t answered = 0;
-  const Status s = ReadStream("RawValues", &context, reader.get(),
-                              [&](const v5api::RawValuesResponse& m) -> Status {
-                                answered = m.versionmajor();
-                                if (m.values_size() == 0) return Status::OK();
-                                buf.resize(static_cast<size_t>(m.values_size()));
-                                size_t i = 0;
-                                for (const v5api::RawPoint& p : m.values()) {
-                                  buf[i++] = RawPoint{p.time(), p.value()};
-                                }
-                                return sink(std::span<const RawPoint>(buf));
-                              });
-  BTRQ_RETURN_IF_ERROR(s);
-  return answered;
+  return impl_->PointStream<RawPoint>("RawValues", impl_->raw_values, params, sink);
 }
 
 Result<uint64_t> Client::AlignedWindows(const Uuid& uuid, int64_t start, int64_t end,
@@ -469,7 +487,7 @@ Result<uint64_t> Client::AlignedWindows(const Uuid& uuid, int64_t start, int64_t
   params.set_end(end);
   params.set_versionmajor(version);
   params.set_pointwidth(pointwidth);
-  return impl_->StatStream("AlignedWindows", params, &v5api::BTrDB::Stub::AlignedWindows, sink);
+  return impl_->PointStream<StatPoint>("AlignedWindows", impl_->aligned_windows, params, sink);
 }
 
 Result<uint64_t> Client::Windows(const Uuid& uuid, int64_t start, int64_t end,
@@ -482,7 +500,7 @@ Result<uint64_t> Client::Windows(const Uuid& uuid, int64_t start, int64_t end,
   params.set_versionmajor(version);
   params.set_width(width);
   params.set_depth(depth);
-  return impl_->StatStream("Windows", params, &v5api::BTrDB::Stub::Windows, sink);
+  return impl_->PointStream<StatPoint>("Windows", impl_->windows, params, sink);
 }
 
 Result<std::vector<ChangedRange>> Client::Changes(const Uuid& uuid, uint64_t from, uint64_t to,

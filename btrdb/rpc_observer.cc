@@ -14,6 +14,7 @@
 #include <grpcpp/support/client_interceptor.h>
 #include <google/protobuf/message_lite.h>
 
+#include "btrdb/point_frames.h"
 #include "btrdb/rpc_interceptor.h"
 
 namespace btrq::btrdb {
@@ -28,7 +29,7 @@ std::string_view ShortMethod(std::string_view full) {
 class ObservingInterceptor final : public grpc::experimental::Interceptor {
  public:
   ObservingInterceptor(RpcObserver* observer, std::string_view method)
-      : observer_(observer), method_(ShortMethod(method)) {}
+      : observer_(observer), method_(ShortMethod(method)), received_(ReceivedAs(method_)) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using Hook = grpc::experimental::InterceptionHookPoints;
@@ -36,11 +37,8 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
       start_ = std::chrono::steady_clock::now();
     }
     if (methods->QueryInterceptionHookPoint(Hook::POST_RECV_MESSAGE)) {
-      // Every message on a BTrDB channel is a generated protobuf class, whose
-      // MessageLite base is its primary base (same address): the void* gRPC hands out
-      // points at it.
-      if (void* message = methods->GetRecvMessage(); message != nullptr) {
-        bytes_ += static_cast<const google::protobuf::MessageLite*>(message)->ByteSizeLong();
+      if (const void* message = methods->GetRecvMessage(); message != nullptr) {
+        bytes_ += Bytes(message);
       }
     }
     if (methods->QueryInterceptionHookPoint(Hook::POST_RECV_STATUS)) {
@@ -54,8 +52,32 @@ class ObservingInterceptor final : public grpc::experimental::Interceptor {
   }
 
  private:
+  // What client.cc reads each method's responses into: the point streams as PointFrames
+  // (btrdb/point_frames.h), every other method as its generated protobuf class.
+  enum class Received { kMessage, kRawFrame, kStatFrame };
+  static Received ReceivedAs(std::string_view method) {
+    if (method == "RawValues") return Received::kRawFrame;
+    if (method == "AlignedWindows" || method == "Windows") return Received::kStatFrame;
+    return Received::kMessage;
+  }
+
+  uint64_t Bytes(const void* message) const {
+    switch (received_) {
+      case Received::kRawFrame:
+        return static_cast<const RawFrame*>(message)->wire_bytes;
+      case Received::kStatFrame:
+        return static_cast<const StatFrame*>(message)->wire_bytes;
+      case Received::kMessage:
+        break;
+    }
+    // A generated class's MessageLite base is its primary base (same address): the void*
+    // gRPC hands out points at it.
+    return static_cast<const google::protobuf::MessageLite*>(message)->ByteSizeLong();
+  }
+
   RpcObserver* const observer_;
   const std::string method_;
+  const Received received_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   uint64_t bytes_ = 0;
 };

@@ -2,8 +2,10 @@
 
 // A hook on every RPC a btrdb::Client makes, for metrics: set ConnectOptions::observer and
 // each finished call is reported once with its method, gRPC status code, duration and the
-// bytes of the responses it received (protobuf-encoded size). Implemented as a gRPC client
-// interceptor on the client's channel, so every RPC is covered, streaming ones included.
+// bytes of the responses it received (their protobuf-encoded size: the point streams'
+// frames count their wire bytes as they decode, other responses are measured).
+// Implemented as a gRPC client interceptor on the client's channel, so every RPC is
+// covered, streaming ones included.
 //
 //   auto observer = btrdb::MakeRpcMetrics(&registry);   // btrq_btrdb_rpc_* series
 //   connect_options.observer = observer;

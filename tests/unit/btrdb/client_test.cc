@@ -4,6 +4,7 @@
 
 #include "btrdb/client.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -15,6 +16,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "btrdb/rpc_observer.h"
 #include "btrdb/v5/btrdb.grpc.pb.h"
 #include "tests/support/ports.h"
 #include "tests/support/status_matchers.h"
@@ -46,6 +48,8 @@ class FakeBtrdb final : public v5api::BTrDB::Service {
   // Behaviour knobs, set before the calls they affect.
   uint32_t major_version = 5;
   bool fail_second_raw_message = false;
+  // Encoded size of every RawValues and AlignedWindows response sent.
+  std::atomic<uint64_t> sent_bytes{0};
 
   grpc::Status Info(grpc::ServerContext* ctx, const v5api::InfoParams*,
                     v5api::InfoResponse* r) override {
@@ -72,6 +76,7 @@ class FakeBtrdb final : public v5api::BTrDB::Service {
       }
       AddRaw(&m, p->start() + 2 * i, 2.0 * i);
       AddRaw(&m, p->start() + 2 * i + 1, 2.0 * i + 1);
+      sent_bytes += m.ByteSizeLong();
       w->Write(m);
     }
     return grpc::Status::OK;
@@ -89,6 +94,7 @@ class FakeBtrdb final : public v5api::BTrDB::Service {
     s->set_max(3);
     s->set_count(4);
     s->set_stddev(0.5);
+    sent_bytes += m.ByteSizeLong();
     w->Write(m);
     return grpc::Status::OK;
   }
@@ -306,6 +312,41 @@ TEST_F(ClientTest, RawValuesDeliversEachMessageAsABatchAndReturnsTheVersion) {
   ASSERT_EQ(batches.size(), 3u);
   EXPECT_THAT(batches[0], ElementsAre(RawPoint{1000, 0}, RawPoint{1001, 1}));
   EXPECT_THAT(batches[2], ElementsAre(RawPoint{1004, 4}, RawPoint{1005, 5}));
+}
+
+// The point streams are decoded from their wire bytes (btrdb/point_frames.h); the
+// observer still sees each call once with exactly the bytes the server sent.
+TEST_F(ClientTest, ObserverCountsTheEncodedBytesOfThePointStreams) {
+  struct Call {
+    std::string method, code;
+    uint64_t bytes;
+  };
+  class Recorder final : public RpcObserver {
+   public:
+    void OnRpc(std::string_view method, std::string_view code, double, uint64_t bytes) override {
+      std::unique_lock lock(mu);
+      calls.push_back({std::string(method), std::string(code), bytes});
+    }
+    std::mutex mu;
+    std::vector<Call> calls;
+  };
+  auto recorder = std::make_shared<Recorder>();
+  ConnectOptions o = Options();
+  o.observer = recorder;
+  auto client = ConnectOrDie(o);
+  ASSERT_NE(client, nullptr);
+  ASSERT_OK(client->RawValues(TestUuid(), 1000, 2000, 0, [](auto) { return Status::OK(); }));
+  const uint64_t raw_bytes = server_.service().sent_bytes.exchange(0);
+  ASSERT_OK(client->AlignedWindows(TestUuid(), 64, 128, 0, 6, [](auto) { return Status::OK(); }));
+  const uint64_t stat_bytes = server_.service().sent_bytes.load();
+  std::unique_lock lock(recorder->mu);
+  ASSERT_EQ(recorder->calls.size(), 3u);  // Info (at connect), RawValues, AlignedWindows
+  EXPECT_EQ(recorder->calls[1].method, "RawValues");
+  EXPECT_EQ(recorder->calls[1].code, "OK");
+  EXPECT_GT(raw_bytes, 0u);
+  EXPECT_EQ(recorder->calls[1].bytes, raw_bytes);
+  EXPECT_EQ(recorder->calls[2].method, "AlignedWindows");
+  EXPECT_EQ(recorder->calls[2].bytes, stat_bytes);
 }
 
 TEST_F(ClientTest, InBandErrorOnTheSecondStreamedMessageIsCaught) {
