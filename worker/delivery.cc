@@ -14,19 +14,46 @@ void ResultDelivery::Add(TaskResult result) {
   entry.backoff = options_.resend_initial;
   const TaskKey key = result.task.key;
   entry.result = std::move(result);
+  if (unsent_.empty()) unsent_since_ = entry.due;
+  unsent_.push_back(key);
   pending_.emplace(key, std::move(entry));
+}
+
+void ResultDelivery::SendEntry(Entry* entry, SteadyTime now, std::vector<TaskResult>* out) {
+  out->push_back(entry->result);
+  ++entry->sends;
+  entry->due = now + Nanos(entry->backoff);
+  entry->backoff = std::min(entry->backoff * 2, options_.resend_max);
 }
 
 size_t ResultDelivery::CollectDue(std::vector<TaskResult>* out) {
   const SteadyTime now = clock_->Now();
   size_t resends = 0;
-  for (auto& [key, entry] : pending_) {
-    if (entry.due > now) continue;
-    out->push_back(entry.result);
-    if (entry.sends++ > 0) ++resends;
-    entry.due = now + Nanos(entry.backoff);
-    entry.backoff = std::min(entry.backoff * 2, options_.resend_max);
+  // Walk everything only when a resend may be due (or ResendAllNow made all due); the
+  // walk also sends the new results and finds the next resend time exactly.
+  if (resend_floor_ <= now) {
+    resend_floor_ = SteadyTime::max();
+    for (auto& [key, entry] : pending_) {
+      if (entry.due <= now) {
+        if (entry.sends > 0) ++resends;
+        SendEntry(&entry, now, out);
+      }
+      resend_floor_ = std::min(resend_floor_, entry.due);
+    }
+    unsent_.clear();
+    return resends;
   }
+  // Otherwise only the results added since the last call are due: first sends. A key
+  // may be listed twice, or name a result sent already or one ACKed or dropped since.
+  for (const TaskKey& key : unsent_) {
+    auto [begin, end] = pending_.equal_range(key);
+    for (auto it = begin; it != end; ++it) {
+      if (it->second.sends != 0) continue;
+      SendEntry(&it->second, now, out);
+      resend_floor_ = std::min(resend_floor_, it->second.due);
+    }
+  }
+  unsent_.clear();
   return resends;
 }
 
@@ -57,12 +84,17 @@ void ResultDelivery::ResendAllNow() {
     entry.due = now;
     entry.backoff = options_.resend_initial;
   }
+  if (!pending_.empty()) resend_floor_ = now;
 }
 
 std::optional<SteadyTime> ResultDelivery::NextDue() const {
-  std::optional<SteadyTime> next;
-  for (const auto& [key, entry] : pending_) {
-    if (!next || entry.due < *next) next = entry.due;
+  if (pending_.empty()) return std::nullopt;
+  SteadyTime next = resend_floor_;
+  if (!unsent_.empty()) next = std::min(next, unsent_since_);
+  if (next == SteadyTime::max()) {
+    // Not expected (every pending result is unsent or has a due time at or after the
+    // floor); "now" makes the caller's next CollectDue walk and set the floor.
+    return clock_->Now();
   }
   return next;
 }

@@ -4,6 +4,10 @@
 // until the sink ACKs its key, and is resent when no ACK came in time (after 1s, then
 // doubling up to 10s). A pure data structure over a Clock: no sockets, not thread-safe
 // (the worker's I/O thread owns it).
+//
+// Cost: CollectDue visits the results added since its last call, and walks every pending
+// result only when a resend may be due, so calling it on every loop turn stays cheap
+// while hundreds of results await their ACK.
 
 #include <cstddef>
 #include <cstdint>
@@ -46,7 +50,9 @@ class ResultDelivery {
   // Makes every result due now with its backoff reset (after reconnecting to the sink).
   void ResendAllNow();
 
-  // When the earliest result is due; nullopt when none is pending.
+  // When the earliest result is due; nullopt when none is pending. Never later than the
+  // real time; earlier only when an ACK or DropJob removed the earliest since the last
+  // CollectDue (which then finds nothing due and makes it exact again).
   std::optional<SteadyTime> NextDue() const;
 
   // The refs of every pending result.
@@ -62,9 +68,18 @@ class ResultDelivery {
     uint64_t sends = 0;
   };
 
+  // Sends `entry` now: copies its result to `*out` and schedules its next send.
+  void SendEntry(Entry* entry, SteadyTime now, std::vector<TaskResult>* out);
+
   const DeliveryOptions options_;
   const Clock* const clock_;
   std::unordered_multimap<TaskKey, Entry, TaskKeyHash> pending_;
+  // Keys of results added since the last CollectDue (never sent; due since their Add),
+  // and when the first of them was added.
+  std::vector<TaskKey> unsent_;
+  SteadyTime unsent_since_{};
+  // No later than the earliest due time of the results sent at least once.
+  SteadyTime resend_floor_ = SteadyTime::max();
 };
 
 }  // namespace btrq::worker

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <exception>
+#include <unordered_map>
 #include <utility>
 
 namespace btrq::worker {
@@ -32,6 +34,23 @@ std::string CacheKey(const TaskSpec& task) {
   return key;
 }
 
+// Whether `task` names exactly `name` and `params`: what CacheKey tells apart, told apart
+// here too (doubles bit for bit).
+bool SameAnalytic(const TaskSpec& task, const std::string& name, const Fields& params) {
+  if (task.analytic != name || task.params.size() != params.size()) return false;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& [a_name, a] = task.params[i];
+    const auto& [b_name, b] = params[i];
+    if (a_name != b_name || a.index() != b.index()) return false;
+    if (const auto* d = std::get_if<double>(&a)) {
+      if (std::memcmp(d, &std::get<double>(b), sizeof(double)) != 0) return false;
+    } else if (a != b) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 ErrorClass ClassifyError(const Status& status) {
@@ -51,6 +70,8 @@ Result<std::unique_ptr<Executor>> Executor::Create(const ExecutorOptions& option
       new Executor(options, registry, std::move(sources), clock, std::move(on_finished)));
   uint32_t n = options.threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  executor->slots_.reserve(n);
+  for (uint32_t i = 0; i < n; ++i) executor->slots_.push_back(std::make_unique<Slot>());
   executor->threads_.reserve(n);
   for (uint32_t i = 0; i < n; ++i) {
     executor->threads_.emplace_back([e = executor.get(), i] { e->ThreadMain(i); });
@@ -69,131 +90,208 @@ Executor::Executor(const ExecutorOptions& options, const analytics::Registry* re
 
 Executor::~Executor() { Stop(); }
 
-void Executor::Submit(TaskSpec task) {
-  {
-    MutexLock lock(&mu_);
-    if (!stopping_) {
-      queue_.push_back(std::move(task));
-      work_cv_.Signal();
-      return;
-    }
-    // A stopped executor refuses the task like a cancellation, so every Submit still
-    // yields one outcome.
-    TaskOutcome outcome;
-    outcome.task = TaskRef{task.key, task.attempt};
-    outcome.cancelled = true;
-    finished_.push_back(std::move(outcome));
-  }
-  if (on_finished_) on_finished_();
+// A thread's analytics by CacheKey, plus the last task's (name, params) and the analytic
+// they made, so a run of tasks of one job builds no key at all.
+struct Executor::AnalyticCache {
+  std::unordered_map<std::string, std::unique_ptr<analytics::Analytic>> by_key;
+  const analytics::Analytic* last = nullptr;
+  std::string last_name;
+  Fields last_params;
+};
+
+bool Executor::RefuseLocked(const TaskSpec& task) {
+  const bool was_empty = finished_.empty();
+  TaskOutcome outcome;
+  outcome.task = TaskRef{task.key, task.attempt};
+  outcome.cancelled = true;
+  finished_.push_back(std::move(outcome));
+  return was_empty;
 }
 
-size_t Executor::CancelMatching(const std::function<bool(const TaskRef&)>& match) {
-  size_t touched = 0;
+void Executor::Submit(TaskSpec task) {
+  std::vector<TaskSpec> one;
+  one.push_back(std::move(task));
+  SubmitBatch(std::move(one));
+}
+
+void Executor::SubmitBatch(std::vector<TaskSpec> tasks) {
+  if (tasks.empty()) return;
+  uint32_t wake = 0;
+  bool notify = false;
   {
     MutexLock lock(&mu_);
-    for (auto it = queue_.begin(); it != queue_.end();) {
-      const TaskRef ref{it->key, it->attempt};
-      if (!match(ref)) {
-        ++it;
-        continue;
+    if (stopping_) {
+      // A stopped executor refuses tasks like a cancellation, so every submitted task
+      // still yields one outcome.
+      for (const TaskSpec& task : tasks) notify |= RefuseLocked(task);
+    } else {
+      if (queue_.empty()) {
+        queue_.swap(tasks);
+      } else {
+        queue_.insert(queue_.end(), std::make_move_iterator(tasks.begin()),
+                      std::make_move_iterator(tasks.end()));
       }
-      TaskOutcome outcome;
-      outcome.task = ref;
-      outcome.cancelled = true;
-      finished_.push_back(std::move(outcome));
-      it = queue_.erase(it);
-      ++touched;
+      const size_t submitted = queue_.size() - queue_head_;
+      const uint32_t sleeping = idle_ - wakeups_;
+      wake = static_cast<uint32_t>(std::min<size_t>(sleeping, submitted));
+      wakeups_ += wake;
     }
-    const size_t dequeued = touched;
-    for (auto& [id, running] : running_) {
-      if (match(running.task)) {
-        running.cancelled->store(true);
+  }
+  // Outside the lock, so a woken thread does not block on it at once. Each of the `wake`
+  // threads was counted asleep under the lock, so the signals cannot be lost.
+  for (uint32_t i = 0; i < wake; ++i) work_cv_.Signal();
+  if (notify && on_finished_) on_finished_();
+}
+
+size_t Executor::CancelMatching(const std::function<bool(const TaskRef&)>& match, bool stop) {
+  size_t touched = 0;
+  bool notify = false;
+  {
+    MutexLock lock(&mu_);
+    if (stop) stopping_ = true;
+    size_t kept = queue_head_;
+    for (size_t i = queue_head_; i < queue_.size(); ++i) {
+      TaskSpec& task = queue_[i];
+      if (match(TaskRef{task.key, task.attempt})) {
+        notify |= RefuseLocked(task);
+        ++touched;
+      } else {
+        if (kept != i) queue_[kept] = std::move(task);
+        ++kept;
+      }
+    }
+    queue_.resize(kept);
+    if (queue_head_ == queue_.size()) {
+      queue_.clear();
+      queue_head_ = 0;
+    }
+    for (const std::unique_ptr<Slot>& slot : slots_) {
+      if (slot->busy && match(slot->task)) {
+        slot->cancelled.store(true);
         ++touched;
       }
     }
-    if (dequeued == 0) return touched;
   }
-  if (on_finished_) on_finished_();
+  if (stop) work_cv_.SignalAll();
+  if (notify && on_finished_) on_finished_();
   return touched;
 }
 
 size_t Executor::CancelJob(JobId job) {
-  return CancelMatching([job](const TaskRef& ref) { return ref.key.job == job; });
+  return CancelMatching([job](const TaskRef& ref) { return ref.key.job == job; },
+                        /*stop=*/false);
 }
 
 size_t Executor::CancelAll() {
-  return CancelMatching([](const TaskRef&) { return true; });
+  return CancelMatching([](const TaskRef&) { return true; }, /*stop=*/false);
 }
 
 std::vector<TaskOutcome> Executor::TakeFinished() {
-  MutexLock lock(&mu_);
   std::vector<TaskOutcome> out;
-  out.swap(finished_);
+  TakeFinished(&out);
   return out;
+}
+
+void Executor::TakeFinished(std::vector<TaskOutcome>* out) {
+  out->clear();
+  MutexLock lock(&mu_);
+  out->swap(finished_);
 }
 
 std::vector<TaskRef> Executor::Active() const {
   MutexLock lock(&mu_);
   std::vector<TaskRef> out;
-  out.reserve(queue_.size() + running_.size());
-  for (const TaskSpec& t : queue_) out.push_back(TaskRef{t.key, t.attempt});
-  for (const auto& [id, running] : running_) out.push_back(running.task);
+  out.reserve(queued_locked() + running_);
+  for (size_t i = queue_head_; i < queue_.size(); ++i) {
+    out.push_back(TaskRef{queue_[i].key, queue_[i].attempt});
+  }
+  for (const std::unique_ptr<Slot>& slot : slots_) {
+    if (slot->busy) out.push_back(slot->task);
+  }
   return out;
 }
 
 size_t Executor::active_count() const {
   MutexLock lock(&mu_);
-  return queue_.size() + running_.size();
+  return queued_locked() + running_;
 }
 
 size_t Executor::running_count() const {
   MutexLock lock(&mu_);
-  return running_.size();
+  return running_;
 }
 
 void Executor::Stop() {
-  CancelAll();
-  {
-    MutexLock lock(&mu_);
-    stopping_ = true;
-    work_cv_.SignalAll();
-  }
+  CancelMatching([](const TaskRef&) { return true; }, /*stop=*/true);
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }
 }
 
-void Executor::ThreadMain(size_t /*index*/) {
-  // Made on this thread, used only by it: the thread's own BTrDB client.
-  std::unique_ptr<SourceProvider> provider = sources_();
-  std::unordered_map<std::string, std::unique_ptr<analytics::Analytic>> cache;
+bool Executor::TakeQueuedLocked(Slot* slot, TaskSpec* task) {
+  if (queue_head_ == queue_.size()) return false;
+  *task = std::move(queue_[queue_head_++]);
+  if (queue_head_ == queue_.size()) {
+    queue_.clear();  // keeps the capacity
+    queue_head_ = 0;
+  } else if (queue_head_ >= 64 && queue_head_ * 2 >= queue_.size()) {
+    // Never empty for long: drop the moved-from prefix (amortised O(1) per task).
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(queue_head_));
+    queue_head_ = 0;
+  }
+  slot->busy = true;
+  slot->task = TaskRef{task->key, task->attempt};
+  slot->cancelled.store(false);
+  ++running_;
+  return true;
+}
+
+bool Executor::WaitForTaskLocked(Slot* slot, TaskSpec* task) {
   for (;;) {
-    TaskSpec task;
-    uint64_t run_id = 0;
-    auto cancelled = std::make_shared<std::atomic<bool>>(false);
-    {
-      MutexLock lock(&mu_);
-      while (!stopping_ && queue_.empty()) work_cv_.Wait();
-      if (stopping_ && queue_.empty()) return;
-      task = std::move(queue_.front());
-      queue_.pop_front();
-      run_id = next_run_id_++;
-      running_.emplace(run_id, Running{TaskRef{task.key, task.attempt}, cancelled});
-    }
-    TaskOutcome outcome = RunTask(task, provider.get(), &cache, cancelled.get());
-    {
-      MutexLock lock(&mu_);
-      running_.erase(run_id);
-      finished_.push_back(std::move(outcome));
-    }
-    if (on_finished_) on_finished_();
+    // Stop empties the queue as it sets stopping_, and refuses later tasks.
+    if (TakeQueuedLocked(slot, task)) return true;
+    if (stopping_) return false;
+    ++idle_;
+    work_cv_.Wait();
+    --idle_;
+    // Taken by this waiter, or by a spuriously woken one in its stead: either way the
+    // count stays at most the signals still on their way, so none is ever missing.
+    if (wakeups_ > 0) --wakeups_;
   }
 }
 
-TaskOutcome Executor::RunTask(
-    const TaskSpec& task, SourceProvider* provider,
-    std::unordered_map<std::string, std::unique_ptr<analytics::Analytic>>* cache,
-    const std::atomic<bool>* cancelled) {
+void Executor::ThreadMain(size_t index) {
+  Slot* const slot = slots_[index].get();
+  // Made on this thread, used only by it: the thread's own BTrDB client.
+  std::unique_ptr<SourceProvider> provider = sources_();
+  AnalyticCache cache;
+  TaskSpec task;
+  {
+    MutexLock lock(&mu_);
+    if (!WaitForTaskLocked(slot, &task)) return;
+  }
+  for (;;) {
+    TaskOutcome outcome = RunTask(task, provider.get(), &cache, &slot->cancelled);
+    bool notify = false;
+    bool next = false;
+    {
+      // Report the outcome and take the next task under one lock.
+      MutexLock lock(&mu_);
+      slot->busy = false;
+      --running_;
+      notify = finished_.empty();
+      finished_.push_back(std::move(outcome));
+      next = TakeQueuedLocked(slot, &task);
+    }
+    if (notify && on_finished_) on_finished_();
+    if (next) continue;
+    MutexLock lock(&mu_);
+    if (!WaitForTaskLocked(slot, &task)) return;
+  }
+}
+
+TaskOutcome Executor::RunTask(const TaskSpec& task, SourceProvider* provider,
+                              AnalyticCache* cache, const std::atomic<bool>* cancelled) {
   TaskOutcome outcome;
   outcome.task = TaskRef{task.key, task.attempt};
   const auto fail = [&](const Status& status) {
@@ -209,17 +307,24 @@ TaskOutcome Executor::RunTask(
     return outcome;
   }
 
-  const std::string key = CacheKey(task);
-  auto it = cache->find(key);
-  if (it == cache->end()) {
-    auto made = registry_->Create(task.analytic, task.params);
-    if (!made.ok()) {
-      // Bad params or an unknown analytic stay bad on every attempt.
-      fail(Status::InvalidArgument(made.status().message()));
-      return outcome;
+  const analytics::Analytic* analytic = cache->last;
+  if (analytic == nullptr || !SameAnalytic(task, cache->last_name, cache->last_params)) {
+    std::string key = CacheKey(task);
+    auto it = cache->by_key.find(key);
+    if (it == cache->by_key.end()) {
+      auto made = registry_->Create(task.analytic, task.params);
+      if (!made.ok()) {
+        // Bad params or an unknown analytic stay bad on every attempt.
+        fail(Status::InvalidArgument(made.status().message()));
+        return outcome;
+      }
+      if (cache->by_key.size() >= options_.analytic_cache_size) cache->by_key.clear();
+      it = cache->by_key.emplace(std::move(key), std::move(made).value()).first;
     }
-    if (cache->size() >= options_.analytic_cache_size) cache->clear();
-    it = cache->emplace(key, std::move(made).value()).first;
+    analytic = it->second.get();
+    cache->last = analytic;
+    cache->last_name = task.analytic;
+    cache->last_params = task.params;
   }
 
   std::unique_ptr<TaskSource> source = provider->Open(task, cancelled);
@@ -227,7 +332,7 @@ TaskOutcome Executor::RunTask(
   const SteadyTime start = clock_->Now();
   Result<Fields> fields = Status::Internal("analytic did not run");
   try {
-    fields = it->second->Run(task, *source, &counters);
+    fields = analytic->Run(task, *source, &counters);
   } catch (const std::exception& e) {
     // An analytic that throws is a bug in it, not in the data: dead-letter the task.
     fields = Status::Internal(std::string("analytic threw: ") + e.what());

@@ -9,17 +9,22 @@
 // letter), or "cancelled" (CancelJob/CancelAll; the caller reports nothing for it).
 // Analytics are made per thread and cached by (name, params).
 //
-// Thread-safety: all public methods may be called from any thread; `on_finished` runs
-// on an executor thread after each outcome is queued (the worker wakes its poll loop).
+// Hand-offs are batched: SubmitBatch queues many tasks under one lock and wakes only as
+// many sleeping threads as it has tasks for (none when every thread is busy); a thread
+// reports an outcome and takes its next task under one lock.
+//
+// Thread-safety: all public methods may be called from any thread. `on_finished` runs
+// (on an executor thread, or the thread that cancelled or submitted) only when the
+// finished queue goes from empty to non-empty: whoever waits for outcomes must take them
+// all with TakeFinished after each wake-up, and clear its wake-up signal before calling
+// TakeFinished, or later outcomes may come without a call.
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -66,6 +71,9 @@ class Executor {
 
   // Queues `task` for the next free thread.
   void Submit(TaskSpec task) EXCLUDES(mu_);
+  // Queues `tasks`, in order, under one lock; wakes at most min(tasks.size(), sleeping
+  // threads) threads. After Stop, each is refused with a cancelled outcome.
+  void SubmitBatch(std::vector<TaskSpec> tasks) EXCLUDES(mu_);
 
   // Abandons `job`'s queued tasks (their cancelled outcomes are ready at once) and flags
   // its running ones, which stop at their next read batch. Returns how many it touched.
@@ -75,6 +83,8 @@ class Executor {
 
   // Outcomes queued since the last call, in the order they finished.
   std::vector<TaskOutcome> TakeFinished() EXCLUDES(mu_);
+  // The same into `*out` (its old contents are dropped; its capacity is recycled).
+  void TakeFinished(std::vector<TaskOutcome>* out) EXCLUDES(mu_);
 
   // Queued and running tasks, in no particular order.
   std::vector<TaskRef> Active() const EXCLUDES(mu_);
@@ -83,24 +93,38 @@ class Executor {
   // Running tasks (for metrics).
   size_t running_count() const EXCLUDES(mu_);
 
-  // Cancels everything, stops the threads after their current task and joins them.
+  // Cancels everything (queued tasks at once, under the same lock that refuses later
+  // submissions), stops the threads after their current task and joins them.
   // Outcomes of tasks it cancelled stay available to TakeFinished. Idempotent.
   void Stop() EXCLUDES(mu_);
 
  private:
-  struct Running {
+  // What one thread runs; slots_[i] belongs to thread i. `busy` and `task` are guarded
+  // by mu_; `cancelled` is set under mu_ and read by the running task's source.
+  struct Slot {
+    bool busy = false;
     TaskRef task;
-    std::shared_ptr<std::atomic<bool>> cancelled;
+    std::atomic<bool> cancelled{false};
   };
+  struct AnalyticCache;
 
   Executor(const ExecutorOptions& options, const analytics::Registry* registry,
            SourceProviderFactory sources, const Clock* clock, std::function<void()> on_finished);
 
   void ThreadMain(size_t index) EXCLUDES(mu_);
-  TaskOutcome RunTask(const TaskSpec& task, SourceProvider* provider,
-                      std::unordered_map<std::string, std::unique_ptr<analytics::Analytic>>* cache,
+  // Moves the next queued task into `*task` and `slot`; false when none is queued.
+  bool TakeQueuedLocked(Slot* slot, TaskSpec* task) REQUIRES(mu_);
+  // Sleeps until a task is queued (true: taken) or the executor stops (false).
+  bool WaitForTaskLocked(Slot* slot, TaskSpec* task) REQUIRES(mu_);
+  // Appends a cancelled outcome for `task`; true when finished_ was empty.
+  bool RefuseLocked(const TaskSpec& task) REQUIRES(mu_);
+  size_t queued_locked() const REQUIRES(mu_) { return queue_.size() - queue_head_; }
+  TaskOutcome RunTask(const TaskSpec& task, SourceProvider* provider, AnalyticCache* cache,
                       const std::atomic<bool>* cancelled);
-  size_t CancelMatching(const std::function<bool(const TaskRef&)>& match) EXCLUDES(mu_);
+  // Cancels matching tasks (queued ones at once, running ones flagged); `stop` also
+  // refuses every later submission. Wakes the caller's loop when outcomes were added.
+  size_t CancelMatching(const std::function<bool(const TaskRef&)>& match, bool stop)
+      EXCLUDES(mu_);
 
   const ExecutorOptions options_;
   const analytics::Registry* const registry_;
@@ -111,12 +135,17 @@ class Executor {
   mutable Mutex mu_;
   CondVar work_cv_{&mu_};
   bool stopping_ GUARDED_BY(mu_) = false;
-  std::deque<TaskSpec> queue_ GUARDED_BY(mu_);
-  uint64_t next_run_id_ GUARDED_BY(mu_) = 0;
-  std::unordered_map<uint64_t, Running> running_ GUARDED_BY(mu_);
+  // Queued tasks are queue_[queue_head_, size()); the moved-from prefix is dropped when
+  // the queue empties or the prefix outgrows the rest (no allocation per task).
+  std::vector<TaskSpec> queue_ GUARDED_BY(mu_);
+  size_t queue_head_ GUARDED_BY(mu_) = 0;
+  size_t running_ GUARDED_BY(mu_) = 0;   // busy slots
+  uint32_t idle_ GUARDED_BY(mu_) = 0;     // threads waiting on work_cv_
+  uint32_t wakeups_ GUARDED_BY(mu_) = 0;  // signals sent that no waiter has taken yet
   std::vector<TaskOutcome> finished_ GUARDED_BY(mu_);
 
-  std::vector<std::thread> threads_;  // constant after Create
+  std::vector<std::unique_ptr<Slot>> slots_;  // constant after Create
+  std::vector<std::thread> threads_;          // constant after Create
 };
 
 }  // namespace btrq::worker

@@ -7,7 +7,6 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <set>
 #include <span>
 #include <thread>
 #include <unordered_set>
@@ -50,6 +49,13 @@ std::string Hostname() {
   if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "localhost";
   return buf;
 }
+
+// TaskRef hashing for the set of active tasks.
+struct TaskRefHash {
+  size_t operator()(const TaskRef& ref) const noexcept {
+    return TaskKeyHash()(ref.key) * 31 + ref.attempt;
+  }
+};
 
 std::string ErrorClassLabel(ErrorClass error) {
   switch (error) {
@@ -159,7 +165,9 @@ class Worker::Impl {
   bool rehello_armed_ = false;
   SteadyTime next_heartbeat_{};
   uint32_t credit_outstanding_ = 0;
-  std::set<TaskRef> active_;  // submitted to the executor, outcome not yet taken
+  // Submitted to the executor, outcome not yet taken (duplicate TASKs are refused).
+  std::unordered_set<TaskRef, TaskRefHash> active_;
+  std::vector<TaskOutcome> outcomes_;  // TakeOutcomes' buffer (capacity reused)
   ResultDelivery delivery_;
   std::vector<DoneItem> done_outbox_;
   std::deque<JobId> cancelled_order_;
@@ -175,6 +183,9 @@ class Worker::Impl {
 
   // Metrics.
   std::map<std::string, metrics::Counter*, std::less<>> tasks_total_;
+  // tasks_total_ by ErrorClass (kNone, kTransient, kPermanent), and "cancelled".
+  metrics::Counter* outcome_total_[3] = {};
+  metrics::Counter* cancelled_total_ = nullptr;
   std::map<std::string, metrics::Counter*, std::less<>> bad_messages_;
   metrics::Counter* points_total_ = nullptr;
   metrics::Histogram* duration_ = nullptr;
@@ -249,6 +260,7 @@ Status Worker::Impl::Init() {
                                                     [this] { wake_->Notify(); }));
   threads_ = executor_->threads();
   capacity_ = w.credit != 0 ? w.credit : threads_ * 2;
+  active_.reserve(capacity_);
   return StartHttp();
 }
 
@@ -259,6 +271,10 @@ Status Worker::Impl::InitMetrics() {
                                                "Tasks finished by this worker, by outcome.",
                                                {{"status", status}}));
   }
+  for (ErrorClass e : {ErrorClass::kNone, ErrorClass::kTransient, ErrorClass::kPermanent}) {
+    outcome_total_[static_cast<size_t>(e)] = tasks_total_[ErrorClassLabel(e)];
+  }
+  cancelled_total_ = tasks_total_["cancelled"];
   BTRQ_ASSIGN_OR_RETURN(points_total_,
                         registry_.AddCounter("btrq_worker_points_total",
                                              "Raw points read by analytics."));
@@ -462,6 +478,9 @@ void Worker::Impl::HandleSink(Message message) {
 }
 
 void Worker::Impl::OnTasks(TaskMsg& msg) {
+  // The tasks to run are compacted to the front of msg.tasks, which then goes to the
+  // executor whole: one hand-off per TASK frame (one lock, only the wake-ups needed).
+  size_t kept = 0;
   for (TaskSpec& task : msg.tasks) {
     if (credit_outstanding_ > 0) {
       --credit_outstanding_;
@@ -470,18 +489,19 @@ void Worker::Impl::OnTasks(TaskMsg& msg) {
       // delay it by a lease) and say so.
       CountBad("over_credit", Peer::kBroker, "a task beyond the credit given");
     }
-    const TaskRef ref{task.key, task.attempt};
     if (IsCancelled(task.key.job)) continue;
-    if (active_.contains(ref)) {
+    if (!active_.insert(TaskRef{task.key, task.attempt}).second) {
       CountBad("duplicate_task", Peer::kBroker,
                "job=" + std::to_string(task.key.job) + " task=" + task.key.ToString() +
                    " attempt=" + std::to_string(task.attempt) + " worker=" + worker_id_ +
                    ": already here");
       continue;
     }
-    active_.insert(ref);
-    executor_->Submit(std::move(task));
+    if (&msg.tasks[kept] != &task) msg.tasks[kept] = std::move(task);
+    ++kept;
   }
+  msg.tasks.resize(kept);
+  if (!msg.tasks.empty()) executor_->SubmitBatch(std::move(msg.tasks));
 }
 
 void Worker::Impl::OnCancel(JobId job) {
@@ -525,15 +545,21 @@ void Worker::Impl::StartDrain(std::string_view why) {
 }
 
 void Worker::Impl::TakeOutcomes() {
-  for (TaskOutcome& outcome : executor_->TakeFinished()) {
+  executor_->TakeFinished(&outcomes_);
+  if (outcomes_.empty()) return;
+  uint64_t cancelled = 0;
+  uint64_t counts[3] = {};
+  int64_t points = 0;
+  const bool none_pending = delivery_.empty();
+  for (TaskOutcome& outcome : outcomes_) {
     active_.erase(outcome.task);
     if (outcome.cancelled || IsCancelled(outcome.task.key.job)) {
-      tasks_total_["cancelled"]->Inc();
+      ++cancelled;
       continue;
     }
-    points_total_->Inc(static_cast<double>(outcome.result.points_read));
+    points += outcome.result.points_read;
     duration_->Observe(static_cast<double>(outcome.result.duration_ns) / 1e9);
-    tasks_total_[ErrorClassLabel(outcome.error)]->Inc();
+    ++counts[static_cast<size_t>(outcome.error)];
     if (outcome.error != ErrorClass::kNone) {
       LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "task-failed",
                      spdlog::level::warn,
@@ -544,8 +570,16 @@ void Worker::Impl::TakeOutcomes() {
                                       outcome.result.points_read});
       continue;
     }
-    if (delivery_.empty()) sink_quiet_since_ = clock_->Now();
     delivery_.Add(std::move(outcome.result));
+  }
+  outcomes_.clear();
+  // The sink's silence counts from the first result it owes us.
+  if (none_pending && !delivery_.empty()) sink_quiet_since_ = clock_->Now();
+  // Counters once per batch.
+  if (cancelled > 0) cancelled_total_->Inc(static_cast<double>(cancelled));
+  if (points > 0) points_total_->Inc(static_cast<double>(points));
+  for (size_t i = 0; i < 3; ++i) {
+    if (counts[i] > 0) outcome_total_[i]->Inc(static_cast<double>(counts[i]));
   }
 }
 

@@ -4,6 +4,7 @@
 #include "worker/delivery.h"
 
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -27,7 +28,7 @@ TaskResult MakeResult(JobId job, int64_t start, uint32_t attempt = 1) {
   r.task.key.start = start;
   r.task.attempt = attempt;
   r.end = start + 10;
-  r.worker_id = "w";
+  r.worker_id = std::string(1, 'w');  // not = "w": GCC 12 warns falsely (-Wrestrict)
   r.fields = {{"n", int64_t{1}}};
   return r;
 }
@@ -124,6 +125,71 @@ TEST_F(ResultDeliveryTest, ResendAllNowMakesEverythingDueWithTheBackoffReset) {
   delivery_.CollectDue(&due);
   EXPECT_THAT(Starts(due), ElementsAre(100));
   EXPECT_EQ(delivery_.NextDue(), clock_.Now() + seconds(1));
+}
+
+TEST_F(ResultDeliveryTest, NewResultsGoOutWhileOlderOnesWaitForTheirResend) {
+  delivery_.Add(MakeResult(1, 100));
+  std::vector<TaskResult> due;
+  delivery_.CollectDue(&due);
+  clock_.Advance(milliseconds(500));
+  delivery_.Add(MakeResult(1, 200));
+  delivery_.Add(MakeResult(1, 300));
+  due.clear();
+  EXPECT_EQ(delivery_.CollectDue(&due), 0u);
+  EXPECT_THAT(Starts(due), ElementsAre(200, 300)) << "only the new ones, in the order added";
+  EXPECT_EQ(delivery_.NextDue(), clock_.Now() + milliseconds(500)) << "the first one's resend";
+
+  clock_.Advance(milliseconds(500));
+  due.clear();
+  EXPECT_EQ(delivery_.CollectDue(&due), 1u);
+  EXPECT_THAT(Starts(due), ElementsAre(100));
+  EXPECT_EQ(delivery_.NextDue(), clock_.Now() + milliseconds(500));
+}
+
+TEST_F(ResultDeliveryTest, AResultAddedTwiceBeforeASendGoesOutOnceEach) {
+  delivery_.Add(MakeResult(1, 100, 1));
+  delivery_.Add(MakeResult(1, 100, 2));
+  std::vector<TaskResult> due;
+  EXPECT_EQ(delivery_.CollectDue(&due), 0u);
+  EXPECT_EQ(due.size(), 2u);
+  due.clear();
+  delivery_.Add(MakeResult(1, 100, 3));  // the key again, while the others await an ACK
+  delivery_.CollectDue(&due);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].task.attempt, 3u);
+}
+
+TEST_F(ResultDeliveryTest, NextDueIsNeverLateAndExactAgainAfterACollect) {
+  delivery_.Add(MakeResult(1, 100));
+  std::vector<TaskResult> due;
+  delivery_.CollectDue(&due);
+  clock_.Advance(milliseconds(500));
+  delivery_.Add(MakeResult(1, 200));
+  delivery_.CollectDue(&due);
+  std::vector<TaskRef> done;
+  delivery_.Ack(MakeResult(1, 100).task.key, &done);
+  // The earliest resend was ACKed: NextDue may still name its time, never a later one.
+  ASSERT_TRUE(delivery_.NextDue().has_value());
+  EXPECT_LE(*delivery_.NextDue(), clock_.Now() + seconds(1));
+  clock_.Advance(milliseconds(500));
+  due.clear();
+  EXPECT_EQ(delivery_.CollectDue(&due), 0u);
+  EXPECT_THAT(due, IsEmpty());
+  EXPECT_EQ(delivery_.NextDue(), clock_.Now() + milliseconds(500)) << "exact again";
+
+  delivery_.Ack(MakeResult(1, 200).task.key, &done);
+  EXPECT_FALSE(delivery_.NextDue().has_value());
+}
+
+TEST_F(ResultDeliveryTest, AResultAckedBeforeItsFirstSendIsNotSent) {
+  delivery_.Add(MakeResult(1, 100));
+  delivery_.Add(MakeResult(2, 100));
+  std::vector<TaskRef> done;
+  delivery_.Ack(MakeResult(1, 100).task.key, &done);
+  EXPECT_EQ(delivery_.DropJob(2), 1u);
+  std::vector<TaskResult> due;
+  delivery_.CollectDue(&due);
+  EXPECT_THAT(due, IsEmpty());
 }
 
 }  // namespace
