@@ -212,6 +212,9 @@ void Dispatcher::RunCommands() {
 
 Status Dispatcher::Run() {
   const Journal* journal = scheduler_->journal();
+  // The journal syncs on its own thread; a finished group commit wakes the poll below so
+  // PollJournal() runs its callbacks (job acks, usable pins) at once.
+  scheduler_->SetJournalWakeup([this] { wake_->Notify(); });
   SteadyTime next_heartbeat = clock_->Now();
   SteadyTime next_sample = clock_->Now() + options_.sample_interval;
   Status status;
@@ -282,6 +285,7 @@ Status Dispatcher::Run() {
   // Stop dispatching; answer what was asked, make everything durable.
   Close();
   Status synced = scheduler_->SyncJournal();
+  scheduler_->SetJournalWakeup(nullptr);
   Sample(clock_->Now());
   router_.close();
   if (zap_) zap_->Stop();

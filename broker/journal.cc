@@ -1,5 +1,6 @@
 #include "broker/journal.h"
 
+#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -28,13 +29,22 @@ Journal::Journal(const JournalOptions& options, Clock* clock, JournalEnv* env)
       env_(env),
       path_(options.dir + "/" + std::string(kFileName)) {}
 
-Journal::~Journal() = default;
+Journal::~Journal() {
+  if (!thread_.joinable()) return;
+  {
+    MutexLock lock(&mu_);
+    stop_ = true;
+    cv_.SignalAll();
+  }
+  thread_.join();
+}
 
 Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options, Clock* clock,
                                                JournalEnv* env) {
   if (options.dir.empty()) return Status::InvalidArgument("journal: dir is empty");
   std::unique_ptr<Journal> j(new Journal(options, clock, env));
   BTRQ_RETURN_IF_ERROR(j->Recover());
+  j->thread_ = std::thread([raw = j.get()] { raw->ThreadMain(); });
   return j;
 }
 
@@ -161,59 +171,187 @@ uint64_t Journal::AppendAcked(std::string_view payload, DurableCallback on_durab
 }
 
 std::optional<SteadyTime> Journal::NextSyncAt() const {
+  {
+    MutexLock lock(&mu_);
+    if (state_ == GroupState::kDone) return SteadyTime{};
+    if (state_ == GroupState::kQueued) return std::nullopt;
+  }
   if (!oldest_buffered_) return std::nullopt;
   if (buffer_.size() >= options_.write_buffer_bytes) return *oldest_buffered_;
   return *oldest_buffered_ + options_.sync_interval;
 }
 
+void Journal::SetWakeup(std::function<void()> wakeup) {
+  MutexLock lock(&mu_);
+  wakeup_ = std::move(wakeup);
+}
+
+bool Journal::group_in_flight() const {
+  MutexLock lock(&mu_);
+  return state_ != GroupState::kIdle;
+}
+
 Status Journal::Poll() {
-  const std::optional<SteadyTime> due = NextSyncAt();
-  if (!due || clock_->Now() < *due) return Status::OK();
-  return WriteBuffer(options_.fsync);
+  Status s;
+  GroupState state;
+  {
+    MutexLock lock(&mu_);
+    state = state_;
+  }
+  if (state == GroupState::kDone) {
+    s = Collect(/*requeue_on_failure=*/false);
+    state = GroupState::kIdle;
+  }
+  if (state == GroupState::kIdle) {
+    const std::optional<SteadyTime> due = NextSyncAt();
+    if (due && clock_->Now() >= *due) {
+      Status submitted = Submit();
+      if (s.ok()) s = std::move(submitted);
+    }
+  }
+  return s;
 }
 
 Status Journal::Sync() {
+  if (WaitForGroup()) BTRQ_RETURN_IF_ERROR(Collect(/*requeue_on_failure=*/false));
   if (!oldest_buffered_) return broken_;
-  return WriteBuffer(options_.fsync);
+  BTRQ_RETURN_IF_ERROR(Submit());
+  WaitForGroup();
+  return Collect(/*requeue_on_failure=*/false);
 }
 
-Status Journal::WriteBuffer(bool sync) {
-  Status s = broken_;
-  if (s.ok()) {
-    ++stats_.writes;
-    s = file_->Append(buffer_);
-    if (s.ok() && sync) {
-      const SteadyTime t0 = clock_->Now();
-      s = file_->Sync();
-      ++stats_.syncs;
-      stats_.last_sync_duration = clock_->Now() - t0;
-      if (options_.on_sync) options_.on_sync(stats_.last_sync_duration);
+bool Journal::WaitForGroup() {
+  MutexLock lock(&mu_);
+  while (state_ == GroupState::kQueued) cv_.Wait();
+  return state_ == GroupState::kDone;
+}
+
+Status Journal::Submit() {
+  if (!broken_.ok()) {
+    FailBuffer(broken_);
+    return broken_;
+  }
+  group_.data.swap(buffer_);
+  buffer_.clear();
+  group_.acked.swap(acked_);
+  acked_.clear();
+  group_.last_seq = appended_seq_;
+  group_.base_bytes = file_bytes_;
+  group_.sync = options_.fsync;
+  group_.status = Status::OK();
+  group_.broken = Status::OK();
+  group_.synced = false;
+  oldest_buffered_.reset();
+  MutexLock lock(&mu_);
+  state_ = GroupState::kQueued;
+  cv_.SignalAll();
+  return Status::OK();
+}
+
+void Journal::ThreadMain() {
+  for (;;) {
+    {
+      MutexLock lock(&mu_);
+      while (state_ != GroupState::kQueued && !stop_) cv_.Wait();
+      if (state_ != GroupState::kQueued) return;  // stopping, nothing to write
     }
+    WriteGroup(&group_);
+    MutexLock lock(&mu_);
+    state_ = GroupState::kDone;
+    cv_.SignalAll();
+    if (wakeup_) wakeup_();
+  }
+}
+
+void Journal::WriteGroup(Group* g) {
+  Status s = file_->Append(g->data);
+  if (s.ok() && g->sync) {
+    // Real time, not clock_: this is a measurement, taken on this thread.
+    const auto t0 = std::chrono::steady_clock::now();
+    s = file_->Sync();
+    g->synced = true;
+    g->sync_duration = std::chrono::duration_cast<Nanos>(std::chrono::steady_clock::now() - t0);
   }
   if (!s.ok()) {
     s = s.WithContext("journal");
-    FailBuffer(s);
-    return s;
+    // Cut off whatever part of the group reached the file, so no torn frame stays in the
+    // middle of the log; if even that fails, stop writing for good.
+    Status t = file_->Truncate(g->base_bytes);
+    if (!t.ok()) g->broken = t.WithContext("journal unusable after a failed write");
   }
-  stats_.bytes_written += buffer_.size();
-  file_bytes_ += buffer_.size();
-  buffer_.clear();
-  oldest_buffered_.reset();
-  durable_seq_ = appended_seq_;
-  std::vector<Acked> done = std::move(acked_);
-  acked_.clear();
+  g->status = std::move(s);
+}
+
+Status Journal::Collect(bool requeue_on_failure) {
+  {
+    MutexLock lock(&mu_);
+    state_ = GroupState::kIdle;
+  }
+  Group& g = group_;
+  ++stats_.writes;
+  if (g.synced) {
+    ++stats_.syncs;
+    stats_.last_sync_duration = g.sync_duration;
+    if (options_.on_sync) options_.on_sync(g.sync_duration);
+  }
+  if (!g.broken.ok() && broken_.ok()) broken_ = g.broken;
+  if (!g.status.ok()) {
+    ++stats_.failures;
+    Status error = g.status;
+    if (requeue_on_failure) {
+      Prepend(&g.data, &g.acked);
+      return error;
+    }
+    // Drop the acknowledged records (their writers learn of the failure); keep the rest
+    // in front of what was appended since, to be retried after another interval.
+    std::string kept;
+    kept.reserve(g.data.size());
+    size_t pos = 0;
+    for (const Acked& a : g.acked) {
+      kept.append(g.data, pos, a.begin - pos);
+      pos = a.end;
+    }
+    kept.append(g.data, pos, std::string::npos);
+    std::vector<Acked> failed = std::move(g.acked);
+    g.acked.clear();
+    g.data.clear();
+    std::vector<Acked> none;
+    if (!kept.empty()) {
+      Prepend(&kept, &none);
+      oldest_buffered_ = clock_->Now();  // retry after another interval, not in a hot loop
+    }
+    for (Acked& a : failed) a.callback(error);
+    return error;
+  }
+  stats_.bytes_written += g.data.size();
+  file_bytes_ += g.data.size();
+  durable_seq_ = std::max(durable_seq_, g.last_seq);
+  g.data.clear();
+  std::vector<Acked> done = std::move(g.acked);
+  g.acked.clear();
   for (Acked& a : done) a.callback(Status::OK());
   return Status::OK();
 }
 
+void Journal::Prepend(std::string* data, std::vector<Acked>* acked) {
+  if (data->empty()) return;
+  const size_t shift = data->size();
+  for (Acked& a : acked_) {
+    a.begin += shift;
+    a.end += shift;
+  }
+  data->append(buffer_);
+  buffer_.swap(*data);
+  data->clear();
+  acked->insert(acked->end(), std::make_move_iterator(acked_.begin()),
+                std::make_move_iterator(acked_.end()));
+  acked_.swap(*acked);
+  acked->clear();
+  if (!oldest_buffered_) oldest_buffered_ = clock_->Now();
+}
+
 void Journal::FailBuffer(const Status& error) {
   ++stats_.failures;
-  // Cut off whatever part of the group reached the file, so no torn frame stays in the
-  // middle of the log; if even that fails, stop writing for good.
-  if (broken_.ok()) {
-    Status t = file_->Truncate(file_bytes_);
-    if (!t.ok()) broken_ = t.WithContext("journal unusable after a failed write");
-  }
   // Drop the acknowledged records (their writers learn of the failure); keep the rest.
   std::string kept;
   kept.reserve(buffer_.size());
@@ -235,6 +373,9 @@ void Journal::FailBuffer(const Status& error) {
 }
 
 Status Journal::Rewrite(const std::vector<std::string>& payloads) {
+  // The snapshot subsumes the group in flight too; if that group failed, its records go
+  // back into the buffer, to be subsumed (or failed, if the rewrite fails).
+  if (WaitForGroup()) static_cast<void>(Collect(/*requeue_on_failure=*/true));
   BTRQ_RETURN_IF_ERROR(broken_);
   const std::string tmp = path_ + ".tmp";
   std::string data;

@@ -6,25 +6,35 @@
 // (little-endian). The first frame of every file is a header naming the format. What
 // the payloads mean is the scheduler's business (broker/journal_records.h).
 //
-// Group commit: Append() only buffers. Poll() writes the whole buffer with one write()
-// and makes it durable with one fdatasync once the oldest buffered record has waited
-// `sync_interval`; Sync() does it now. Records appended with AppendAcked() carry a
-// callback that runs once they are durable, or with the error when the write or sync
-// failed, in which case they are dropped from the journal (the caller must not
-// acknowledge them); the other buffered records are kept and retried by the next Poll.
-// After a failed write the file is cut back to its last durable size, so a partial
-// write never leaves a torn frame in the middle of the log.
+// Group commit, off the owner's thread: Append() only buffers and never blocks on the
+// disk. Once the oldest buffered record has waited `sync_interval` (or the buffer is
+// large), Poll() hands the whole buffer, as one group, to the journal's own thread, which
+// writes it with one write() and makes it durable with one fdatasync; records appended
+// meanwhile wait for the next group (one group is in flight at a time). When the group is
+// done the thread calls the wakeup hook (SetWakeup), and the next Poll() collects it on
+// the owner's thread: durable_seq() advances and the callbacks run there, never on the
+// journal thread. Sync() does all of it now and waits.
+//
+// Records appended with AppendAcked() carry a callback that runs once they are durable,
+// or with the error when the write or sync failed, in which case they are dropped from
+// the journal (the caller must not acknowledge them); the other records of the group are
+// kept and retried by a later Poll. After a failed write the file is cut back to its last
+// durable size, so a partial write never leaves a torn frame in the middle of the log; if
+// that fails too, the journal is broken for good and every later group fails.
 //
 // Recovery (Open): a torn or corrupt *last* frame (a crash mid-write) is cut off. A
 // corrupt frame followed by valid ones is real damage and fails Open, unless
 // `skip_corrupt` is set, in which case it is skipped and counted.
 //
-// Compaction: Rewrite() writes a snapshot of live state (as payloads) to a new file,
-// fsyncs it, renames it over journal.log and fsyncs the directory; buffered records are
-// subsumed by the snapshot and their callbacks run with OK.
+// Compaction: Rewrite() waits for the group in flight, then writes a snapshot of live
+// state (as payloads) to a new file, fsyncs it, renames it over journal.log and fsyncs
+// the directory, on the owner's thread; buffered records (and those of a group that just
+// failed) are subsumed by the snapshot and their callbacks run with OK.
 //
-// Not thread-safe: the dispatcher thread owns it. Callbacks run on that thread, inside
-// Poll/Sync/Rewrite.
+// Threads: one owner thread (the dispatcher's) calls every method but SetWakeup, which is
+// thread-safe. Callbacks and on_sync run on the owner's thread, inside Poll/Sync/Rewrite.
+// The destructor finishes the group in flight (without running its callbacks) and drops
+// what is still buffered.
 
 #include <cstdint>
 #include <functional>
@@ -32,10 +42,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "broker/journal_file.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace btrq::broker {
@@ -53,7 +65,7 @@ struct JournalOptions {
   // Skip a corrupt frame in the middle of the log instead of failing Open.
   bool skip_corrupt = false;
   // Told the duration of every fdatasync of the log (e.g. for a histogram); may be empty.
-  // Runs on the thread that called Poll/Sync.
+  // Runs on the owner's thread, when Poll/Sync collects the group.
   std::function<void(Nanos)> on_sync;
 };
 
@@ -66,7 +78,7 @@ struct JournalRecoveryInfo {
 
 struct JournalStats {
   uint64_t appended = 0;     // records appended since Open
-  uint64_t writes = 0;       // write() calls
+  uint64_t writes = 0;       // write() calls (groups written)
   uint64_t syncs = 0;        // fdatasync calls
   uint64_t bytes_written = 0;
   uint64_t failures = 0;     // failed write or sync attempts
@@ -100,45 +112,81 @@ class Journal {
   // Buffers a record whose writer needs to know when it is durable (see above).
   uint64_t AppendAcked(std::string_view payload, DurableCallback on_durable);
 
-  // Writes and syncs the buffer if the oldest record has waited sync_interval (or the
-  // buffer is large). Returns the I/O error, if any (already passed to callbacks).
+  // Collects the group the journal thread finished, if any (durable_seq, callbacks),
+  // then hands the buffer to the thread if the oldest record has waited sync_interval
+  // (or the buffer is large). Never waits for the disk. Returns the I/O error of the
+  // collected group, if any (already passed to its callbacks).
   Status Poll();
-  // Writes and syncs the buffer now.
+  // Waits for the group in flight, then writes and syncs the buffer and waits for that
+  // too (e.g. at shutdown). Returns the first I/O error.
   Status Sync();
-  // When Poll() next has work; nullopt when nothing is buffered.
+  // When Poll() next has work: now when a finished group awaits collection; nullopt
+  // while a group is in flight (the wakeup hook tells when it is done) or when nothing
+  // is buffered.
   std::optional<SteadyTime> NextSyncAt() const;
+  // Called on the journal thread each time a group is done, e.g. to make a poll() on the
+  // owner's thread return (WakeupFd::Notify); must be cheap and must not call into the
+  // journal. Empty to stop; it is never called after SetWakeup returns. Thread-safe.
+  void SetWakeup(std::function<void()> wakeup);
+  // True while the journal thread holds a group (written or not yet collected).
+  bool group_in_flight() const;
 
-  // Every record with a sequence number <= this is durable.
+  // Every record with a sequence number <= this is durable (as of the last collection).
   uint64_t durable_seq() const { return durable_seq_; }
   uint64_t appended_seq() const { return appended_seq_; }
   size_t buffered_bytes() const { return buffer_.size(); }
   // Size of the log on disk (durable part).
   uint64_t file_bytes() const { return file_bytes_; }
 
-  // Replaces the log with `payloads` (a snapshot of live state). On error the old log
-  // and the buffer are untouched.
+  // Replaces the log with `payloads` (a snapshot of live state), after waiting for the
+  // group in flight. On error the old log and the buffer are untouched.
   Status Rewrite(const std::vector<std::string>& payloads);
 
   const JournalStats& stats() const { return stats_; }
 
  private:
   struct Acked {
-    size_t begin = 0;  // byte range of its frame in buffer_
+    size_t begin = 0;  // byte range of its frame in the buffer
     size_t end = 0;
     DurableCallback callback;
   };
+  // A buffer handed to the journal thread. The thread owns it (and file_) from Submit
+  // until it marks it done; then the owner's thread collects it.
+  struct Group {
+    std::string data;
+    std::vector<Acked> acked;
+    uint64_t last_seq = 0;    // the highest sequence number in `data`
+    uint64_t base_bytes = 0;  // the durable file size before it
+    bool sync = true;
+    // Set by the journal thread.
+    Status status;
+    Status broken;  // the cut-back after a failure failed too
+    bool synced = false;
+    Nanos sync_duration{0};
+  };
+  enum class GroupState { kIdle, kQueued, kDone };
 
   Journal(const JournalOptions& options, Clock* clock, JournalEnv* env);
   Status Recover();
   void Frame(std::string* out, std::string_view payload) const;
-  Status WriteBuffer(bool sync);
+  // Hands the buffer to the journal thread (or fails it at once when broken_).
+  Status Submit();
+  // Waits until no group is queued; returns whether one is done (awaiting Collect).
+  bool WaitForGroup();
+  // Collects a done group: durable_seq, stats, callbacks. With `requeue_on_failure` a
+  // failed group goes back to the front of the buffer whole (for Rewrite to subsume).
+  Status Collect(bool requeue_on_failure);
   void FailBuffer(const Status& error);
+  // Puts `data` with its acknowledged records back in front of the buffer.
+  void Prepend(std::string* data, std::vector<Acked>* acked);
+  void ThreadMain();
+  void WriteGroup(Group* g);  // on the journal thread
 
   const JournalOptions options_;
   Clock* const clock_;
   JournalEnv* const env_;
   const std::string path_;
-  std::unique_ptr<WritableFile> file_;
+  std::unique_ptr<WritableFile> file_;  // the journal thread's while a group is queued
   std::string recovered_;  // the valid log as read at Open, until ReleaseRecovered()
   JournalRecoveryInfo recovery_;
 
@@ -150,6 +198,14 @@ class Journal {
   uint64_t file_bytes_ = 0;
   Status broken_;  // sticky: the file could not be restored after a failed write
   JournalStats stats_;
+
+  Group group_;  // see Group
+  mutable Mutex mu_;
+  CondVar cv_{&mu_};  // state_ or stop_ changed
+  GroupState state_ GUARDED_BY(mu_) = GroupState::kIdle;
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::function<void()> wakeup_ GUARDED_BY(mu_);
+  std::thread thread_;
 };
 
 }  // namespace btrq::broker

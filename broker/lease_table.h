@@ -7,14 +7,21 @@
 //
 // A pure data structure: callers pass times. Not thread-safe; the scheduler's thread
 // owns it.
+//
+// Cost (it runs once per task on the dispatcher's thread): leases live in a slab indexed
+// by an open-addressing hash of the key; deadlines sit in one FIFO per timeout value
+// (grants arrive in time order, so appending keeps each FIFO sorted); a renewed or ended
+// lease leaves its old entry behind, skipped when it reaches the front and swept out when
+// such entries outnumber the live ones. Worker names are interned: a lease holds a small
+// id, and Lease::worker views the table's copy. Grant, Renew and Complete allocate
+// nothing in the steady state.
 
 #include <cstdint>
-#include <functional>
+#include <deque>
+#include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -32,7 +39,9 @@ inline constexpr int kMaxLeaseTimeouts = 2;
 struct Lease {
   TaskKey key;
   uint32_t attempt = 0;
-  std::string worker;
+  // The holder's id: a view of the table's copy, valid until the table's next Grant()
+  // (a name no live lease uses any more may be reused then). Copy it to keep it longer.
+  std::string_view worker;
   SteadyTime deadline{};
   Nanos timeout{0};           // renewals extend the deadline to now + timeout...
   SteadyTime granted{};       // ...but not past granted + kMaxLeaseTimeouts x timeout
@@ -61,8 +70,8 @@ class LeaseTable {
   bool Grant(const TaskKey& key, uint32_t attempt, std::string_view worker, SteadyTime now,
              Nanos timeout, uint32_t stream_index);
 
-  // Extends the lease to now + timeout (at most granted + kMaxLeaseTimeouts x timeout) if
-  // `worker` holds `attempt` of `key`.
+  // Extends the lease to now + timeout (at most granted + kMaxLeaseTimeouts x timeout;
+  // never shortens it) if `worker` holds `attempt` of `key`.
   bool Renew(const TaskKey& key, uint32_t attempt, std::string_view worker, SteadyTime now);
 
   // Ends the lease if `worker` holds `attempt` of `key` and returns it; otherwise
@@ -77,20 +86,91 @@ class LeaseTable {
   // Removes and returns every lease of `job`.
   std::vector<Lease> RemoveJob(JobId job);
 
+  // The live lease of `key`, or null; valid until the next non-const call.
   const Lease* Find(const TaskKey& key) const;
-  size_t size() const { return leases_.size(); }
+  size_t size() const { return live_; }
   // The earliest deadline, if any lease is live.
   std::optional<SteadyTime> NextDeadline() const;
   template <typename Fn>
   void ForEach(Fn&& fn) const {
-    for (const auto& [key, lease] : leases_) fn(lease);
+    for (const Slot& s : slab_) {
+      if (s.live) fn(s.lease);
+    }
   }
 
  private:
-  std::vector<Lease> RemoveIf(const std::function<bool(const Lease&)>& pred);
+  static constexpr uint32_t kNone = UINT32_MAX;
 
-  std::unordered_map<TaskKey, Lease> leases_;
-  std::set<std::pair<SteadyTime, TaskKey>> by_deadline_;
+  struct Slot {
+    Lease lease;
+    uint32_t generation = 0;  // bumped when the slot is freed: old queue entries go stale
+    uint32_t worker = 0;      // index into workers_
+    bool live = false;
+  };
+  // A deadline entry; current while its slot is live, of the same generation, and the
+  // lease's deadline is still this one (not renewed since).
+  struct Entry {
+    SteadyTime deadline;
+    uint32_t slot;
+    uint32_t generation;
+  };
+  // Entries of one timeout value, sorted by deadline; [head, size) are queued.
+  struct DeadlineQueue {
+    Nanos timeout{0};
+    std::vector<Entry> entries;
+    size_t head = 0;
+    bool empty() const { return head == entries.size(); }
+    const Entry& front() const { return entries[head]; }
+  };
+  struct WorkerName {
+    std::string name;
+    uint32_t leases = 0;  // live leases held
+    bool idle_listed = false;  // in idle_workers_
+  };
+  // Open-addressing (linear probing) index entry: slot + 1 (0 = empty) and the key's hash.
+  struct IndexEntry {
+    uint32_t slot_plus_one = 0;
+    uint32_t hash = 0;
+  };
+
+  static constexpr size_t kNoPos = SIZE_MAX;
+  // The index position of `key` (whose hash is `hash`), or kNoPos.
+  size_t FindPos(const TaskKey& key, uint32_t hash) const;
+  void IndexInsert(uint32_t slot, uint32_t hash);
+  void IndexEraseAt(size_t pos);
+  void GrowIndex();
+
+  // The interned id of `worker`, or kNone; InternWorker adds it if missing.
+  uint32_t LookupWorker(std::string_view worker) const;
+  uint32_t InternWorker(std::string_view worker);
+
+  DeadlineQueue& QueueFor(Nanos timeout);
+  void Push(DeadlineQueue& q, const Entry& e);
+  void PopFront(DeadlineQueue& q);
+  bool Current(const Entry& e) const;
+  // Drops stale entries at the front of `q` (so its front is a live deadline).
+  void Settle(DeadlineQueue& q);
+  void SettleAll();
+  // Removes stale entries everywhere once they outnumber the live ones.
+  void MaybeSweep();
+
+  // Frees a live slot (its index entry at `pos`, or found when kNoPos; its worker's
+  // count) and returns its lease. The caller accounts for its deadline entry.
+  Lease Release(uint32_t slot, size_t pos = kNoPos);
+  template <typename Pred>
+  std::vector<Lease> RemoveIf(Pred pred);
+
+  std::vector<Slot> slab_;
+  std::vector<uint32_t> free_slots_;
+  size_t live_ = 0;
+  std::vector<IndexEntry> index_;  // size 0 or a power of two, at most half full
+  std::vector<DeadlineQueue> queues_;
+  size_t last_queue_ = 0;
+  size_t stale_entries_ = 0;
+  std::deque<WorkerName> workers_;  // a deque: names never move (Lease::worker views them)
+  std::map<std::string, uint32_t, std::less<>> worker_ids_;
+  std::vector<uint32_t> idle_workers_;  // ids whose lease count dropped to 0 (maybe reused)
+  mutable uint32_t last_worker_ = kNone;
 };
 
 }  // namespace btrq::broker

@@ -273,7 +273,7 @@ void Scheduler::Retire(Job& job) {
   queue_.RemoveJob(job.id);
   for (const Lease& l : leases_.RemoveJob(job.id)) {
     DropLease(l);
-    cancel_notices_.push_back(CancelNotice{l.worker, job.id});
+    cancel_notices_.push_back(CancelNotice{std::string(l.worker), job.id});
   }
   job.in_flight = 0;
   JobInfo info = InfoOf(job);
@@ -363,7 +363,7 @@ Result<std::vector<std::string>> Scheduler::CancelJob(JobId id) {
   std::set<std::string> workers;
   for (const Lease& l : held) {
     DropLease(l);
-    workers.insert(l.worker);
+    workers.emplace(l.worker);
   }
   for (const std::string& w : workers) cancel_notices_.push_back(CancelNotice{w, id});
   job->in_flight = 0;
@@ -734,6 +734,9 @@ std::vector<CancelNotice> Scheduler::TakeCancelNotices() {
 
 Status Scheduler::PollJournal() { return journal_ ? journal_->Poll() : Status::OK(); }
 Status Scheduler::SyncJournal() { return journal_ ? journal_->Sync() : Status::OK(); }
+void Scheduler::SetJournalWakeup(std::function<void()> wakeup) {
+  if (journal_) journal_->SetWakeup(std::move(wakeup));
+}
 
 Status Scheduler::Compact() {
   if (!journal_) return Status::OK();

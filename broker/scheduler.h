@@ -27,6 +27,7 @@
 // the attempt a crash interrupted is not charged to the task (it was not its fault).
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -186,8 +187,14 @@ class Scheduler {
   std::vector<CancelNotice> TakeCancelNotices();
 
   // --- Journal ---
+  // Collects a finished group commit (running on_durable callbacks) and starts the next
+  // one when due; never waits for the disk (Journal::Poll).
   Status PollJournal();
+  // Makes everything journaled so far durable and waits for it (shutdown).
   Status SyncJournal();
+  // Called from the journal's thread when a group commit finishes, so the loop can
+  // PollJournal() without waiting for NextWakeup(); see Journal::SetWakeup. Thread-safe.
+  void SetJournalWakeup(std::function<void()> wakeup);
   // Writes a snapshot of live state and switches the journal to it.
   Status Compact();
   const Journal* journal() const { return journal_.get(); }

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include "broker/crc32c.h"
 #include "broker/journal_records.h"
@@ -27,7 +30,11 @@ class JournalTest : public ::testing::Test {
     o.sync_interval = milliseconds(2);
     return o;
   }
-  Result<std::unique_ptr<Journal>> Open(JournalOptions o) { return Journal::Open(o, &clock_, &env_); }
+  Result<std::unique_ptr<Journal>> Open(JournalOptions o) {
+    Result<std::unique_ptr<Journal>> j = Journal::Open(o, &clock_, &env_);
+    if (j.ok()) (*j)->SetWakeup(wakeups_.Hook());
+    return j;
+  }
   Result<std::unique_ptr<Journal>> Open() { return Open(Options()); }
   std::vector<std::string> Recovered(const Journal& j) {
     std::vector<std::string> out;
@@ -48,9 +55,49 @@ class JournalTest : public ::testing::Test {
     f.put(static_cast<char>(c ^ 0x5A));
   }
 
+  // The dispatcher loop's journal step once the sync interval has passed: hands the
+  // buffer to the journal thread, waits for its wakeup, collects the group.
+  Status PollAfterInterval(Journal& j) {
+    clock_.Advance(milliseconds(2));
+    const uint64_t seen = wakeups_.count();
+    Status s = j.Poll();
+    if (!s.ok() || !j.group_in_flight()) return s;
+    if (!wakeups_.WaitBeyond(seen)) return Status::DeadlineExceeded("the group never finished");
+    return j.Poll();
+  }
+
   TempDir dir_;
   FakeClock clock_;
   FaultEnv env_;
+  WakeupCounter wakeups_;
+};
+
+// Holds the journal thread inside its next fdatasync until opened; later syncs pass.
+class SyncGate {
+ public:
+  // For FaultEnv::before_sync: says the sync started, then waits for Open().
+  std::function<void()> Hook() {
+    return [this] {
+      if (used_.exchange(true)) return;
+      started_.set_value();
+      opened_.wait();
+    };
+  }
+  SyncGate() = default;
+  SyncGate(const SyncGate&) = delete;
+  SyncGate& operator=(const SyncGate&) = delete;
+  ~SyncGate() { Open(); }  // never leaves the journal thread stuck after a failed test
+  void WaitStarted() { started_.get_future().wait(); }
+  void Open() {
+    if (!opened_once_.exchange(true)) open_.set_value();
+  }
+
+ private:
+  std::promise<void> started_;
+  std::promise<void> open_;
+  std::shared_future<void> opened_ = open_.get_future().share();
+  std::atomic<bool> used_{false};
+  std::atomic<bool> opened_once_{false};
 };
 
 TEST(Crc32c, KnownVectors) {
@@ -83,16 +130,85 @@ TEST_F(JournalTest, GroupCommitWritesAndSyncsOncePerInterval) {
     ++acked;
   });
   ASSERT_OK(j->Poll());
-  EXPECT_EQ(j->stats().writes, 0u);  // not due yet
+  EXPECT_FALSE(j->group_in_flight());  // not due yet
   EXPECT_EQ(acked, 0);
   EXPECT_EQ(j->NextSyncAt(), clock_.Now() + milliseconds(2));
-  clock_.Advance(milliseconds(2));
-  ASSERT_OK(j->Poll());
+  ASSERT_OK(PollAfterInterval(*j));
   EXPECT_EQ(j->stats().writes, 1u);
   EXPECT_EQ(j->stats().syncs, 1u);
   EXPECT_EQ(acked, 1);
   EXPECT_EQ(j->durable_seq(), 101u);
   EXPECT_FALSE(j->NextSyncAt().has_value());
+  EXPECT_FALSE(j->group_in_flight());
+}
+
+TEST_F(JournalTest, PollNeverWaitsForTheDiskAndCallbacksRunOnlyInPoll) {
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  SyncGate gate;
+  env_.before_sync = gate.Hook();
+  std::vector<std::string> events;
+  const std::thread::id owner = std::this_thread::get_id();
+  j->AppendAcked("job 1", [&](const Status& s) {
+    EXPECT_OK(s);
+    EXPECT_EQ(std::this_thread::get_id(), owner);
+    events.push_back("job 1 durable");
+  });
+  clock_.Advance(milliseconds(2));
+  const uint64_t seen = wakeups_.count();
+  ASSERT_OK(j->Poll());  // hands the group over and returns
+  gate.WaitStarted();    // the journal thread is inside fdatasync now
+  EXPECT_TRUE(j->group_in_flight());
+  EXPECT_FALSE(j->NextSyncAt().has_value());  // the wakeup will tell
+  // The owner keeps appending and polling while the disk is busy.
+  j->AppendAcked("job 2", [&](const Status& s) {
+    EXPECT_OK(s);
+    events.push_back("job 2 durable");
+  });
+  clock_.Advance(milliseconds(2));
+  ASSERT_OK(j->Poll());
+  EXPECT_EQ(j->durable_seq(), 0u);
+  EXPECT_TRUE(events.empty());
+
+  gate.Open();
+  ASSERT_TRUE(wakeups_.WaitBeyond(seen));
+  EXPECT_TRUE(events.empty());  // not until the owner polls
+  EXPECT_EQ(j->NextSyncAt(), SteadyTime{});  // a finished group awaits collection
+  ASSERT_OK(j->Poll());  // collects group 1 and hands over group 2, now due
+  EXPECT_EQ(events, (std::vector<std::string>{"job 1 durable"}));
+  EXPECT_EQ(j->durable_seq(), 1u);
+  ASSERT_OK(j->Sync());
+  EXPECT_EQ(events, (std::vector<std::string>{"job 1 durable", "job 2 durable"}));
+  EXPECT_EQ(j->durable_seq(), 2u);
+  EXPECT_EQ(j->stats().syncs, 2u);
+}
+
+TEST_F(JournalTest, OnSyncIsToldEachSyncOnTheOwnersThread) {
+  JournalOptions o = Options();
+  std::vector<Nanos> syncs;
+  const std::thread::id owner = std::this_thread::get_id();
+  o.on_sync = [&](Nanos d) {
+    EXPECT_EQ(std::this_thread::get_id(), owner);
+    syncs.push_back(d);
+  };
+  ASSERT_OK_AND_ASSIGN(auto j, Open(o));
+  j->Append("a");
+  ASSERT_OK(PollAfterInterval(*j));
+  j->Append("b");
+  ASSERT_OK(j->Sync());
+  ASSERT_EQ(syncs.size(), 2u);
+  EXPECT_EQ(j->stats().last_sync_duration, syncs[1]);
+}
+
+TEST_F(JournalTest, DestroyingTheJournalFinishesTheGroupInFlight) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto j, Open());
+    j->Append("handed over");
+    clock_.Advance(milliseconds(2));
+    ASSERT_OK(j->Poll());
+    j->Append("still buffered");
+  }
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"handed over"}));
 }
 
 TEST_F(JournalTest, UnsyncedRecordsAreLostOnCrashButSyncedOnesAreNot) {
@@ -210,6 +326,31 @@ TEST_F(JournalTest, FullDiskFailsAcknowledgedRecordsAndKeepsTheRest) {
   EXPECT_EQ(reopened->recovery().truncated_bytes, 0u);
 }
 
+TEST_F(JournalTest, AFailedGroupIsRetriedAheadOfLaterRecords) {
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  env_.fail_writes = true;
+  env_.partial_bytes = 3;
+  Status acked_status;
+  j->Append("a");
+  j->AppendAcked("job", [&](const Status& s) { acked_status = s; });
+  clock_.Advance(milliseconds(2));
+  const uint64_t seen = wakeups_.count();
+  ASSERT_OK(j->Poll());
+  j->Append("b");  // while the group is in flight
+  ASSERT_TRUE(wakeups_.WaitBeyond(seen));
+  env_.fail_writes = false;
+  EXPECT_EQ(j->Poll().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(acked_status.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(j->stats().failures, 1u);
+  EXPECT_EQ(j->durable_seq(), 0u);
+  ASSERT_OK(j->Sync());
+  EXPECT_EQ(j->durable_seq(), 3u);
+  j.reset();
+  ASSERT_OK_AND_ASSIGN(auto reopened, Open());
+  EXPECT_EQ(Recovered(*reopened), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(reopened->recovery().truncated_bytes, 0u);
+}
+
 TEST_F(JournalTest, FailedSyncIsReportedToo) {
   ASSERT_OK_AND_ASSIGN(auto j, Open());
   env_.fail_syncs = true;
@@ -235,6 +376,51 @@ TEST_F(JournalTest, RewriteReplacesTheLogAtomically) {
   EXPECT_FALSE(std::filesystem::exists(LogPath() + ".tmp"));
   ASSERT_OK_AND_ASSIGN(auto j, Open());
   EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"snap1", "snap2", "after"}));
+}
+
+TEST_F(JournalTest, RewriteWaitsForTheGroupInFlightAndSubsumesIt) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto j, Open());
+    SyncGate gate;
+    env_.before_sync = gate.Hook();
+    int acked = 0;
+    j->Append("old");
+    j->AppendAcked("in flight", [&](const Status& s) { acked += s.ok(); });
+    clock_.Advance(milliseconds(2));
+    ASSERT_OK(j->Poll());
+    gate.WaitStarted();
+    j->AppendAcked("buffered", [&](const Status& s) { acked += s.ok(); });
+    std::thread opener([&] { gate.Open(); });
+    const Status rewritten = j->Rewrite({"snap"});
+    opener.join();
+    ASSERT_OK(rewritten);
+    EXPECT_EQ(acked, 2);
+    EXPECT_EQ(j->durable_seq(), 3u);
+    EXPECT_FALSE(j->group_in_flight());
+    j->Append("after");
+    ASSERT_OK(j->Sync());
+  }
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"snap", "after"}));
+}
+
+TEST_F(JournalTest, RewriteSubsumesAGroupThatFailedInFlight) {
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  env_.fail_syncs = true;
+  env_.error_number = EIO;
+  Status acked_status = Status::Internal("not run");
+  j->AppendAcked("job", [&](const Status& s) { acked_status = s; });
+  clock_.Advance(milliseconds(2));
+  const uint64_t seen = wakeups_.count();
+  ASSERT_OK(j->Poll());
+  ASSERT_TRUE(wakeups_.WaitBeyond(seen));
+  env_.fail_syncs = false;
+  ASSERT_OK(j->Rewrite({"snap with the job"}));
+  EXPECT_OK(acked_status);
+  EXPECT_EQ(j->stats().failures, 1u);
+  j.reset();
+  ASSERT_OK_AND_ASSIGN(auto reopened, Open());
+  EXPECT_EQ(Recovered(*reopened), (std::vector<std::string>{"snap with the job"}));
 }
 
 TEST(JournalRecords, JobSpecRoundTrips) {

@@ -1,11 +1,17 @@
 #pragma once
 
-// Test helpers for the journal: a temporary directory and a JournalEnv that injects
-// write and sync failures (a full disk) into the real POSIX one.
+// Test helpers for the journal: a temporary directory, a JournalEnv that injects write
+// and sync failures (a full disk) into the real POSIX one, and a counter of the journal
+// thread's wakeups to wait on.
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "broker/journal_file.h"
@@ -29,13 +35,43 @@ class TempDir {
   std::string path_;
 };
 
-// Fails writes (after writing `partial_bytes` of them) and/or syncs while told to.
+// Counts Journal::SetWakeup calls from the journal thread, as the dispatcher's WakeupFd
+// does, and lets a test wait for them.
+class WakeupCounter {
+ public:
+  std::function<void()> Hook() {
+    return [this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++count_;
+      cv_.notify_all();
+    };
+  }
+  uint64_t count() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return count_;
+  }
+  // Waits (10 s at most) until more than `seen` wakeups happened; false on timeout.
+  bool WaitBeyond(uint64_t seen) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return count_ > seen; });
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t count_ = 0;
+};
+
+// Fails writes (after writing `partial_bytes` of them) and/or syncs while told to, and
+// runs `before_sync` (on the journal thread) before each sync of a journal file. Set the
+// fields while no group is in flight.
 class FaultEnv final : public JournalEnv {
  public:
   bool fail_writes = false;
   bool fail_syncs = false;
   size_t partial_bytes = 0;
   int error_number = ENOSPC;
+  std::function<void()> before_sync;
 
   Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path, bool truncate) override {
     BTRQ_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> f, JournalEnv::Posix()->OpenWritable(path, truncate));
@@ -66,6 +102,7 @@ class FaultEnv final : public JournalEnv {
       return base_->Append(data);
     }
     Status Sync() override {
+      if (env_->before_sync) env_->before_sync();
       if (env_->fail_syncs) return PosixError("fdatasync journal.log", env_->error_number);
       return base_->Sync();
     }

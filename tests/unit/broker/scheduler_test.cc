@@ -45,6 +45,19 @@ class SchedulerTest : public ::testing::Test {
     auto s = Scheduler::Create(options_, &clock_, &catalog_, std::move(journal));
     ASSERT_OK(s);
     sched_ = std::move(*s);
+    sched_->SetJournalWakeup(wakeups_.Hook());
+  }
+
+  // The dispatcher loop's journal step once the sync interval has passed: hands the
+  // buffer to the journal thread, waits for its wakeup, and collects the group (which
+  // runs the durable callbacks here).
+  Status PollJournalAfterInterval() {
+    clock_.Advance(milliseconds(2));
+    const uint64_t seen = wakeups_.count();
+    Status s = sched_->PollJournal();
+    if (!s.ok() || !sched_->journal()->group_in_flight()) return s;
+    if (!wakeups_.WaitBeyond(seen)) return Status::DeadlineExceeded("the journal group never finished");
+    return sched_->PollJournal();
   }
 
   // Streams 1..n with `chunks` chunks each: [0, chunks * kChunk).
@@ -66,10 +79,7 @@ class SchedulerTest : public ::testing::Test {
     Status durable = Status::Internal("on_durable did not run");
     auto id = sched_->SubmitJob(spec, [&durable](const Status& s) { durable = s; });
     EXPECT_OK(id);
-    if (sched_->journal() != nullptr) {
-      clock_.Advance(milliseconds(2));
-      EXPECT_OK(sched_->PollJournal());
-    }
+    if (sched_->journal() != nullptr) EXPECT_OK(PollJournalAfterInterval());
     EXPECT_OK(durable);
     return id.ok() ? *id : 0;
   }
@@ -131,6 +141,7 @@ class SchedulerTest : public ::testing::Test {
   FakeStreamCatalog catalog_;
   TempDir dir_;
   FaultEnv env_;
+  WakeupCounter wakeups_;
   std::unique_ptr<Scheduler> sched_;
 };
 
@@ -467,13 +478,11 @@ TEST_F(SchedulerTest, NothingIsDispatchedBeforeTheJobAndItsPinsAreDurable) {
   EXPECT_TRUE(sched_->NextDispatch("w1").empty());
   EXPECT_FALSE(durable);
   EXPECT_EQ(catalog_.list_calls(), 0);
-  clock_.Advance(milliseconds(2));
-  ASSERT_OK(sched_->PollJournal());
+  ASSERT_OK(PollJournalAfterInterval());
   EXPECT_TRUE(durable);
   sched_->Expand();  // lists and pins; the pin is not durable yet
   EXPECT_TRUE(sched_->NextDispatch("w1").empty());
-  clock_.Advance(milliseconds(2));
-  ASSERT_OK(sched_->PollJournal());
+  ASSERT_OK(PollJournalAfterInterval());
   sched_->Expand();
   EXPECT_EQ(sched_->NextDispatch("w1").size(), 2u);
   EXPECT_EQ(Info(id).state, JobState::kRunning);
@@ -607,8 +616,7 @@ TEST_F(SchedulerTest, FullDiskRefusesTheJobWithAClearError) {
   env_.fail_writes = true;
   Status durable;
   ASSERT_OK_AND_ASSIGN(JobId id, sched_->SubmitJob(Spec(), [&](const Status& s) { durable = s; }));
-  clock_.Advance(milliseconds(2));
-  EXPECT_EQ(sched_->PollJournal().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(PollJournalAfterInterval().code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(durable.code(), StatusCode::kResourceExhausted);
   EXPECT_EQ(sched_->GetJob(id).status().code(), StatusCode::kNotFound);
   env_.fail_writes = false;
