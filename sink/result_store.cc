@@ -7,7 +7,11 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <numeric>
+#include <thread>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 namespace btrq::sink {
 
@@ -35,6 +39,33 @@ CREATE TABLE results(
 CREATE TABLE jobs(job INTEGER PRIMARY KEY, results INTEGER NOT NULL);
 CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT INTO counters(name, value) VALUES('duplicates', 0);
+)sql",
+    // 2: results become a rowid table with the task key as a unique index. Rows are
+    // appended in arrival order, so a commit writes a few consecutive table pages plus
+    // the small index entries, instead of rewriting a ~400-byte row into a leaf page per
+    // stream of the batch (WITHOUT ROWID suits rows far smaller than a page).
+    R"sql(
+CREATE TABLE results_v2(
+  job INTEGER NOT NULL,
+  stream BLOB NOT NULL,
+  start INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  worker TEXT NOT NULL,
+  duration_ns INTEGER NOT NULL,
+  points_read INTEGER NOT NULL,
+  stored_at INTEGER NOT NULL,
+  fields BLOB NOT NULL
+);
+INSERT INTO results_v2(job, stream, start, end_ns, version, attempt, worker, duration_ns,
+                       points_read, stored_at, fields)
+  SELECT job, stream, start, end_ns, version, attempt, worker, duration_ns, points_read,
+         stored_at, fields
+  FROM results ORDER BY job, stream, start;
+DROP TABLE results;
+ALTER TABLE results_v2 RENAME TO results;
+CREATE UNIQUE INDEX results_key ON results(job, stream, start);
 )sql",
 };
 static_assert(std::size(kMigrations) == ResultStore::kSchemaVersion);
@@ -103,8 +134,12 @@ bool GetBytes(std::string_view* in, std::string* out) {
 
 }  // namespace
 
-std::string EncodeFields(const Fields& fields) {
-  std::string out;
+namespace {
+
+// EncodeFields into `*out`, replacing its content (PutBatch reuses one buffer).
+void EncodeFieldsTo(const Fields& fields, std::string* out_buffer) {
+  std::string& out = *out_buffer;
+  out.clear();
   out.push_back(static_cast<char>(kFieldsFormat));
   PutVarint(fields.size(), &out);
   for (const auto& [name, value] : fields) {
@@ -125,6 +160,13 @@ std::string EncodeFields(const Fields& fields) {
       out.append(s);
     }
   }
+}
+
+}  // namespace
+
+std::string EncodeFields(const Fields& fields) {
+  std::string out;
+  EncodeFieldsTo(fields, &out);
   return out;
 }
 
@@ -204,6 +246,74 @@ class ResultStore::Statement {
 
  private:
   sqlite3_stmt* const stmt_;
+};
+
+// Copies the WAL into the database file on its own thread and connection, so the
+// writer's commits do not wait for it. PASSIVE checkpoints never block the writer or
+// readers; the connection syncs like the writer (synchronous=FULL), so a checkpoint loses
+// nothing on a crash: the WAL keeps every frame until the database file has it.
+class ResultStore::Checkpointer {
+ public:
+  explicit Checkpointer(sqlite3* db) : db_(db), thread_([this] { Loop(); }) {}
+  ~Checkpointer() {
+    {
+      MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    cv_.Signal();
+    thread_.join();
+    sqlite3_close(db_);
+  }
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  // Runs `f` while no background checkpoint runs. Thread-safe.
+  template <typename F>
+  void Exclusive(F f) {
+    MutexLock running(&run_mu_);
+    f();
+  }
+
+  // Asks for a checkpoint (coalesced with one that is pending). Thread-safe.
+  void Wake() {
+    {
+      MutexLock lock(&mu_);
+      wake_ = true;
+    }
+    cv_.Signal();
+  }
+
+ private:
+  void Loop() {
+    MutexLock lock(&mu_);
+    while (true) {
+      while (!wake_ && !stop_) cv_.Wait();
+      if (stop_) return;
+      wake_ = false;
+      mu_.Unlock();
+      {
+        MutexLock running(&run_mu_);
+        const int rc =
+            sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        // BUSY: another connection checkpoints (e.g. recovery); the next wake retries.
+        if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) {
+          spdlog::warn("btrq-sink: background checkpoint failed: {}", sqlite3_errmsg(db_));
+        }
+      }
+      mu_.Lock();
+    }
+  }
+
+  sqlite3* const db_;  // used by thread_ only
+  // Held while a background checkpoint runs: SQLite lets one checkpoint run at a time
+  // and fails another at once (SQLITE_BUSY, no busy handler), so the writer's inline
+  // checkpoint takes this first (Exclusive).
+  Mutex run_mu_;
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  bool wake_ GUARDED_BY(mu_) = false;
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::thread thread_;
 };
 
 namespace {
@@ -324,6 +434,8 @@ Result<std::unique_ptr<ResultStore>> ResultStore::Open(const ResultStoreOptions&
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   std::unique_ptr<ResultStore> store(new ResultStore(db, clock, options.read_only));
   MutexLock lock(&store->mu_);
+  const std::string cache = "PRAGMA cache_size=-" + std::to_string(std::max(options.cache_kib, 1));
+  BTRQ_RETURN_IF_ERROR(Exec(db, cache.c_str()));
   if (!options.read_only) {
     // WAL + synchronous=FULL: each COMMIT fsyncs the WAL (see the header).
     auto mode = QueryInt(db, "PRAGMA journal_mode=WAL");
@@ -332,13 +444,60 @@ Result<std::unique_ptr<ResultStore>> ResultStore::Open(const ResultStoreOptions&
   }
   BTRQ_RETURN_IF_ERROR(Migrate(db, options.read_only).WithContext(options.path));
   BTRQ_RETURN_IF_ERROR(store->Prepare());
+  if (!options.read_only && options.checkpoint_pages > 0) {
+    sqlite3* ckpt = nullptr;
+    const int ckpt_rc = sqlite3_open_v2(options.path.c_str(), &ckpt,
+                                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    Status status = ckpt_rc == SQLITE_OK
+                        ? Exec(ckpt, "PRAGMA synchronous=FULL")
+                        : StatusFromSqlite(ckpt_rc, "opening the checkpoint connection",
+                                           ckpt ? sqlite3_errmsg(ckpt) : nullptr);
+    if (!status.ok()) {
+      sqlite3_close(ckpt);
+      return status.WithContext(options.path);
+    }
+    sqlite3_busy_timeout(ckpt, options.busy_timeout_ms);
+    BTRQ_RETURN_IF_ERROR(Exec(db, "PRAGMA wal_autocheckpoint=0"));
+    store->checkpoint_pages_ = options.checkpoint_pages;
+    store->next_checkpoint_at_ = options.checkpoint_pages;
+    store->checkpointer_ = std::make_unique<Checkpointer>(ckpt);
+    sqlite3_wal_hook(db, &ResultStore::OnWalCommit, store.get());
+  }
   return store;
+}
+
+int ResultStore::OnWalCommit(void* self, sqlite3* db, const char* name, int pages) {
+  // Runs inside PutBatch's COMMIT, so under mu_.
+  auto* store = static_cast<ResultStore*>(self);
+  if (pages < store->wal_pages_) store->next_checkpoint_at_ = store->checkpoint_pages_;
+  store->wal_pages_ = pages;
+  if (pages / 8 >= store->checkpoint_pages_) {
+    // The background checkpoints fell behind (a writer that never pauses keeps them from
+    // finishing): checkpoint inline and restart the WAL, so it stays bounded.
+    // RESTART waits (busy handler) for readers; a failure leaves the WAL to the next try.
+    store->checkpointer_->Exclusive([db, name] {
+      if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr) !=
+          SQLITE_OK) {
+        spdlog::warn("btrq-sink: inline checkpoint failed: {}", sqlite3_errmsg(db));
+      }
+    });
+    return SQLITE_OK;
+  }
+  if (pages >= store->next_checkpoint_at_) {
+    // One background checkpoint per checkpoint_pages of WAL growth: each copies the
+    // pages written since the last one once, however often they were rewritten.
+    store->next_checkpoint_at_ = pages + store->checkpoint_pages_;
+    store->checkpointer_->Wake();
+  }
+  return SQLITE_OK;
 }
 
 ResultStore::ResultStore(sqlite3* db, Clock* clock, bool read_only)
     : clock_(clock), read_only_(read_only), db_(db) {}
 
 ResultStore::~ResultStore() {
+  // Stopped first, so the writer's close is the last and checkpoints what is left.
+  checkpointer_.reset();
   MutexLock lock(&mu_);
   // Statements first: sqlite3_close refuses a connection with live statements.
   insert_.reset();
@@ -406,7 +565,6 @@ Result<std::vector<PutOutcome>> ResultStore::PutBatch(const std::vector<TaskResu
     }
   }
   std::vector<PutOutcome> out;
-  out.reserve(results.size());
   MutexLock lock(&mu_);
   if (Status status = PutBatchLocked(results, &out); !status.ok()) {
     if (!sqlite3_get_autocommit(db_)) Exec(db_, "ROLLBACK");
@@ -418,12 +576,26 @@ Result<std::vector<PutOutcome>> ResultStore::PutBatch(const std::vector<TaskResu
 Status ResultStore::PutBatchLocked(const std::vector<TaskResult>& results,
                                    std::vector<PutOutcome>* out) {
   if (results.empty()) return Status::OK();
+  // Inserting in key order walks the B-tree's leaves in order: a job's results arrive
+  // as runs of consecutive chunks of a few streams, which then share leaf pages. A stable
+  // sort keeps the first of two equal keys first, so it is the one stored.
+  order_.resize(results.size());
+  std::iota(order_.begin(), order_.end(), uint32_t{0});
+  std::stable_sort(order_.begin(), order_.end(), [&results](uint32_t a, uint32_t b) {
+    const TaskKey& x = results[a].task.key;
+    const TaskKey& y = results[b].task.key;
+    if (x.job != y.job) return x.job < y.job;
+    if (x.stream != y.stream) return x.stream < y.stream;
+    return x.start < y.start;
+  });
+  out->assign(results.size(), PutOutcome::kDuplicate);
   BTRQ_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
   const int64_t stored_at = clock_->WallNanos();
   std::map<JobId, int64_t> stored_per_job;
   int64_t duplicates = 0;
-  for (const TaskResult& r : results) {
-    const std::string fields = EncodeFields(r.fields);
+  for (const uint32_t i : order_) {
+    const TaskResult& r = results[i];
+    EncodeFieldsTo(r.fields, &fields_buffer_);
     auto use = insert_->Begin();
     sqlite3_stmt* s = use.get();
     const std::string_view stream = r.task.key.stream.AsBytes();
@@ -438,13 +610,13 @@ Status ResultStore::PutBatchLocked(const std::vector<TaskResult>& results,
     sqlite3_bind_int64(s, 8, r.duration_ns);
     sqlite3_bind_int64(s, 9, r.points_read);
     sqlite3_bind_int64(s, 10, stored_at);
-    sqlite3_bind_blob(s, 11, fields.data(), static_cast<int>(fields.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(s, 11, fields_buffer_.data(), static_cast<int>(fields_buffer_.size()),
+                      SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE) return SqlError("storing " + r.task.key.ToString());
     if (sqlite3_changes(db_) == 1) {
-      out->push_back(PutOutcome::kStored);
+      (*out)[i] = PutOutcome::kStored;
       ++stored_per_job[r.task.key.job];
     } else {
-      out->push_back(PutOutcome::kDuplicate);
       ++duplicates;
     }
   }

@@ -3,9 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
+#include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <optional>
+#include <thread>
 
 #include "tests/support/fake_clock.h"
 #include "tests/support/status_matchers.h"
@@ -45,6 +50,12 @@ class ResultStoreTest : public ::testing::Test {
     auto store = ResultStore::Open(options, &clock_);
     EXPECT_OK(store);
     return store.ok() ? std::move(*store) : nullptr;
+  }
+  Status OpenStoreStatus(bool read_only) {
+    ResultStoreOptions options;
+    options.path = dir_.File("results.db");
+    options.read_only = read_only;
+    return ResultStore::Open(options, &clock_).status();
   }
 
   testing::TempDir dir_;
@@ -173,6 +184,131 @@ TEST_F(ResultStoreTest, LargeJobIdsAndVersionsRoundTrip) {
   ASSERT_EQ(page.size(), 1u);
   EXPECT_EQ(page[0].result.task.key.job, r.task.key.job);
   EXPECT_EQ(page[0].result.version, r.version);
+}
+
+TEST_F(ResultStoreTest, OutcomesFollowTheBatchOrderAndTheFirstOfEqualKeysWins) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  // Out of key order (the store inserts in key order), with an in-batch duplicate whose
+  // first occurrence sorts after a different key.
+  ASSERT_OK_AND_ASSIGN(auto outcomes,
+                       store->PutBatch({MakeResult(4, 3, 0, 1, "first"), MakeResult(4, 1, 0),
+                                        MakeResult(4, 3, 0, 2, "second"), MakeResult(4, 2, 0)}));
+  EXPECT_THAT(outcomes, ElementsAre(PutOutcome::kStored, PutOutcome::kStored,
+                                    PutOutcome::kDuplicate, PutOutcome::kStored));
+  ASSERT_OK_AND_ASSIGN(StoredResult got, store->Get(TaskKey{4, StreamN(3), 0}));
+  EXPECT_EQ(got.result.worker_id, "first");
+  EXPECT_EQ(store->CountJob(4).value_or(0), 3u);
+}
+
+// Runs `sql` on a raw connection to `path`; fails the test on error.
+void RawExec(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+}
+
+std::string HexOf(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : bytes) {
+    out.push_back(kHex[(static_cast<unsigned char>(c) >> 4) & 0xf]);
+    out.push_back(kHex[static_cast<unsigned char>(c) & 0xf]);
+  }
+  return out;
+}
+
+TEST_F(ResultStoreTest, OpeningASchemaVersionOneDatabaseMigratesItsResultsAndCounters) {
+  const std::string path = dir_.File("results.db");
+  const TaskResult old = MakeResult(6, 1, 500, 3, "old-worker");
+  // A database as the first release wrote it: schema 1, one result, one duplicate seen.
+  RawExec(path, R"sql(
+CREATE TABLE schema_version(version INTEGER NOT NULL);
+INSERT INTO schema_version(version) VALUES(1);
+CREATE TABLE results(
+  job INTEGER NOT NULL, stream BLOB NOT NULL, start INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL, version INTEGER NOT NULL, attempt INTEGER NOT NULL,
+  worker TEXT NOT NULL, duration_ns INTEGER NOT NULL, points_read INTEGER NOT NULL,
+  stored_at INTEGER NOT NULL, fields BLOB NOT NULL,
+  PRIMARY KEY(job, stream, start)
+) WITHOUT ROWID;
+CREATE TABLE jobs(job INTEGER PRIMARY KEY, results INTEGER NOT NULL);
+CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO counters(name, value) VALUES('duplicates', 1);
+INSERT INTO jobs(job, results) VALUES(6, 1);
+)sql" + std::string("INSERT INTO results VALUES(6, x'") + HexOf(old.task.key.stream.AsBytes()) +
+                   "', 500, 600, 42, 3, 'old-worker', 1234, 10, 77, x'" +
+                   HexOf(EncodeFields(old.fields)) + "');");
+
+  // Read-only openers need the writer to migrate first.
+  EXPECT_EQ(OpenStoreStatus(/*read_only=*/true).code(), StatusCode::kFailedPrecondition);
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK_AND_ASSIGN(StoredResult got, store->Get(old.task.key));
+  EXPECT_EQ(got.result.worker_id, "old-worker");
+  EXPECT_EQ(got.result.task.attempt, 3u);
+  EXPECT_EQ(got.result.fields, old.fields);
+  EXPECT_EQ(got.stored_at, 77);
+  ASSERT_OK_AND_ASSIGN(auto outcomes,
+                       store->PutBatch({MakeResult(6, 1, 500), MakeResult(6, 1, 600)}));
+  EXPECT_THAT(outcomes, ElementsAre(PutOutcome::kDuplicate, PutOutcome::kStored));
+  ASSERT_OK_AND_ASSIGN(StoreStats stats, store->Stats());
+  EXPECT_EQ(stats.results, 2u);
+  EXPECT_EQ(stats.duplicates, 2u);
+  ASSERT_OK_AND_ASSIGN(auto page, store->ReadPage(6, std::nullopt, 10));
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[1].result.task.key.start, 600);
+  auto reader = OpenStore(/*read_only=*/true);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(reader->CountJob(6).value_or(0), 2u);
+}
+
+TEST_F(ResultStoreTest, BackgroundCheckpointsKeepTheWalBoundedAndLoseNothing) {
+  ResultStoreOptions options;
+  options.path = dir_.File("results.db");
+  options.checkpoint_pages = 16;
+  const auto wal_bytes = [&options] {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(options.path + "-wal", ec);
+    return ec ? uintmax_t{0} : size;
+  };
+  constexpr int kBatches = 300;
+  constexpr int kPerBatch = 10;
+  uintmax_t largest_wal = 0;
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, ResultStore::Open(options, &clock_));
+    for (int b = 0; b < kBatches; ++b) {
+      std::vector<TaskResult> batch;
+      for (int i = 0; i < kPerBatch; ++i) {
+        batch.push_back(MakeResult(1, static_cast<uint8_t>(i), int64_t{b} * 100));
+      }
+      ASSERT_OK(store->PutBatch(batch));
+      largest_wal = std::max(largest_wal, wal_bytes());
+    }
+    // The checkpointer copies the WAL into the database file while the writer is idle.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    uintmax_t db_bytes = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::error_code ec;
+      db_bytes = std::filesystem::file_size(options.path, ec);
+      if (!ec && db_bytes > 100 * 1024) break;
+      std::this_thread::yield();
+    }
+    EXPECT_GT(db_bytes, 100 * 1024u);
+  }
+  // 300 batches wrote far more than 8 x 16 pages of WAL; the inline backstop restarts it.
+  // Bound: 8 x 16 pages plus one commit's (at most 64 here), of 4 KiB + a 24-byte frame
+  // header each; without checkpoints it would reach thousands of pages.
+  EXPECT_LT(largest_wal, uintmax_t{(8 * 16 + 64) * (4096 + 24) + 32});
+  ASSERT_OK_AND_ASSIGN(auto store, ResultStore::Open(options, &clock_));
+  EXPECT_EQ(store->CountJob(1).value_or(0), uint64_t{kBatches * kPerBatch});
+  ASSERT_OK_AND_ASSIGN(StoredResult last,
+                       store->Get(TaskKey{1, StreamN(kPerBatch - 1), (kBatches - 1) * 100}));
+  EXPECT_EQ(last.result.points_read, 10);
 }
 
 TEST(FieldsBlob, RoundTripsEveryKindOfValue) {
