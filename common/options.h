@@ -72,7 +72,7 @@ struct SinkOptions {
 struct WorkerOptions {
   std::string broker = "tcp://127.0.0.1:7401";
   std::string sink = "tcp://127.0.0.1:7411";
-  uint32_t threads = 0;               // 0: hardware threads
+  uint32_t threads = 0;               // 0: two per hardware thread
   uint32_t credit = 0;                // 0: threads * 2
   uint32_t max_unacked_results = 1024;
   int64_t heartbeat_interval = 1'000'000'000;  // 1s

@@ -53,6 +53,10 @@ bool SameAnalytic(const TaskSpec& task, const std::string& name, const Fields& p
 
 }  // namespace
 
+uint32_t DefaultThreads() {
+  return 2 * std::max(1u, std::thread::hardware_concurrency());
+}
+
 ErrorClass ClassifyError(const Status& status) {
   if (status.ok()) return ErrorClass::kNone;
   return status.IsTransient() ? ErrorClass::kTransient : ErrorClass::kPermanent;
@@ -69,7 +73,7 @@ Result<std::unique_ptr<Executor>> Executor::Create(const ExecutorOptions& option
   std::unique_ptr<Executor> executor(
       new Executor(options, registry, std::move(sources), clock, std::move(on_finished)));
   uint32_t n = options.threads;
-  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  if (n == 0) n = DefaultThreads();
   executor->slots_.reserve(n);
   for (uint32_t i = 0; i < n; ++i) executor->slots_.push_back(std::make_unique<Slot>());
   executor->threads_.reserve(n);
