@@ -391,9 +391,10 @@ TEST_F(ExecutorTest, EachThreadMakesItsOwnSourceProvider) {
   EXPECT_EQ(world_.providers_made.load(), 3);
 }
 
-TEST_F(ExecutorTest, ZeroThreadsMeansHardwareThreads) {
+TEST_F(ExecutorTest, ZeroThreadsMeansTwoPerHardwareThread) {
   Start(0);
-  EXPECT_EQ(executor_->threads(), std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(executor_->threads(), 2 * std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(executor_->threads(), DefaultThreads());
 }
 
 TEST_F(ExecutorTest, ActiveListsQueuedAndRunningTasks) {
