@@ -415,8 +415,8 @@ class Demo {
   Status StartGenerate();
   Status StartServices();
   Status WaitForGenerate();
-  Status SubmitJobs();
-  Status FollowJobs();
+  Status SubmitJob();
+  Status FollowJob();
   Status FetchResults();
   void PrintSummary();
   bool CheckTruth();
@@ -451,9 +451,8 @@ class Demo {
   std::string generate_line_;
   std::optional<Manifest> manifest_;
   std::unique_ptr<BrokerClient> broker_;
-  std::vector<JobId> jobs_;
-  std::vector<std::string> job_kinds_;
-  std::vector<v1::Job> final_jobs_;
+  JobId job_ = 0;
+  v1::Job final_job_;
   double follow_seconds_ = 0;
   std::vector<sink::StoredResult> results_;
   bool reported_ = false;  // the error was printed (with a log excerpt) where it happened
@@ -704,14 +703,13 @@ Status Demo::WaitForGenerate() {
   return Status::OK();
 }
 
-Status Demo::SubmitJobs() {
+Status Demo::SubmitJob() {
   ControlClientOptions co;
   co.endpoint = "127.0.0.1:" + std::to_string(broker_control_);
   BTRQ_ASSIGN_OR_RETURN(broker_, BrokerClient::Create(co));
   // One job over the collection. Each stream's nominal rate and valid range (quality's
   // `rate`, `min`, `max`) reach the analytic from the stream's annotations, which the
   // broker passes as params; the defect thresholds come from the manifest.
-  std::vector<std::pair<std::string, SubmitFlags>> specs;
   SubmitFlags f;
   f.collection = "staging/sensors";
   f.chunk = o_.chunk;
@@ -721,63 +719,16 @@ Status Demo::SubmitJobs() {
     f.params = {"stuck_min=" + std::to_string(manifest_->stuck_min),
                 "gap_factor=" + DoubleText(manifest_->gap_factor)};
   }
-  specs.emplace_back("all", std::move(f));
-  out() << "[4/5] " << o_.analytic << " over " << o_.chunk << " chunks: ";
-  for (auto& [kind, flags] : specs) {
-    v1::JobSpec spec;
-    BTRQ_RETURN_IF_ERROR(ApplySubmitFlags(flags, ctx_.clock->WallNanos(), &spec));
-    BTRQ_RETURN_IF_ERROR(ValidateJobSpec(spec));
-    BTRQ_ASSIGN_OR_RETURN(JobId id, broker_->SubmitJob(spec));
-    out() << (jobs_.empty() ? "" : ", ") << "job " << id;
-    if (kind != "all") {
-      const auto k = std::find_if(manifest_->kinds.begin(), manifest_->kinds.end(),
-                                  [&kind](const KindRange& r) { return r.name == kind; });
-      out() << " (" << kind << ", range " << DoubleText(k->min) << ".." << DoubleText(k->max)
-            << ")";
-    }
-    jobs_.push_back(id);
-    job_kinds_.push_back(kind);
-  }
-  out() << "\n";
+  v1::JobSpec spec;
+  BTRQ_RETURN_IF_ERROR(ApplySubmitFlags(f, ctx_.clock->WallNanos(), &spec));
+  BTRQ_RETURN_IF_ERROR(ValidateJobSpec(spec));
+  BTRQ_ASSIGN_OR_RETURN(job_, broker_->SubmitJob(spec));
+  out() << "[4/5] " << o_.analytic << " over " << o_.chunk << " chunks: job " << job_ << "\n";
   out().flush();
   return Status::OK();
 }
 
-// One v1::Job standing for all of the demo's jobs, for ProgressLine.
-v1::Job Combine(const std::vector<v1::Job>& jobs) {
-  v1::Job all;
-  v1::JobCounts* c = all.mutable_counts();
-  bool final_total = true, terminal = true, failed = false, partial = false;
-  double eta = 0;
-  for (const v1::Job& j : jobs) {
-    const v1::JobCounts& jc = j.counts();
-    c->set_total(c->total() + jc.total());
-    c->set_pending(c->pending() + jc.pending());
-    c->set_in_flight(c->in_flight() + jc.in_flight());
-    c->set_done(c->done() + jc.done());
-    c->set_retried(c->retried() + jc.retried());
-    c->set_dead(c->dead() + jc.dead());
-    c->set_cancelled(c->cancelled() + jc.cancelled());
-    c->set_streams(c->streams() + jc.streams());
-    c->set_points_read(c->points_read() + jc.points_read());
-    final_total = final_total && jc.total_final();
-    all.set_tasks_per_second(all.tasks_per_second() + j.tasks_per_second());
-    all.set_points_per_second(all.points_per_second() + j.points_per_second());
-    if (!IsTerminal(j.state())) {
-      terminal = false;
-      eta = (j.eta_seconds() < 0 || eta < 0) ? -1 : std::max(eta, j.eta_seconds());
-    }
-    failed = failed || j.state() == v1::FAILED || j.state() == v1::CANCELLED;
-    partial = partial || j.state() == v1::DONE_WITH_FAILURES;
-  }
-  c->set_total_final(final_total);
-  all.set_eta_seconds(eta);
-  all.set_state(!terminal ? v1::RUNNING
-                          : failed ? v1::FAILED : partial ? v1::DONE_WITH_FAILURES : v1::DONE);
-  return all;
-}
-
-Status Demo::FollowJobs() {
+Status Demo::FollowJob() {
   const auto start = std::chrono::steady_clock::now();
   auto last_plain = start - std::chrono::hours(1);
   for (;;) {
@@ -785,15 +736,10 @@ Status Demo::FollowJobs() {
       if (ctx_.out_tty) out() << "\n";
       return InterruptedStatus();
     }
-    std::vector<v1::Job> jobs;
-    for (JobId id : jobs_) {
-      Result<v1::Job> j = broker_->GetJob(id);
-      if (!j.ok()) return j.status().WithContext("following job " + std::to_string(id));
-      jobs.push_back(std::move(*j));
-    }
-    const v1::Job all = Combine(jobs);
-    const std::string line = std::string(o_.analytic) + " " + ProgressLine(all);
-    const bool terminal = IsTerminal(all.state());
+    Result<v1::Job> job = broker_->GetJob(job_);
+    if (!job.ok()) return job.status().WithContext("following job " + std::to_string(job_));
+    const std::string line = std::string(o_.analytic) + " " + ProgressLine(*job);
+    const bool terminal = IsTerminal(job->state());
     const auto now = std::chrono::steady_clock::now();
     if (ctx_.out_tty) {
       out() << "\r      " << line << "\x1b[K";
@@ -805,7 +751,7 @@ Status Demo::FollowJobs() {
       last_plain = now;
     }
     if (terminal) {
-      final_jobs_ = std::move(jobs);
+      final_job_ = std::move(*job);
       follow_seconds_ = std::chrono::duration<double>(now - start).count();
       return Status::OK();
     }
@@ -818,33 +764,24 @@ Status Demo::FetchResults() {
   co.endpoint = "127.0.0.1:" + std::to_string(sink_control_);
   BTRQ_ASSIGN_OR_RETURN(std::unique_ptr<SinkClient> sink, SinkClient::Create(co));
   std::string jsonl;
-  for (JobId id : jobs_) {
-    BTRQ_RETURN_IF_ERROR(sink->GetResults(id, 0, [&](const v1::ResultBatch& batch) {
-      for (const v1::Result& r : batch.results()) {
-        BTRQ_ASSIGN_OR_RETURN(sink::StoredResult stored, sink::ResultFromProto(r));
-        sink::AppendJsonLine(stored, &jsonl);
-        results_.push_back(std::move(stored));
-      }
-      return Status::OK();
-    }).WithContext("results of job " + std::to_string(id)));
-  }
+  BTRQ_RETURN_IF_ERROR(sink->GetResults(job_, 0, [&](const v1::ResultBatch& batch) {
+    for (const v1::Result& r : batch.results()) {
+      BTRQ_ASSIGN_OR_RETURN(sink::StoredResult stored, sink::ResultFromProto(r));
+      sink::AppendJsonLine(stored, &jsonl);
+      results_.push_back(std::move(stored));
+    }
+    return Status::OK();
+  }).WithContext("results of job " + std::to_string(job_)));
   return WriteFile(results_path_, jsonl);
 }
 
 void Demo::PrintSummary() {
-  uint64_t done = 0, dead = 0, cancelled = 0, total = 0;
-  int64_t first_submit = 0, last_finish = 0;
-  for (const v1::Job& j : final_jobs_) {
-    done += j.counts().done();
-    dead += j.counts().dead();
-    cancelled += j.counts().cancelled();
-    total += j.counts().total();
-    if (first_submit == 0 || j.submitted_at() < first_submit) first_submit = j.submitted_at();
-    last_finish = std::max<int64_t>(last_finish, j.finished_at());
-  }
+  const v1::JobCounts& counts = final_job_.counts();
+  const uint64_t done = counts.done(), dead = counts.dead(), cancelled = counts.cancelled();
+  const int64_t first_submit = final_job_.submitted_at(), last_finish = final_job_.finished_at();
   int64_t points = 0;
   for (const sink::StoredResult& r : results_) points += r.result.points_read;
-  // The broker's own clock from the first submit to the last finish; the demo's otherwise.
+  // The broker's own clock from submit to finish; the demo's otherwise.
   double seconds = follow_seconds_;
   if (first_submit > 0 && last_finish > first_submit) {
     seconds = static_cast<double>(last_finish - first_submit) / 1e9;
@@ -852,10 +789,10 @@ void Demo::PrintSummary() {
   const double secs = std::max(seconds, 1e-3);
 
   out() << "\nSummary\n";
-  out() << "  chunks processed  " << done << " of " << total;
+  out() << "  chunks processed  " << done << " of " << counts.total();
   if (dead > 0) out() << ", " << dead << " dead-lettered (btrq show JOB lists them)";
   if (cancelled > 0) out() << ", " << cancelled << " cancelled";
-  out() << " (" << Plural(static_cast<int64_t>(final_jobs_.size()), "job", "jobs") << ")\n";
+  out() << " (job " << job_ << ")\n";
   out() << "  points read       " << Grouped(points)
         << (points == 0 ? " (the analytic read no raw points)" : "") << "\n";
   out() << "  wall time         " << Fixed(seconds, 2) << " s (submit to last result)\n";
@@ -1014,8 +951,6 @@ bool Demo::CheckTruth() {
 }
 
 void Demo::PrintWhere() {
-  std::string ids;
-  for (JobId id : jobs_) ids += (ids.empty() ? "" : " ") + std::to_string(id);
   const std::string cli = bin_.btrq + " --config " + config_path_;
   out() << "\nResults\n";
   out() << "  run directory     " << run_.string() << " (also " << (run_.parent_path() / "latest").string()
@@ -1026,12 +961,12 @@ void Demo::PrintWhere() {
   out() << "  logs              " << (run_ / "logs").string() << "\n";
   if (o_.keep) {
     out() << "  as CSV            " << bin_.btrq << " --broker 127.0.0.1:" << broker_control_
-          << " --sink 127.0.0.1:" << sink_control_ << " results " << jobs_.front()
-          << " --format csv   (jobs " << ids << ")\n";
+          << " --sink 127.0.0.1:" << sink_control_ << " results " << job_
+          << " --format csv\n";
   } else {
     out() << "  as CSV, later     " << bin_.sink << " --config " << config_path_ << " &\n"
-          << "                    " << cli << " results " << jobs_.front()
-          << " --format csv   (jobs " << ids << ")\n";
+          << "                    " << cli << " results " << job_
+          << " --format csv\n";
   }
 }
 
@@ -1050,10 +985,10 @@ void Demo::KeepRunning() {
         << "  export PATH=\"" << fs::path(bin_.btrq).parent_path().string() << ":$PATH\"\n"
         << "  export BTRQ_CONFIG=" << config_path_ << "\n"
         << "  btrq jobs --all\n"
-        << "  btrq status " << jobs_.front() << "\n"
+        << "  btrq status " << job_ << "\n"
         << "  btrq workers\n"
         << "  btrq submit --collection staging/sensors --analytic stats --param window=1h --wait\n"
-        << "  btrq results " << jobs_.front() << " --format csv | head\n"
+        << "  btrq results " << job_ << " --format csv | head\n"
         << "  dashboard: http://127.0.0.1:" << broker_http_ << "/  (metrics: /metrics)\n"
         << "Stop them: kill $(cat " << pid_file << ")\n";
   // Forget them: nothing stops them when btrq exits.
@@ -1126,8 +1061,8 @@ int Demo::Run() {
   out().flush();
 
   for (const auto& step : {&Demo::StartLite, &Demo::WriteConfig, &Demo::StartGenerate,
-                           &Demo::StartServices, &Demo::WaitForGenerate, &Demo::SubmitJobs,
-                           &Demo::FollowJobs, &Demo::FetchResults}) {
+                           &Demo::StartServices, &Demo::WaitForGenerate, &Demo::SubmitJob,
+                           &Demo::FollowJob, &Demo::FetchResults}) {
     if (Interrupted()) return fail(InterruptedStatus(), kExitError);
     if (Status s = (this->*step)(); !s.ok()) return fail(s, kExitError);
   }
@@ -1141,10 +1076,10 @@ int Demo::Run() {
     StopAll(/*quiet=*/false, kStopGrace);
   }
   int code = kExitOk;
-  const v1::Job all = Combine(final_jobs_);
-  if (all.state() == v1::FAILED) {
+  const v1::JobState state = final_job_.state();
+  if (state == v1::FAILED || state == v1::CANCELLED) {
     code = kExitJobFailed;
-  } else if (all.counts().dead() > 0) {
+  } else if (final_job_.counts().dead() > 0) {
     code = kExitDeadLettered;
   } else if (!truth_ok) {
     code = kExitDemoMismatch;
