@@ -139,22 +139,7 @@ class BrokerHarness {
   std::string probe_frame_;
 };
 
-// Built on first use and never destroyed: the loop thread runs for the whole process.
-BrokerHarness& Harness() {
-  static BrokerHarness* harness = new BrokerHarness();
-  return *harness;
-}
-
 }  // namespace
 }  // namespace btrq
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  btrq::fuzz::QuietLogs();
-  btrq::Harness();
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  btrq::Harness().RunOne(data, size);
-  return 0;
-}
+BTRQ_FUZZ_ENTRY_POINTS(BrokerHarness)

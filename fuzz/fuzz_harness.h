@@ -145,9 +145,30 @@ inline bool Receive(zmq::socket_t& socket, std::chrono::milliseconds wait,
   return got.ok() && *got;
 }
 
+// The one instance of a harness, built on first use and never destroyed.
+template <typename H>
+H& Instance() {
+  static H* harness = new H();
+  return *harness;
+}
+
 inline std::string_view Body(const std::vector<zmq::message_t>& frames) {
   if (frames.empty()) return {};
   return frames.back().to_string_view();
 }
 
 }  // namespace btrq::fuzz
+
+// The libFuzzer entry points of a handler fuzzer whose harness class `H` (in namespace
+// btrq) has `void RunOne(const uint8_t*, size_t)`. The harness is built on first use and
+// never destroyed: the threads it starts run for the whole process.
+#define BTRQ_FUZZ_ENTRY_POINTS(H)                                              \
+  extern "C" int LLVMFuzzerInitialize(int*, char***) {                        \
+    ::btrq::fuzz::QuietLogs();                                                 \
+    ::btrq::fuzz::Instance<::btrq::H>();                                       \
+    return 0;                                                                  \
+  }                                                                            \
+  extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {   \
+    ::btrq::fuzz::Instance<::btrq::H>().RunOne(data, size);                    \
+    return 0;                                                                  \
+  }

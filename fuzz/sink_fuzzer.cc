@@ -118,22 +118,7 @@ class SinkHarness {
   std::string probe_frame_;
 };
 
-// Built on first use and never destroyed: the sink's threads run for the whole process.
-SinkHarness& Harness() {
-  static SinkHarness* harness = new SinkHarness();
-  return *harness;
-}
-
 }  // namespace
 }  // namespace btrq
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  btrq::fuzz::QuietLogs();
-  btrq::Harness();
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  btrq::Harness().RunOne(data, size);
-  return 0;
-}
+BTRQ_FUZZ_ENTRY_POINTS(SinkHarness)

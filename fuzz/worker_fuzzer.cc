@@ -190,22 +190,7 @@ class WorkerHarness {
   std::string probe_reject_;
 };
 
-// Built on first use and never destroyed: the worker runs for the whole process.
-WorkerHarness& Harness() {
-  static WorkerHarness* harness = new WorkerHarness();
-  return *harness;
-}
-
 }  // namespace
 }  // namespace btrq
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  btrq::fuzz::QuietLogs();
-  btrq::Harness();
-  return 0;
-}
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  btrq::Harness().RunOne(data, size);
-  return 0;
-}
+BTRQ_FUZZ_ENTRY_POINTS(WorkerHarness)
