@@ -40,12 +40,18 @@ std::string Len(uint32_t field, const std::string& body) {
   return Tag(field, 2) + Varint(body.size()) + body;
 }
 
-void ExpectSame(const v5api::RawValuesResponse& m, const RawFrame& f) {
+// Everything but the points.
+template <typename Response, typename Frame>
+void ExpectSameHeader(const Response& m, const Frame& f) {
   EXPECT_EQ(f.has_stat, m.has_stat());
   EXPECT_EQ(f.stat_code, m.stat().code());
   EXPECT_EQ(f.stat_msg, m.stat().msg());
   EXPECT_EQ(f.version_major, m.versionmajor());
   EXPECT_EQ(f.version_minor, m.versionminor());
+}
+
+void ExpectSame(const v5api::RawValuesResponse& m, const RawFrame& f) {
+  ExpectSameHeader(m, f);
   ASSERT_EQ(f.values.size(), static_cast<size_t>(m.values_size()));
   for (size_t i = 0; i < f.values.size(); ++i) {
     const v5api::RawPoint& p = m.values(static_cast<int>(i));
@@ -56,11 +62,7 @@ void ExpectSame(const v5api::RawValuesResponse& m, const RawFrame& f) {
 }
 
 void ExpectSame(const v5api::AlignedWindowsResponse& m, const StatFrame& f) {
-  EXPECT_EQ(f.has_stat, m.has_stat());
-  EXPECT_EQ(f.stat_code, m.stat().code());
-  EXPECT_EQ(f.stat_msg, m.stat().msg());
-  EXPECT_EQ(f.version_major, m.versionmajor());
-  EXPECT_EQ(f.version_minor, m.versionminor());
+  ExpectSameHeader(m, f);
   ASSERT_EQ(f.values.size(), static_cast<size_t>(m.values_size()));
   for (size_t i = 0; i < f.values.size(); ++i) {
     const v5api::StatPoint& p = m.values(static_cast<int>(i));
