@@ -23,6 +23,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench/bench_util.h"
 #include "btrdb/client.h"
 #include "btrdb/lite/server.h"
 #include "btrdb/v5/btrdb.pb.h"
@@ -36,18 +37,6 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const size_t colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
-    }
-  }
-  return "unknown";
 }
 
 std::vector<btrdb::RawPoint> MakePoints(int64_t n) {

@@ -96,22 +96,12 @@ class BrokerHarness {
     }
     CheckAlive();
     // What the broker sent the fuzzing workers (TASKs, REJECTs, heartbeats): dropped.
-    std::vector<zmq::message_t> frames;
-    for (zmq::socket_t& s : workers_) {
-      while (fuzz::Receive(s, std::chrono::milliseconds(0), &frames)) {
-      }
-    }
+    fuzz::DrainAll(workers_);
   }
 
  private:
   zmq::socket_t Dealer(const std::string& identity) {
-    SocketOptions o;
-    o.routing_id = identity;
-    o.linger_ms = 0;
-    o.sndhwm = 0;
-    zmq::socket_t s = fuzz::CheckOk(kWho, MakeSocket(context_, zmq::socket_type::dealer, o));
-    fuzz::CheckOk(kWho, Connect(s, dispatcher_->endpoint()));
-    return s;
+    return fuzz::ConnectDealer(kWho, context_, identity, dispatcher_->endpoint());
   }
 
   void CheckAlive() {

@@ -145,6 +145,27 @@ inline bool Receive(zmq::socket_t& socket, std::chrono::milliseconds wait,
   return got.ok() && *got;
 }
 
+// A DEALER with `identity` connected to `endpoint`, never blocking on a full queue.
+inline zmq::socket_t ConnectDealer(const char* who, zmq::context_t& context,
+                                   const std::string& identity, const std::string& endpoint) {
+  SocketOptions o;
+  o.routing_id = identity;
+  o.linger_ms = 0;
+  o.sndhwm = 0;
+  zmq::socket_t s = CheckOk(who, MakeSocket(context, zmq::socket_type::dealer, o));
+  CheckOk(who, Connect(s, endpoint));
+  return s;
+}
+
+// Reads and drops whatever is waiting on each socket.
+inline void DrainAll(std::vector<zmq::socket_t>& sockets) {
+  std::vector<zmq::message_t> frames;
+  for (zmq::socket_t& s : sockets) {
+    while (Receive(s, std::chrono::milliseconds(0), &frames)) {
+    }
+  }
+}
+
 // The one instance of a harness, built on first use and never destroyed.
 template <typename H>
 H& Instance() {

@@ -77,22 +77,12 @@ class SinkHarness {
       }
     }
     CheckAlive();
-    std::vector<zmq::message_t> frames;  // ACKs to the fuzzing workers: dropped
-    for (zmq::socket_t& s : workers_) {
-      while (fuzz::Receive(s, std::chrono::milliseconds(0), &frames)) {
-      }
-    }
+    fuzz::DrainAll(workers_);  // ACKs to the fuzzing workers: dropped
   }
 
  private:
   zmq::socket_t Dealer(const std::string& identity) {
-    SocketOptions o;
-    o.routing_id = identity;
-    o.linger_ms = 0;
-    o.sndhwm = 0;
-    zmq::socket_t s = fuzz::CheckOk(kWho, MakeSocket(context_, zmq::socket_type::dealer, o));
-    fuzz::CheckOk(kWho, Connect(s, sink_->results_endpoint()));
-    return s;
+    return fuzz::ConnectDealer(kWho, context_, identity, sink_->results_endpoint());
   }
 
   void CheckAlive() {
