@@ -584,8 +584,19 @@ struct KeySpec {
   bool required;
 };
 
+// Keys are one or two characters: compared inline, not through memcmp.
+inline bool SameKey(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 // Reads a map at `depth` whose keys are `keys`; `read(index)` reads the value of
 // keys[index]. Unknown keys are skipped; duplicates and missing required keys fail.
+// Keys may come in any order; the encoder writes them in `keys`' order, so the key after
+// the last one matched is tried first.
 template <size_t N, typename ReadField>
 bool DecodeMap(Reader& r, uint32_t depth, const KeySpec (&keys)[N], std::string_view what,
                ReadField&& read) {
@@ -593,14 +604,19 @@ bool DecodeMap(Reader& r, uint32_t depth, const KeySpec (&keys)[N], std::string_
   uint32_t n;
   if (!r.ReadMapHeader(depth, &n, what)) return false;
   uint32_t seen = 0;
+  size_t expected = 0;
   for (uint32_t i = 0; i < n; ++i) {
     std::string_view key;
     if (!r.ReadStr(&key, "map key")) return r.AddContext(what);
     size_t index = N;
-    for (size_t k = 0; k < N; ++k) {
-      if (keys[k].key == key) {
-        index = k;
-        break;
+    if (expected < N && SameKey(keys[expected].key, key)) {
+      index = expected;
+    } else {
+      for (size_t k = 0; k < N; ++k) {
+        if (SameKey(keys[k].key, key)) {
+          index = k;
+          break;
+        }
       }
     }
     if (index == N) {
@@ -612,6 +628,7 @@ bool DecodeMap(Reader& r, uint32_t depth, const KeySpec (&keys)[N], std::string_
                     std::string(what) + ": duplicate key '" + std::string(key) + "'");
     }
     seen |= 1u << index;
+    expected = index + 1;
     if (!read(index)) return r.AddContext(what);
   }
   for (size_t k = 0; k < N; ++k) {
