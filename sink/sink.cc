@@ -8,6 +8,7 @@
 #include <optional>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -107,19 +108,30 @@ class Sink::Impl {
     }
   };
 
+  // A batch whose group commit has run, and how it went.
+  struct Committed {
+    Batch batch;
+    Result<std::vector<PutOutcome>> outcomes = Status::Internal("not committed");
+    double seconds = 0;
+  };
+  class Committer;
+
   Status InitMetrics();
   Status StartGrpc();
   Status StartHttp();
   void StopServers();
 
+  // Receives, commits and acknowledges until Shutdown() or a socket error; commits what
+  // it gathered before returning.
+  Status Serve();
   // Receives every message waiting on the socket (without blocking) until the batch is
   // full. Returns false when the socket failed.
   Status ReceiveAvailable(Batch* batch);
   // Handles one multipart message from a peer.
   void HandleMessage(std::vector<zmq::message_t>* frames, Batch* batch);
   void CountBad(std::string_view reason, std::string_view identity, const std::string& detail);
-  // Commits the batch, ACKs it on success, and clears it.
-  void Commit(Batch* batch);
+  // Counts a finished group commit and ACKs its results on success.
+  void Acknowledge(Committed* committed);
   void SendAck(const std::vector<std::string>& envelope, std::vector<TaskKey> keys);
   void RecordLatency(double seconds) EXCLUDES(latency_mu_);
   CommitLatency Latency() const EXCLUDES(latency_mu_);
@@ -129,6 +141,7 @@ class Sink::Impl {
   Clock* const clock_;
   CodecLimits limits_;
   std::optional<WakeupFd> wake_;  // set first in Init: Shutdown() needs it
+  std::optional<WakeupFd> committed_;  // readable when the Committer finished a batch
 
   std::unique_ptr<ResultStore> writer_;  // the Run thread's
   std::unique_ptr<ResultStore> reader_;  // gRPC threads'
@@ -170,6 +183,8 @@ Status Sink::Impl::Init() {
 
   BTRQ_ASSIGN_OR_RETURN(WakeupFd wake, WakeupFd::Create());
   wake_.emplace(std::move(wake));
+  BTRQ_ASSIGN_OR_RETURN(WakeupFd committed, WakeupFd::Create());
+  committed_.emplace(std::move(committed));
 
   std::error_code ec;
   std::filesystem::create_directories(options_.data_dir, ec);
@@ -306,9 +321,94 @@ void Sink::Impl::StopServers() {
   writer_.reset();
 }
 
+// Runs group commits on its own thread, one batch at a time, so that the Run thread
+// receives and decodes the next batch while one commits. The Run thread owns the socket
+// and sends the ACKs once it has taken the committed batch back.
+class Sink::Impl::Committer {
+ public:
+  Committer(ResultStore* store, const WakeupFd* done, Clock* clock)
+      : store_(store), done_(done), clock_(clock), thread_([this] { Loop(); }) {}
+  ~Committer() {
+    {
+      MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    cv_.SignalAll();
+    thread_.join();
+  }
+  Committer(const Committer&) = delete;
+  Committer& operator=(const Committer&) = delete;
+
+  // True from Start until the committed batch is taken back. Run thread only.
+  bool busy() const { return busy_; }
+
+  // Hands `batch` over and leaves it empty. Requires !busy().
+  void Start(Batch* batch) {
+    busy_ = true;
+    {
+      MutexLock lock(&mu_);
+      std::swap(work_.batch, *batch);
+      has_work_ = true;
+    }
+    cv_.SignalAll();
+    batch->Clear();
+  }
+
+  // The committed batch, once `done` was notified; nullopt while it still commits.
+  // With wait, blocks until it is committed. Requires busy().
+  std::optional<Committed> Take(bool wait) {
+    MutexLock lock(&mu_);
+    while (wait && !finished_) cv_.Wait();
+    if (!finished_) return std::nullopt;
+    finished_ = false;
+    busy_ = false;
+    return std::move(work_);
+  }
+
+ private:
+  void Loop() {
+    MutexLock lock(&mu_);
+    while (true) {
+      while (!has_work_ && !stop_) cv_.Wait();
+      if (!has_work_) return;  // stopping, nothing to commit
+      has_work_ = false;
+      // work_ is this thread's until finished_ is set: the Run thread only Takes then.
+      Committed& work = work_;
+      mu_.Unlock();
+      const SteadyTime start = clock_->Now();
+      work.outcomes = store_->PutBatch(work.batch.results);
+      work.seconds = std::chrono::duration<double>(clock_->Now() - start).count();
+      mu_.Lock();
+      finished_ = true;
+      cv_.SignalAll();
+      done_->Notify();
+    }
+  }
+
+  ResultStore* const store_;
+  const WakeupFd* const done_;
+  Clock* const clock_;
+  bool busy_ = false;  // Run thread's
+  Mutex mu_;
+  CondVar cv_{&mu_};
+  Committed work_;  // guarded by mu_ except while the commit thread commits it
+  bool has_work_ GUARDED_BY(mu_) = false;
+  bool finished_ GUARDED_BY(mu_) = false;
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
 Status Sink::Impl::Run() {
   if (!writer_) return Status::FailedPrecondition("the sink has already run");
-  Batch batch;
+  Status status = Serve();
+  StopServers();
+  if (status.ok()) spdlog::info("btrq-sink: stopped");
+  return status;
+}
+
+Status Sink::Impl::Serve() {
+  Batch batch;  // filling while the committer commits the one before
+  Committer committer(writer_.get(), &*committed_, clock_);
   ready_ = true;
   spdlog::info("btrq-sink: ready (results {}, control {}, http {})", results_endpoint_,
                control_endpoint_, http_.endpoint().empty() ? "off" : http_.endpoint());
@@ -316,31 +416,43 @@ Status Sink::Impl::Run() {
   bool stopping = false;
   while (!stopping && status.ok()) {
     long timeout_ms = -1;
-    if (batch.deadline) {
+    if (batch.deadline && !committer.busy()) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(*batch.deadline -
                                                                      clock_->Now());
       timeout_ms = std::max<long>(0, static_cast<long>(left.count()));
     }
     Poller poller;
-    const size_t socket_item = poller.AddSocket(router_);
+    // A full batch waits for the committer; the workers' messages wait in the socket.
+    const bool room = batch.results.size() < options_.commit_max_batch;
+    const size_t socket_item = room ? poller.AddSocket(router_) : SIZE_MAX;
     const size_t wake_item = poller.AddFd(wake_->fd());
+    const size_t committed_item = poller.AddFd(committed_->fd());
     if (auto polled = poller.Poll(std::chrono::milliseconds(timeout_ms)); !polled.ok()) {
       status = polled.status().WithContext("polling the results socket");
       break;
     }
     if (poller.Readable(wake_item)) stopping = true;
-    if (!stopping && poller.Readable(socket_item)) status = ReceiveAvailable(&batch);
+    if (poller.Readable(committed_item)) {
+      committed_->Drain();
+      if (committer.busy()) {
+        if (auto done = committer.Take(false)) Acknowledge(&*done);
+      }
+    }
+    if (!stopping && room && poller.Readable(socket_item)) status = ReceiveAvailable(&batch);
     const bool due = batch.deadline && clock_->Now() >= *batch.deadline;
-    if (!batch.results.empty() &&
-        (stopping || due || batch.results.size() >= options_.commit_max_batch)) {
-      Commit(&batch);
+    if (!batch.results.empty() && !committer.busy() &&
+        (due || batch.results.size() >= options_.commit_max_batch)) {
+      committer.Start(&batch);
     } else if (batch.results.empty()) {
       batch.Clear();  // only bad or empty messages arrived: nothing to wait for
     }
   }
-  if (!batch.results.empty()) Commit(&batch);
-  StopServers();
-  if (status.ok()) spdlog::info("btrq-sink: stopped");
+  // Stopping: the batch committing now, then the one gathered, are committed and ACKed.
+  while (committer.busy() || !batch.results.empty()) {
+    if (!committer.busy()) committer.Start(&batch);
+    std::optional<Committed> done = committer.Take(true);
+    Acknowledge(&*done);
+  }
   return status;
 }
 
@@ -435,10 +547,9 @@ void Sink::Impl::CountBad(std::string_view reason, std::string_view identity,
                  "btrq-sink: dropped a frame from peer {}: {}", peer, text);
 }
 
-void Sink::Impl::Commit(Batch* batch) {
-  const SteadyTime start = clock_->Now();
-  auto outcomes = writer_->PutBatch(batch->results);
-  const double seconds = std::chrono::duration<double>(clock_->Now() - start).count();
+void Sink::Impl::Acknowledge(Committed* committed) {
+  Batch* batch = &committed->batch;
+  const auto& outcomes = committed->outcomes;
   if (!outcomes.ok()) {
     // Nothing is ACKed: the workers resend after their timeout, by which time the disk
     // may have room again.
@@ -446,12 +557,11 @@ void Sink::Impl::Commit(Batch* batch) {
     LogRateLimited(spdlog::default_logger_raw(), &peer_log_, "commit", spdlog::level::err,
                    "btrq-sink: commit of {} results failed, not acknowledged: {}",
                    batch->results.size(), outcomes.status().ToString());
-    batch->Clear();
     return;
   }
-  commit_seconds_->Observe(seconds);
+  commit_seconds_->Observe(committed->seconds);
   batch_size_->Observe(static_cast<double>(batch->results.size()));
-  RecordLatency(seconds);
+  RecordLatency(committed->seconds);
   size_t stored = 0;
   for (PutOutcome o : *outcomes) stored += o == PutOutcome::kStored ? 1 : 0;
   results_total_->Inc(static_cast<double>(stored));
@@ -462,7 +572,6 @@ void Sink::Impl::Commit(Batch* batch) {
     keys[batch->peer_of[i]].push_back(batch->results[i].task.key);
   }
   for (size_t p = 0; p < keys.size(); ++p) SendAck(batch->envelopes[p], std::move(keys[p]));
-  batch->Clear();
 }
 
 void Sink::Impl::SendAck(const std::vector<std::string>& envelope, std::vector<TaskKey> keys) {
