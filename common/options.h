@@ -74,7 +74,8 @@ struct WorkerOptions {
   std::string sink = "tcp://127.0.0.1:7411";
   uint32_t threads = 0;               // 0: two per hardware thread
   uint32_t credit = 0;                // 0: threads * 2
-  uint32_t max_unacked_results = 1024;
+  // As many as the sink's commit_max_batch: one worker alone can fill a group commit.
+  uint32_t max_unacked_results = 4096;
   int64_t heartbeat_interval = 1'000'000'000;  // 1s
   std::string http_listen;            // empty: no HTTP endpoint
   uint32_t batch_results = 64;

@@ -351,7 +351,7 @@ TEST_F(LoadConfigTest, DefaultsMatchTheDocumentedSchema) {
   EXPECT_EQ(c.worker.sink, "tcp://127.0.0.1:7411");
   EXPECT_EQ(c.worker.threads, 0u);
   EXPECT_EQ(c.worker.credit, 0u);
-  EXPECT_EQ(c.worker.max_unacked_results, 1024u);
+  EXPECT_EQ(c.worker.max_unacked_results, 4096u);
   EXPECT_EQ(c.worker.heartbeat_interval, kNanosPerSecond);
   EXPECT_EQ(c.worker.http_listen, "");
   EXPECT_EQ(c.worker.batch_results, 64u);
