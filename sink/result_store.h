@@ -122,6 +122,8 @@ class ResultStore {
   Status PrepareOne(const std::string& sql, std::unique_ptr<Statement>* out) REQUIRES(mu_);
   Status PutBatchLocked(const std::vector<TaskResult>& results, std::vector<PutOutcome>* out)
       REQUIRES(mu_);
+  // The rowid stored under `key`, or 0.
+  Result<int64_t> RowidOf(const TaskKey& key) REQUIRES(mu_);
   // Maps the connection's last error to a Status, with `what` as context.
   Status SqlError(std::string_view what) REQUIRES(mu_);
 
@@ -136,11 +138,18 @@ class ResultStore {
   // The WAL's size after the last commit, and the size that wakes the checkpointer next.
   int wal_pages_ GUARDED_BY(mu_) = 0;
   int next_checkpoint_at_ GUARDED_BY(mu_) = 0;
-  // Reused by PutBatch: the key order of the batch and one encoded fields blob.
+  // Rows per multi-row INSERT in PutBatch.
+  static constexpr size_t kRowsPerInsert = 16;
+  // Reused by PutBatch: the key order of the batch, the results to insert (first of
+  // each key) and the encoded fields of one statement's rows.
   std::vector<uint32_t> order_ GUARDED_BY(mu_);
-  std::string fields_buffer_ GUARDED_BY(mu_);
+  std::vector<uint32_t> rows_ GUARDED_BY(mu_);
+  std::string fields_buffers_[kRowsPerInsert] GUARDED_BY(mu_);
   // Prepared once, reused (reset after each use).
   std::unique_ptr<Statement> insert_ GUARDED_BY(mu_);
+  std::unique_ptr<Statement> insert_many_ GUARDED_BY(mu_);  // kRowsPerInsert rows
+  std::unique_ptr<Statement> max_rowid_ GUARDED_BY(mu_);
+  std::unique_ptr<Statement> rowid_of_ GUARDED_BY(mu_);
   std::unique_ptr<Statement> bump_job_ GUARDED_BY(mu_);
   std::unique_ptr<Statement> bump_duplicates_ GUARDED_BY(mu_);
   std::unique_ptr<Statement> page_first_ GUARDED_BY(mu_);

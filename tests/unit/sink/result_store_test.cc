@@ -9,7 +9,9 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "tests/support/fake_clock.h"
@@ -112,6 +114,51 @@ TEST_F(ResultStoreTest, GroupCommitReportsEachItemIncludingDuplicatesWithinTheBa
   EXPECT_EQ(stats.results, 3u);
   EXPECT_EQ(stats.duplicates, 2u);
   EXPECT_EQ(stats.jobs, 2u);
+}
+
+// Batches of up to 100 results go through the multi-row INSERT (16 rows per statement)
+// and the single-row tail. Keys repeat within batches and across them, so duplicates land
+// anywhere in a statement: every outcome, stored row and counter must match a model in
+// which the first result of each key wins.
+TEST_F(ResultStoreTest, LargeBatchesWithScatteredDuplicatesMatchAFirstWinsModel) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  std::mt19937 rng(12345);
+  std::map<TaskKey, uint32_t> first_attempt;  // the model
+  std::map<JobId, uint64_t> per_job;
+  uint64_t duplicates = 0;
+  uint32_t attempt = 0;
+  for (int batch_index = 0; batch_index < 40; ++batch_index) {
+    std::vector<TaskResult> batch;
+    const size_t size = 1 + rng() % 100;
+    for (size_t i = 0; i < size; ++i) {
+      // 2 jobs x 4 streams x 40 chunks: about a third of the keys repeat.
+      const JobId job = 1 + rng() % 2;
+      const uint8_t stream = static_cast<uint8_t>(rng() % 4);
+      const int64_t start = static_cast<int64_t>(rng() % 40) * 100;
+      batch.push_back(MakeResult(job, stream, start, ++attempt));
+    }
+    std::vector<PutOutcome> expected;
+    for (const TaskResult& r : batch) {
+      const bool fresh = first_attempt.emplace(r.task.key, r.task.attempt).second;
+      expected.push_back(fresh ? PutOutcome::kStored : PutOutcome::kDuplicate);
+      if (fresh) {
+        ++per_job[r.task.key.job];
+      } else {
+        ++duplicates;
+      }
+    }
+    ASSERT_OK_AND_ASSIGN(auto outcomes, store->PutBatch(batch));
+    ASSERT_EQ(outcomes, expected) << "batch " << batch_index << " of " << size;
+  }
+  for (const auto& [key, attempt_stored] : first_attempt) {
+    ASSERT_OK_AND_ASSIGN(StoredResult got, store->Get(key));
+    EXPECT_EQ(got.result.task.attempt, attempt_stored) << key.ToString();
+  }
+  for (const auto& [job, n] : per_job) EXPECT_EQ(store->CountJob(job).value_or(0), n);
+  ASSERT_OK_AND_ASSIGN(StoreStats stats, store->Stats());
+  EXPECT_EQ(stats.results, first_attempt.size());
+  EXPECT_EQ(stats.duplicates, duplicates);
 }
 
 TEST_F(ResultStoreTest, RejectsJobZeroWithoutStoringAnythingOfTheBatch) {
