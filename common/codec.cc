@@ -96,6 +96,13 @@ class Encoder {
     sink_.out->append(buf, sizeof(buf));
   }
 
+  // [protocol_version, type, ...]: the body follows.
+  void FrameHeader(MessageType type) {
+    ArrayHeader(3);
+    Uint(kProtocolVersion);
+    Uint(static_cast<uint32_t>(type));
+  }
+
   void TaskKeyFields(const TaskKey& k) {
     Key("j"), Uint(k.job);
     Key("s"), Bin(k.stream.AsBytes());
@@ -175,9 +182,15 @@ class Encoder {
     Key("r"), Str(m.reason);
   }
   void Body(const ResultMsg& m) {
+    ResultsBody(m.results, [](const TaskResult& r) -> const TaskResult& { return r; });
+  }
+  // A RESULT body over any range whose elements `deref` turns into TaskResults.
+  template <typename Range, typename Deref>
+  void ResultsBody(const Range& results, Deref deref) {
     MapHeader(1);
-    Key("r"), ArrayHeader(m.results.size());
-    for (const auto& r : m.results) {
+    Key("r"), ArrayHeader(results.size());
+    for (const auto& element : results) {
+      const TaskResult& r = deref(element);
       MapHeader(10);
       TaskRefFields(r.task);
       Key("e"), Int(r.end);
@@ -1026,10 +1039,15 @@ DecodeErrorReason DecodeReasonOf(const Status& status) {
 void EncodeMessage(const Message& message, std::string* out) {
   out->clear();
   Encoder enc(out);
-  enc.ArrayHeader(3);
-  enc.Uint(kProtocolVersion);
-  enc.Uint(static_cast<uint32_t>(TypeOf(message)));
+  enc.FrameHeader(TypeOf(message));
   std::visit([&enc](const auto& m) { enc.Body(m); }, message);
+}
+
+void EncodeResults(std::span<const TaskResult* const> results, std::string* out) {
+  out->clear();
+  Encoder enc(out);
+  enc.FrameHeader(MessageType::kResult);
+  enc.ResultsBody(results, [](const TaskResult* r) -> const TaskResult& { return *r; });
 }
 
 std::string EncodeMessage(const Message& message) {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -55,6 +56,8 @@ DecodeErrorReason DecodeReasonOf(const Status& status);
 // long-lived buffer makes encoding allocation-free in the steady state). Never fails.
 void EncodeMessage(const Message& message, std::string* out);
 std::string EncodeMessage(const Message& message);
+// The bytes of EncodeMessage(ResultMsg{copies of *results...}), without the copies.
+void EncodeResults(std::span<const TaskResult* const> results, std::string* out);
 
 // Decodes one frame. Anything malformed or over `limits` yields Status::InvalidMessage
 // whose message starts with the reason's name and whose subcode is the DecodeErrorReason;

@@ -19,14 +19,15 @@ void ResultDelivery::Add(TaskResult result) {
   pending_.emplace(key, std::move(entry));
 }
 
-void ResultDelivery::SendEntry(Entry* entry, SteadyTime now, std::vector<TaskResult>* out) {
-  out->push_back(entry->result);
+void ResultDelivery::SendEntry(Entry* entry, SteadyTime now,
+                               std::vector<const TaskResult*>* out) {
+  out->push_back(&entry->result);
   ++entry->sends;
   entry->due = now + Nanos(entry->backoff);
   entry->backoff = std::min(entry->backoff * 2, options_.resend_max);
 }
 
-size_t ResultDelivery::CollectDue(std::vector<TaskResult>* out) {
+size_t ResultDelivery::CollectDue(std::vector<const TaskResult*>* out) {
   const SteadyTime now = clock_->Now();
   size_t resends = 0;
   // Walk everything only when a resend may be due (or ResendAllNow made all due); the

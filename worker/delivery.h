@@ -35,9 +35,10 @@ class ResultDelivery {
   // task ran here) are both kept: one ACK of the key settles both.
   void Add(TaskResult result);
 
-  // Appends copies of the results due now to `*out` and schedules each one's next send
-  // after its current backoff, which then doubles. Returns how many were resends.
-  size_t CollectDue(std::vector<TaskResult>* out);
+  // Appends the results due now to `*out` and schedules each one's next send after its
+  // current backoff, which then doubles. Returns how many were resends. The pointers stay
+  // valid until their result is ACKed or dropped.
+  size_t CollectDue(std::vector<const TaskResult*>* out);
 
   // Removes the results with `key` and appends their refs to `*done` (for DONE).
   void Ack(const TaskKey& key, std::vector<TaskRef>* done);
@@ -68,8 +69,8 @@ class ResultDelivery {
     uint64_t sends = 0;
   };
 
-  // Sends `entry` now: copies its result to `*out` and schedules its next send.
-  void SendEntry(Entry* entry, SteadyTime now, std::vector<TaskResult>* out);
+  // Sends `entry` now: appends its result to `*out` and schedules its next send.
+  void SendEntry(Entry* entry, SteadyTime now, std::vector<const TaskResult*>* out);
 
   const DeliveryOptions options_;
   const Clock* const clock_;

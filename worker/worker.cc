@@ -116,6 +116,8 @@ class Worker::Impl {
   Status ConnectSink();
   void SendHello();
   bool Send(Peer peer, const Message& message);
+  // Sends buffer_, a frame of `type` encoded already.
+  bool SendEncoded(Peer peer, MessageType type);
   void ReceiveFrom(Peer peer);
   void HandleBroker(Message message);
   void HandleSink(Message message);
@@ -157,6 +159,7 @@ class Worker::Impl {
   zmq::socket_t broker_;
   zmq::socket_t sink_;
   std::string buffer_;
+  std::vector<const TaskResult*> due_;  // Flush's, reused
   bool ran_ = false;
   SteadyTime broker_heard_{};
   SteadyTime sink_heard_{};
@@ -388,15 +391,18 @@ void Worker::Impl::SendHello() {
 
 bool Worker::Impl::Send(Peer peer, const Message& message) {
   EncodeMessage(message, &buffer_);
+  return SendEncoded(peer, TypeOf(message));
+}
+
+bool Worker::Impl::SendEncoded(Peer peer, MessageType type) {
   const std::string_view frame = buffer_;
   zmq::socket_t& socket = peer == Peer::kBroker ? broker_ : sink_;
   const Status sent = SendMultipart(socket, std::span<const std::string_view>(&frame, 1));
   if (!sent.ok()) {
     LogRateLimited(spdlog::default_logger_raw(), &log_limiter_,
                    peer == Peer::kBroker ? "send-broker" : "send-sink", spdlog::level::warn,
-                   "btrq-worker: sending {} to the {} failed: {}",
-                   MessageTypeName(TypeOf(message)), peer == Peer::kBroker ? "broker" : "sink",
-                   sent.ToString());
+                   "btrq-worker: sending {} to the {} failed: {}", MessageTypeName(type),
+                   peer == Peer::kBroker ? "broker" : "sink", sent.ToString());
     return false;
   }
   return true;
@@ -629,17 +635,17 @@ void Worker::Impl::CheckTimers() {
 }
 
 void Worker::Impl::Flush() {
-  // Results, in frames of at most batch_results.
-  std::vector<TaskResult> due;
-  const size_t resends = delivery_.CollectDue(&due);
+  // Results, in frames of at most batch_results, encoded where they wait for their ACK.
+  due_.clear();
+  const size_t resends = delivery_.CollectDue(&due_);
   resent_total_->Inc(static_cast<double>(resends));
+  const std::span<const TaskResult* const> due(due_);
   for (size_t begin = 0; begin < due.size(); begin += config_.worker.batch_results) {
-    const size_t end = std::min(due.size(), begin + config_.worker.batch_results);
-    ResultMsg msg;
-    msg.results.assign(std::make_move_iterator(due.begin() + static_cast<ptrdiff_t>(begin)),
-                       std::make_move_iterator(due.begin() + static_cast<ptrdiff_t>(end)));
+    EncodeResults(due.subspan(begin, std::min<size_t>(config_.worker.batch_results,
+                                                      due.size() - begin)),
+                  &buffer_);
     // Unsent results stay pending and go out at their next due time.
-    Send(Peer::kSink, Message(std::move(msg)));
+    SendEncoded(Peer::kSink, MessageType::kResult);
   }
   // DONEs, then the credit they freed, back to back.
   while (!done_outbox_.empty()) {

@@ -228,6 +228,20 @@ TEST(Codec, EncodeReusesTheBuffer) {
   EXPECT_EQ(buf, EncodeMessage(CreditMsg{5}));
 }
 
+TEST(Codec, EncodeResultsWritesTheResultFrameOfItsPointees) {
+  for (const auto& [name, message] : RoundTripCases()) {
+    const auto* results = std::get_if<ResultMsg>(&message);
+    if (results == nullptr) continue;
+    std::vector<const TaskResult*> pointers;
+    for (const TaskResult& r : results->results) pointers.push_back(&r);
+    std::string buf = "stale contents";
+    EncodeResults(pointers, &buf);
+    EXPECT_EQ(buf, EncodeMessage(message)) << name;
+    EncodeResults({}, &buf);
+    EXPECT_EQ(buf, EncodeMessage(ResultMsg{}));
+  }
+}
+
 TEST(Codec, FrameLayoutIsVersionTypeBody) {
   // [1, 2, {"n": 5}]
   EXPECT_EQ(EncodeMessage(CreditMsg{5}), std::string("\x93\x01\x02\x81\xa1n\x05", 7));

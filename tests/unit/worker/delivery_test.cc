@@ -33,9 +33,9 @@ TaskResult MakeResult(JobId job, int64_t start, uint32_t attempt = 1) {
   return r;
 }
 
-std::vector<int64_t> Starts(const std::vector<TaskResult>& results) {
+std::vector<int64_t> Starts(const std::vector<const TaskResult*>& results) {
   std::vector<int64_t> out;
-  for (const TaskResult& r : results) out.push_back(r.task.key.start);
+  for (const TaskResult* r : results) out.push_back(r->task.key.start);
   return out;
 }
 
@@ -47,7 +47,7 @@ class ResultDeliveryTest : public ::testing::Test {
 
 TEST_F(ResultDeliveryTest, ANewResultIsDueAtOnceAndOnlyOnce) {
   delivery_.Add(MakeResult(1, 100));
-  std::vector<TaskResult> due;
+  std::vector<const TaskResult*> due;
   EXPECT_EQ(delivery_.CollectDue(&due), 0u) << "a first send is not a resend";
   EXPECT_THAT(Starts(due), ElementsAre(100));
   due.clear();
@@ -58,7 +58,7 @@ TEST_F(ResultDeliveryTest, ANewResultIsDueAtOnceAndOnlyOnce) {
 
 TEST_F(ResultDeliveryTest, UnackedResultsAreResentWithDoublingBackoffUpToTenSeconds) {
   delivery_.Add(MakeResult(1, 100));
-  std::vector<TaskResult> due;
+  std::vector<const TaskResult*> due;
   delivery_.CollectDue(&due);
   // Resends after 1, 2, 4, 8, 10, 10 seconds.
   for (int wait_s : {1, 2, 4, 8, 10, 10}) {
@@ -76,7 +76,7 @@ TEST_F(ResultDeliveryTest, NextDueIsTheEarliestResend) {
   EXPECT_FALSE(delivery_.NextDue().has_value());
   delivery_.Add(MakeResult(1, 100));
   EXPECT_EQ(delivery_.NextDue(), clock_.Now());
-  std::vector<TaskResult> due;
+  std::vector<const TaskResult*> due;
   delivery_.CollectDue(&due);
   EXPECT_EQ(delivery_.NextDue(), clock_.Now() + seconds(1));
 }
@@ -116,7 +116,7 @@ TEST_F(ResultDeliveryTest, DropJobForgetsTheCancelledJobsResults) {
 
 TEST_F(ResultDeliveryTest, ResendAllNowMakesEverythingDueWithTheBackoffReset) {
   delivery_.Add(MakeResult(1, 100));
-  std::vector<TaskResult> due;
+  std::vector<const TaskResult*> due;
   delivery_.CollectDue(&due);
   clock_.Advance(seconds(1));
   delivery_.CollectDue(&due);  // backoff now 2s
@@ -129,7 +129,7 @@ TEST_F(ResultDeliveryTest, ResendAllNowMakesEverythingDueWithTheBackoffReset) {
 
 TEST_F(ResultDeliveryTest, NewResultsGoOutWhileOlderOnesWaitForTheirResend) {
   delivery_.Add(MakeResult(1, 100));
-  std::vector<TaskResult> due;
+  std::vector<const TaskResult*> due;
   delivery_.CollectDue(&due);
   clock_.Advance(milliseconds(500));
   delivery_.Add(MakeResult(1, 200));
@@ -149,19 +149,19 @@ TEST_F(ResultDeliveryTest, NewResultsGoOutWhileOlderOnesWaitForTheirResend) {
 TEST_F(ResultDeliveryTest, AResultAddedTwiceBeforeASendGoesOutOnceEach) {
   delivery_.Add(MakeResult(1, 100, 1));
   delivery_.Add(MakeResult(1, 100, 2));
-  std::vector<TaskResult> due;
+  std::vector<const TaskResult*> due;
   EXPECT_EQ(delivery_.CollectDue(&due), 0u);
   EXPECT_EQ(due.size(), 2u);
   due.clear();
   delivery_.Add(MakeResult(1, 100, 3));  // the key again, while the others await an ACK
   delivery_.CollectDue(&due);
   ASSERT_EQ(due.size(), 1u);
-  EXPECT_EQ(due[0].task.attempt, 3u);
+  EXPECT_EQ(due[0]->task.attempt, 3u);
 }
 
 TEST_F(ResultDeliveryTest, NextDueIsNeverLateAndExactAgainAfterACollect) {
   delivery_.Add(MakeResult(1, 100));
-  std::vector<TaskResult> due;
+  std::vector<const TaskResult*> due;
   delivery_.CollectDue(&due);
   clock_.Advance(milliseconds(500));
   delivery_.Add(MakeResult(1, 200));
@@ -187,7 +187,7 @@ TEST_F(ResultDeliveryTest, AResultAckedBeforeItsFirstSendIsNotSent) {
   std::vector<TaskRef> done;
   delivery_.Ack(MakeResult(1, 100).task.key, &done);
   EXPECT_EQ(delivery_.DropJob(2), 1u);
-  std::vector<TaskResult> due;
+  std::vector<const TaskResult*> due;
   delivery_.CollectDue(&due);
   EXPECT_THAT(due, IsEmpty());
 }
