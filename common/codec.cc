@@ -1043,17 +1043,17 @@ void EncodeMessage(const Message& message, std::string* out) {
   std::visit([&enc](const auto& m) { enc.Body(m); }, message);
 }
 
+std::string EncodeMessage(const Message& message) {
+  std::string out;
+  EncodeMessage(message, &out);
+  return out;
+}
+
 void EncodeResults(std::span<const TaskResult* const> results, std::string* out) {
   out->clear();
   Encoder enc(out);
   enc.FrameHeader(MessageType::kResult);
   enc.ResultsBody(results, [](const TaskResult* r) -> const TaskResult& { return *r; });
-}
-
-std::string EncodeMessage(const Message& message) {
-  std::string out;
-  EncodeMessage(message, &out);
-  return out;
 }
 
 Result<Message> DecodeMessage(std::string_view frame, const CodecLimits& limits) {
