@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory_resource>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -74,7 +75,10 @@ class ResultDelivery {
 
   const DeliveryOptions options_;
   const Clock* const clock_;
-  std::unordered_multimap<TaskKey, Entry, TaskKeyHash> pending_;
+  // Nodes come from a pool: a result is added and erased per task, and the pool reuses
+  // freed nodes without a trip through malloc.
+  std::pmr::unsynchronized_pool_resource pool_;
+  std::pmr::unordered_multimap<TaskKey, Entry, TaskKeyHash> pending_{&pool_};
   // Keys of results added since the last CollectDue (never sent; due since their Add),
   // and when the first of them was added.
   std::vector<TaskKey> unsent_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <memory_resource>
 #include <optional>
 #include <span>
 #include <thread>
@@ -168,8 +169,10 @@ class Worker::Impl {
   bool rehello_armed_ = false;
   SteadyTime next_heartbeat_{};
   uint32_t credit_outstanding_ = 0;
-  // Submitted to the executor, outcome not yet taken (duplicate TASKs are refused).
-  std::unordered_set<TaskRef, TaskRefHash> active_;
+  // Submitted to the executor, outcome not yet taken (duplicate TASKs are refused);
+  // nodes come from a pool, as one is added and erased per task.
+  std::pmr::unsynchronized_pool_resource active_pool_;
+  std::pmr::unordered_set<TaskRef, TaskRefHash> active_{&active_pool_};
   std::vector<TaskOutcome> outcomes_;  // TakeOutcomes' buffer (capacity reused)
   ResultDelivery delivery_;
   std::vector<DoneItem> done_outbox_;
