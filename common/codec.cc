@@ -53,6 +53,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <optional>
 
 #include <msgpack.hpp>
 
@@ -184,9 +185,11 @@ class Encoder {
   void Body(const ResultMsg& m) {
     ResultsBody(m.results, [](const TaskResult& r) -> const TaskResult& { return r; });
   }
-  // A RESULT body over any range whose elements `deref` turns into TaskResults.
+  // A RESULT body over any range whose elements `deref` turns into TaskResults; with
+  // `worker_id`, it replaces each result's.
   template <typename Range, typename Deref>
-  void ResultsBody(const Range& results, Deref deref) {
+  void ResultsBody(const Range& results, Deref deref,
+                   std::optional<std::string_view> worker_id = std::nullopt) {
     MapHeader(1);
     Key("r"), ArrayHeader(results.size());
     for (const auto& element : results) {
@@ -195,7 +198,7 @@ class Encoder {
       TaskRefFields(r.task);
       Key("e"), Int(r.end);
       Key("v"), Uint(r.version);
-      Key("w"), Str(r.worker_id);
+      Key("w"), Str(worker_id.value_or(r.worker_id));
       Key("f"), FieldsMap(r.fields);
       Key("d"), Int(r.duration_ns);
       Key("pr"), Int(r.points_read);
@@ -1049,11 +1052,13 @@ std::string EncodeMessage(const Message& message) {
   return out;
 }
 
-void EncodeResults(std::span<const TaskResult* const> results, std::string* out) {
+void EncodeResults(std::span<const TaskResult* const> results, std::string_view worker_id,
+                   std::string* out) {
   out->clear();
   Encoder enc(out);
   enc.FrameHeader(MessageType::kResult);
-  enc.ResultsBody(results, [](const TaskResult* r) -> const TaskResult& { return *r; });
+  enc.ResultsBody(results, [](const TaskResult* r) -> const TaskResult& { return *r; },
+                  worker_id);
 }
 
 Result<Message> DecodeMessage(std::string_view frame, const CodecLimits& limits) {

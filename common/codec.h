@@ -56,8 +56,10 @@ DecodeErrorReason DecodeReasonOf(const Status& status);
 // long-lived buffer makes encoding allocation-free in the steady state). Never fails.
 void EncodeMessage(const Message& message, std::string* out);
 std::string EncodeMessage(const Message& message);
-// The bytes of EncodeMessage(ResultMsg{copies of *results...}), without the copies.
-void EncodeResults(std::span<const TaskResult* const> results, std::string* out);
+// The bytes of EncodeMessage(ResultMsg{copies of *results...}) with every result's
+// worker_id replaced by `worker_id`, without the copies.
+void EncodeResults(std::span<const TaskResult* const> results, std::string_view worker_id,
+                   std::string* out);
 
 // Decodes one frame. Anything malformed or over `limits` yields Status::InvalidMessage
 // whose message starts with the reason's name and whose subcode is the DecodeErrorReason;

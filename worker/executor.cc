@@ -357,7 +357,6 @@ TaskOutcome Executor::RunTask(const TaskSpec& task, SourceProvider* provider,
   r.task = outcome.task;
   r.end = task.end;
   r.version = task.version != 0 ? task.version : source->version_read();
-  r.worker_id = options_.worker_id;
   r.fields = std::move(fields).value();
   return outcome;
 }

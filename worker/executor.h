@@ -38,7 +38,6 @@ namespace btrq::worker {
 
 struct ExecutorOptions {
   uint32_t threads = 0;   // 0: two per hardware thread (see DefaultThreads)
-  std::string worker_id;  // stamped on every TaskResult
   size_t analytic_cache_size = 64;  // analytics kept per thread, by (name, params)
 };
 

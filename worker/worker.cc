@@ -260,7 +260,6 @@ Status Worker::Impl::Init() {
 
   ExecutorOptions executor_options;
   executor_options.threads = w.threads;
-  executor_options.worker_id = worker_id_;
   BTRQ_ASSIGN_OR_RETURN(executor_, Executor::Create(executor_options, analytics_,
                                                     std::move(sources), clock_,
                                                     [this] { wake_->Notify(); }));
@@ -638,7 +637,8 @@ void Worker::Impl::CheckTimers() {
 }
 
 void Worker::Impl::Flush() {
-  // Results, in frames of at most batch_results, encoded where they wait for their ACK.
+  // Results, in frames of at most batch_results, encoded where they wait for their ACK
+  // and stamped with this worker's id.
   due_.clear();
   const size_t resends = delivery_.CollectDue(&due_);
   resent_total_->Inc(static_cast<double>(resends));
@@ -646,7 +646,7 @@ void Worker::Impl::Flush() {
   for (size_t begin = 0; begin < due.size(); begin += config_.worker.batch_results) {
     EncodeResults(due.subspan(begin, std::min<size_t>(config_.worker.batch_results,
                                                       due.size() - begin)),
-                  &buffer_);
+                  worker_id_, &buffer_);
     // Unsent results stay pending and go out at their next due time.
     SendEncoded(Peer::kSink, MessageType::kResult);
   }

@@ -228,16 +228,20 @@ TEST(Codec, EncodeReusesTheBuffer) {
   EXPECT_EQ(buf, EncodeMessage(CreditMsg{5}));
 }
 
-TEST(Codec, EncodeResultsWritesTheResultFrameOfItsPointees) {
+TEST(Codec, EncodeResultsWritesTheResultFrameOfItsPointeesWithTheWorkersId) {
   for (const auto& [name, message] : RoundTripCases()) {
     const auto* results = std::get_if<ResultMsg>(&message);
     if (results == nullptr) continue;
     std::vector<const TaskResult*> pointers;
-    for (const TaskResult& r : results->results) pointers.push_back(&r);
+    ResultMsg stamped = *results;
+    for (size_t i = 0; i < results->results.size(); ++i) {
+      pointers.push_back(&results->results[i]);
+      stamped.results[i].worker_id = "host-1:4242:c0ffee";
+    }
     std::string buf = "stale contents";
-    EncodeResults(pointers, &buf);
-    EXPECT_EQ(buf, EncodeMessage(message)) << name;
-    EncodeResults({}, &buf);
+    EncodeResults(pointers, "host-1:4242:c0ffee", &buf);
+    EXPECT_EQ(buf, EncodeMessage(stamped)) << name;
+    EncodeResults({}, "w", &buf);
     EXPECT_EQ(buf, EncodeMessage(ResultMsg{}));
   }
 }

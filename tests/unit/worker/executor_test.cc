@@ -224,7 +224,6 @@ class ExecutorTest : public ::testing::Test {
   void Start(uint32_t threads) {
     ExecutorOptions options;
     options.threads = threads;
-    options.worker_id = "w-test";
     auto made = Executor::Create(
         options, &registry_,
         [this] {
@@ -310,7 +309,7 @@ TEST_F(ExecutorTest, RunsTheAnalyticAndReportsTheResult) {
   EXPECT_EQ(r.task, o.task);
   EXPECT_EQ(r.end, 2000);
   EXPECT_EQ(r.version, 42u) << "version 0 (latest) reports what the server answered";
-  EXPECT_EQ(r.worker_id, "w-test");
+  EXPECT_EQ(r.worker_id, "") << "the worker stamps its id when it sends the result";
   EXPECT_EQ(r.points_read, 10);
   EXPECT_EQ(r.duration_ns, 5'000'000);
   EXPECT_THAT(r.fields, ElementsAre(Pair("n", FieldValue(int64_t{10})),
