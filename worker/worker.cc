@@ -714,6 +714,7 @@ Status Worker::Impl::Run() {
   BTRQ_RETURN_IF_ERROR(ConnectSink());
   BTRQ_RETURN_IF_ERROR(ConnectBroker());
   next_heartbeat_ = clock_->Now() + Nanos(config_.worker.heartbeat_interval);
+  UpdateGauges();  // the credit just given, before the first loop turn
   ready_ = true;
   spdlog::info("btrq-worker: ready (id {}, {} threads, broker {}, sink {})", worker_id_,
                threads_, config_.worker.broker, config_.worker.sink);

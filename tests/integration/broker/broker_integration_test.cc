@@ -624,8 +624,12 @@ TEST_F(BrokerTest, TheControlApiWantsTheTokenWhenOneIsSet) {
 
 TEST_F(BrokerTest, ShutdownMakesRunReturnOk) {
   StartBroker();
+  // Ready once Run() has started on the runner thread, which may lag under load.
   int status = 0;
-  Http("/readyz", &status);
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (Http("/readyz", &status), status != 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
   EXPECT_EQ(status, 200);
   broker_->Shutdown();
   runner_.join();

@@ -309,15 +309,27 @@ TEST_F(WorkerIntegrationTest, SaysHelloThenGivesItsCreditOnConnect) {
   ASSERT_NE(credit, nullptr) << "CREDIT follows HELLO";
   EXPECT_EQ(credit->credit, 4u) << "credit 0 means threads * 2";
 
+  // The CREDIT can reach the broker before Run() flags readiness and sets its gauges:
+  // poll until both show, or the deadline passes.
   httplib::Client http("http://" + worker_->http_endpoint());
-  auto ready = http.Get("/readyz");
-  ASSERT_TRUE(ready);
-  EXPECT_EQ(ready->status, 200);
-  auto metrics = http.Get("/metrics");
-  ASSERT_TRUE(metrics);
-  EXPECT_THAT(metrics->body, HasSubstr("btrq_worker_tasks_total{status=\"ok\"}"));
-  EXPECT_THAT(metrics->body, HasSubstr("btrq_task_duration_seconds_bucket"));
-  EXPECT_THAT(metrics->body, HasSubstr("btrq_worker_credit_outstanding 4"));
+  int ready_status = 0;
+  std::string metrics;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  do {
+    auto ready = http.Get("/readyz");
+    ready_status = ready ? ready->status : 0;
+    auto got = http.Get("/metrics");
+    metrics = got ? got->body : "";
+    if (ready_status == 200 &&
+        metrics.find("btrq_worker_credit_outstanding 4") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(ready_status, 200);
+  EXPECT_THAT(metrics, HasSubstr("btrq_worker_tasks_total{status=\"ok\"}"));
+  EXPECT_THAT(metrics, HasSubstr("btrq_task_duration_seconds_bucket"));
+  EXPECT_THAT(metrics, HasSubstr("btrq_worker_credit_outstanding 4"));
 }
 
 TEST_F(WorkerIntegrationTest, SendsTheResultFirstAndDoneOnlyAfterTheSinksAck) {
