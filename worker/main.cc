@@ -26,7 +26,8 @@ Status RunFromCommandLine(int argc, char** argv) {
           {
               {"--broker", "worker.broker", "broker endpoint (worker.broker)"},
               {"--sink", "worker.sink", "sink endpoint (worker.sink)"},
-              {"--threads", "worker.threads", "executor threads, 0 = hardware (worker.threads)"},
+              {"--threads", "worker.threads",
+               "executor threads, 0 = two per hardware thread (worker.threads)"},
               {"--btrdb", "btrdb.endpoints", "BTrDB host:port list (btrdb.endpoints)"},
               {"--http-listen", "worker.http_listen",
                "HTTP host:port for /metrics (worker.http_listen)"},
