@@ -16,7 +16,7 @@
 #include "common/zmq_util.h"
 #include "sink/export.h"
 #include "sink/result_proto.h"
-#include "submitter/json_writer.h"
+#include "common/json_writer.h"
 #include "submitter/render.h"
 
 namespace btrq::submitter {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "btrq/v1/control.pb.h"
-#include "submitter/json_writer.h"
+#include "common/json_writer.h"
 
 namespace btrq::submitter {
 

@@ -6,7 +6,7 @@
 #include <httplib.h>
 
 #include "broker/dashboard/assets.h"
-#include "broker/dashboard/json_writer.h"
+#include "common/json_writer.h"
 
 namespace btrq::dashboard {
 namespace {

@@ -31,8 +31,4 @@ namespace btrq::lite {
 std::string ManifestJson(const GeneratorOptions& options, const std::vector<StreamPlan>& plans,
                          const std::vector<StreamTruth>& truths);
 
-// `s` as a JSON string literal, quotes included (control characters as \u00XX; bytes
-// >= 0x80 are passed through, so UTF-8 input stays UTF-8).
-std::string JsonQuote(std::string_view s);
-
 }  // namespace btrq::lite

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "submitter/json_writer.h"
+#include "common/json_writer.h"
 
 namespace btrq::submitter {
 namespace {

@@ -1,4 +1,4 @@
-#include "broker/dashboard/json_writer.h"
+#include "common/json_writer.h"
 
 #include <cmath>
 #include <limits>
@@ -8,10 +8,27 @@
 #include "tests/support/json.h"
 #include "tests/support/status_matchers.h"
 
-namespace btrq::dashboard {
+namespace btrq {
 namespace {
 
 using ::btrq::testing::Json;
+
+TEST(JsonQuote, EscapesWhatJsonRequiresAndKeepsUtf8) {
+  EXPECT_EQ(JsonQuote("plain"), "\"plain\"");
+  EXPECT_EQ(JsonQuote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(JsonQuote("line\nnext\ttab"), "\"line\\nnext\\ttab\"");
+  EXPECT_EQ(JsonQuote(std::string_view("\x01\x1f", 2)), "\"\\u0001\\u001f\"");
+  EXPECT_EQ(JsonQuote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+  ASSERT_OK_AND_ASSIGN(Json doc, Json::Parse(JsonQuote("any \x02 \" \\ / text")));
+  EXPECT_EQ(doc.AsString(), "any \x02 \" \\ / text");
+}
+
+TEST(JsonWriter, DoublesStayDoublesInPlainDecimalsWherePractical) {
+  JsonWriter w;
+  w.BeginArray().Double(2).Double(-0.0).Double(1234.5).Double(1e14).Double(1e15).Double(5e-5);
+  w.EndArray();
+  EXPECT_EQ(w.str(), "[2.0,-0.0,1234.5,100000000000000.0,1e+15,5e-05]");
+}
 
 TEST(JsonWriter, PlacesCommasAndColons) {
   JsonWriter w;
@@ -57,7 +74,7 @@ TEST(JsonWriter, DoublesRoundTripAndNonFiniteBecomesNull) {
       .Double(std::numeric_limits<double>::infinity())
       .EndArray();
   const std::string text = w.Take();
-  EXPECT_EQ(text, "[0.1,1e+300,-2.5e-07,3,null,null]");
+  EXPECT_EQ(text, "[0.1,1e+300,-2.5e-07,3.0,null,null]");
   ASSERT_OK_AND_ASSIGN(Json doc, Json::Parse(text));
   EXPECT_EQ(doc[0].AsNumber(), 0.1);
   EXPECT_EQ(doc[1].AsNumber(), 1e300);
@@ -74,7 +91,7 @@ TEST(JsonWriter, IntegersAtTheirLimits) {
   EXPECT_EQ(w.Take(), "[-9223372036854775808,18446744073709551615]");
 }
 
-// The test parser the dashboard tests rely on is strict, so a broken document fails them.
+// The test parser the JSON tests rely on is strict, so a broken document fails them.
 TEST(TestJsonParser, RejectsWhatJsonDoesNotAllow) {
   for (const char* bad : {"", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "+1", "nan", "'x'",
                           "\"a\nb\"", "\"\\x\"", "\"\\ud800\"", "{a:1}", "[1] 2", "tru"}) {
@@ -94,4 +111,4 @@ TEST(TestJsonParser, ReadsNestedValuesAndEscapes) {
 }
 
 }  // namespace
-}  // namespace btrq::dashboard
+}  // namespace btrq

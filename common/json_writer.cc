@@ -1,33 +1,19 @@
-#include "submitter/json_writer.h"
+#include "common/json_writer.h"
 
+#include <cassert>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 
-namespace btrq::submitter {
+#include "common/logging.h"
+
+namespace btrq {
 
 std::string JsonQuote(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 2);
-  out.push_back('"');
-  for (const char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
+  out += '"';
+  out += JsonEscape(text);
+  out += '"';
   return out;
 }
 
@@ -37,41 +23,44 @@ void JsonWriter::BeforeValue() {
     return;
   }
   if (!has_element_.empty()) {
-    if (has_element_.back()) out_.push_back(',');
+    if (has_element_.back()) out_ += ',';
     has_element_.back() = true;
   }
 }
 
 JsonWriter& JsonWriter::BeginObject() {
   BeforeValue();
-  out_.push_back('{');
+  out_ += '{';
   has_element_.push_back(false);
   return *this;
 }
 
 JsonWriter& JsonWriter::EndObject() {
-  out_.push_back('}');
+  assert(!has_element_.empty() && !after_key_);
   has_element_.pop_back();
+  out_ += '}';
   return *this;
 }
 
 JsonWriter& JsonWriter::BeginArray() {
   BeforeValue();
-  out_.push_back('[');
+  out_ += '[';
   has_element_.push_back(false);
   return *this;
 }
 
 JsonWriter& JsonWriter::EndArray() {
-  out_.push_back(']');
+  assert(!has_element_.empty() && !after_key_);
   has_element_.pop_back();
+  out_ += ']';
   return *this;
 }
 
 JsonWriter& JsonWriter::Key(std::string_view key) {
+  assert(!after_key_);
   BeforeValue();
   out_ += JsonQuote(key);
-  out_.push_back(':');
+  out_ += ':';
   after_key_ = true;
   return *this;
 }
@@ -98,12 +87,13 @@ JsonWriter& JsonWriter::Double(double value) {
   if (!std::isfinite(value)) return Null();
   BeforeValue();
   char buf[64];
-  // Plain decimals for the magnitudes rates and ratios have; exponents beyond them.
+  // Plain decimals for the magnitudes rates, ratios and readings have; exponents beyond.
   const double magnitude = std::fabs(value);
   const bool fixed = magnitude == 0 || (magnitude >= 1e-4 && magnitude < 1e15);
-  auto [end, ec] = fixed ? std::to_chars(buf, buf + sizeof(buf), value, std::chars_format::fixed)
-                         : std::to_chars(buf, buf + sizeof(buf), value);
-  std::string_view text(buf, ec == std::errc() ? static_cast<size_t>(end - buf) : 0);
+  const auto [end, ec] =
+      fixed ? std::to_chars(buf, buf + sizeof(buf), value, std::chars_format::fixed)
+            : std::to_chars(buf, buf + sizeof(buf), value);
+  const std::string_view text(buf, ec == std::errc() ? static_cast<size_t>(end - buf) : 0);
   out_ += text;
   // "2" would read back as an integer; keep doubles recognisable.
   if (text.find_first_of(".eE") == std::string_view::npos) out_ += ".0";
@@ -122,4 +112,12 @@ JsonWriter& JsonWriter::Null() {
   return *this;
 }
 
-}  // namespace btrq::submitter
+std::string JsonWriter::Take() {
+  std::string out = std::move(out_);
+  out_.clear();
+  has_element_.clear();
+  after_key_ = false;
+  return out;
+}
+
+}  // namespace btrq
