@@ -46,14 +46,26 @@ std::string_view LeaseRejectName(LeaseReject reason) {
 
 // --- Index ---
 
-size_t LeaseTable::FindPos(const TaskKey& key, uint32_t hash) const {
-  if (index_.empty()) return kNoPos;
+size_t LeaseTable::Probe(const TaskKey& key, uint32_t hash, bool* found) const {
   const size_t mask = index_.size() - 1;
   for (size_t i = hash & mask;; i = (i + 1) & mask) {
     const IndexEntry& e = index_[i];
-    if (e.slot_plus_one == 0) return kNoPos;
-    if (e.hash == hash && slab_[e.slot_plus_one - 1].lease.key == key) return i;
+    if (e.slot_plus_one == 0) {
+      *found = false;
+      return i;
+    }
+    if (e.hash == hash && slab_[e.slot_plus_one - 1].lease.key == key) {
+      *found = true;
+      return i;
+    }
   }
+}
+
+size_t LeaseTable::FindPos(const TaskKey& key, uint32_t hash) const {
+  if (index_.empty()) return kNoPos;
+  bool found;
+  const size_t pos = Probe(key, hash, &found);
+  return found ? pos : kNoPos;
 }
 
 void LeaseTable::GrowIndex() {
@@ -207,7 +219,12 @@ Lease LeaseTable::Release(uint32_t slot, size_t pos) {
 bool LeaseTable::Grant(const TaskKey& key, uint32_t attempt, std::string_view worker,
                        SteadyTime now, Nanos timeout, uint32_t stream_index) {
   const uint32_t hash = HashOf(key);
-  if (FindPos(key, hash) != kNoPos) return false;
+  // One probe finds the key, or the empty entry where it goes (growing first keeps
+  // that entry valid).
+  if (2 * (live_ + 1) > index_.size()) GrowIndex();
+  bool found;
+  const size_t pos = Probe(key, hash, &found);
+  if (found) return false;
   const uint32_t worker_id = InternWorker(worker);
   uint32_t slot;
   if (free_slots_.empty()) {
@@ -229,8 +246,7 @@ bool LeaseTable::Grant(const TaskKey& key, uint32_t attempt, std::string_view wo
   l.granted = now;
   l.stream_index = stream_index;
   ++workers_[worker_id].leases;
-  if (2 * (live_ + 1) > index_.size()) GrowIndex();
-  IndexInsert(slot, hash);
+  index_[pos] = IndexEntry{slot + 1, hash};
   ++live_;
   Push(QueueFor(timeout), Entry{l.deadline, slot, s.generation});
   return true;

@@ -134,6 +134,9 @@ class LeaseTable {
   };
 
   static constexpr size_t kNoPos = SIZE_MAX;
+  // The index position of `key` (whose hash is `hash`) with *found = true, or else the
+  // empty position where it would go with *found = false. REQUIRES: a non-empty index.
+  size_t Probe(const TaskKey& key, uint32_t hash, bool* found) const;
   // The index position of `key` (whose hash is `hash`), or kNoPos.
   size_t FindPos(const TaskKey& key, uint32_t hash) const;
   void IndexInsert(uint32_t slot, uint32_t hash);
