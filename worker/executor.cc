@@ -135,15 +135,20 @@ void Executor::SubmitBatch(std::vector<TaskSpec> tasks) {
         queue_.insert(queue_.end(), std::make_move_iterator(tasks.begin()),
                       std::make_move_iterator(tasks.end()));
       }
-      const size_t submitted = queue_.size() - queue_head_;
-      const uint32_t sleeping = idle_ - wakeups_;
-      wake = static_cast<uint32_t>(std::min<size_t>(sleeping, submitted));
-      wakeups_ += wake;
+      // One sleeping thread is woken, and only when no wake-up is on its way: the woken
+      // thread wakes the next if tasks are still queued when it takes one (a chain, see
+      // WaitForTaskLocked). Tasks of microseconds are then done by the first threads
+      // before the others are disturbed; long ones still spread over every thread, one
+      // wake-up latency apart.
+      if (idle_ > wakeups_ && wakeups_ == 0) {
+        wake = 1;
+        ++wakeups_;
+      }
     }
   }
-  // Outside the lock, so a woken thread does not block on it at once. Each of the `wake`
-  // threads was counted asleep under the lock, so the signals cannot be lost.
-  for (uint32_t i = 0; i < wake; ++i) work_cv_.Signal();
+  // Outside the lock, so a woken thread does not block on it at once. The thread was
+  // counted asleep under the lock, so the signal cannot be lost.
+  if (wake > 0) work_cv_.Signal();
   if (notify && on_finished_) on_finished_();
 }
 
@@ -251,9 +256,16 @@ bool Executor::TakeQueuedLocked(Slot* slot, TaskSpec* task) {
 }
 
 bool Executor::WaitForTaskLocked(Slot* slot, TaskSpec* task) {
-  for (;;) {
+  for (bool woken = false;; woken = true) {
     // Stop empties the queue as it sets stopping_, and refuses later tasks.
-    if (TakeQueuedLocked(slot, task)) return true;
+    if (TakeQueuedLocked(slot, task)) {
+      // The next link of SubmitBatch's chain: more work queued, another thread asleep.
+      if (woken && queue_head_ < queue_.size() && idle_ > wakeups_) {
+        ++wakeups_;
+        work_cv_.Signal();
+      }
+      return true;
+    }
     if (stopping_) return false;
     ++idle_;
     work_cv_.Wait();
