@@ -9,9 +9,11 @@
 // letter), or "cancelled" (CancelJob/CancelAll; the caller reports nothing for it).
 // Analytics are made per thread and cached by (name, params).
 //
-// Hand-offs are batched: SubmitBatch queues many tasks under one lock and wakes only as
-// many sleeping threads as it has tasks for (none when every thread is busy); a thread
-// reports an outcome and takes its next task under one lock.
+// Hand-offs are batched: SubmitBatch queues many tasks under one lock and wakes one
+// sleeping thread (none when every thread is busy or a wake-up is already on its way);
+// a woken thread that takes a task while more are queued wakes the next, so sleeping
+// threads join one wake-up latency apart. A thread reports an outcome and takes its
+// next task under one lock.
 //
 // Thread-safety: all public methods may be called from any thread. `on_finished` runs
 // (on an executor thread, or the thread that cancelled or submitted) only when the
@@ -76,8 +78,8 @@ class Executor {
 
   // Queues `task` for the next free thread.
   void Submit(TaskSpec task) EXCLUDES(mu_);
-  // Queues `tasks`, in order, under one lock; wakes at most min(tasks.size(), sleeping
-  // threads) threads. After Stop, each is refused with a cancelled outcome.
+  // Queues `tasks`, in order, under one lock; wakes at most one sleeping thread (the
+  // chain above wakes more). After Stop, each is refused with a cancelled outcome.
   void SubmitBatch(std::vector<TaskSpec> tasks) EXCLUDES(mu_);
 
   // Abandons `job`'s queued tasks (their cancelled outcomes are ready at once) and flags
