@@ -1,7 +1,6 @@
 #include "broker/lease_table.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace btrq::broker {
 namespace {
@@ -12,23 +11,8 @@ constexpr size_t kSweepFloor = 1024;
 // A queue's consumed prefix is erased once it is this long and half the vector.
 constexpr size_t kCompactHead = 1024;
 
-// 64x64 -> 128-bit multiply folded to 64 bits (as in wyhash): one multiply mixes well.
-inline uint64_t Fold(uint64_t a, uint64_t b) {
-  const unsigned __int128 p = static_cast<unsigned __int128>(a) * b;
-  return static_cast<uint64_t>(p) ^ static_cast<uint64_t>(p >> 64);
-}
-
-// The index's hash of a key: two independent folds instead of TaskKeyHash's five
-// dependent mixes (it runs twice per task).
-uint32_t HashOf(const TaskKey& key) {
-  uint64_t a, b;
-  std::memcpy(&a, key.stream.bytes.data(), 8);
-  std::memcpy(&b, key.stream.bytes.data() + 8, 8);
-  const uint64_t h = Fold(a ^ 0xa0761d6478bd642fULL, b ^ 0xe7037ed1a0b428dbULL) ^
-                     Fold(key.job ^ 0x8ebc6af09c88c6e3ULL,
-                          static_cast<uint64_t>(key.start) ^ 0x589965cc75374cc3ULL);
-  return static_cast<uint32_t>(Fold(h, 0x1d8e4e27c47d124fULL));
-}
+// The index keeps 32 bits of a key's hash.
+uint32_t HashOf(const TaskKey& key) { return static_cast<uint32_t>(TaskKeyHash()(key)); }
 
 }  // namespace
 

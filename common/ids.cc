@@ -52,6 +52,12 @@ inline uint64_t UuidWords(const Uuid& u) {
   return Mix64(a ^ Mix64(b + 0x9e3779b97f4a7c15ULL));
 }
 
+// 64x64 -> 128-bit multiply folded to 64 bits (as in wyhash): one multiply mixes well.
+inline uint64_t Fold(uint64_t a, uint64_t b) {
+  const unsigned __int128 p = static_cast<unsigned __int128>(a) * b;
+  return static_cast<uint64_t>(p) ^ static_cast<uint64_t>(p >> 64);
+}
+
 constexpr char kHex[] = "0123456789abcdef";
 
 }  // namespace
@@ -171,10 +177,16 @@ size_t UuidHash::operator()(const Uuid& u) const noexcept {
 }
 
 size_t TaskKeyHash::operator()(const TaskKey& k) const noexcept {
-  uint64_t h = UuidWords(k.stream);
-  h = Mix64(h ^ Mix64(k.job + 0x9e3779b97f4a7c15ULL));
-  h = Mix64(h ^ static_cast<uint64_t>(k.start));
-  return static_cast<size_t>(h);
+  // Two independent folds, then one to mix them: a task key is hashed several times per
+  // task (the broker's lease index, the worker's active set and pending results), and
+  // this costs a third of three dependent Mix64 rounds.
+  uint64_t a, b;
+  std::memcpy(&a, k.stream.bytes.data(), 8);
+  std::memcpy(&b, k.stream.bytes.data() + 8, 8);
+  const uint64_t h = Fold(a ^ 0xa0761d6478bd642fULL, b ^ 0xe7037ed1a0b428dbULL) ^
+                     Fold(k.job ^ 0x8ebc6af09c88c6e3ULL,
+                          static_cast<uint64_t>(k.start) ^ 0x589965cc75374cc3ULL);
+  return static_cast<size_t>(Fold(h, 0x1d8e4e27c47d124fULL));
 }
 
 std::string MakeWorkerId(std::string_view host, int pid) {
