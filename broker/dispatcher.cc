@@ -321,11 +321,7 @@ void Dispatcher::HandleMessage(std::vector<zmq::message_t>* frames) {
     CountBad("envelope", identity, "no body frame");
     return;
   }
-  // Defence in depth: with CURVE, every connection passed ZAP, which set a User-Id.
-  if (zap_ && zmq_msg_gets(frames->back().handle(), "User-Id") == nullptr) {
-    CountBad("unauthenticated", identity, "a message without a ZAP User-Id");
-    return;
-  }
+  if (zap_ && !Authenticated(identity, frames->back())) return;
   for (size_t i = 1; i + 1 < frames->size(); ++i) {
     if ((*frames)[i].size() != 0) {
       CountBad("envelope", identity, "non-empty delimiter frame");
@@ -523,6 +519,29 @@ Dispatcher::SendResult Dispatcher::SendTo(const std::string& identity, const Mes
                    "btrq-broker: sending to {} failed: {}", PeerName(identity), e.what());
     return SendResult::kError;
   }
+}
+
+bool Dispatcher::Authenticated(const std::string& identity, const zmq::message_t& body) {
+  // Defence in depth: with CURVE, every connection passed ZAP, which set a User-Id.
+  const char* user_id = zmq_msg_gets(body.handle(), "User-Id");
+  if (user_id == nullptr) {
+    CountBad("unauthenticated", identity, "a message without a ZAP User-Id");
+    return false;
+  }
+  if (zap_->Authorized(user_id)) return true;
+  // The key left curve.authorized_keys_file after this connection's handshake: the
+  // worker is forgotten (its tasks go back to the queue) and told why, once.
+  CountBad("revoked_key", identity,
+           std::string("key ") + user_id + " is no longer in curve.authorized_keys_file");
+  if (const std::string* found = WorkerOf(identity)) {
+    const std::string worker = *found;
+    const size_t requeued = scheduler_->OnWorkerBye(worker);
+    spdlog::warn("btrq-broker: worker {}: its CURVE key was revoked; forgotten ({} tasks "
+                 "requeued)", worker, requeued);
+    Forget(worker);
+    Reject(identity, "this worker's CURVE key is no longer authorized");
+  }
+  return false;
 }
 
 void Dispatcher::Reject(const std::string& identity, std::string reason) {

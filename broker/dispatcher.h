@@ -170,6 +170,9 @@ class Dispatcher {
                        const Snapshot& s) EXCLUDES(dashboard_mu_);
 
   SendResult SendTo(const std::string& identity, const Message& message);
+  // With CURVE: whether `body` came through a connection whose key is still let in;
+  // counts and drops (and forgets the worker of a revoked key) when not.
+  bool Authenticated(const std::string& identity, const zmq::message_t& body);
   void Reject(const std::string& identity, std::string reason);
   // The worker's connection is gone: its leases are requeued.
   void PeerGone(const std::string& worker, std::string_view why);

@@ -17,8 +17,11 @@ namespace {
 constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
 // ZAP requests have 6 frames plus the mechanism's credentials (at most 2, for PLAIN).
 constexpr size_t kMaxRequestFrames = 16;
-// A backstop only: Stop() wakes the thread through the eventfd at once.
+// Stop() wakes the thread through the eventfd at once; the timeout paces the reads of
+// the authorized-keys file when no handshake comes.
 constexpr std::chrono::milliseconds kPollTimeout(1000);
+// The authorized-keys file is read at least this often (and at every handshake).
+constexpr Nanos kKeysFileInterval(1'000'000'000);
 // Key files are a few lines; anything far larger is not one.
 constexpr size_t kMaxKeyFileBytes = 1u << 20;
 
@@ -157,6 +160,8 @@ Result<CurveKeyBytes> CurveKeyFromZ85(std::string_view text) {
 struct ZapAuthenticator::Counters {
   metrics::Counter* accepted = nullptr;
   metrics::Counter* refused[kReasonCount] = {};
+  metrics::Counter* keys_file_errors = nullptr;
+  metrics::Gauge* authorized_keys = nullptr;
 };
 
 Result<std::unique_ptr<ZapAuthenticator>> ZapAuthenticator::Start(zmq::context_t& context,
@@ -173,6 +178,14 @@ Result<std::unique_ptr<ZapAuthenticator>> ZapAuthenticator::Start(zmq::context_t
                                       "ZeroMQ handshakes refused by the ZAP handler.",
                                       {{"reason", kReasonNames[r]}}));
     }
+    BTRQ_ASSIGN_OR_RETURN(
+        counters->keys_file_errors,
+        options.metrics->AddCounter("btrq_auth_keys_file_errors_total",
+                                    "Reads of the authorized-keys file that failed (the "
+                                    "keys stay as they were)."));
+    BTRQ_ASSIGN_OR_RETURN(counters->authorized_keys,
+                          options.metrics->AddGauge("btrq_auth_authorized_keys",
+                                                    "CURVE client keys let in."));
   }
   if (!options.logger) options.logger = spdlog::default_logger();
   if (options.clock == nullptr) options.clock = SystemClock::Default();
@@ -199,7 +212,57 @@ ZapAuthenticator::ZapAuthenticator(ZapOptions options, std::unique_ptr<Counters>
       socket_(std::move(socket)),
       wakeup_(std::move(wakeup)),
       counters_(std::move(counters)),
-      log_limiter_(std::make_unique<RateLimiter>(RateLimiter::Options(), options_.clock)) {}
+      log_limiter_(std::make_unique<RateLimiter>(RateLimiter::Options(), options_.clock)) {
+  SetAuthorized(options_.authorized_keys);
+}
+
+void ZapAuthenticator::SetAuthorized(std::set<CurveKeyBytes> keys) {
+  authorized_ = std::move(keys);
+  std::set<std::string, std::less<>> z85;
+  for (const CurveKeyBytes& key : authorized_) z85.insert(CurveKeyToZ85(key));
+  {
+    MutexLock lock(&z85_mu_);
+    authorized_z85_.swap(z85);
+  }
+  if (counters_->authorized_keys != nullptr) {
+    counters_->authorized_keys->Set(static_cast<double>(authorized_.size()));
+  }
+}
+
+bool ZapAuthenticator::Authorized(std::string_view user_id) const {
+  MutexLock lock(&z85_mu_);
+  return authorized_z85_.find(user_id) != authorized_z85_.end();
+}
+
+size_t ZapAuthenticator::authorized_keys() const {
+  MutexLock lock(&z85_mu_);
+  return authorized_z85_.size();
+}
+
+void ZapAuthenticator::ReloadKeys() {
+  const std::string& path = options_.authorized_keys_file;
+  next_reload_ = options_.clock->Now() + kKeysFileInterval;
+  Result<std::string> text = ReadSmallFile(path);
+  if (text.ok() && *text == keys_file_text_) return;
+  Result<std::vector<CurveKeyBytes>> keys = text.status();
+  if (text.ok()) keys = ParseAuthorizedKeys(path, *text);
+  if (!keys.ok()) {
+    if (counters_->keys_file_errors != nullptr) counters_->keys_file_errors->Inc();
+    LogRateLimited(options_.logger.get(), log_limiter_.get(), "zap-keys-file",
+                   spdlog::level::err, "zap: keeping the {} authorized keys: {}",
+                   authorized_.size(), keys.status().ToString());
+    return;
+  }
+  keys_file_text_ = std::move(text).value();
+  std::set<CurveKeyBytes> next(keys->begin(), keys->end());
+  if (next == authorized_) return;
+  size_t added = 0;
+  for (const CurveKeyBytes& key : next) added += authorized_.count(key) == 0 ? 1 : 0;
+  const size_t removed = authorized_.size() + added - next.size();
+  options_.logger->info("zap: {} changed: {} authorized keys ({} added, {} removed)", path,
+                        next.size(), added, removed);
+  SetAuthorized(std::move(next));
+}
 
 ZapAuthenticator::~ZapAuthenticator() { Stop(); }
 
@@ -223,6 +286,9 @@ void ZapAuthenticator::Run() {
         options_.logger->error("zap: handler stops: {}", ready.status().ToString());
       }
       break;
+    }
+    if (!options_.authorized_keys_file.empty() && options_.clock->Now() >= next_reload_) {
+      ReloadKeys();
     }
     if (*ready == 0 || !poller.Readable(zap)) continue;
     Result<bool> got = RecvMultipart(socket_, kMaxRequestFrames, &request);
@@ -274,7 +340,8 @@ void ZapAuthenticator::Answer(const std::vector<zmq::message_t>& request) {
     Refuse(kDomain, request_id, mechanism, address, key_z85);
     return;
   }
-  if (options_.authorized_keys.count(key) == 0) {
+  if (!options_.authorized_keys_file.empty()) ReloadKeys();
+  if (authorized_.count(key) == 0) {
     Refuse(kUnknownKey, request_id, mechanism, address, key_z85);
     return;
   }
@@ -312,6 +379,11 @@ void ZapAuthenticator::Reply(std::string_view request_id, std::string_view code,
 
 Result<std::vector<CurveKeyBytes>> LoadAuthorizedKeys(const std::string& path) {
   BTRQ_ASSIGN_OR_RETURN(std::string content, ReadSmallFile(path));
+  return ParseAuthorizedKeys(path, content);
+}
+
+Result<std::vector<CurveKeyBytes>> ParseAuthorizedKeys(const std::string& path,
+                                                       std::string_view content) {
   std::set<CurveKeyBytes> seen;
   std::vector<CurveKeyBytes> keys;
   BTRQ_RETURN_IF_ERROR(ForEachKeyLine(path, content, [&](const CurveKeyBytes& key, size_t) {
@@ -429,6 +501,7 @@ Result<ZapOptions> ZapOptionsFrom(const CurveOptions& curve) {
                         LoadAuthorizedKeys(curve.authorized_keys_file));
   ZapOptions options;
   options.authorized_keys.insert(keys.begin(), keys.end());
+  options.authorized_keys_file = curve.authorized_keys_file;
   return options;
 }
 

@@ -29,6 +29,7 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/metrics.h"
+#include "common/mutex.h"
 #include "common/options.h"
 #include "common/status.h"
 #include "common/zmq_util.h"
@@ -46,13 +47,20 @@ Result<CurveKeyBytes> CurveKeyFromZ85(std::string_view text);
 struct ZapOptions {
   // CURVE client keys that are let in. Empty: every client is refused.
   std::set<CurveKeyBytes> authorized_keys;
+  // The authorized-keys file these keys came from, if any. It is read again at each
+  // CURVE handshake and every second, so a key appended to it is let in at its next
+  // handshake, without a restart, and a key removed from it is refused from then on
+  // (connections it made before stay up: see Authorized()). A file that cannot be read or
+  // parsed leaves the keys as they were: logged at error and counted in
+  // btrq_auth_keys_file_errors_total.
+  std::string authorized_keys_file;
   // Empty: requests are answered whatever ZMQ_ZAP_DOMAIN the server socket set. Otherwise
   // only requests from sockets with exactly this domain can be accepted (SocketOptions sets
   // no domain, so daemons leave this empty).
   std::string domain;
   // When set, refusals are counted in btrq_auth_refused_total{reason} (reason: unknown_key,
-  // mechanism, domain, malformed) and acceptances in btrq_auth_accepted_total. Must
-  // outlive the authenticator.
+  // mechanism, domain, malformed), acceptances in btrq_auth_accepted_total, the keys let
+  // in in btrq_auth_authorized_keys. Must outlive the authenticator.
   metrics::Registry* metrics = nullptr;
   // Refusals are logged here (at warn, at most a few per peer address per interval);
   // null: spdlog's default logger at Start().
@@ -92,6 +100,13 @@ class ZapAuthenticator {
   uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
   uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
+  // Whether the key with Z85 text `user_id` (a received message's "User-Id" property) is
+  // let in now. A connection whose key left the authorized-keys file after its handshake
+  // stays up; a server drops its frames when this turns false. Thread-safe.
+  bool Authorized(std::string_view user_id) const;
+  // How many keys are let in now. Thread-safe.
+  size_t authorized_keys() const;
+
  private:
   struct Counters;
   ZapAuthenticator(ZapOptions options, std::unique_ptr<Counters> counters, zmq::socket_t socket,
@@ -101,6 +116,9 @@ class ZapAuthenticator {
   void Run();
   // Answers one request (the frames after REP's envelope).
   void Answer(const std::vector<zmq::message_t>& request);
+  // Reads options_.authorized_keys_file again and takes its keys if it changed.
+  void ReloadKeys();
+  void SetAuthorized(std::set<CurveKeyBytes> keys);
   // Counts and logs a refusal (`reason` indexes the .cc's reason table), then replies 400.
   void Refuse(int reason, std::string_view request_id, std::string_view mechanism,
               std::string_view address, std::string_view key_z85);
@@ -108,6 +126,14 @@ class ZapAuthenticator {
              std::string_view user_id);
 
   const ZapOptions options_;
+  // The keys let in, the file text they were last read from and when the file is due to
+  // be read again: the thread's own.
+  std::set<CurveKeyBytes> authorized_;
+  std::string keys_file_text_;
+  SteadyTime next_reload_{};
+  // authorized_'s Z85 texts, for Authorized() on other threads.
+  mutable Mutex z85_mu_;
+  std::set<std::string, std::less<>> authorized_z85_ GUARDED_BY(z85_mu_);
   zmq::socket_t socket_;  // owned by the thread from Start() until Stop()
   WakeupFd wakeup_;
   std::unique_ptr<Counters> counters_;
@@ -123,6 +149,9 @@ class ZapAuthenticator {
 // and lines starting with '#' are skipped (no valid Z85 key starts with '#'). Errors name
 // the place: "path:line: ...". Duplicates are kept once, in file order.
 Result<std::vector<CurveKeyBytes>> LoadAuthorizedKeys(const std::string& path);
+// The same for the file's `content`; `path` only names the place in errors.
+Result<std::vector<CurveKeyBytes>> ParseAuthorizedKeys(const std::string& path,
+                                                       std::string_view content);
 
 // Writes a fresh key pair as `dir`/`name`.key (the secret key, mode 0600) and
 // `dir`/`name`.pub (the public key, mode 0644 less umask); each file holds a '#' comment
@@ -149,7 +178,8 @@ Result<SocketOptions> CurveClientOptionsFrom(const CurveOptions& curve,
                                              SocketOptions base = {});
 
 // ZapOptions whose authorized_keys come from curve.authorized_keys_file (required:
-// InvalidArgument when empty). Metrics and logger are left for the caller.
+// InvalidArgument when empty), which is also watched for changes. Metrics and logger are
+// left for the caller.
 Result<ZapOptions> ZapOptionsFrom(const CurveOptions& curve);
 
 }  // namespace btrq

@@ -549,6 +549,52 @@ TEST_F(SecurityTest, WorkerWithAnUnlistedKeyIsRefusedLoggedCountedAndGetsNoTask)
   EXPECT_THAT(c().broker->Stderr(), Not(HasSubstr("worker " + c().bad_id)));
 }
 
+TEST_F(SecurityTest, KeysFileEditsApplyWithoutARestart) {
+  const std::string refusal = "refused CURVE peer .* key " + RegexEscape(c().bad_keys.public_key);
+  ASSERT_OK(c().broker->WaitForLine(refusal, kStartTimeout, true).status());
+  ASSERT_OK(c().sink->WaitForLine(refusal, kStartTimeout, true).status());
+
+  // The operator lists the second worker and takes the first one off, replacing the file
+  // whole (a new file renamed over the old one). Broker and sink keep running.
+  const std::string keys_file = c().etc + "/authorized_workers";
+  ASSERT_OK(WriteFile(keys_file + ".new", c().bad_keys.public_key + " worker-two\n", 0644));
+  ASSERT_EQ(::rename((keys_file + ".new").c_str(), keys_file.c_str()), 0);
+
+  // The listed worker gets in at its next handshake...
+  Result<std::string> hello = c().broker->WaitForLine(
+      "worker " + RegexEscape(c().bad_id) + " .*said HELLO", kStartTimeout, true);
+  ASSERT_TRUE(hello.ok()) << hello.status().ToString() << AllLogs();
+  // ...and the one taken off is forgotten by the broker at its next frame, told why, and
+  // stops with that reason.
+  Result<std::string> revoked = c().broker->WaitForLine(
+      "worker " + RegexEscape(c().good_id) + ": its CURVE key was revoked", kStartTimeout, true);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString() << AllLogs();
+  Result<int> code = c().good_worker->Wait(kStartTimeout);
+  ASSERT_OK(code);
+  EXPECT_NE(*code, 0);
+  EXPECT_THAT(c().good_worker->Stderr(), HasSubstr("CURVE key is no longer authorized"));
+
+  // The job runs on the newly listed worker alone.
+  const Job& job = RunJobOnce();
+  ASSERT_EQ(job.submit.code, 0) << job.submit.err << AllLogs();
+  std::vector<std::string> args = c().CliFlags(c().config);
+  args.insert(args.end(), {"results", job.id});
+  const Ran results = Cli(args);
+  ASSERT_EQ(results.code, 0) << results.err;
+  EXPECT_THAT(results.out, HasSubstr("\"worker\":\"" + c().bad_id + "\""));
+  EXPECT_THAT(results.out, Not(HasSubstr("\"worker\":\"" + c().good_id + "\"")));
+
+  for (const std::string& http : {c().broker_http, c().sink_http}) {
+    ASSERT_OK_AND_ASSIGN(testing::Exposition metrics, Metrics(http));
+    EXPECT_EQ(metrics.Value("btrq_auth_authorized_keys").value_or(-1), 1) << http;
+    EXPECT_EQ(metrics.Value("btrq_auth_keys_file_errors_total").value_or(-1), 0) << http;
+  }
+  ASSERT_OK_AND_ASSIGN(testing::Exposition broker_metrics, Metrics(c().broker_http));
+  EXPECT_GE(broker_metrics.Value("btrq_bad_messages_total", {{"reason", "revoked_key"}})
+                .value_or(0),
+            1);
+}
+
 TEST_F(SecurityTest, WrongOrMissingTokenIsRefusedWithAClearError) {
   std::vector<std::string> args = c().CliFlags(c().config);
   args.push_back("jobs");

@@ -107,7 +107,13 @@ class ZapServerTest : public ::testing::Test {
   void StartServer(SocketOptions server_options, const std::string& socket_domain = "",
                    const std::string& handler_domain = "") {
     ZapOptions zap;
-    zap.authorized_keys = {Raw(listed_.public_key)};
+    if (keys_file_.empty()) {
+      zap.authorized_keys = {Raw(listed_.public_key)};
+    } else {
+      ASSERT_OK_AND_ASSIGN(std::vector<CurveKeyBytes> keys, LoadAuthorizedKeys(keys_file_));
+      zap.authorized_keys.insert(keys.begin(), keys.end());
+      zap.authorized_keys_file = keys_file_;
+    }
     zap.domain = handler_domain;
     zap.metrics = &registry_;
     ASSERT_OK_AND_ASSIGN(auth_, ZapAuthenticator::Start(ctx_, zap));
@@ -128,6 +134,27 @@ class ZapServerTest : public ::testing::Test {
     return o;
   }
 
+  zmq::socket_t ConnectedClient(const CurveKeyPair& client, const std::string& routing_id) {
+    return Connected(ClientOptions(client), routing_id);
+  }
+
+  // True when a fresh client with `keys` gets a message through to the server, false
+  // when the handler refuses its key.
+  bool GetsThrough(const CurveKeyPair& keys, const std::string& id) {
+    const double refused_before = Refused(registry_, "unknown_key");
+    zmq::socket_t client = ConnectedClient(keys, id);
+    EXPECT_OK(Send(client, {"hello"}));
+    // Whichever comes first: the message, or the refusal.
+    const auto deadline = Clock::now() + kDeadline;
+    while (Clock::now() < deadline) {
+      const std::vector<std::string> got = RecvWithin(router_, milliseconds(10));
+      if (!got.empty()) return got == std::vector<std::string>{id, "hello"};
+      if (Refused(registry_, "unknown_key") > refused_before) return false;
+    }
+    ADD_FAILURE() << id << ": neither through nor refused";
+    return false;
+  }
+
   zmq::socket_t Connected(SocketOptions options, const std::string& routing_id) {
     options.routing_id = routing_id;
     Result<zmq::socket_t> s = MakeSocket(ctx_, zmq::socket_type::dealer, options);
@@ -142,6 +169,8 @@ class ZapServerTest : public ::testing::Test {
     if (auth_) auth_->Stop();
   }
 
+  // When set, StartServer's keys come from this authorized-keys file, which is watched.
+  std::string keys_file_;
   zmq::context_t ctx_;
   metrics::Registry registry_;
   CurveKeyPair server_keys_, listed_, unlisted_;
@@ -173,6 +202,56 @@ TEST_F(ZapServerTest, ListedKeyGetsThroughAndUnlistedKeyDoesNot) {
   EXPECT_EQ(RecvWithin(router_, kQuietPeriod), std::vector<std::string>());
   EXPECT_NE(registry_.Render().find("btrq_auth_refused_total{reason=\"unknown_key\"}"),
             std::string::npos);
+}
+
+// Replaces `path` as an operator should: a new file renamed over the old one, so a
+// handshake never reads it half written.
+void ReplaceFile(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".new";
+  std::ofstream(tmp) << content;
+  std::filesystem::rename(tmp, path);
+}
+
+TEST_F(ZapServerTest, KeysFileChangesTakeEffectAtTheNextHandshake) {
+  TempDir dir;
+  keys_file_ = dir.Write("authorized_keys", "# workers\n" + listed_.public_key + " w1\n");
+  StartCurveServer();
+  EXPECT_EQ(auth_->authorized_keys(), 1u);
+  EXPECT_FALSE(GetsThrough(unlisted_, "new-1"));
+  EXPECT_TRUE(GetsThrough(listed_, "old-1"));
+
+  // A key appended: let in from its next handshake, without a restart.
+  zmq::socket_t kept = ConnectedClient(listed_, "kept");
+  ASSERT_OK(Send(kept, {"before"}));
+  EXPECT_EQ(RecvWithin(router_, kDeadline), (std::vector<std::string>{"kept", "before"}));
+  ReplaceFile(keys_file_, listed_.public_key + " w1\n" + unlisted_.public_key + " w2\n");
+  EXPECT_TRUE(GetsThrough(unlisted_, "new-2"));
+  EXPECT_EQ(auth_->authorized_keys(), 2u);
+
+  // A key removed: refused from its next handshake; a connection made before stays up.
+  ReplaceFile(keys_file_, unlisted_.public_key + " w2\n");
+  EXPECT_FALSE(GetsThrough(listed_, "old-2"));
+  EXPECT_TRUE(GetsThrough(unlisted_, "new-3"));
+  ASSERT_OK(Send(kept, {"after"}));
+  EXPECT_EQ(RecvWithin(router_, kDeadline), (std::vector<std::string>{"kept", "after"}));
+  EXPECT_EQ(auth_->authorized_keys(), 1u);
+
+  // A broken file, then none at all: the keys stay as they were, and each failed read is
+  // counted.
+  const auto file_errors = [&] {
+    return CounterValue(registry_, "btrq_auth_keys_file_errors_total");
+  };
+  EXPECT_EQ(file_errors(), 0);
+  ReplaceFile(keys_file_, "not-a-key\n");
+  EXPECT_TRUE(GetsThrough(unlisted_, "new-4"));
+  EXPECT_FALSE(GetsThrough(listed_, "old-3"));
+  EXPECT_GE(file_errors(), 2);
+  std::filesystem::remove(keys_file_);
+  const double errors_before = file_errors();
+  EXPECT_TRUE(GetsThrough(unlisted_, "new-5"));
+  EXPECT_GT(file_errors(), errors_before);
+  EXPECT_EQ(auth_->authorized_keys(), 1u);
+  EXPECT_NE(registry_.Render().find("btrq_auth_authorized_keys 1"), std::string::npos);
 }
 
 // libzmq refuses a client without CURVE on a CURVE socket itself (mechanism mismatch),
