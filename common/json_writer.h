@@ -15,6 +15,7 @@
 // REQUIRES (checked by debug asserts only): the calls form one well-nested value; Key only
 // directly inside an object, followed by exactly one value.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -22,7 +23,18 @@
 
 namespace btrq {
 
-// `text` as a JSON string literal, quotes included.
+// Length of the valid UTF-8 sequence that starts at s[i], or 0 when it is not valid
+// (a stray byte, a truncated sequence, an overlong form, a UTF-16 surrogate or a code
+// point past U+10FFFF). REQUIRES: i < s.size().
+size_t Utf8SequenceLength(std::string_view s, size_t i);
+
+// Appends `text` escaped for the inside of a JSON string: '"', '\\' and the control
+// characters (DEL too) escaped, invalid UTF-8 as \ufffd.
+void AppendJsonEscaped(std::string* out, std::string_view text);
+std::string JsonEscape(std::string_view text);
+
+// Appends `text` as a JSON string literal, quotes included.
+void AppendJsonQuoted(std::string* out, std::string_view text);
 std::string JsonQuote(std::string_view text);
 
 class JsonWriter {

@@ -36,9 +36,6 @@ Status InitLogging(const LogOptions& options, std::string_view component);
 // visible), anything else becomes "<redacted>".
 std::string RedactSecret(std::string_view secret);
 
-// `s` escaped for the inside of a JSON string; invalid UTF-8 becomes U+FFFD.
-std::string JsonEscape(std::string_view s);
-
 // Lets through at most `max_per_interval` messages per key in each interval (a fixed
 // window that starts at a key's first message) and counts the rest, so a misbehaving peer
 // cannot flood the log. Keys are capped at `max_keys`: once full, expired keys are dropped

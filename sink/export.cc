@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/json_writer.h"
+
 namespace btrq::sink {
 
 namespace {
@@ -15,41 +17,11 @@ constexpr std::array<std::string_view, 8> kFixedColumns = {
 constexpr std::string_view kStatusDone = "done";
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
-// Length of the valid UTF-8 sequence at the start of `s`, or 0 when it is invalid
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
-size_t Utf8SequenceLength(std::string_view s) {
-  const auto b0 = static_cast<uint8_t>(s[0]);
-  if (b0 < 0x80) return 1;
-  size_t n;
-  uint32_t cp;
-  if ((b0 & 0xE0) == 0xC0) {
-    n = 2;
-    cp = b0 & 0x1F;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    n = 3;
-    cp = b0 & 0x0F;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    n = 4;
-    cp = b0 & 0x07;
-  } else {
-    return 0;
-  }
-  if (s.size() < n) return 0;
-  for (size_t i = 1; i < n; ++i) {
-    const auto b = static_cast<uint8_t>(s[i]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMinForLength[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
 // Calls emit(piece) for the valid parts of `s`, with U+FFFD for each invalid byte.
 template <typename Emit>
 void ForEachUtf8(std::string_view s, Emit emit) {
   while (!s.empty()) {
-    const size_t n = Utf8SequenceLength(s);
+    const size_t n = Utf8SequenceLength(s, 0);
     if (n == 0) {
       emit(kReplacement);
       s.remove_prefix(1);
@@ -58,36 +30,6 @@ void ForEachUtf8(std::string_view s, Emit emit) {
       s.remove_prefix(n);
     }
   }
-}
-
-void AppendJsonString(std::string_view s, std::string* out) {
-  out->push_back('"');
-  ForEachUtf8(s, [out](std::string_view piece) {
-    if (piece.size() > 1) {
-      out->append(piece);
-      return;
-    }
-    const char c = piece[0];
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\b': out->append("\\b"); break;
-      case '\f': out->append("\\f"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (static_cast<uint8_t>(c) < 0x20 || c == 0x7f) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out->append("\\u00");
-          out->push_back(kHex[(c >> 4) & 0xf]);
-          out->push_back(kHex[c & 0xf]);
-        } else {
-          out->push_back(c);
-        }
-    }
-  });
-  out->push_back('"');
 }
 
 template <typename T>
@@ -110,7 +52,7 @@ void AppendJsonValue(const FieldValue& v, std::string* out) {
       out->append("null");
     }
   } else {
-    AppendJsonString(std::get<std::string>(v), out);
+    AppendJsonQuoted(out, std::get<std::string>(v));
   }
 }
 
@@ -173,10 +115,10 @@ void AppendJsonLine(const StoredResult& stored, std::string* out) {
   out->append("\",\"attempt\":");
   AppendNumber(r.task.attempt, out);
   out->append(",\"worker\":");
-  AppendJsonString(r.worker_id, out);
+  AppendJsonQuoted(out, r.worker_id);
   for (const auto& [name, value] : r.fields) {
     out->push_back(',');
-    AppendJsonString(ExportFieldName(name), out);
+    AppendJsonQuoted(out, ExportFieldName(name));
     out->push_back(':');
     AppendJsonValue(value, out);
   }

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 
+#include "common/json_writer.h"
 #include "worker/analytics/flat_json.h"
 #include "worker/analytics/params.h"
 
@@ -393,7 +394,7 @@ std::string ExecContextJson(const TaskSpec& task) {
   out.append("{\"job\":");
   out.append(std::to_string(task.key.job));
   out.append(",\"stream\":");
-  AppendJsonString(&out, task.key.stream.ToString());
+  AppendJsonQuoted(&out, task.key.stream.ToString());
   out.append(",\"start\":");
   out.append(std::to_string(task.key.start));
   out.append(",\"end\":");

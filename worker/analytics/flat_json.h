@@ -16,10 +16,8 @@
 
 namespace btrq::analytics {
 
-// Appends `s` as a JSON string literal (quotes, escapes; UTF-8 passes through).
-void AppendJsonString(std::string* out, std::string_view s);
-
-// Appends an int64, a double (shortest round-trip form) or a string.
+// Appends an int64, a double (shortest round-trip form) or a string (AppendJsonQuoted of
+// common/json_writer.h).
 void AppendJsonValue(std::string* out, const FieldValue& value);
 
 // Appends {"name":value,...} in the fields' order.

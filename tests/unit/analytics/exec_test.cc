@@ -13,6 +13,7 @@
 
 #include "tests/support/status_matchers.h"
 #include "tests/unit/analytics/vector_point_source.h"
+#include "common/json_writer.h"
 #include "worker/analytics/flat_json.h"
 #include "worker/analytics/quality.h"
 
@@ -32,7 +33,7 @@ std::string Command(const std::vector<std::string>& argv) {
   std::string out = "[";
   for (size_t i = 0; i < argv.size(); ++i) {
     if (i > 0) out += ",";
-    AppendJsonString(&out, argv[i]);
+    AppendJsonQuoted(&out, argv[i]);
   }
   return out + "]";
 }

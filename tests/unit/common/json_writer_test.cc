@@ -13,6 +13,26 @@ namespace {
 
 using ::btrq::testing::Json;
 
+TEST(JsonEscape, EscapesQuotesControlsAndInvalidUtf8) {
+  const struct {
+    std::string in;
+    std::string out;
+  } cases[] = {
+      {"plain", "plain"},
+      {"a\"b\\c", "a\\\"b\\\\c"},
+      {"\n\r\t\b\f", "\\n\\r\\t\\b\\f"},
+      {std::string("nul\0x", 5), "nul\\u0000x"},
+      {"\x1f\x7f", "\\u001f\\u007f"},
+      {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+      {"\xff", "\\ufffd"},
+      {"\xc3", "\\ufffd"},              // truncated
+      {"\xc0\xaf", "\\ufffd\\ufffd"},   // overlong '/'
+      {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},  // UTF-16 surrogate
+      {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},  // past U+10FFFF
+  };
+  for (const auto& c : cases) EXPECT_EQ(JsonEscape(c.in), c.out) << c.in;
+}
+
 TEST(JsonQuote, EscapesWhatJsonRequiresAndKeepsUtf8) {
   EXPECT_EQ(JsonQuote("plain"), "\"plain\"");
   EXPECT_EQ(JsonQuote("a\"b\\c"), "\"a\\\"b\\\\c\"");

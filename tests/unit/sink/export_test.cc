@@ -52,7 +52,7 @@ TEST(JsonLines, DoublesRoundTripAndInvalidUtf8IsReplaced) {
   EXPECT_NE(line.find("\"third\":0.3333333333333333,"), std::string::npos) << line;
   EXPECT_NE(line.find("\"big\":1e+300,"), std::string::npos) << line;
   EXPECT_NE(line.find("\"whole\":2,"), std::string::npos) << line;
-  EXPECT_NE(line.find("\"bytes\":\"a\xEF\xBF\xBD" "b\xc3\xa9\"}"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"bytes\":\"a\\ufffdb\xc3\xa9\"}"), std::string::npos) << line;
 }
 
 TEST(Csv, HeaderIsFixedColumnsPlusFieldUnionOfTheFirstPage) {
