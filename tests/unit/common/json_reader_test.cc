@@ -40,7 +40,8 @@ TEST(JsonCursor, BadStringsSayWhatAndWhere) {
 
 TEST(JsonCursor, NumbersFollowJsonsGrammar) {
   for (const char* good : {"0", "-0", "7", "-12", "3.25", "1e9", "1E+9", "-2.5e-3"}) {
-    JsonCursor in(std::string(good) + ",");
+    const std::string text = std::string(good) + ",";
+    JsonCursor in(text);
     Result<std::string_view> n = in.Number();
     ASSERT_TRUE(n.ok()) << good << ": " << n.status().ToString();
     EXPECT_EQ(*n, good);
