@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -20,8 +21,15 @@ constexpr size_t kMaxRequestFrames = 16;
 // Stop() wakes the thread through the eventfd at once; the timeout paces the reads of
 // the authorized-keys file when no handshake comes.
 constexpr std::chrono::milliseconds kPollTimeout(1000);
-// The authorized-keys file is read at least this often (and at every handshake).
+// The authorized-keys file is read at least this often, and at a handshake when the last
+// read is older than kKeysFileMinInterval (a peer cycling keys cannot make it read the
+// file at every attempt).
 constexpr Nanos kKeysFileInterval(1'000'000'000);
+constexpr Nanos kKeysFileMinInterval(100'000'000);
+// A change that takes keys away waits until the file has read the same for this long, so
+// a file caught half rewritten (an editor that truncates first) cuts nobody off. A change
+// that only adds keys applies at once.
+constexpr Nanos kRemovalSettle(1'000'000'000);
 // Key files are a few lines; anything far larger is not one.
 constexpr size_t kMaxKeyFileBytes = 1u << 20;
 
@@ -241,9 +249,14 @@ size_t ZapAuthenticator::authorized_keys() const {
 
 void ZapAuthenticator::ReloadKeys() {
   const std::string& path = options_.authorized_keys_file;
-  next_reload_ = options_.clock->Now() + kKeysFileInterval;
+  const SteadyTime now = options_.clock->Now();
+  last_read_ = now;
+  next_reload_ = now + kKeysFileInterval;
   Result<std::string> text = ReadSmallFile(path);
-  if (text.ok() && *text == keys_file_text_) return;
+  if (text.ok() && *text == keys_file_text_) {
+    unsettled_text_.reset();
+    return;
+  }
   Result<std::vector<CurveKeyBytes>> keys = text.status();
   if (text.ok()) keys = ParseAuthorizedKeys(path, *text);
   if (!keys.ok()) {
@@ -253,14 +266,28 @@ void ZapAuthenticator::ReloadKeys() {
                    authorized_.size(), keys.status().ToString());
     return;
   }
-  keys_file_text_ = std::move(text).value();
   std::set<CurveKeyBytes> next(keys->begin(), keys->end());
+  const bool only_adds = std::includes(next.begin(), next.end(), authorized_.begin(),
+                                       authorized_.end());
+  if (!only_adds) {
+    // A change that takes keys away waits until the file has read the same for
+    // kRemovalSettle: the next periodic read confirms it.
+    if (unsettled_text_ != *text) {
+      unsettled_text_ = *text;
+      unsettled_since_ = now;
+    }
+    if (now - unsettled_since_ < kRemovalSettle) {
+      next_reload_ = std::min(next_reload_, unsettled_since_ + kRemovalSettle);
+      return;
+    }
+  }
+  unsettled_text_.reset();
+  keys_file_text_ = std::move(text).value();
   if (next == authorized_) return;
   size_t added = 0;
   for (const CurveKeyBytes& key : next) added += authorized_.count(key) == 0 ? 1 : 0;
-  const size_t removed = authorized_.size() + added - next.size();
   options_.logger->info("zap: {} changed: {} authorized keys ({} added, {} removed)", path,
-                        next.size(), added, removed);
+                        next.size(), added, authorized_.size() + added - next.size());
   SetAuthorized(std::move(next));
 }
 
@@ -340,7 +367,10 @@ void ZapAuthenticator::Answer(const std::vector<zmq::message_t>& request) {
     Refuse(kDomain, request_id, mechanism, address, key_z85);
     return;
   }
-  if (!options_.authorized_keys_file.empty()) ReloadKeys();
+  if (!options_.authorized_keys_file.empty() &&
+      options_.clock->Now() - last_read_ >= kKeysFileMinInterval) {
+    ReloadKeys();
+  }
   if (authorized_.count(key) == 0) {
     Refuse(kUnknownKey, request_id, mechanism, address, key_z85);
     return;

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -47,10 +48,11 @@ Result<CurveKeyBytes> CurveKeyFromZ85(std::string_view text);
 struct ZapOptions {
   // CURVE client keys that are let in. Empty: every client is refused.
   std::set<CurveKeyBytes> authorized_keys;
-  // The authorized-keys file these keys came from, if any. It is read again at each
-  // CURVE handshake and every second, so a key appended to it is let in at its next
-  // handshake, without a restart, and a key removed from it is refused from then on
-  // (connections it made before stay up: see Authorized()). A file that cannot be read or
+  // The authorized-keys file these keys came from, if any. It is read again every second
+  // and at handshakes (at most every 100 ms), so a key appended to it is let in at its
+  // next handshake, without a restart. A key removed from it is refused once the file has
+  // read the same for a second (a file caught half rewritten takes nobody's key away);
+  // connections it made before stay up: see Authorized(). A file that cannot be read or
   // parsed leaves the keys as they were: logged at error and counted in
   // btrq_auth_keys_file_errors_total.
   std::string authorized_keys_file;
@@ -126,11 +128,15 @@ class ZapAuthenticator {
              std::string_view user_id);
 
   const ZapOptions options_;
-  // The keys let in, the file text they were last read from and when the file is due to
-  // be read again: the thread's own.
+  // The thread's own: the keys let in and the file text they come from; when the file
+  // was last read and is due to be read again; a text that would take keys away, not
+  // applied yet, and since when the file has read so.
   std::set<CurveKeyBytes> authorized_;
   std::string keys_file_text_;
+  SteadyTime last_read_{};
   SteadyTime next_reload_{};
+  std::optional<std::string> unsettled_text_;
+  SteadyTime unsettled_since_{};
   // authorized_'s Z85 texts, for Authorized() on other threads.
   mutable Mutex z85_mu_;
   std::set<std::string, std::less<>> authorized_z85_ GUARDED_BY(z85_mu_);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <set>
 #include <unordered_set>
 
@@ -101,6 +102,22 @@ TEST(Hashes, SpreadNearbyKeys) {
   EXPECT_GT(low_bits.size(), 2400u);  // ~2590 expected for random 12-bit values
   EXPECT_NE(UuidHash()(Uuid()), UuidHash()(*Uuid::Parse("00000000000000000000000000000001")));
   EXPECT_EQ(std::hash<TaskKey>()(TaskKey{3, s, 4}), TaskKeyHash()(TaskKey{3, s, 4}));
+}
+
+TEST(Hashes, AStreamHalfEqualToTheMixConstantKeepsTheOtherHalf) {
+  // TaskKeyHash XORs 0xa0761d6478bd642f into the UUID's first 8 bytes (little-endian)
+  // before multiplying them by the last 8: with a plain multiply-fold, a UUID whose first
+  // half equals that constant would hash the same whatever its second half.
+  Uuid u;
+  const uint64_t constant = 0xa0761d6478bd642fULL;
+  std::memcpy(u.bytes.data(), &constant, sizeof constant);
+  std::unordered_set<size_t> hashes;
+  for (int i = 0; i < 1000; ++i) {
+    u.bytes[14] = static_cast<uint8_t>(i >> 8);
+    u.bytes[15] = static_cast<uint8_t>(i);
+    hashes.insert(TaskKeyHash()(TaskKey{1, u, 0}));
+  }
+  EXPECT_EQ(hashes.size(), 1000u);
 }
 
 TEST(WorkerId, HostPidRandom) {

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/fake_clock.h"
 #include "tests/support/status_matchers.h"
 
 namespace btrq {
@@ -116,6 +117,7 @@ class ZapServerTest : public ::testing::Test {
     }
     zap.domain = handler_domain;
     zap.metrics = &registry_;
+    zap.clock = &clock_;
     ASSERT_OK_AND_ASSIGN(auth_, ZapAuthenticator::Start(ctx_, zap));
     ASSERT_OK_AND_ASSIGN(router_, MakeSocket(ctx_, zmq::socket_type::router, server_options));
     if (!socket_domain.empty()) router_.set(zmq::sockopt::zap_domain, socket_domain);
@@ -171,6 +173,9 @@ class ZapServerTest : public ::testing::Test {
 
   // When set, StartServer's keys come from this authorized-keys file, which is watched.
   std::string keys_file_;
+  // The handler's time: it reads the keys file again at a handshake 100 ms after its last
+  // read, and takes keys away once the file has read the same for a second.
+  testing::FakeClock clock_;
   zmq::context_t ctx_;
   metrics::Registry registry_;
   CurveKeyPair server_keys_, listed_, unlisted_;
@@ -216,25 +221,43 @@ TEST_F(ZapServerTest, KeysFileChangesTakeEffectAtTheNextHandshake) {
   TempDir dir;
   keys_file_ = dir.Write("authorized_keys", "# workers\n" + listed_.public_key + " w1\n");
   StartCurveServer();
+  const auto later = [&](milliseconds d) { clock_.Advance(d); };
   EXPECT_EQ(auth_->authorized_keys(), 1u);
   EXPECT_FALSE(GetsThrough(unlisted_, "new-1"));
   EXPECT_TRUE(GetsThrough(listed_, "old-1"));
 
-  // A key appended: let in from its next handshake, without a restart.
+  // A key appended: let in at its next handshake, without a restart.
   zmq::socket_t kept = ConnectedClient(listed_, "kept");
   ASSERT_OK(Send(kept, {"before"}));
   EXPECT_EQ(RecvWithin(router_, kDeadline), (std::vector<std::string>{"kept", "before"}));
   ReplaceFile(keys_file_, listed_.public_key + " w1\n" + unlisted_.public_key + " w2\n");
+  later(milliseconds(100));
   EXPECT_TRUE(GetsThrough(unlisted_, "new-2"));
   EXPECT_EQ(auth_->authorized_keys(), 2u);
 
-  // A key removed: refused from its next handshake; a connection made before stays up.
+  // A file caught half rewritten (here: empty) takes no key away: it reads whole again
+  // within the second.
+  ReplaceFile(keys_file_, "");
+  later(milliseconds(100));
+  EXPECT_TRUE(GetsThrough(listed_, "old-2"));
+  ReplaceFile(keys_file_, listed_.public_key + " w1\n" + unlisted_.public_key + " w2\n");
+  later(milliseconds(1000));
+  EXPECT_TRUE(GetsThrough(listed_, "old-3"));
+  EXPECT_EQ(auth_->authorized_keys(), 2u);
+
+  // A key removed: still let in while the change is younger than a second, refused once
+  // the file has read the same for a second; a connection made before stays up.
   ReplaceFile(keys_file_, unlisted_.public_key + " w2\n");
-  EXPECT_FALSE(GetsThrough(listed_, "old-2"));
+  later(milliseconds(100));
+  EXPECT_TRUE(GetsThrough(listed_, "old-4"));
+  later(milliseconds(1000));
+  EXPECT_FALSE(GetsThrough(listed_, "old-5"));
   EXPECT_TRUE(GetsThrough(unlisted_, "new-3"));
   ASSERT_OK(Send(kept, {"after"}));
   EXPECT_EQ(RecvWithin(router_, kDeadline), (std::vector<std::string>{"kept", "after"}));
   EXPECT_EQ(auth_->authorized_keys(), 1u);
+  EXPECT_TRUE(auth_->Authorized(unlisted_.public_key));
+  EXPECT_FALSE(auth_->Authorized(listed_.public_key));
 
   // A broken file, then none at all: the keys stay as they were, and each failed read is
   // counted.
@@ -243,11 +266,14 @@ TEST_F(ZapServerTest, KeysFileChangesTakeEffectAtTheNextHandshake) {
   };
   EXPECT_EQ(file_errors(), 0);
   ReplaceFile(keys_file_, "not-a-key\n");
+  later(milliseconds(100));
   EXPECT_TRUE(GetsThrough(unlisted_, "new-4"));
-  EXPECT_FALSE(GetsThrough(listed_, "old-3"));
+  later(milliseconds(100));
+  EXPECT_FALSE(GetsThrough(listed_, "old-6"));
   EXPECT_GE(file_errors(), 2);
   std::filesystem::remove(keys_file_);
   const double errors_before = file_errors();
+  later(milliseconds(100));
   EXPECT_TRUE(GetsThrough(unlisted_, "new-5"));
   EXPECT_GT(file_errors(), errors_before);
   EXPECT_EQ(auth_->authorized_keys(), 1u);
