@@ -12,6 +12,7 @@
 //   BTRQ_ASSIGN_OR_RETURN(std::string name, in.String());
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
