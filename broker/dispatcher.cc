@@ -522,18 +522,14 @@ Dispatcher::SendResult Dispatcher::SendTo(const std::string& identity, const Mes
 }
 
 bool Dispatcher::Authenticated(const std::string& identity, const zmq::message_t& body) {
-  // Defence in depth: with CURVE, every connection passed ZAP, which set a User-Id.
-  const char* user_id = zmq_msg_gets(body.handle(), "User-Id");
-  if (user_id == nullptr) {
-    CountBad("unauthenticated", identity, "a message without a ZAP User-Id");
-    return false;
-  }
-  if (zap_->Authorized(user_id)) return true;
-  // The key left curve.authorized_keys_file after this connection's handshake: the
-  // worker is forgotten (its tasks go back to the queue) and told why, once.
-  CountBad("revoked_key", identity,
-           std::string("key ") + user_id + " is no longer in curve.authorized_keys_file");
-  if (const std::string* found = WorkerOf(identity)) {
+  std::string detail;
+  const std::string_view refusal = zap_->RefusalOf(body, &detail);
+  if (refusal.empty()) return true;
+  CountBad(refusal, identity, detail);
+  // A key revoked after this connection's handshake: the worker is forgotten (its tasks
+  // go back to the queue) and told why, once.
+  const std::string* found = refusal == "revoked_key" ? WorkerOf(identity) : nullptr;
+  if (found != nullptr) {
     const std::string worker = *found;
     const size_t requeued = scheduler_->OnWorkerBye(worker);
     spdlog::warn("btrq-broker: worker {}: its CURVE key was revoked; forgotten ({} tasks "

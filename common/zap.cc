@@ -242,6 +242,19 @@ bool ZapAuthenticator::Authorized(std::string_view user_id) const {
   return authorized_z85_.find(user_id) != authorized_z85_.end();
 }
 
+std::string_view ZapAuthenticator::RefusalOf(const zmq::message_t& frame,
+                                             std::string* detail) const {
+  // Defence in depth: every connection to a CURVE socket passed ZAP, which set a User-Id.
+  const char* user_id = zmq_msg_gets(frame.handle(), "User-Id");
+  if (user_id == nullptr) {
+    *detail = "a message without a ZAP User-Id";
+    return "unauthenticated";
+  }
+  if (Authorized(user_id)) return "";
+  *detail = std::string("key ") + user_id + " is no longer in curve.authorized_keys_file";
+  return "revoked_key";
+}
+
 size_t ZapAuthenticator::authorized_keys() const {
   MutexLock lock(&z85_mu_);
   return authorized_z85_.size();

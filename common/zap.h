@@ -106,6 +106,11 @@ class ZapAuthenticator {
   // let in now. A connection whose key left the authorized-keys file after its handshake
   // stays up; a server drops its frames when this turns false. Thread-safe.
   bool Authorized(std::string_view user_id) const;
+  // Why `frame`, received on a CURVE server socket of this context, must be dropped:
+  // "unauthenticated" (no ZAP User-Id: it never passed this handler) or "revoked_key"
+  // (its connection's key has left the authorized keys since the handshake), with the
+  // log's `*detail`; "" when it may pass. Thread-safe.
+  std::string_view RefusalOf(const zmq::message_t& frame, std::string* detail) const;
   // How many keys are let in now. Thread-safe.
   size_t authorized_keys() const;
 

@@ -486,17 +486,12 @@ void Sink::Impl::HandleMessage(std::vector<zmq::message_t>* frames, Batch* batch
     }
   }
   if (zap_) {
-    // Defence in depth: with CURVE, every connection passed ZAP, which set a User-Id.
-    const char* user_id = zmq_msg_gets(frames->back().handle(), "User-Id");
-    if (user_id == nullptr) {
-      CountBad("unauthenticated", identity, "a message without a ZAP User-Id");
-      return;
-    }
-    // The key left curve.authorized_keys_file after this connection's handshake: its
-    // results are not stored (the broker hands their tasks to another worker).
-    if (!zap_->Authorized(user_id)) {
-      CountBad("revoked_key", identity,
-               std::string("key ") + user_id + " is no longer in curve.authorized_keys_file");
+    // A revoked key's results are not stored (the broker hands their tasks to another
+    // worker).
+    std::string detail;
+    if (const std::string_view refusal = zap_->RefusalOf(frames->back(), &detail);
+        !refusal.empty()) {
+      CountBad(refusal, identity, detail);
       return;
     }
   }
