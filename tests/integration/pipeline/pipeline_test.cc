@@ -232,9 +232,10 @@ class ServiceKillTest : public PipelineTest,
 TEST_P(ServiceKillTest, KillDashNineAndRestartStillEndsWithTheTruth) {
   const std::string victim = GetParam();
   ASSERT_OK(cluster_->StartServices(2));
-  ASSERT_OK_AND_ASSIGN(const JobId job, cluster_->Submit(QualityJob()));
-  ASSERT_OK(cluster_->WaitForJob(job, Running).status());
+  // Slow BTrDB before the job exists: with the workers already waiting, a delay set
+  // only once the job runs can come after most of it is done.
   ASSERT_OK(cluster_->SetBtrdbDelay(200));
+  ASSERT_OK_AND_ASSIGN(const JobId job, cluster_->Submit(QualityJob()));
   ASSERT_OK_AND_ASSIGN(const Json before, cluster_->WaitForJob(job, DoneAtLeast(2)));
   ASSERT_LT(Int(before["counts"]["done"]), static_cast<int64_t>(tasks_) - 4)
       << "the job is too far along for the kill to hit it mid-job";
