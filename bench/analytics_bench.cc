@@ -14,9 +14,9 @@
 #include <span>
 #include <vector>
 
-#include "worker/analytics/count.h"
-#include "worker/analytics/quality.h"
-#include "worker/analytics/stats.h"
+#include "analytics/count.h"
+#include "analytics/quality.h"
+#include "analytics/stats.h"
 
 namespace btrq::analytics {
 namespace {

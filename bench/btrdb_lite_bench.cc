@@ -25,7 +25,7 @@
 
 #include "bench/bench_util.h"
 #include "btrdb/client.h"
-#include "btrdb/lite/server.h"
+#include "lite/server.h"
 #include "btrdb/v5/btrdb.pb.h"
 #include "common/ids.h"
 #include "common/status.h"

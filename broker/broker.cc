@@ -7,7 +7,6 @@
 #include <thread>
 #include <utility>
 
-// Ours before gRPC's (see control_service.h): common/mutex.h and absl share macro names.
 #include "broker/btrdb_catalog.h"
 #include "broker/control_service.h"
 #include "broker/dashboard/dashboard.h"
@@ -20,7 +19,7 @@
 #include "common/metrics.h"
 #include "common/mutex.h"
 #include "btrdb/rpc_observer.h"
-#include "worker/analytics/registry.h"
+#include "analytics/registry.h"
 
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
@@ -70,7 +69,7 @@ class Broker::Impl {
   Status StartGrpc();
   Status StartHttp();
   void StopServers();
-  Status Probe() EXCLUDES(probe_mu_);
+  Status Probe() BTRQ_EXCLUDES(probe_mu_);
 
   const BtrqConfig config_;
   Clock* const clock_;
@@ -85,7 +84,7 @@ class Broker::Impl {
 
   btrdb::ConnectOptions probe_options_;
   Mutex probe_mu_;
-  std::unique_ptr<btrdb::Client> probe_client_ GUARDED_BY(probe_mu_);
+  std::unique_ptr<btrdb::Client> probe_client_ BTRQ_GUARDED_BY(probe_mu_);
 
   std::unique_ptr<BrokerControlService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -19,10 +19,9 @@
 #include <functional>
 #include <string>
 
-// Ours before gRPC's: common/mutex.h and absl (via grpcpp) share annotation macro names.
 #include "broker/dispatcher.h"
 #include "broker/job.h"
-#include "worker/analytics/registry.h"
+#include "analytics/registry.h"
 #include "btrq/v1/control.grpc.pb.h"
 
 namespace btrq::broker {

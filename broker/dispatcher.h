@@ -116,17 +116,17 @@ class Dispatcher {
   // Queues `command` to run on the loop thread. Every queued command runs: in the loop,
   // when Run ends, or in Close(). False (and `command` is dropped) once closed.
   // Thread-safe.
-  bool Post(Command command) EXCLUDES(mu_);
+  bool Post(Command command) BTRQ_EXCLUDES(mu_);
   // Refuses further commands and runs those queued, on the calling thread. Run calls it
   // at its end, the destructor too. REQUIRES: Run is not running.
-  void Close() EXCLUDES(mu_);
+  void Close() BTRQ_EXCLUDES(mu_);
 
   // Per-job queue depth as Prometheus text (btrq_queue_depth{job_id="N"}), from the last
   // sample. Thread-safe.
-  std::string RenderJobMetrics() const EXCLUDES(snapshot_mu_);
+  std::string RenderJobMetrics() const BTRQ_EXCLUDES(snapshot_mu_);
   // The dashboard's picture of the broker, rebuilt every dashboard_interval by the loop.
   // Thread-safe.
-  dashboard::DashboardSnapshot DashboardView() const EXCLUDES(dashboard_mu_);
+  dashboard::DashboardSnapshot DashboardView() const BTRQ_EXCLUDES(dashboard_mu_);
 
   // --- Loop thread only (inside a Command) ---
   Scheduler& scheduler() { return *scheduler_; }
@@ -152,7 +152,7 @@ class Dispatcher {
   Status Init();
   Status InitMetrics();
 
-  void RunCommands() EXCLUDES(mu_);
+  void RunCommands() BTRQ_EXCLUDES(mu_);
   // Receives what is waiting; true when it stopped at the per-iteration cap.
   Result<bool> ReceiveAvailable();
   void HandleMessage(std::vector<zmq::message_t>* frames);
@@ -164,10 +164,10 @@ class Dispatcher {
   bool DispatchAll();
   void SendCancelNotices();
   void SendHeartbeats();
-  void Sample(SteadyTime now) EXCLUDES(snapshot_mu_);
+  void Sample(SteadyTime now) BTRQ_EXCLUDES(snapshot_mu_);
   // Builds the dashboard's picture from the scheduler (loop thread).
   void SampleDashboard(const std::vector<JobInfo>& jobs, const std::vector<WorkerInfo>& workers,
-                       const Snapshot& s) EXCLUDES(dashboard_mu_);
+                       const Snapshot& s) BTRQ_EXCLUDES(dashboard_mu_);
 
   SendResult SendTo(const std::string& identity, const Message& message);
   // With CURVE: whether `body` came through a connection whose key is still let in;
@@ -204,15 +204,15 @@ class Dispatcher {
   RateLimiter peer_log_;
 
   Mutex mu_;
-  std::deque<Command> commands_ GUARDED_BY(mu_);
-  bool closed_ GUARDED_BY(mu_) = false;
+  std::deque<Command> commands_ BTRQ_GUARDED_BY(mu_);
+  bool closed_ BTRQ_GUARDED_BY(mu_) = false;
 
   mutable Mutex snapshot_mu_;
-  Snapshot snapshot_ GUARDED_BY(snapshot_mu_);
+  Snapshot snapshot_ BTRQ_GUARDED_BY(snapshot_mu_);
 
   SteadyTime next_dashboard_{};  // loop thread
   mutable Mutex dashboard_mu_;
-  dashboard::DashboardSnapshot dashboard_ GUARDED_BY(dashboard_mu_);
+  dashboard::DashboardSnapshot dashboard_ BTRQ_GUARDED_BY(dashboard_mu_);
 
   std::map<std::string, metrics::Counter*, std::less<>> bad_messages_;
   metrics::Histogram* fsync_seconds_ = nullptr;

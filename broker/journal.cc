@@ -222,7 +222,7 @@ Status Journal::Sync() {
 
 bool Journal::WaitForGroup() {
   MutexLock lock(&mu_);
-  while (state_ == GroupState::kQueued) cv_.Wait();
+  while (state_ == GroupState::kQueued) cv_.Wait(&mu_);
   return state_ == GroupState::kDone;
 }
 
@@ -252,7 +252,7 @@ void Journal::ThreadMain() {
   for (;;) {
     {
       MutexLock lock(&mu_);
-      while (state_ != GroupState::kQueued && !stop_) cv_.Wait();
+      while (state_ != GroupState::kQueued && !stop_) cv_.Wait(&mu_);
       if (state_ != GroupState::kQueued) return;  // stopping, nothing to write
     }
     WriteGroup(&group_);
@@ -390,7 +390,7 @@ Status Journal::Rewrite(const std::vector<std::string>& payloads) {
   }
   if (s.ok()) s = env_->Rename(tmp, path_);
   if (!s.ok()) {
-    env_->RemoveFile(tmp);
+    env_->RemoveFile(tmp).IgnoreError();  // the next compaction truncates it anyway
     ++stats_.failures;
     return s.WithContext("journal compaction");
   }

@@ -201,10 +201,10 @@ class Journal {
 
   Group group_;  // see Group
   mutable Mutex mu_;
-  CondVar cv_{&mu_};  // state_ or stop_ changed
-  GroupState state_ GUARDED_BY(mu_) = GroupState::kIdle;
-  bool stop_ GUARDED_BY(mu_) = false;
-  std::function<void()> wakeup_ GUARDED_BY(mu_);
+  CondVar cv_;  // state_ or stop_ changed
+  GroupState state_ BTRQ_GUARDED_BY(mu_) = GroupState::kIdle;
+  bool stop_ BTRQ_GUARDED_BY(mu_) = false;
+  std::function<void()> wakeup_ BTRQ_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -1,6 +1,5 @@
 #include "btrdb/rpc_observer.h"
 
-// Ours before gRPC's: common/mutex.h and absl share annotation macro names.
 #include "common/metrics.h"
 #include "common/mutex.h"
 
@@ -114,7 +113,7 @@ class RpcMetrics final : public RpcObserver {
   }
 
  private:
-  metrics::Histogram* Find(std::string_view method, std::string_view code) EXCLUDES(mu_) {
+  metrics::Histogram* Find(std::string_view method, std::string_view code) BTRQ_EXCLUDES(mu_) {
     MutexLock lock(&mu_);
     auto key = std::make_pair(std::string(method), std::string(code));
     auto it = series_.find(key);
@@ -130,7 +129,7 @@ class RpcMetrics final : public RpcObserver {
   metrics::Registry* const registry_;
   metrics::Counter* bytes_ = nullptr;
   Mutex mu_;
-  std::map<std::pair<std::string, std::string>, metrics::Histogram*> series_ GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, metrics::Histogram*> series_ BTRQ_GUARDED_BY(mu_);
 };
 
 }  // namespace

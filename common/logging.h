@@ -56,9 +56,9 @@ class RateLimiter {
   // `clock` must outlive the limiter.
   RateLimiter(const Options& options, const Clock* clock);
 
-  Decision Allow(std::string_view key) EXCLUDES(mu_);
+  Decision Allow(std::string_view key) BTRQ_EXCLUDES(mu_);
   // Messages suppressed since construction, over all keys.
-  uint64_t total_suppressed() const EXCLUDES(mu_);
+  uint64_t total_suppressed() const BTRQ_EXCLUDES(mu_);
 
  private:
   struct Bucket {
@@ -70,9 +70,9 @@ class RateLimiter {
   const Options options_;
   const Clock* const clock_;
   mutable Mutex mu_;
-  std::unordered_map<std::string, Bucket> buckets_ GUARDED_BY(mu_);
-  Bucket overflow_ GUARDED_BY(mu_);
-  uint64_t total_suppressed_ GUARDED_BY(mu_) = 0;
+  std::unordered_map<std::string, Bucket> buckets_ BTRQ_GUARDED_BY(mu_);
+  Bucket overflow_ BTRQ_GUARDED_BY(mu_);
+  uint64_t total_suppressed_ BTRQ_GUARDED_BY(mu_) = 0;
 };
 
 // Logs fmt-formatted text through `logger` when `limiter` allows `key`, appending

@@ -117,10 +117,10 @@ class Registry {
   // REQUIRES: mu_ held. Finds or creates the family and the series for `labels`.
   Result<Series*> FindOrAdd(std::string_view name, std::string_view help, int type,
                             const Labels& labels, const std::vector<double>* bounds)
-      REQUIRES(mu_);
+      BTRQ_REQUIRES(mu_);
 
   mutable Mutex mu_;
-  std::vector<std::unique_ptr<Family>> families_ GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Family>> families_ BTRQ_GUARDED_BY(mu_);
 };
 
 // Formats a sample value as Prometheus does: shortest round-trip decimal, "+Inf", "-Inf",

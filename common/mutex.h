@@ -1,8 +1,9 @@
 #pragma once
 
 // An annotated mutex so clang's -Wthread-safety can check which lock guards what
-// (leveldb's port/ and thread_annotations.h, in C++17 form). Abseil (through gRPC) defines
-// some of the same macros with the same meaning; whichever comes first is used.
+// (leveldb's port/ and thread_annotations.h, in C++20 form). The macros carry our BTRQ_
+// prefix, so they never clash with Abseil's unprefixed ones that gRPC's headers bring in:
+// this header can be included before or after any other.
 
 #include <condition_variable>
 #include <mutex>
@@ -13,54 +14,36 @@
 #define BTRQ_TSA(x)
 #endif
 
-#ifndef CAPABILITY
-#define CAPABILITY(x) BTRQ_TSA(capability(x))
-#endif
-#ifndef SCOPED_CAPABILITY
-#define SCOPED_CAPABILITY BTRQ_TSA(scoped_lockable)
-#endif
-#ifndef GUARDED_BY
-#define GUARDED_BY(x) BTRQ_TSA(guarded_by(x))
-#endif
-#ifndef PT_GUARDED_BY
-#define PT_GUARDED_BY(x) BTRQ_TSA(pt_guarded_by(x))
-#endif
-#ifndef REQUIRES
-#define REQUIRES(...) BTRQ_TSA(requires_capability(__VA_ARGS__))
-#endif
-#ifndef EXCLUDES
-#define EXCLUDES(...) BTRQ_TSA(locks_excluded(__VA_ARGS__))
-#endif
-#ifndef ACQUIRE
-#define ACQUIRE(...) BTRQ_TSA(acquire_capability(__VA_ARGS__))
-#endif
-#ifndef RELEASE
-#define RELEASE(...) BTRQ_TSA(release_capability(__VA_ARGS__))
-#endif
-#ifndef NO_THREAD_SAFETY_ANALYSIS
-#define NO_THREAD_SAFETY_ANALYSIS BTRQ_TSA(no_thread_safety_analysis)
-#endif
+#define BTRQ_CAPABILITY(x) BTRQ_TSA(capability(x))
+#define BTRQ_SCOPED_CAPABILITY BTRQ_TSA(scoped_lockable)
+#define BTRQ_GUARDED_BY(x) BTRQ_TSA(guarded_by(x))
+#define BTRQ_PT_GUARDED_BY(x) BTRQ_TSA(pt_guarded_by(x))
+#define BTRQ_REQUIRES(...) BTRQ_TSA(requires_capability(__VA_ARGS__))
+#define BTRQ_EXCLUDES(...) BTRQ_TSA(locks_excluded(__VA_ARGS__))
+#define BTRQ_ACQUIRE(...) BTRQ_TSA(acquire_capability(__VA_ARGS__))
+#define BTRQ_RELEASE(...) BTRQ_TSA(release_capability(__VA_ARGS__))
+#define BTRQ_NO_THREAD_SAFETY_ANALYSIS BTRQ_TSA(no_thread_safety_analysis)
 
 namespace btrq {
 
-class CAPABILITY("mutex") Mutex {
+class BTRQ_CAPABILITY("mutex") Mutex {
  public:
   Mutex() = default;
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
-  void Lock() ACQUIRE() { mu_.lock(); }
-  void Unlock() RELEASE() { mu_.unlock(); }
-  std::mutex& native() { return mu_; }
+  void Lock() BTRQ_ACQUIRE() { mu_.lock(); }
+  void Unlock() BTRQ_RELEASE() { mu_.unlock(); }
 
  private:
+  friend class CondVar;
   std::mutex mu_;
 };
 
-class SCOPED_CAPABILITY MutexLock {
+class BTRQ_SCOPED_CAPABILITY MutexLock {
  public:
-  explicit MutexLock(Mutex* mu) ACQUIRE(mu) : mu_(mu) { mu_->Lock(); }
-  ~MutexLock() RELEASE() { mu_->Unlock(); }
+  explicit MutexLock(Mutex* mu) BTRQ_ACQUIRE(mu) : mu_(mu) { mu_->Lock(); }
+  ~MutexLock() BTRQ_RELEASE() { mu_->Unlock(); }
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
 
@@ -68,20 +51,26 @@ class SCOPED_CAPABILITY MutexLock {
   Mutex* const mu_;
 };
 
-// A condition variable bound to one Mutex. Wait() must be called with the mutex held.
+// A condition variable. Each wait names the Mutex it releases while it sleeps, so that
+// the analysis checks that the caller holds it (as Abseil's CondVar::Wait(Mutex*) does);
+// one CondVar must always be used with the same Mutex. Wake-ups may be spurious: wait in
+// a loop over the condition.
 class CondVar {
  public:
-  explicit CondVar(Mutex* mu) : mu_(mu) {}
-  void Wait() REQUIRES(mu_) NO_THREAD_SAFETY_ANALYSIS {
-    std::unique_lock<std::mutex> lock(mu_->native(), std::adopt_lock);
+  CondVar() = default;
+  CondVar(const CondVar&) = delete;
+  CondVar& operator=(const CondVar&) = delete;
+
+  void Wait(Mutex* mu) BTRQ_REQUIRES(mu) {
+    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
     cv_.wait(lock);
     lock.release();
   }
   // Returns false on timeout.
   template <typename Duration>
-  bool WaitFor(Duration d) REQUIRES(mu_) NO_THREAD_SAFETY_ANALYSIS {
-    std::unique_lock<std::mutex> lock(mu_->native(), std::adopt_lock);
-    bool signalled = cv_.wait_for(lock, d) == std::cv_status::no_timeout;
+  bool WaitFor(Mutex* mu, Duration d) BTRQ_REQUIRES(mu) {
+    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
+    const bool signalled = cv_.wait_for(lock, d) == std::cv_status::no_timeout;
     lock.release();
     return signalled;
   }
@@ -89,7 +78,6 @@ class CondVar {
   void SignalAll() { cv_.notify_all(); }
 
  private:
-  Mutex* const mu_;
   std::condition_variable cv_;
 };
 

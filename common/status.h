@@ -35,7 +35,7 @@ enum class StatusCode : int {
 
 std::string_view StatusCodeName(StatusCode code);
 
-class Status {
+class [[nodiscard]] Status {
  public:
   // OK.
   Status() = default;
@@ -69,6 +69,11 @@ class Status {
   // True when retrying the same operation later may succeed (peer unavailable, timeout,
   // overload). The BTrDB layer sets codes so that this one function decides.
   bool IsTransient() const;
+
+  // Says in the code that an error is deliberately dropped (a best-effort cleanup whose
+  // failure the caller can do nothing about). Status is [[nodiscard]]; this is the one
+  // way to discard it.
+  void IgnoreError() const {}
 
   // Returns a copy whose message is "context: message".
   Status WithContext(std::string_view context) const;

@@ -160,14 +160,14 @@ void Subprocess::ReadLoop(int fd, Capture* capture) {
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (n <= 0) {
       capture->closed = true;
-      cv_.notify_all();
+      cv_.SignalAll();
       break;
     }
     capture->text.append(buf, static_cast<size_t>(n));
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   ::close(fd);
 }
@@ -177,7 +177,7 @@ Result<std::string> Subprocess::WaitForLine(const std::string& pattern,
   if (!log_path_.empty()) return WaitForLogLine(pattern, timeout);
   const std::regex re(pattern);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   const Capture& c = from_stderr ? err_ : out_;
   size_t scanned = 0;  // complete lines before this offset have been checked
   for (;;) {
@@ -190,7 +190,7 @@ Result<std::string> Subprocess::WaitForLine(const std::string& pattern,
     if (c.closed) return Status::Unavailable("output closed before a line matched '" + pattern + "'");
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return Status::DeadlineExceeded("no line matched '" + pattern + "'");
-    cv_.wait_until(l, deadline);
+    cv_.WaitFor(&mu_, deadline - now);
   }
 }
 
@@ -301,13 +301,13 @@ bool Subprocess::Running() {
 
 std::string Subprocess::Stdout() const {
   if (!log_path_.empty()) return ReadLog();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return out_.text;
 }
 
 std::string Subprocess::Stderr() const {
   if (!log_path_.empty()) return "";
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return err_.text;
 }
 

@@ -14,13 +14,12 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace btrq {
@@ -107,12 +106,10 @@ class Subprocess {
   int exit_code_ = 0;
   std::string log_path_;
   off_t log_offset_ = 0;  // the log file's size when the child started
-  // std::mutex rather than common/mutex.h: this header is included next to gRPC's, whose
-  // absl annotation macros clash with common/mutex.h's when included first.
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  Capture out_;  // guarded by mu_
-  Capture err_;  // guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_;  // a capture grew or closed
+  Capture out_ BTRQ_GUARDED_BY(mu_);
+  Capture err_ BTRQ_GUARDED_BY(mu_);
   std::thread out_reader_;
   std::thread err_reader_;
 };

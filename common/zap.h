@@ -144,7 +144,7 @@ class ZapAuthenticator {
   SteadyTime unsettled_since_{};
   // authorized_'s Z85 texts, for Authorized() on other threads.
   mutable Mutex z85_mu_;
-  std::set<std::string, std::less<>> authorized_z85_ GUARDED_BY(z85_mu_);
+  std::set<std::string, std::less<>> authorized_z85_ BTRQ_GUARDED_BY(z85_mu_);
   zmq::socket_t socket_;  // owned by the thread from Start() until Stop()
   WakeupFd wakeup_;
   std::unique_ptr<Counters> counters_;

@@ -25,7 +25,7 @@
 #include "common/codec.h"
 #include "common/options.h"
 #include "fuzz/fuzz_harness.h"
-#include "worker/analytics/registry.h"
+#include "analytics/registry.h"
 #include "worker/btrdb_source.h"
 #include "worker/worker.h"
 

@@ -289,7 +289,7 @@ class ResultStore::Checkpointer {
   void Loop() {
     MutexLock lock(&mu_);
     while (true) {
-      while (!wake_ && !stop_) cv_.Wait();
+      while (!wake_ && !stop_) cv_.Wait(&mu_);
       if (stop_) return;
       wake_ = false;
       mu_.Unlock();
@@ -312,9 +312,9 @@ class ResultStore::Checkpointer {
   // checkpoint takes this first (Exclusive).
   Mutex run_mu_;
   Mutex mu_;
-  CondVar cv_{&mu_};
-  bool wake_ GUARDED_BY(mu_) = false;
-  bool stop_ GUARDED_BY(mu_) = false;
+  CondVar cv_;
+  bool wake_ BTRQ_GUARDED_BY(mu_) = false;
+  bool stop_ BTRQ_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
@@ -379,7 +379,7 @@ Status Migrate(sqlite3* db, bool read_only) {
   }
   if (status.ok()) status = Exec(db, "COMMIT");
   if (!status.ok()) {
-    Exec(db, "ROLLBACK");
+    Exec(db, "ROLLBACK").IgnoreError();  // the migration's own error is the one to report
     return status.WithContext("migrating the result store");
   }
   return Status::OK();
@@ -543,7 +543,7 @@ Status ResultStore::PrepareOne(const std::string& sql, std::unique_ptr<Statement
 
 Status ResultStore::Prepare() {
   const auto prepare = [this](const std::string& sql, std::unique_ptr<Statement>* out)
-                           NO_THREAD_SAFETY_ANALYSIS { return PrepareOne(sql, out); };
+                           BTRQ_NO_THREAD_SAFETY_ANALYSIS { return PrepareOne(sql, out); };
   if (!read_only_) {
     const std::string insert =
         std::string("INSERT OR IGNORE INTO results(") + kResultColumns + ") VALUES";
@@ -591,7 +591,9 @@ Result<std::vector<PutOutcome>> ResultStore::PutBatch(const std::vector<TaskResu
   std::vector<PutOutcome> out;
   MutexLock lock(&mu_);
   if (Status status = PutBatchLocked(results, &out); !status.ok()) {
-    if (!sqlite3_get_autocommit(db_)) Exec(db_, "ROLLBACK");
+    // The batch's own error is the one to report; a failed ROLLBACK leaves SQLite's
+    // transaction for the next BEGIN to fail on.
+    if (!sqlite3_get_autocommit(db_)) Exec(db_, "ROLLBACK").IgnoreError();
     return status;
   }
   return out;

@@ -33,17 +33,14 @@
 #include "common/messages.h"
 #include "common/mutex.h"
 #include "common/status.h"
+#include "results/stored_result.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace btrq::sink {
 
-// One stored result: the worker's TaskResult and when the sink made it durable.
-struct StoredResult {
-  TaskResult result;
-  int64_t stored_at = 0;  // wall-clock ns
-};
+using results::StoredResult;
 
 enum class PutOutcome {
   kStored,     // the first result for its key: now durable
@@ -116,47 +113,47 @@ class ResultStore {
   // SQLite's WAL hook on the writer: runs after each commit with the WAL's size in pages,
   // inside PutBatch's COMMIT and so under mu_ (which the analysis cannot see).
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages)
-      NO_THREAD_SAFETY_ANALYSIS;
+      BTRQ_NO_THREAD_SAFETY_ANALYSIS;
 
-  Status Prepare() REQUIRES(mu_);
-  Status PrepareOne(const std::string& sql, std::unique_ptr<Statement>* out) REQUIRES(mu_);
+  Status Prepare() BTRQ_REQUIRES(mu_);
+  Status PrepareOne(const std::string& sql, std::unique_ptr<Statement>* out) BTRQ_REQUIRES(mu_);
   Status PutBatchLocked(const std::vector<TaskResult>& results, std::vector<PutOutcome>* out)
-      REQUIRES(mu_);
+      BTRQ_REQUIRES(mu_);
   // The rowid stored under `key`, or 0.
-  Result<int64_t> RowidOf(const TaskKey& key) REQUIRES(mu_);
+  Result<int64_t> RowidOf(const TaskKey& key) BTRQ_REQUIRES(mu_);
   // Maps the connection's last error to a Status, with `what` as context.
-  Status SqlError(std::string_view what) REQUIRES(mu_);
+  Status SqlError(std::string_view what) BTRQ_REQUIRES(mu_);
 
   Clock* const clock_;
   const bool read_only_;
 
   Mutex mu_;
-  sqlite3* db_ GUARDED_BY(mu_);
+  sqlite3* db_ BTRQ_GUARDED_BY(mu_);
   // Writer only, when options.checkpoint_pages > 0; stopped before db_ closes.
   std::unique_ptr<Checkpointer> checkpointer_;
   int checkpoint_pages_ = 0;  // constant after Open
   // The WAL's size after the last commit, and the size that wakes the checkpointer next.
-  int wal_pages_ GUARDED_BY(mu_) = 0;
-  int next_checkpoint_at_ GUARDED_BY(mu_) = 0;
+  int wal_pages_ BTRQ_GUARDED_BY(mu_) = 0;
+  int next_checkpoint_at_ BTRQ_GUARDED_BY(mu_) = 0;
   // Rows per multi-row INSERT in PutBatch.
   static constexpr size_t kRowsPerInsert = 16;
   // Reused by PutBatch: the key order of the batch, the results to insert (first of
   // each key) and the encoded fields of one statement's rows.
-  std::vector<uint32_t> order_ GUARDED_BY(mu_);
-  std::vector<uint32_t> rows_ GUARDED_BY(mu_);
-  std::string fields_buffers_[kRowsPerInsert] GUARDED_BY(mu_);
+  std::vector<uint32_t> order_ BTRQ_GUARDED_BY(mu_);
+  std::vector<uint32_t> rows_ BTRQ_GUARDED_BY(mu_);
+  std::string fields_buffers_[kRowsPerInsert] BTRQ_GUARDED_BY(mu_);
   // Prepared once, reused (reset after each use).
-  std::unique_ptr<Statement> insert_ GUARDED_BY(mu_);
-  std::unique_ptr<Statement> insert_many_ GUARDED_BY(mu_);  // kRowsPerInsert rows
-  std::unique_ptr<Statement> max_rowid_ GUARDED_BY(mu_);
-  std::unique_ptr<Statement> rowid_of_ GUARDED_BY(mu_);
-  std::unique_ptr<Statement> bump_job_ GUARDED_BY(mu_);
-  std::unique_ptr<Statement> bump_duplicates_ GUARDED_BY(mu_);
-  std::unique_ptr<Statement> page_first_ GUARDED_BY(mu_);
-  std::unique_ptr<Statement> page_after_ GUARDED_BY(mu_);
-  std::unique_ptr<Statement> get_ GUARDED_BY(mu_);
-  std::unique_ptr<Statement> count_job_ GUARDED_BY(mu_);
-  std::unique_ptr<Statement> stats_ GUARDED_BY(mu_);
+  std::unique_ptr<Statement> insert_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<Statement> insert_many_ BTRQ_GUARDED_BY(mu_);  // kRowsPerInsert rows
+  std::unique_ptr<Statement> max_rowid_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<Statement> rowid_of_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<Statement> bump_job_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<Statement> bump_duplicates_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<Statement> page_first_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<Statement> page_after_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<Statement> get_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<Statement> count_job_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<Statement> stats_ BTRQ_GUARDED_BY(mu_);
 };
 
 // The compact binary form of Fields stored in the database (exposed for tests):

@@ -12,7 +12,6 @@
 #include <unordered_map>
 #include <utility>
 
-// Ours before gRPC's (see sink_service.h): common/mutex.h and absl share macro names.
 #include "common/codec.h"
 #include "common/logging.h"
 #include "common/http_server.h"
@@ -133,8 +132,8 @@ class Sink::Impl {
   // Counts a finished group commit and ACKs its results on success.
   void Acknowledge(Committed* committed);
   void SendAck(const std::vector<std::string>& envelope, std::vector<TaskKey> keys);
-  void RecordLatency(double seconds) EXCLUDES(latency_mu_);
-  CommitLatency Latency() const EXCLUDES(latency_mu_);
+  void RecordLatency(double seconds) BTRQ_EXCLUDES(latency_mu_);
+  CommitLatency Latency() const BTRQ_EXCLUDES(latency_mu_);
 
   const SinkOptions options_;
   const CurveOptions curve_;
@@ -167,9 +166,9 @@ class Sink::Impl {
   std::atomic<bool> ready_{false};
 
   mutable Mutex latency_mu_;
-  std::vector<double> latency_ GUARDED_BY(latency_mu_);
-  size_t latency_next_ GUARDED_BY(latency_mu_) = 0;
-  size_t latency_count_ GUARDED_BY(latency_mu_) = 0;
+  std::vector<double> latency_ BTRQ_GUARDED_BY(latency_mu_);
+  size_t latency_next_ BTRQ_GUARDED_BY(latency_mu_) = 0;
+  size_t latency_count_ BTRQ_GUARDED_BY(latency_mu_) = 0;
 };
 
 Status Sink::Impl::Init() {
@@ -358,7 +357,7 @@ class Sink::Impl::Committer {
   // With wait, blocks until it is committed. Requires busy().
   std::optional<Committed> Take(bool wait) {
     MutexLock lock(&mu_);
-    while (wait && !finished_) cv_.Wait();
+    while (wait && !finished_) cv_.Wait(&mu_);
     if (!finished_) return std::nullopt;
     finished_ = false;
     busy_ = false;
@@ -369,7 +368,7 @@ class Sink::Impl::Committer {
   void Loop() {
     MutexLock lock(&mu_);
     while (true) {
-      while (!has_work_ && !stop_) cv_.Wait();
+      while (!has_work_ && !stop_) cv_.Wait(&mu_);
       if (!has_work_) return;  // stopping, nothing to commit
       has_work_ = false;
       // work_ is this thread's until finished_ is set: the Run thread only Takes then.
@@ -390,11 +389,11 @@ class Sink::Impl::Committer {
   Clock* const clock_;
   bool busy_ = false;  // Run thread's
   Mutex mu_;
-  CondVar cv_{&mu_};
+  CondVar cv_;
   Committed work_;  // guarded by mu_ except while the commit thread commits it
-  bool has_work_ GUARDED_BY(mu_) = false;
-  bool finished_ GUARDED_BY(mu_) = false;
-  bool stop_ GUARDED_BY(mu_) = false;
+  bool has_work_ BTRQ_GUARDED_BY(mu_) = false;
+  bool finished_ BTRQ_GUARDED_BY(mu_) = false;
+  bool stop_ BTRQ_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "common/bearer_token.h"
-#include "sink/result_proto.h"
+#include "results/result_proto.h"
 
 namespace btrq::sink {
 
@@ -70,7 +70,7 @@ grpc::Status SinkServiceImpl::GetResults(grpc::ServerContext* context,
     if (page->empty()) break;
     v1::ResultBatch batch;
     batch.mutable_results()->Reserve(static_cast<int>(page->size()));
-    for (const StoredResult& r : *page) ToProto(r, batch.add_results());
+    for (const StoredResult& r : *page) results::ToProto(r, batch.add_results());
     if (!writer->Write(batch)) return {grpc::StatusCode::CANCELLED, "client went away"};
     remaining -= page->size();
     if (page->size() < want) break;

@@ -8,8 +8,6 @@
 #include <functional>
 #include <string>
 
-// Ours before gRPC's: common/mutex.h and absl (via grpcpp) define the same annotation
-// macros, and only absl's header, a system one, may redefine them without a warning.
 #include "sink/result_store.h"
 #include "btrq/v1/control.grpc.pb.h"
 

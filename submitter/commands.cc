@@ -14,8 +14,8 @@
 
 #include "common/time_util.h"
 #include "common/zmq_util.h"
-#include "sink/export.h"
-#include "sink/result_proto.h"
+#include "results/export.h"
+#include "results/result_proto.h"
 #include "common/json_writer.h"
 #include "submitter/render.h"
 
@@ -314,25 +314,25 @@ Status ExportResults(SinkClient& sink, const ResultsOptions& options, const Comm
     return s;
   };
 
-  std::unique_ptr<sink::CsvWriter> csv;
+  std::unique_ptr<results::CsvWriter> csv;
   uint64_t count = 0;
   std::string buffer;
   Status s = sink.GetResults(options.job, options.limit, [&](const v1::ResultBatch& batch) {
-    std::vector<sink::StoredResult> page;
+    std::vector<results::StoredResult> page;
     page.reserve(static_cast<size_t>(batch.results_size()));
     for (const v1::Result& r : batch.results()) {
-      BTRQ_ASSIGN_OR_RETURN(sink::StoredResult stored, sink::ResultFromProto(r));
+      BTRQ_ASSIGN_OR_RETURN(results::StoredResult stored, results::ResultFromProto(r));
       page.push_back(std::move(stored));
     }
     buffer.clear();
     if (options.format == ResultFormat::kCsv) {
       if (!csv) {
-        csv = std::make_unique<sink::CsvWriter>(page);
+        csv = std::make_unique<results::CsvWriter>(page);
         csv->AppendHeader(&buffer);
       }
-      for (const sink::StoredResult& r : page) csv->AppendRow(r, &buffer);
+      for (const results::StoredResult& r : page) csv->AppendRow(r, &buffer);
     } else {
-      for (const sink::StoredResult& r : page) sink::AppendJsonLine(r, &buffer);
+      for (const results::StoredResult& r : page) results::AppendJsonLine(r, &buffer);
     }
     out->write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     if (!*out) return Status::IoError("cannot write the results: " + std::string(std::strerror(errno)));
@@ -343,7 +343,7 @@ Status ExportResults(SinkClient& sink, const ResultsOptions& options, const Comm
   if (options.format == ResultFormat::kCsv && !csv) {
     // No results: the header of the fixed columns still makes a valid, empty table.
     buffer.clear();
-    sink::CsvWriter({}).AppendHeader(&buffer);
+    results::CsvWriter({}).AppendHeader(&buffer);
     out->write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
   }
   out->flush();

@@ -33,8 +33,8 @@
 
 #include "common/subprocess.h"
 #include "common/time_util.h"
-#include "sink/export.h"
-#include "sink/result_proto.h"
+#include "results/export.h"
+#include "results/result_proto.h"
 #include "submitter/broker_client.h"
 #include "submitter/job_spec.h"
 #include "submitter/render.h"
@@ -262,7 +262,7 @@ Result<Binaries> FindBinaries(const std::string& bin_dir) {
   };
   Binaries b;
   b.btrq = ec ? "btrq" : self.string();
-  BTRQ_ASSIGN_OR_RETURN(b.lite, find("btrdb-lite", "btrdb/lite"));
+  BTRQ_ASSIGN_OR_RETURN(b.lite, find("btrdb-lite", "lite"));
   BTRQ_ASSIGN_OR_RETURN(b.broker, find("btrq-broker", "broker"));
   BTRQ_ASSIGN_OR_RETURN(b.sink, find("btrq-sink", "sink"));
   BTRQ_ASSIGN_OR_RETURN(b.worker, find("btrq-worker", "worker"));
@@ -454,7 +454,7 @@ class Demo {
   JobId job_ = 0;
   v1::Job final_job_;
   double follow_seconds_ = 0;
-  std::vector<sink::StoredResult> results_;
+  std::vector<results::StoredResult> results_;
   bool reported_ = false;  // the error was printed (with a log excerpt) where it happened
 };
 
@@ -766,8 +766,8 @@ Status Demo::FetchResults() {
   std::string jsonl;
   BTRQ_RETURN_IF_ERROR(sink->GetResults(job_, 0, [&](const v1::ResultBatch& batch) {
     for (const v1::Result& r : batch.results()) {
-      BTRQ_ASSIGN_OR_RETURN(sink::StoredResult stored, sink::ResultFromProto(r));
-      sink::AppendJsonLine(stored, &jsonl);
+      BTRQ_ASSIGN_OR_RETURN(results::StoredResult stored, results::ResultFromProto(r));
+      results::AppendJsonLine(stored, &jsonl);
       results_.push_back(std::move(stored));
     }
     return Status::OK();
@@ -780,7 +780,7 @@ void Demo::PrintSummary() {
   const uint64_t done = counts.done(), dead = counts.dead(), cancelled = counts.cancelled();
   const int64_t first_submit = final_job_.submitted_at(), last_finish = final_job_.finished_at();
   int64_t points = 0;
-  for (const sink::StoredResult& r : results_) points += r.result.points_read;
+  for (const results::StoredResult& r : results_) points += r.result.points_read;
   // The broker's own clock from submit to finish; the demo's otherwise.
   double seconds = follow_seconds_;
   if (first_submit > 0 && last_finish > first_submit) {
@@ -802,7 +802,7 @@ void Demo::PrintSummary() {
         << o_.workers << " x " << threads_ << " worker " << (threads_ == 1 ? "thread" : "threads")
         << "\n";
 
-  const auto stream_name = [this](const sink::StoredResult& r) {
+  const auto stream_name = [this](const results::StoredResult& r) {
     const std::string uuid = r.result.task.key.stream.ToString();
     if (manifest_) {
       auto it = manifest_->streams.find(uuid);
@@ -823,7 +823,7 @@ void Demo::PrintSummary() {
     Fields totals;
   };
   std::map<std::string, StreamAgg> streams;
-  for (const sink::StoredResult& r : results_) {
+  for (const results::StoredResult& r : results_) {
     StreamAgg& s = streams[r.result.task.key.stream.ToString()];
     s.name = stream_name(r);
     s.score_sum += Num(r.result.fields, "score");
@@ -873,14 +873,14 @@ void Demo::PrintSummary() {
   out() << "  (" << clean_streams << " of " << streams.size() << " streams are perfect)\n";
 
   // Worst chunks.
-  std::vector<const sink::StoredResult*> chunks;
-  for (const sink::StoredResult& r : results_) chunks.push_back(&r);
+  std::vector<const results::StoredResult*> chunks;
+  for (const results::StoredResult& r : results_) chunks.push_back(&r);
   std::stable_sort(chunks.begin(), chunks.end(), [](const auto* a, const auto* b) {
     return Num(a->result.fields, "score") < Num(b->result.fields, "score");
   });
   out() << "\nWorst chunks (score, stream, chunk start, why)\n";
   shown = 0;
-  for (const sink::StoredResult* r : chunks) {
+  for (const results::StoredResult* r : chunks) {
     const double score = Num(r->result.fields, "score");
     if (shown == kWorstShown || score >= 1) break;
     char row[200];
@@ -901,7 +901,7 @@ bool Demo::CheckTruth() {
   std::vector<std::string> problems;
   size_t matched = 0;
   std::map<std::string, std::map<int64_t, bool>> seen;
-  for (const sink::StoredResult& r : results_) {
+  for (const results::StoredResult& r : results_) {
     const std::string uuid = r.result.task.key.stream.ToString();
     const int64_t start = r.result.task.key.start;
     auto s = manifest_->streams.find(uuid);

@@ -18,7 +18,7 @@
 #include "common/messages.h"
 #include "common/options.h"
 #include "common/status.h"
-#include "worker/analytics/analytic.h"
+#include "analytics/analytic.h"
 
 namespace btrq::worker {
 

@@ -268,7 +268,7 @@ bool Executor::WaitForTaskLocked(Slot* slot, TaskSpec* task) {
     }
     if (stopping_) return false;
     ++idle_;
-    work_cv_.Wait();
+    work_cv_.Wait(&mu_);
     --idle_;
     // Taken by this waiter, or by a spuriously woken one in its stead: either way the
     // count stays at most the signals still on their way, so none is ever missing.

@@ -33,7 +33,7 @@
 #include "common/messages.h"
 #include "common/mutex.h"
 #include "common/status.h"
-#include "worker/analytics/registry.h"
+#include "analytics/registry.h"
 #include "worker/btrdb_source.h"
 
 namespace btrq::worker {
@@ -77,33 +77,33 @@ class Executor {
   uint32_t threads() const { return static_cast<uint32_t>(threads_.size()); }
 
   // Queues `task` for the next free thread.
-  void Submit(TaskSpec task) EXCLUDES(mu_);
+  void Submit(TaskSpec task) BTRQ_EXCLUDES(mu_);
   // Queues `tasks`, in order, under one lock; wakes at most one sleeping thread (the
   // chain above wakes more). After Stop, each is refused with a cancelled outcome.
-  void SubmitBatch(std::vector<TaskSpec> tasks) EXCLUDES(mu_);
+  void SubmitBatch(std::vector<TaskSpec> tasks) BTRQ_EXCLUDES(mu_);
 
   // Abandons `job`'s queued tasks (their cancelled outcomes are ready at once) and flags
   // its running ones, which stop at their next read batch. Returns how many it touched.
-  size_t CancelJob(JobId job) EXCLUDES(mu_);
+  size_t CancelJob(JobId job) BTRQ_EXCLUDES(mu_);
   // The same for every task.
-  size_t CancelAll() EXCLUDES(mu_);
+  size_t CancelAll() BTRQ_EXCLUDES(mu_);
 
   // Outcomes queued since the last call, in the order they finished.
-  std::vector<TaskOutcome> TakeFinished() EXCLUDES(mu_);
+  std::vector<TaskOutcome> TakeFinished() BTRQ_EXCLUDES(mu_);
   // The same into `*out` (its old contents are dropped; its capacity is recycled).
-  void TakeFinished(std::vector<TaskOutcome>* out) EXCLUDES(mu_);
+  void TakeFinished(std::vector<TaskOutcome>* out) BTRQ_EXCLUDES(mu_);
 
   // Queued and running tasks, in no particular order.
-  std::vector<TaskRef> Active() const EXCLUDES(mu_);
+  std::vector<TaskRef> Active() const BTRQ_EXCLUDES(mu_);
   // Queued plus running tasks.
-  size_t active_count() const EXCLUDES(mu_);
+  size_t active_count() const BTRQ_EXCLUDES(mu_);
   // Running tasks (for metrics).
-  size_t running_count() const EXCLUDES(mu_);
+  size_t running_count() const BTRQ_EXCLUDES(mu_);
 
   // Cancels everything (queued tasks at once, under the same lock that refuses later
   // submissions), stops the threads after their current task and joins them.
   // Outcomes of tasks it cancelled stay available to TakeFinished. Idempotent.
-  void Stop() EXCLUDES(mu_);
+  void Stop() BTRQ_EXCLUDES(mu_);
 
  private:
   // What one thread runs; slots_[i] belongs to thread i. `busy` and `task` are guarded
@@ -118,20 +118,20 @@ class Executor {
   Executor(const ExecutorOptions& options, const analytics::Registry* registry,
            SourceProviderFactory sources, const Clock* clock, std::function<void()> on_finished);
 
-  void ThreadMain(size_t index) EXCLUDES(mu_);
+  void ThreadMain(size_t index) BTRQ_EXCLUDES(mu_);
   // Moves the next queued task into `*task` and `slot`; false when none is queued.
-  bool TakeQueuedLocked(Slot* slot, TaskSpec* task) REQUIRES(mu_);
+  bool TakeQueuedLocked(Slot* slot, TaskSpec* task) BTRQ_REQUIRES(mu_);
   // Sleeps until a task is queued (true: taken) or the executor stops (false).
-  bool WaitForTaskLocked(Slot* slot, TaskSpec* task) REQUIRES(mu_);
+  bool WaitForTaskLocked(Slot* slot, TaskSpec* task) BTRQ_REQUIRES(mu_);
   // Appends a cancelled outcome for `task`; true when finished_ was empty.
-  bool RefuseLocked(const TaskSpec& task) REQUIRES(mu_);
-  size_t queued_locked() const REQUIRES(mu_) { return queue_.size() - queue_head_; }
+  bool RefuseLocked(const TaskSpec& task) BTRQ_REQUIRES(mu_);
+  size_t queued_locked() const BTRQ_REQUIRES(mu_) { return queue_.size() - queue_head_; }
   TaskOutcome RunTask(const TaskSpec& task, SourceProvider* provider, AnalyticCache* cache,
                       const std::atomic<bool>* cancelled);
   // Cancels matching tasks (queued ones at once, running ones flagged); `stop` also
   // refuses every later submission. Wakes the caller's loop when outcomes were added.
   size_t CancelMatching(const std::function<bool(const TaskRef&)>& match, bool stop)
-      EXCLUDES(mu_);
+      BTRQ_EXCLUDES(mu_);
 
   const ExecutorOptions options_;
   const analytics::Registry* const registry_;
@@ -140,16 +140,16 @@ class Executor {
   const std::function<void()> on_finished_;
 
   mutable Mutex mu_;
-  CondVar work_cv_{&mu_};
-  bool stopping_ GUARDED_BY(mu_) = false;
+  CondVar work_cv_;
+  bool stopping_ BTRQ_GUARDED_BY(mu_) = false;
   // Queued tasks are queue_[queue_head_, size()); the moved-from prefix is dropped when
   // the queue empties or the prefix outgrows the rest (no allocation per task).
-  std::vector<TaskSpec> queue_ GUARDED_BY(mu_);
-  size_t queue_head_ GUARDED_BY(mu_) = 0;
-  size_t running_ GUARDED_BY(mu_) = 0;   // busy slots
-  uint32_t idle_ GUARDED_BY(mu_) = 0;     // threads waiting on work_cv_
-  uint32_t wakeups_ GUARDED_BY(mu_) = 0;  // signals sent that no waiter has taken yet
-  std::vector<TaskOutcome> finished_ GUARDED_BY(mu_);
+  std::vector<TaskSpec> queue_ BTRQ_GUARDED_BY(mu_);
+  size_t queue_head_ BTRQ_GUARDED_BY(mu_) = 0;
+  size_t running_ BTRQ_GUARDED_BY(mu_) = 0;   // busy slots
+  uint32_t idle_ BTRQ_GUARDED_BY(mu_) = 0;     // threads waiting on work_cv_
+  uint32_t wakeups_ BTRQ_GUARDED_BY(mu_) = 0;  // signals sent that no waiter has taken yet
+  std::vector<TaskOutcome> finished_ BTRQ_GUARDED_BY(mu_);
 
   std::vector<std::unique_ptr<Slot>> slots_;  // constant after Create
   std::vector<std::thread> threads_;          // constant after Create

@@ -39,7 +39,7 @@
 #include "common/clock.h"
 #include "common/options.h"
 #include "common/status.h"
-#include "worker/analytics/registry.h"
+#include "analytics/registry.h"
 #include "worker/btrdb_source.h"
 
 namespace btrq::worker {

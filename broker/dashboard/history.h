@@ -45,17 +45,17 @@ class DashboardHistory {
   // Records `stats` taken at steady time `now` (wall-clock `wall_ns`, for display).
   // Returns false when dropped: within min_interval of the previous sample, or `now` is
   // earlier than it.
-  bool Sample(SteadyTime now, int64_t wall_ns, const StatsView& stats) EXCLUDES(mu_);
+  bool Sample(SteadyTime now, int64_t wall_ns, const StatsView& stats) BTRQ_EXCLUDES(mu_);
 
   // Oldest first.
-  std::vector<HistorySample> Samples() const EXCLUDES(mu_);
+  std::vector<HistorySample> Samples() const BTRQ_EXCLUDES(mu_);
 
   const HistoryOptions& options() const { return options_; }
 
  private:
   const HistoryOptions options_;
   mutable Mutex mu_;
-  std::deque<std::pair<SteadyTime, HistorySample>> samples_ GUARDED_BY(mu_);
+  std::deque<std::pair<SteadyTime, HistorySample>> samples_ BTRQ_GUARDED_BY(mu_);
 };
 
 }  // namespace btrq::dashboard

@@ -1,5 +1,4 @@
-// btrdb-lite's FaultInject RPC, kept apart from the rest of the harness: gRPC's headers
-// and common/mutex.h do not mix in one translation unit.
+// btrdb-lite's FaultInject RPC, the one raw BTrDB stub call of the fault harness.
 
 #include <grpcpp/grpcpp.h>
 

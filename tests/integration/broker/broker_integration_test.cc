@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "btrdb/client.h"
-#include "btrdb/lite/server.h"
+#include "lite/server.h"
 #include "common/codec.h"
 #include "tests/integration/broker/fake_worker.h"
 #include "tests/support/status_matchers.h"

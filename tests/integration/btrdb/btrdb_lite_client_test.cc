@@ -11,7 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "btrdb/client.h"
-#include "btrdb/lite/server.h"
+#include "lite/server.h"
 #include "tests/support/status_matchers.h"
 
 namespace btrq::btrdb {

@@ -1,4 +1,4 @@
-#include "btrdb/lite/generate.h"
+#include "lite/generate.h"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "btrdb/client.h"
-#include "btrdb/lite/generator.h"
-#include "btrdb/lite/server.h"
+#include "lite/generator.h"
+#include "lite/server.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 

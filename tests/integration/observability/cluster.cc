@@ -21,7 +21,9 @@ std::string HostPort(const std::string& host, int port) {
 // SIGTERM, then SIGKILL if it does not exit in time.
 void Stop(std::unique_ptr<testing::Subprocess>& p) {
   if (!p) return;
-  if (p->Kill(SIGTERM).ok() && !p->Wait(std::chrono::seconds(10)).ok()) p->Kill(SIGKILL);
+  if (p->Kill(SIGTERM).ok() && !p->Wait(std::chrono::seconds(10)).ok()) {
+    p->Kill(SIGKILL).IgnoreError();  // it may have exited between the two
+  }
   p.reset();
 }
 

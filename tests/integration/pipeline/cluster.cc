@@ -67,7 +67,7 @@ Result<std::string> Cluster::WaitForReady(Subprocess* p, const std::string& patt
 }
 
 Status Cluster::StartBtrdb() {
-  BTRQ_ASSIGN_OR_RETURN(btrdb_, Subprocess::Spawn({Binary("btrdb/lite/btrdb-lite"), "--listen",
+  BTRQ_ASSIGN_OR_RETURN(btrdb_, Subprocess::Spawn({Binary("lite/btrdb-lite"), "--listen",
                                                    "127.0.0.1:0", "--data-dir", dir_ + "/btrdb",
                                                    "--enable-fault-inject", "--log-level",
                                                    "warn"}));
@@ -78,7 +78,7 @@ Status Cluster::StartBtrdb() {
 }
 
 Status Cluster::Generate(const std::vector<std::string>& flags) {
-  std::vector<std::string> argv = {Binary("btrdb/lite/btrdb-lite"), "generate", "--endpoint",
+  std::vector<std::string> argv = {Binary("lite/btrdb-lite"), "generate", "--endpoint",
                                    btrdb_endpoint_, "--manifest", dir_ + "/manifest.json"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   BTRQ_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> gen, Subprocess::Spawn(argv));

@@ -361,7 +361,7 @@ Status SecureCluster::Start() {
                                  0644));
   BTRQ_RETURN_IF_ERROR(WriteConfigs());
 
-  BTRQ_ASSIGN_OR_RETURN(lite, Subprocess::Spawn({BinaryPath("btrdb/lite/btrdb-lite"),
+  BTRQ_ASSIGN_OR_RETURN(lite, Subprocess::Spawn({BinaryPath("lite/btrdb-lite"),
                                                  "--listen", "127.0.0.1:0",
                                                  "--tls-cert", etc + "/server.crt",
                                                  "--tls-key", etc + "/server.key",

@@ -2,7 +2,7 @@
 
 #include "common/codec.h"
 #include "common/zmq_util.h"
-#include "sink/result_proto.h"
+#include "results/result_proto.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -70,7 +70,7 @@ Result<v1::SinkStats> SinkControlClient::GetStats() {
   return stats;
 }
 
-Result<std::vector<sink::StoredResult>> SinkControlClient::GetResults(JobId job, uint32_t limit) {
+Result<std::vector<results::StoredResult>> SinkControlClient::GetResults(JobId job, uint32_t limit) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   context.set_wait_for_ready(true);  // a sink that is starting up is waited for
@@ -78,13 +78,13 @@ Result<std::vector<sink::StoredResult>> SinkControlClient::GetResults(JobId job,
   request.set_job_id(job);
   request.set_limit(limit);
   auto reader = stub_->GetResults(&context, request);
-  std::vector<sink::StoredResult> out;
+  std::vector<results::StoredResult> out;
   batches_ = 0;
   v1::ResultBatch batch;
   while (reader->Read(&batch)) {
     ++batches_;
     for (const v1::Result& r : batch.results()) {
-      BTRQ_ASSIGN_OR_RETURN(sink::StoredResult stored, sink::ResultFromProto(r));
+      BTRQ_ASSIGN_OR_RETURN(results::StoredResult stored, results::ResultFromProto(r));
       out.push_back(std::move(stored));
     }
   }

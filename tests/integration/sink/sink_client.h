@@ -44,7 +44,7 @@ class SinkControlClient {
 
   Result<v1::SinkStats> GetStats();
   // Every result of `job` (or the first `limit`), gathered from the stream.
-  Result<std::vector<sink::StoredResult>> GetResults(JobId job, uint32_t limit = 0);
+  Result<std::vector<results::StoredResult>> GetResults(JobId job, uint32_t limit = 0);
   // ResultBatch messages received by the last GetResults.
   size_t batches_received() const { return batches_; }
 

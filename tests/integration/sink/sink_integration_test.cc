@@ -14,7 +14,7 @@
 
 #include "common/codec.h"
 #include "common/zmq_util.h"
-#include "sink/result_proto.h"
+#include "results/result_proto.h"
 #include "sink/result_store.h"
 #include "tests/integration/sink/sink_client.h"
 #include "tests/support/status_matchers.h"

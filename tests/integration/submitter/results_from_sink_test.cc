@@ -10,7 +10,7 @@
 #include <vector>
 
 // Ours before gRPC's (see sink/sink_service.h).
-#include "sink/export.h"
+#include "results/export.h"
 #include "sink/result_store.h"
 #include "sink/sink_service.h"
 
@@ -81,8 +81,8 @@ class ResultsFromSinkTest : public ::testing::Test {
   }
 
   // Every result of job 7, as the store pages them.
-  std::vector<sink::StoredResult> AllResults() {
-    std::vector<sink::StoredResult> all;
+  std::vector<results::StoredResult> AllResults() {
+    std::vector<results::StoredResult> all;
     std::optional<TaskKey> after;
     for (;;) {
       auto page = store_->ReadPage(7, after, 500);
@@ -114,7 +114,7 @@ TEST_F(ResultsFromSinkTest, JsonLinesOfEveryPageInKeyOrder) {
   std::string err;
   ASSERT_EQ(Run({"results", "7", "--out", out}, "s3cret", &err), 0) << err;
   std::string want;
-  for (const auto& r : AllResults()) sink::AppendJsonLine(r, &want);
+  for (const auto& r : AllResults()) results::AppendJsonLine(r, &want);
   EXPECT_EQ(AllResults().size(), static_cast<size_t>(kResults));
   EXPECT_EQ(ReadFile(out), want);
   EXPECT_EQ(err, "wrote 1200 results of job 7 to " + out + "\n");
@@ -127,9 +127,9 @@ TEST_F(ResultsFromSinkTest, CsvWithLimit) {
                 &err),
             0)
       << err;
-  std::vector<sink::StoredResult> all = AllResults();
+  std::vector<results::StoredResult> all = AllResults();
   all.resize(600);
-  sink::CsvWriter csv(all);
+  results::CsvWriter csv(all);
   std::string want;
   csv.AppendHeader(&want);
   for (const auto& r : all) csv.AppendRow(r, &want);

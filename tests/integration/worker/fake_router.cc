@@ -64,7 +64,7 @@ bool FakeRouter::WaitUntil(const std::function<bool(const std::vector<Received>&
   MutexLock lock(&mu_);
   while (!done(log_)) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    cv_.WaitFor(std::chrono::milliseconds(20));
+    cv_.WaitFor(&mu_, std::chrono::milliseconds(20));
   }
   return true;
 }

@@ -46,21 +46,21 @@ class FakeRouter {
 
   // Sends BROKER_HEARTBEAT to every identity heard from, every `interval` (0: never).
   void SetAutoHeartbeat(std::chrono::milliseconds interval) { heartbeat_ms_ = interval.count(); }
-  void SetResponder(Responder responder) EXCLUDES(mu_);
+  void SetResponder(Responder responder) BTRQ_EXCLUDES(mu_);
 
   // Queues a message (or raw frames, sent as one multipart message) for `identity`;
   // retried until the identity is connected.
-  void Send(const std::string& identity, const Message& message) EXCLUDES(mu_);
-  void SendFrames(const std::string& identity, std::vector<std::string> frames) EXCLUDES(mu_);
+  void Send(const std::string& identity, const Message& message) BTRQ_EXCLUDES(mu_);
+  void SendFrames(const std::string& identity, std::vector<std::string> frames) BTRQ_EXCLUDES(mu_);
 
   // Everything received so far, in order.
-  std::vector<Received> Log() const EXCLUDES(mu_);
+  std::vector<Received> Log() const BTRQ_EXCLUDES(mu_);
   // Waits until `done(Log())` holds; false after `timeout`.
   bool WaitUntil(const std::function<bool(const std::vector<Received>&)>& done,
                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) const
-      EXCLUDES(mu_);
+      BTRQ_EXCLUDES(mu_);
   // Frames that did not decode.
-  int bad_frames() const EXCLUDES(mu_);
+  int bad_frames() const BTRQ_EXCLUDES(mu_);
 
  private:
   void ThreadMain();
@@ -74,12 +74,12 @@ class FakeRouter {
   std::atomic<int64_t> heartbeat_ms_{0};
 
   mutable Mutex mu_;
-  mutable CondVar cv_{&mu_};
-  Responder responder_ GUARDED_BY(mu_);
-  std::vector<Received> log_ GUARDED_BY(mu_);
-  std::vector<std::vector<std::string>> outbox_ GUARDED_BY(mu_);  // identity first
-  std::vector<std::string> identities_ GUARDED_BY(mu_);
-  int bad_frames_ GUARDED_BY(mu_) = 0;
+  mutable CondVar cv_;
+  Responder responder_ BTRQ_GUARDED_BY(mu_);
+  std::vector<Received> log_ BTRQ_GUARDED_BY(mu_);
+  std::vector<std::vector<std::string>> outbox_ BTRQ_GUARDED_BY(mu_);  // identity first
+  std::vector<std::string> identities_ BTRQ_GUARDED_BY(mu_);
+  int bad_frames_ BTRQ_GUARDED_BY(mu_) = 0;
 };
 
 // Messages of type T in `log`, in order.

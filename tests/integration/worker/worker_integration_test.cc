@@ -22,7 +22,7 @@
 #include <httplib.h>
 
 #include "btrdb/client.h"
-#include "btrdb/lite/server.h"
+#include "lite/server.h"
 #include "common/mutex.h"
 #include "tests/integration/worker/fake_router.h"
 #include "tests/support/status_matchers.h"
@@ -59,7 +59,7 @@ class GateWorld {
   }
   void WaitOpenFor(std::chrono::milliseconds d) {
     MutexLock lock(&mu_);
-    if (!open_) cv_.WaitFor(d);
+    if (!open_) cv_.WaitFor(&mu_, d);
   }
   void Enter() {
     MutexLock lock(&mu_);
@@ -77,7 +77,7 @@ class GateWorld {
     MutexLock lock(&mu_);
     while (entered_ < n) {
       if (std::chrono::steady_clock::now() > deadline) return false;
-      cv_.WaitFor(20ms);
+      cv_.WaitFor(&mu_, 20ms);
     }
     return true;
   }
@@ -88,11 +88,11 @@ class GateWorld {
 
  private:
   Mutex mu_;
-  CondVar cv_{&mu_};
-  bool open_ GUARDED_BY(mu_) = false;
-  int entered_ GUARDED_BY(mu_) = 0;
-  int running_ GUARDED_BY(mu_) = 0;
-  int max_running_ GUARDED_BY(mu_) = 0;
+  CondVar cv_;
+  bool open_ BTRQ_GUARDED_BY(mu_) = false;
+  int entered_ BTRQ_GUARDED_BY(mu_) = 0;
+  int running_ BTRQ_GUARDED_BY(mu_) = 0;
+  int max_running_ BTRQ_GUARDED_BY(mu_) = 0;
 };
 
 class GateAnalytic final : public analytics::Analytic {
@@ -267,7 +267,7 @@ class WorkerIntegrationTest : public ::testing::Test {
       worker_->Shutdown();
       worker_->Shutdown();
       EXPECT_EQ(run_.wait_for(20s), std::future_status::ready);
-      if (run_.valid()) run_.get();
+      if (run_.valid()) run_.get().IgnoreError();  // each test checks Run()'s result itself
     }
     worker_.reset();
   }

@@ -1,4 +1,4 @@
-#include "worker/analytics/count.h"
+#include "analytics/count.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "worker/analytics/exec.h"
+#include "analytics/exec.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -14,8 +14,8 @@
 #include "tests/support/status_matchers.h"
 #include "tests/unit/analytics/vector_point_source.h"
 #include "common/json_writer.h"
-#include "worker/analytics/flat_json.h"
-#include "worker/analytics/quality.h"
+#include "analytics/flat_json.h"
+#include "analytics/quality.h"
 
 namespace btrq::analytics {
 namespace {

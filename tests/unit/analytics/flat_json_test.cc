@@ -1,4 +1,4 @@
-#include "worker/analytics/flat_json.h"
+#include "analytics/flat_json.h"
 
 #include <gtest/gtest.h>
 

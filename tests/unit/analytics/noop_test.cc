@@ -1,4 +1,4 @@
-#include "worker/analytics/noop.h"
+#include "analytics/noop.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "worker/analytics/params.h"
+#include "analytics/params.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

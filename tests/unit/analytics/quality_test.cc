@@ -1,4 +1,4 @@
-#include "worker/analytics/quality.h"
+#include "analytics/quality.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

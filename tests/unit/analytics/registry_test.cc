@@ -1,4 +1,4 @@
-#include "worker/analytics/registry.h"
+#include "analytics/registry.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "worker/analytics/stats.h"
+#include "analytics/stats.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "worker/analytics/analytic.h"
+#include "analytics/analytic.h"
 
 namespace btrq::analytics::testing {
 

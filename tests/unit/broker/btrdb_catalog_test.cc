@@ -11,7 +11,7 @@
 
 // Ours before gRPC's (see tests/support/subprocess.h).
 #include "broker/control_service.h"
-#include "btrdb/lite/server.h"
+#include "lite/server.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "btrdb/lite/database.h"
+#include "lite/database.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -7,9 +7,9 @@
 #include <fstream>
 #include <thread>
 
-#include "btrdb/lite/crc32c.h"
-#include "btrdb/lite/sql.h"
-#include "btrdb/lite/wal.h"
+#include "lite/crc32c.h"
+#include "lite/sql.h"
+#include "lite/wal.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 

@@ -6,7 +6,7 @@
 
 #include <regex>
 
-#include "btrdb/lite/stream_data.h"
+#include "lite/stream_data.h"
 #include "btrdb/v5/btrdb.grpc.pb.h"
 #include "tests/support/ports.h"
 #include "tests/support/status_matchers.h"

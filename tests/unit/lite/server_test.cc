@@ -1,12 +1,12 @@
 // The BTrDB v5 service over gRPC, through the generated stub, against Server::Start on
 // 127.0.0.1:0.
 
-#include "btrdb/lite/server.h"
+#include "lite/server.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "btrdb/lite/database.h"
+#include "lite/database.h"
 #include "btrdb/v5/btrdb.grpc.pb.h"
 #include "tests/support/status_matchers.h"
 

@@ -1,4 +1,4 @@
-#include "btrdb/lite/stream_data.h"
+#include "lite/stream_data.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "btrdb/lite/generator.h"
+#include "lite/generator.h"
 
 #include <gtest/gtest.h>
 

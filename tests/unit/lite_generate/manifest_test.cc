@@ -1,4 +1,4 @@
-#include "btrdb/lite/manifest.h"
+#include "lite/manifest.h"
 
 #include <gtest/gtest.h>
 

@@ -18,8 +18,8 @@
 
 #include "common/ids.h"
 #include "common/zmq_util.h"
-#include "sink/export.h"
-#include "sink/result_proto.h"
+#include "results/export.h"
+#include "results/result_proto.h"
 #include "submitter/commands.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/ports.h"
@@ -637,10 +637,10 @@ TEST_F(WaitTest, GivesUpWhenTheBrokerStaysAway) {
 
 // ---- results --------------------------------------------------------------------------------
 
-std::vector<sink::StoredResult> SomeResults() {
-  std::vector<sink::StoredResult> results;
+std::vector<results::StoredResult> SomeResults() {
+  std::vector<results::StoredResult> results;
   for (int i = 0; i < 3; ++i) {
-    sink::StoredResult r;
+    results::StoredResult r;
     r.result.task.key.job = 7;
     r.result.task.key.stream = Uuid::Parse(kStream).value();
     r.result.task.key.start = int64_t{1'704'067'200'000'000'000} + i * int64_t{43'200'000'000'000};
@@ -656,16 +656,16 @@ std::vector<sink::StoredResult> SomeResults() {
 }
 
 TEST_F(CliTest, ResultsAsJsonLinesToAFile) {
-  const std::vector<sink::StoredResult> results = SomeResults();
+  const std::vector<results::StoredResult> results = SomeResults();
   sink_.batches.resize(2);
-  sink::ToProto(results[0], sink_.batches[0].add_results());
-  sink::ToProto(results[1], sink_.batches[0].add_results());
-  sink::ToProto(results[2], sink_.batches[1].add_results());
+  results::ToProto(results[0], sink_.batches[0].add_results());
+  results::ToProto(results[1], sink_.batches[0].add_results());
+  results::ToProto(results[2], sink_.batches[1].add_results());
   const std::string out = dir_.File("results.jsonl");
   const CliRun run = Run({"results", "7", "--out", out, "--limit", "10"});
   ASSERT_EQ(run.code, 0) << run.err;
-  EXPECT_EQ(ReadFile(out), sink::ToJsonLine(results[0]) + sink::ToJsonLine(results[1]) +
-                               sink::ToJsonLine(results[2]));
+  EXPECT_EQ(ReadFile(out), results::ToJsonLine(results[0]) + results::ToJsonLine(results[1]) +
+                               results::ToJsonLine(results[2]));
   EXPECT_EQ(run.err, "wrote 3 results of job 7 to " + out + "\n");
   ASSERT_EQ(sink_.requests().size(), 1u);
   EXPECT_EQ(sink_.requests()[0].job_id(), 7u);
@@ -680,13 +680,13 @@ TEST_F(CliTest, ResultsAsJsonLinesToAFile) {
 }
 
 TEST_F(CliTest, ResultsAsCsvToAFile) {
-  const std::vector<sink::StoredResult> results = SomeResults();
+  const std::vector<results::StoredResult> results = SomeResults();
   sink_.batches.resize(1);
-  for (const auto& r : results) sink::ToProto(r, sink_.batches[0].add_results());
+  for (const auto& r : results) results::ToProto(r, sink_.batches[0].add_results());
   const std::string out = dir_.File("results.csv");
   const CliRun run = Run({"results", "7", "--format", "csv", "-o", out});
   ASSERT_EQ(run.code, 0) << run.err;
-  sink::CsvWriter csv(results);
+  results::CsvWriter csv(results);
   std::string want;
   csv.AppendHeader(&want);
   for (const auto& r : results) csv.AppendRow(r, &want);
@@ -694,12 +694,12 @@ TEST_F(CliTest, ResultsAsCsvToAFile) {
 }
 
 TEST_F(CliTest, ResultsToStdoutAndAFailedStreamLeavesNoFile) {
-  const std::vector<sink::StoredResult> results = SomeResults();
+  const std::vector<results::StoredResult> results = SomeResults();
   sink_.batches.resize(1);
-  sink::ToProto(results[0], sink_.batches[0].add_results());
+  results::ToProto(results[0], sink_.batches[0].add_results());
   CliRun run = Run({"results", "7"});
   ASSERT_EQ(run.code, 0) << run.err;
-  EXPECT_EQ(run.out, sink::ToJsonLine(results[0]));
+  EXPECT_EQ(run.out, results::ToJsonLine(results[0]));
 
   sink_.fail = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "job_id 0");
   const std::string out = dir_.File("never.jsonl");

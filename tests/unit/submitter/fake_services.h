@@ -63,12 +63,12 @@ class FakeBroker final : public v1::Broker::Service {
   grpc::Status Record(grpc::ServerContext* c, const std::string& method);
 
   mutable Mutex mu_;
-  std::vector<std::string> methods_ GUARDED_BY(mu_);
-  std::vector<v1::JobSpec> submitted_ GUARDED_BY(mu_);
-  std::vector<v1::ListJobsRequest> list_requests_ GUARDED_BY(mu_);
-  std::vector<std::string> drained_ GUARDED_BY(mu_);
-  std::string authorization_ GUARDED_BY(mu_);
-  int watch_calls_ GUARDED_BY(mu_) = 0;
+  std::vector<std::string> methods_ BTRQ_GUARDED_BY(mu_);
+  std::vector<v1::JobSpec> submitted_ BTRQ_GUARDED_BY(mu_);
+  std::vector<v1::ListJobsRequest> list_requests_ BTRQ_GUARDED_BY(mu_);
+  std::vector<std::string> drained_ BTRQ_GUARDED_BY(mu_);
+  std::string authorization_ BTRQ_GUARDED_BY(mu_);
+  int watch_calls_ BTRQ_GUARDED_BY(mu_) = 0;
 };
 
 class FakeSink final : public v1::Sink::Service {
@@ -85,7 +85,7 @@ class FakeSink final : public v1::Sink::Service {
 
  private:
   mutable Mutex mu_;
-  std::vector<v1::GetResultsRequest> requests_ GUARDED_BY(mu_);
+  std::vector<v1::GetResultsRequest> requests_ BTRQ_GUARDED_BY(mu_);
 };
 
 // A gRPC server for `services` on 127.0.0.1 at a port the kernel picks; shut down on

@@ -90,23 +90,23 @@ class Gate {
   }
   void WaitOpen() {
     MutexLock lock(&mu_);
-    while (!open_) cv_.Wait();
+    while (!open_) cv_.Wait(&mu_);
   }
   bool WaitEntered(int n) {
     MutexLock lock(&mu_);
     const auto deadline = std::chrono::steady_clock::now() + kWait;
     while (entered_ < n) {
       if (std::chrono::steady_clock::now() > deadline) return false;
-      cv_.WaitFor(std::chrono::milliseconds(50));
+      cv_.WaitFor(&mu_, std::chrono::milliseconds(50));
     }
     return true;
   }
 
  private:
   Mutex mu_;
-  CondVar cv_{&mu_};
-  bool open_ GUARDED_BY(mu_) = false;
-  int entered_ GUARDED_BY(mu_) = 0;
+  CondVar cv_;
+  bool open_ BTRQ_GUARDED_BY(mu_) = false;
+  int entered_ BTRQ_GUARDED_BY(mu_) = 0;
 };
 
 // sum: reads the raw points, returns their count and sum; advances the fake clock by
@@ -251,7 +251,7 @@ class ExecutorTest : public ::testing::Test {
         break;
       }
       MutexLock lock(&mu_);
-      cv_.WaitFor(std::chrono::milliseconds(20));
+      cv_.WaitFor(&mu_, std::chrono::milliseconds(20));
     }
     return out;
   }
@@ -263,7 +263,7 @@ class ExecutorTest : public ::testing::Test {
     while (!done()) {
       if (std::chrono::steady_clock::now() > deadline) return false;
       MutexLock lock(&mu_);
-      cv_.WaitFor(std::chrono::milliseconds(5));
+      cv_.WaitFor(&mu_, std::chrono::milliseconds(5));
     }
     return true;
   }
@@ -279,8 +279,8 @@ class ExecutorTest : public ::testing::Test {
   Gate gate_;
   std::atomic<int> sum_factory_calls_{0};
   Mutex mu_;
-  CondVar cv_{&mu_};
-  int notifications_ GUARDED_BY(mu_) = 0;
+  CondVar cv_;
+  int notifications_ BTRQ_GUARDED_BY(mu_) = 0;
   std::unique_ptr<Executor> executor_;
 };
 

@@ -1,0 +1,68 @@
+#pragma once
+
+// The write-ahead log: framed, checksummed records with group commit.
+//
+// Record framing (little-endian): u32 payload length, u32 CRC-32C of the payload, payload.
+// A reader stops at the first record that is short or fails its checksum; on recovery
+// such a tail is a torn write of the last, unacknowledged records.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/mutex.h"
+#include "common/status.h"
+
+namespace btrq::lite {
+
+class LogWriter {
+ public:
+  // Creates (or appends to) the file at `path`.
+  static Result<std::unique_ptr<LogWriter>> Open(const std::string& path);
+  ~LogWriter();
+
+  // Buffers one record; returns its sequence number for Sync(). Thread-safe, no I/O.
+  uint64_t Append(std::string_view payload) BTRQ_EXCLUDES(mu_);
+  // Returns once every record up to `seq` is written and fdatasync'ed. Concurrent callers
+  // share one write + fdatasync (group commit): one leader flushes everything pending.
+  Status Sync(uint64_t seq) BTRQ_EXCLUDES(mu_);
+  // Sync() of everything appended so far.
+  Status SyncAll() BTRQ_EXCLUDES(mu_);
+  // Bytes appended so far (buffered or written).
+  uint64_t size_bytes() const BTRQ_EXCLUDES(mu_);
+  const std::string& path() const { return path_; }
+
+ private:
+  LogWriter(std::string path, int fd, uint64_t size);
+
+  const std::string path_;
+  const int fd_;
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::string pending_ BTRQ_GUARDED_BY(mu_);
+  uint64_t appended_seq_ BTRQ_GUARDED_BY(mu_) = 0;
+  uint64_t synced_seq_ BTRQ_GUARDED_BY(mu_) = 0;
+  uint64_t size_ BTRQ_GUARDED_BY(mu_) = 0;
+  bool syncing_ BTRQ_GUARDED_BY(mu_) = false;
+  Status error_ BTRQ_GUARDED_BY(mu_);
+};
+
+struct LogReadResult {
+  uint64_t records = 0;
+  uint64_t valid_bytes = 0;  // length of the intact prefix
+  uint64_t file_bytes = 0;   // file_bytes > valid_bytes: a torn or corrupt tail was skipped
+};
+
+// Calls fn(payload) for each intact record of the file, in order, up to the first torn
+// or corrupt record. An error from fn stops the read and is returned.
+Result<LogReadResult> ReadLog(const std::string& path, const std::function<Status(std::string_view)>& fn);
+
+// Frames `payload` as one record (for tests that write logs by hand).
+std::string FrameRecord(std::string_view payload);
+
+// fsync of a directory, so a rename or create in it is durable.
+Status SyncDir(const std::string& dir);
+
+}  // namespace btrq::lite
