@@ -8,6 +8,7 @@
 
 #include "common/json_reader.h"
 #include "common/json_writer.h"
+#include "common/number_format.h"
 
 namespace btrq::analytics {
 namespace {
@@ -118,12 +119,10 @@ void AppendJsonValue(std::string* out, const FieldValue& value) {
     } else if (std::isinf(*d)) {
       out->append(*d > 0 ? "Infinity" : "-Infinity");
     } else {
-      char buf[32];
-      const auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), *d);
-      out->append(buf, ptr);
+      const size_t at = out->size();
+      AppendDouble(out, *d);
       // Keep a double a double for the reader: 2.0 prints as "2".
-      const std::string_view text(buf, static_cast<size_t>(ptr - buf));
-      if (text.find_first_of(".eE") == std::string_view::npos) out->append(".0");
+      if (out->find_first_of(".eE", at) == std::string::npos) out->append(".0");
     }
   } else {
     AppendJsonQuoted(out, std::get<std::string>(value));

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/number_format.h"
 #include "common/time_util.h"
 
 namespace btrq::analytics {
@@ -37,11 +38,7 @@ const FieldValue* FindParam(const Fields& params, std::string_view name) {
 
 std::string FieldValueToString(const FieldValue& value) {
   if (const auto* i = std::get_if<int64_t>(&value)) return std::to_string(*i);
-  if (const auto* d = std::get_if<double>(&value)) {
-    char buf[32];
-    const auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), *d);
-    return ec == std::errc() ? std::string(buf, ptr) : std::string("?");
-  }
+  if (const auto* d = std::get_if<double>(&value)) return FormatDouble(*d);
   return std::get<std::string>(value);
 }
 

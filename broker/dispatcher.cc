@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/text.h"
+
 namespace btrq::broker {
 namespace {
 
@@ -15,17 +17,6 @@ constexpr size_t kMaxFrames = 3;
 constexpr int kLingerMs = 100;
 // The longest the loop sleeps when nothing is due.
 constexpr Nanos kMaxPollWait = std::chrono::seconds(1);
-
-std::string HexOf(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (char c : bytes) {
-    out.push_back(kHex[(static_cast<unsigned char>(c) >> 4) & 0xf]);
-    out.push_back(kHex[static_cast<unsigned char>(c) & 0xf]);
-  }
-  return out;
-}
 
 // A printable name for a peer: its identity when it is text, else hex.
 std::string PeerName(std::string_view identity) {

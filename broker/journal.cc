@@ -1,25 +1,14 @@
 #include "broker/journal.h"
 
 #include <chrono>
-#include <cstring>
 #include <utility>
 
-#include "broker/crc32c.h"
+#include "common/record_log.h"
 
 namespace btrq::broker {
 namespace {
 
 constexpr std::string_view kHeader = "btrq-journal/1";
-constexpr size_t kFrameHeader = 8;
-
-void PutFixed32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-}
-uint32_t GetFixed32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
-  return v;
-}
 
 }  // namespace
 
@@ -49,11 +38,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const JournalOptions& options, Cl
 }
 
 void Journal::Frame(std::string* out, std::string_view payload) const {
-  const size_t at = out->size();
-  out->resize(at + kFrameHeader);
-  PutFixed32(out->data() + at, static_cast<uint32_t>(payload.size()));
-  PutFixed32(out->data() + at + 4, Crc32c(payload));
-  out->append(payload);
+  record_log::AppendRecord(out, payload);
 }
 
 Status Journal::Recover() {
@@ -65,31 +50,28 @@ Status Journal::Recover() {
   std::string log = data.ok() ? std::move(*data) : std::string();
 
   // Walk the frames; `valid` ends the last good one.
-  size_t pos = 0;
+  record_log::Reader reader(log, {.max_record_bytes = options_.max_record_bytes});
   size_t valid = 0;
   std::string kept;  // the frames kept, when a corrupt one is skipped
   bool skipped_any = false;
   bool header_seen = false;
-  while (pos < log.size()) {
-    if (log.size() - pos < kFrameHeader) break;  // torn header
-    const uint32_t len = GetFixed32(log.data() + pos);
-    const uint32_t crc = GetFixed32(log.data() + pos + 4);
-    if (len > options_.max_record_bytes || log.size() - pos - kFrameHeader < len) break;  // torn
-    const std::string_view payload(log.data() + pos + kFrameHeader, len);
-    const size_t next = pos + kFrameHeader + len;
-    if (Crc32c(payload) != crc) {
-      if (next == log.size()) break;  // the last frame: a write cut short
+  for (;;) {
+    const uint64_t pos = reader.offset();
+    std::string_view payload;
+    if (!reader.Next(&payload)) {
+      const record_log::LogEnd& end = reader.end();
+      if (end.kind != record_log::EndKind::kCorrupt) break;  // clean, or a torn tail to cut
       if (!options_.skip_corrupt) {
         return Status::Internal("journal " + path_ + ": corrupt record at offset " +
-                                std::to_string(pos) + " followed by " +
-                                std::to_string(log.size() - next) +
+                                std::to_string(end.offset) + " followed by " +
+                                std::to_string(log.size() - end.next) +
                                 " more bytes; refusing to drop them (set skip_corrupt to skip it)");
       }
-      if (!skipped_any) kept.assign(log, 0, pos);
+      if (!skipped_any) kept.assign(log, 0, end.offset);
       skipped_any = true;
       ++recovery_.skipped_records;
-      pos = next;
-      valid = next;
+      reader.SkipCorrupt();
+      valid = reader.offset();
       continue;
     }
     if (!header_seen) {
@@ -100,9 +82,8 @@ Status Journal::Recover() {
     } else {
       ++recovery_.records;
     }
-    if (skipped_any) kept.append(log, pos, next - pos);
-    pos = next;
-    valid = next;
+    if (skipped_any) kept.append(log, pos, reader.offset() - pos);
+    valid = reader.offset();
   }
   recovery_.truncated_bytes = log.size() - valid;
   if (skipped_any) {
@@ -136,12 +117,11 @@ Status Journal::Recover() {
 }
 
 Status Journal::ForEachRecovered(const std::function<Status(std::string_view)>& fn) const {
-  size_t pos = 0;
+  // recovered_ holds intact frames only (Recover cut the rest), the header first.
+  record_log::Reader reader(recovered_, {.max_record_bytes = options_.max_record_bytes});
+  std::string_view payload;
   bool header = true;
-  while (pos + kFrameHeader <= recovered_.size()) {
-    const uint32_t len = GetFixed32(recovered_.data() + pos);
-    const std::string_view payload(recovered_.data() + pos + kFrameHeader, len);
-    pos += kFrameHeader + len;
+  while (reader.Next(&payload)) {
     if (header) {
       header = false;
       continue;

@@ -9,18 +9,10 @@
 #include <filesystem>
 #include <system_error>
 
-namespace btrq::broker {
+#include "common/file_util.h"
+#include "common/posix_error.h"
 
-Status PosixError(std::string_view context, int error_number) {
-  std::string msg(context);
-  msg += ": ";
-  msg += std::strerror(error_number);
-  if (error_number == ENOSPC || error_number == EDQUOT) {
-    return Status(StatusCode::kResourceExhausted, std::move(msg), error_number);
-  }
-  if (error_number == ENOENT) return Status(StatusCode::kNotFound, std::move(msg), error_number);
-  return Status(StatusCode::kIoError, std::move(msg), error_number);
-}
+namespace btrq::broker {
 
 namespace {
 
@@ -69,23 +61,7 @@ class PosixEnv final : public JournalEnv {
   }
 
   Result<std::string> ReadFile(const std::string& path) override {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return PosixError("open " + path, errno);
-    std::string data;
-    char buf[1 << 16];
-    for (;;) {
-      const ssize_t n = ::read(fd, buf, sizeof(buf));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        const int err = errno;
-        ::close(fd);
-        return PosixError("read " + path, err);
-      }
-      if (n == 0) break;
-      data.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
-    return data;
+    return ReadFileToString(path);
   }
 
   Status TruncateFile(const std::string& path, uint64_t size) override {
@@ -100,15 +76,7 @@ class PosixEnv final : public JournalEnv {
     return Status::OK();
   }
 
-  Status SyncDir(const std::string& dir) override {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return PosixError("open " + dir, errno);
-    const int rc = ::fsync(fd);
-    const int err = errno;
-    ::close(fd);
-    if (rc != 0) return PosixError("fsync " + dir, err);
-    return Status::OK();
-  }
+  Status SyncDir(const std::string& dir) override { return btrq::SyncDir(dir); }
 
   Status CreateDir(const std::string& dir) override {
     std::error_code ec;

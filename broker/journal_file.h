@@ -2,7 +2,7 @@
 
 // The journal's file-system seam (leveldb's Env, cut down to what the journal does), so
 // tests can inject a full disk or a failing fsync. The POSIX implementation maps errno
-// in one place: ENOSPC and EDQUOT become ResourceExhausted, everything else IoError.
+// through common/posix_error.h: ENOSPC and EDQUOT become ResourceExhausted.
 
 #include <cstdint>
 #include <memory>
@@ -12,9 +12,6 @@
 #include "common/status.h"
 
 namespace btrq::broker {
-
-// Status for a failed system call: "<context>: <strerror>" with errno as the subcode.
-Status PosixError(std::string_view context, int error_number);
 
 // A file opened for appending. Not thread-safe.
 class WritableFile {

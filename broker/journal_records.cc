@@ -5,33 +5,21 @@
 #include <optional>
 #include <utility>
 
+#include "common/coding.h"
+
 namespace btrq::broker {
 namespace {
 
+// Appends to one record; the encodings are common/coding.h's.
 class Writer {
  public:
   explicit Writer(std::string* out) : out_(out) {}
   void U8(uint8_t v) { out_->push_back(static_cast<char>(v)); }
-  void Var(uint64_t v) {
-    while (v >= 0x80) {
-      out_->push_back(static_cast<char>((v & 0x7F) | 0x80));
-      v >>= 7;
-    }
-    out_->push_back(static_cast<char>(v));
-  }
-  void SVar(int64_t v) {
-    Var((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-  }
-  void Str(std::string_view s) {
-    Var(s.size());
-    out_->append(s);
-  }
+  void Var(uint64_t v) { PutVarint64(out_, v); }
+  void SVar(int64_t v) { PutVarsint64(out_, v); }
+  void Str(std::string_view s) { PutLengthPrefixed(out_, s); }
   void Id(const Uuid& u) { out_->append(u.AsBytes()); }
-  void F64(double d) {
-    uint64_t bits;
-    std::memcpy(&bits, &d, 8);
-    for (int i = 0; i < 8; ++i) out_->push_back(static_cast<char>((bits >> (8 * i)) & 0xFF));
-  }
+  void F64(double d) { PutDouble(out_, d); }
   void Type(RecordType t, JobId job) {
     U8(static_cast<uint8_t>(t));
     Var(job);
@@ -41,6 +29,8 @@ class Writer {
   std::string* out_;
 };
 
+// Reads one record. The first failure sticks: every later read returns a zero value and
+// ok() stays false, so a decoder reads all its fields and checks once at the end.
 class Reader {
  public:
   explicit Reader(std::string_view in) : in_(in) {}
@@ -56,30 +46,17 @@ class Reader {
   }
   uint64_t Var() {
     uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (in_.empty()) return Fail<uint64_t>();
-      const auto b = static_cast<uint8_t>(in_[0]);
-      in_.remove_prefix(1);
-      v |= static_cast<uint64_t>(b & 0x7F) << shift;
-      if ((b & 0x80) == 0) return v;
-    }
-    return Fail<uint64_t>();
+    return GetVarint64(&in_, &v) ? v : Fail<uint64_t>();
   }
   uint32_t U32() {
     const uint64_t v = Var();
     if (v > UINT32_MAX) return Fail<uint32_t>();
     return static_cast<uint32_t>(v);
   }
-  int64_t SVar() {
-    const uint64_t u = Var();
-    return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
-  }
+  int64_t SVar() { return ZigZagDecode(Var()); }
   std::string Str() {
-    const uint64_t n = Var();
-    if (!ok_ || n > in_.size()) return Fail<std::string>();
-    std::string s(in_.substr(0, n));
-    in_.remove_prefix(n);
-    return s;
+    std::string_view s;
+    return GetLengthPrefixed(&in_, &s) ? std::string(s) : Fail<std::string>();
   }
   Uuid Id() {
     if (in_.size() < 16) return Fail<Uuid>();
@@ -89,13 +66,8 @@ class Reader {
     return u;
   }
   double F64() {
-    if (in_.size() < 8) return Fail<double>();
-    uint64_t bits = 0;
-    for (int i = 0; i < 8; ++i) bits |= static_cast<uint64_t>(static_cast<uint8_t>(in_[i])) << (8 * i);
-    in_.remove_prefix(8);
-    double d;
-    std::memcpy(&d, &bits, 8);
-    return d;
+    double d = 0;
+    return GetDouble(&in_, &d) ? d : Fail<double>();
   }
   // A count of items each at least `min_bytes` long: refuses counts the input cannot hold.
   uint64_t Count(size_t min_bytes) {
@@ -360,6 +332,64 @@ void EncodeRetried(std::string* out, JobId job, uint64_t retried) {
   w.Var(retried);
 }
 
+namespace {
+
+// The fields of a record about one task (kPin, kDone, kDoneRange, kDead, kAttemptFailed),
+// after its type and job.
+void GetTaskRecord(uint8_t type, Reader& r, JournalRecord* rec) {
+  rec->stream_index = r.U32();
+  if (type == static_cast<uint8_t>(RecordType::kPin)) {
+    rec->pin.version = r.Var();
+    rec->pin.earliest = r.SVar();
+    rec->pin.latest = r.SVar();
+    rec->pin.has_data = r.U8() != 0;
+    return;
+  }
+  rec->start = r.SVar();
+  switch (type) {
+    case static_cast<uint8_t>(RecordType::kDoneRange):
+      rec->end = r.SVar();
+      break;
+    case static_cast<uint8_t>(RecordType::kDead):
+      rec->attempt = r.U32();
+      rec->message = r.Str();
+      break;
+    case static_cast<uint8_t>(RecordType::kAttemptFailed):
+      rec->attempt = r.U32();
+      break;
+    default:  // kDone
+      break;
+  }
+}
+
+// The fields of a kJobSummary record, after its type and job.
+Status GetJobSummary(Reader& r, JournalRecord* rec) {
+  JobInfo& i = rec->info;
+  i.id = rec->job;
+  i.spec.name = r.Str();
+  i.spec.collection = r.Str();
+  i.spec.analytic = r.Str();
+  i.spec.priority = static_cast<int32_t>(r.SVar());
+  const uint8_t state = r.U8();
+  if (state > static_cast<uint8_t>(JobState::kFailed)) {
+    return Status::InvalidMessage("journal: job summary with unknown state " +
+                                  std::to_string(state));
+  }
+  i.state = static_cast<JobState>(state);
+  JobCounts& c = i.counts;
+  for (uint64_t* v :
+       {&c.total, &c.pending, &c.in_flight, &c.done, &c.retried, &c.dead, &c.cancelled}) {
+    *v = r.Var();
+  }
+  c.total_final = r.U8() != 0;
+  i.error = r.Str();
+  i.submitted_wall_ns = r.SVar();
+  i.finished_wall_ns = r.SVar();
+  return Status::OK();
+}
+
+}  // namespace
+
 Result<JournalRecord> DecodeRecord(std::string_view payload) {
   Reader r(payload);
   JournalRecord rec;
@@ -367,6 +397,7 @@ Result<JournalRecord> DecodeRecord(std::string_view payload) {
   rec.job = r.Var();
   switch (type) {
     case static_cast<uint8_t>(RecordType::kNextJobId):
+    case static_cast<uint8_t>(RecordType::kRetried):
       rec.value = r.Var();
       break;
     case static_cast<uint8_t>(RecordType::kJob):
@@ -378,31 +409,11 @@ Result<JournalRecord> DecodeRecord(std::string_view payload) {
       for (uint64_t n = r.Count(16); n > 0 && r.ok(); --n) rec.streams.push_back(r.Id());
       break;
     case static_cast<uint8_t>(RecordType::kPin):
-      rec.stream_index = r.U32();
-      rec.pin.version = r.Var();
-      rec.pin.earliest = r.SVar();
-      rec.pin.latest = r.SVar();
-      rec.pin.has_data = r.U8() != 0;
-      break;
     case static_cast<uint8_t>(RecordType::kDone):
-      rec.stream_index = r.U32();
-      rec.start = r.SVar();
-      break;
     case static_cast<uint8_t>(RecordType::kDoneRange):
-      rec.stream_index = r.U32();
-      rec.start = r.SVar();
-      rec.end = r.SVar();
-      break;
     case static_cast<uint8_t>(RecordType::kDead):
-      rec.stream_index = r.U32();
-      rec.start = r.SVar();
-      rec.attempt = r.U32();
-      rec.message = r.Str();
-      break;
     case static_cast<uint8_t>(RecordType::kAttemptFailed):
-      rec.stream_index = r.U32();
-      rec.start = r.SVar();
-      rec.attempt = r.U32();
+      GetTaskRecord(type, r, &rec);
       break;
     case static_cast<uint8_t>(RecordType::kRetry):
       break;
@@ -413,32 +424,8 @@ Result<JournalRecord> DecodeRecord(std::string_view payload) {
       rec.message = r.Str();
       rec.wall_ns = r.SVar();
       break;
-    case static_cast<uint8_t>(RecordType::kJobSummary): {
-      JobInfo& i = rec.info;
-      i.id = rec.job;
-      i.spec.name = r.Str();
-      i.spec.collection = r.Str();
-      i.spec.analytic = r.Str();
-      i.spec.priority = static_cast<int32_t>(r.SVar());
-      const uint8_t state = r.U8();
-      if (state > static_cast<uint8_t>(JobState::kFailed)) {
-        return Status::InvalidMessage("journal: job summary with unknown state " +
-                                      std::to_string(state));
-      }
-      i.state = static_cast<JobState>(state);
-      JobCounts& c = i.counts;
-      for (uint64_t* v : {&c.total, &c.pending, &c.in_flight, &c.done, &c.retried, &c.dead,
-                          &c.cancelled}) {
-        *v = r.Var();
-      }
-      c.total_final = r.U8() != 0;
-      i.error = r.Str();
-      i.submitted_wall_ns = r.SVar();
-      i.finished_wall_ns = r.SVar();
-      break;
-    }
-    case static_cast<uint8_t>(RecordType::kRetried):
-      rec.value = r.Var();
+    case static_cast<uint8_t>(RecordType::kJobSummary):
+      BTRQ_RETURN_IF_ERROR(GetJobSummary(r, &rec));
       break;
     default:
       return Status::InvalidMessage("journal: unknown record type " + std::to_string(type));

@@ -12,6 +12,8 @@
 
 #include "common/clock.h"
 #include "common/logging.h"
+#include "common/number_format.h"
+#include "common/text.h"
 #include "common/time_util.h"
 
 extern char** environ;
@@ -67,21 +69,6 @@ std::string Quote(std::string_view s) {
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // True when `candidate` is close enough to `typed` to be worth suggesting.
 bool IsClose(std::string_view typed, std::string_view candidate) {
   const size_t d = EditDistance(typed, candidate);
@@ -131,12 +118,6 @@ Result<double> ParseDouble(std::string_view text) {
     return ParseError("a finite number", text);
   }
   return v;
-}
-
-std::string FormatDouble(double v) {
-  char buf[64];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
 }
 
 std::string TypeDescription(const ConfigField& f) {

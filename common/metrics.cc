@@ -1,8 +1,9 @@
 #include "common/metrics.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
+
+#include "common/number_format.h"
 
 namespace btrq::metrics {
 namespace {
@@ -90,9 +91,7 @@ void AppendSample(std::string* out, std::string_view name, std::string_view suff
 std::string FormatValue(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[32];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, ec == std::errc() ? end : buf);
+  return FormatDouble(v);
 }
 
 std::string EscapeLabelValue(std::string_view v) {

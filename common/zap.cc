@@ -11,6 +11,9 @@
 #include <optional>
 #include <utility>
 
+#include "common/file_util.h"
+#include "common/posix_error.h"
+
 namespace btrq {
 namespace {
 
@@ -40,33 +43,12 @@ constexpr const char* kReasonNames[kReasonCount] = {"unknown_key", "mechanism", 
 constexpr const char* kReasonTexts[kReasonCount] = {
     "public key not authorized", "CURVE required", "ZAP domain not served", "malformed request"};
 
-std::string Errno(const std::string& path) { return path + ": " + std::strerror(errno); }
-
 Result<std::string> ReadSmallFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(Errno(path));
-    return Status::IoError(Errno(path));
+  Result<std::string> content = ReadFileToString(path, kMaxKeyFileBytes);
+  if (content.status().code() == StatusCode::kOutOfRange) {
+    return Status::InvalidArgument(path + ": larger than " + std::to_string(kMaxKeyFileBytes) +
+                                   " bytes; not a key file");
   }
-  std::string content;
-  char buffer[4096];
-  while (true) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const Status s = Status::IoError(Errno(path));
-      close(fd);
-      return s;
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<size_t>(n));
-    if (content.size() > kMaxKeyFileBytes) {
-      close(fd);
-      return Status::InvalidArgument(path + ": larger than " + std::to_string(kMaxKeyFileBytes) +
-                                     " bytes; not a key file");
-    }
-  }
-  close(fd);
   return content;
 }
 
@@ -106,28 +88,30 @@ Status ForEachKeyLine(const std::string& path, std::string_view content, OnKey o
   return Status::OK();
 }
 
-// Creates `path` (failing if it exists) with `content`; `exact_mode` also overrides the
-// umask (for secrets, which must be 0600 whatever it is).
-Status WriteNewFile(const std::string& path, std::string_view content, mode_t mode,
-                    bool exact_mode) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+// Writes `path` with `content` and exactly `mode` (whatever the umask, and whatever mode
+// an overwritten file had: secrets must be 0600). Unless `overwrite`, fails with
+// AlreadyExists when `path` exists. A failed write removes the file.
+Status WriteKeyFile(const std::string& path, std::string_view content, mode_t mode,
+                    bool overwrite) {
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL);
+  const int fd = open(path.c_str(), flags, mode);
   if (fd < 0) {
-    if (errno == EEXIST) return Status::AlreadyExists(path + ": exists; not overwriting it");
-    return Status::IoError(Errno(path));
+    if (errno == EEXIST) return Status::AlreadyExists(path + " exists");
+    return PosixError("create " + path, errno);
   }
   Status status;
-  if (exact_mode && fchmod(fd, mode) != 0) status = Status::IoError(Errno(path));
+  if (fchmod(fd, mode) != 0) status = PosixError("chmod " + path, errno);
   while (status.ok() && !content.empty()) {
     const ssize_t n = write(fd, content.data(), content.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      status = Status::IoError(Errno(path));
+      status = PosixError("write " + path, errno);
       break;
     }
     content.remove_prefix(static_cast<size_t>(n));
   }
-  if (status.ok() && fsync(fd) != 0) status = Status::IoError(Errno(path));
-  if (close(fd) != 0 && status.ok()) status = Status::IoError(Errno(path));
+  if (status.ok() && fsync(fd) != 0) status = PosixError("fsync " + path, errno);
+  if (close(fd) != 0 && status.ok()) status = PosixError("close " + path, errno);
   if (!status.ok()) unlink(path.c_str());
   return status;
 }
@@ -436,7 +420,8 @@ Result<std::vector<CurveKeyBytes>> ParseAuthorizedKeys(const std::string& path,
   return keys;
 }
 
-Status WriteKeyPair(const std::string& dir, const std::string& name) {
+Result<CurveKeyPair> WriteKeyPair(const std::string& dir, const std::string& name,
+                                  bool overwrite) {
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
     return Status::InvalidArgument("key pair name '" + name +
                                    "': must be non-empty and hold no '/'");
@@ -444,21 +429,20 @@ Status WriteKeyPair(const std::string& dir, const std::string& name) {
   const std::string base = (dir.empty() ? std::string(".") : dir) + "/" + name;
   const std::string secret_path = base + ".key";
   const std::string public_path = base + ".pub";
-  for (const std::string& path : {secret_path, public_path}) {
-    struct stat st;
-    if (stat(path.c_str(), &st) == 0) {
-      return Status::AlreadyExists(path + ": exists; not overwriting it");
+  if (!overwrite) {
+    for (const std::string& path : {public_path, secret_path}) {
+      struct stat st;
+      if (stat(path.c_str(), &st) == 0) return Status::AlreadyExists(path + " exists");
     }
   }
   BTRQ_ASSIGN_OR_RETURN(CurveKeyPair pair, GenerateCurveKeyPair());
-  BTRQ_RETURN_IF_ERROR(WriteNewFile(
-      secret_path, "# btrq CURVE secret key '" + name + "': keep private\n" + pair.secret_key + "\n",
-      0600, /*exact_mode=*/true));
-  const Status written =
-      WriteNewFile(public_path, "# btrq CURVE public key '" + name + "'\n" + pair.public_key + "\n",
-                   0644, /*exact_mode=*/false);
-  if (!written.ok()) unlink(secret_path.c_str());
-  return written;
+  BTRQ_RETURN_IF_ERROR(WriteKeyFile(secret_path, pair.secret_key + "\n", 0600, overwrite));
+  const Status written = WriteKeyFile(public_path, pair.public_key + "\n", 0644, overwrite);
+  if (!written.ok()) {
+    unlink(secret_path.c_str());
+    return written;
+  }
+  return pair;
 }
 
 Result<CurveKeyPair> ReadKeyPair(const std::string& secret_path) {

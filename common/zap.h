@@ -164,15 +164,17 @@ Result<std::vector<CurveKeyBytes>> LoadAuthorizedKeys(const std::string& path);
 Result<std::vector<CurveKeyBytes>> ParseAuthorizedKeys(const std::string& path,
                                                        std::string_view content);
 
-// Writes a fresh key pair as `dir`/`name`.key (the secret key, mode 0600) and
-// `dir`/`name`.pub (the public key, mode 0644 less umask); each file holds a '#' comment
-// line and the Z85 key, so a .pub file can be appended to an authorized-keys file as is.
-// `dir` must exist; AlreadyExists when either file does (nothing is overwritten);
-// InvalidArgument for a name that is empty or holds '/'.
-Status WriteKeyPair(const std::string& dir, const std::string& name);
+// Writes a fresh key pair (the one `btrq keygen` makes) as `dir`/`name`.key, the secret
+// key, and `dir`/`name`.pub, the public key: each file holds the Z85 key and a newline, so
+// a .pub file can be appended to an authorized-keys file as is. Modes are exactly 0600
+// and 0644, whatever the umask. `dir` must exist. Unless `overwrite`, AlreadyExists
+// ("<path> exists") when either file does, and nothing is written; InvalidArgument for a
+// name that is empty or holds '/'. Returns the pair written.
+Result<CurveKeyPair> WriteKeyPair(const std::string& dir, const std::string& name,
+                                  bool overwrite = false);
 
-// Reads a secret-key file (one Z85 key among '#' comments and blank lines, as
-// WriteKeyPair writes it) and derives its public key. Errors name the file (and line).
+// Reads a secret-key file (one Z85 key, as WriteKeyPair writes it, maybe among '#'
+// comments and blank lines) and derives its public key. Errors name the file (and line).
 Result<CurveKeyPair> ReadKeyPair(const std::string& secret_path);
 
 // `curve`'s own key pair: secret_key, or else the one in secret_key_file; InvalidArgument

@@ -1,117 +1,18 @@
 #include "lite/database.h"
 
 #include <algorithm>
-#include <cinttypes>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <set>
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include "lite/crc32c.h"
-#include "lite/encoding.h"
+#include "common/coding.h"
+#include "lite/database_internal.h"
 
 namespace btrq::lite {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Log record types. Written to disk: do not renumber.
-enum RecordType : uint8_t { kCreate = 1, kInsert = 2, kDelete = 3, kMeta = 4, kObliterate = 5 };
-
-constexpr char kSnapshotMagic[] = "BTRQLSN1";
-constexpr size_t kMagicBytes = 8;
-
-std::string LogName(uint64_t n) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "wal-%020" PRIu64 ".log", n);
-  return buf;
-}
-std::string SnapshotName(uint64_t n) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "snapshot-%020" PRIu64, n);
-  return buf;
-}
-// Parses "<prefix><digits><suffix>".
-bool ParseNumbered(const std::string& name, std::string_view prefix, std::string_view suffix, uint64_t* n) {
-  if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
-      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
-    return false;
-  }
-  const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), ::isdigit)) return false;
-  *n = std::stoull(digits);
-  return true;
-}
-
-void PutUuid(std::string* out, const Uuid& id) { out->append(id.AsBytes()); }
-bool GetUuid(Decoder* d, Uuid* id) { return d->GetArray(id->bytes.data(), 16); }
-
-void PutKeyValues(std::string* out, const KeyValues& kv) {
-  PutVarint(out, kv.size());
-  for (const auto& [k, v] : kv) {
-    PutBytes(out, k);
-    PutBytes(out, v);
-  }
-}
-bool GetKeyValues(Decoder* d, KeyValues* kv) {
-  uint64_t n;
-  if (!d->GetVarint(&n)) return false;
-  for (uint64_t i = 0; i < n; ++i) {
-    std::string k, v;
-    if (!d->GetString(&k) || !d->GetString(&v)) return false;
-    (*kv)[k] = v;
-  }
-  return true;
-}
-void PutChanges(std::string* out, const std::vector<KeyChange>& changes, const std::vector<std::string>& removals) {
-  PutVarint(out, changes.size());
-  for (const KeyChange& c : changes) {
-    PutBytes(out, c.key);
-    out->push_back(c.value ? 1 : 0);
-    if (c.value) PutBytes(out, *c.value);
-  }
-  PutVarint(out, removals.size());
-  for (const std::string& r : removals) PutBytes(out, r);
-}
-bool GetChanges(Decoder* d, std::vector<KeyChange>* changes, std::vector<std::string>* removals) {
-  uint64_t n;
-  if (!d->GetVarint(&n)) return false;
-  for (uint64_t i = 0; i < n; ++i) {
-    KeyChange c;
-    uint8_t has;
-    if (!d->GetString(&c.key) || !d->GetU8(&has)) return false;
-    if (has) {
-      std::string v;
-      if (!d->GetString(&v)) return false;
-      c.value = std::move(v);
-    }
-    changes->push_back(std::move(c));
-  }
-  if (!d->GetVarint(&n)) return false;
-  for (uint64_t i = 0; i < n; ++i) {
-    std::string r;
-    if (!d->GetString(&r)) return false;
-    removals->push_back(std::move(r));
-  }
-  return true;
-}
-
-void PutMeta(std::string* out, const StreamMeta& m) {
-  PutBytes(out, m.collection);
-  PutKeyValues(out, m.tags);
-  PutKeyValues(out, m.annotations);
-  PutFixed64(out, m.property_version);
-}
-bool GetMeta(Decoder* d, StreamMeta* m) {
-  return d->GetString(&m->collection) && GetKeyValues(d, &m->tags) && GetKeyValues(d, &m->annotations) &&
-         d->GetFixed64(&m->property_version);
-}
 
 Status ValidateCollection(std::string_view c) {
   if (c.empty() || c.size() > 255 || c.find('\0') != std::string_view::npos) {
@@ -138,17 +39,6 @@ bool Matches(const KeyValues& kv, const std::vector<KeyFilter>& filters) {
     if (f.value && it->second != *f.value) return false;
   }
   return true;
-}
-
-void ApplyChanges(KeyValues* kv, const std::vector<KeyChange>& changes, const std::vector<std::string>& removals) {
-  for (const KeyChange& c : changes) {
-    if (c.value) {
-      (*kv)[c.key] = *c.value;
-    } else {
-      kv->erase(c.key);
-    }
-  }
-  for (const std::string& r : removals) kv->erase(r);
 }
 
 }  // namespace
@@ -198,23 +88,6 @@ bool IsValidKey(std::string_view key) {
   return true;
 }
 
-struct Database::Entry {
-  Mutex write_mu;  // serialises writes to this stream
-  bool dead BTRQ_GUARDED_BY(write_mu) = false;
-  mutable Mutex mu;  // held only to copy or swap the pointers below
-  std::shared_ptr<const StreamData> data BTRQ_GUARDED_BY(mu);
-  std::shared_ptr<const StreamMeta> meta BTRQ_GUARDED_BY(mu);
-
-  std::shared_ptr<const StreamData> GetData() const {
-    MutexLock l(&mu);
-    return data;
-  }
-  std::shared_ptr<const StreamMeta> GetMeta() const {
-    MutexLock l(&mu);
-    return meta;
-  }
-};
-
 Database::Database(DatabaseOptions options) : options_(std::move(options)) {}
 
 Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
@@ -241,176 +114,10 @@ Database::~Database() {
   if (log_) log_->SyncAll().IgnoreError();
 }
 
-Status Database::Recover() {
-  const std::string& dir = options_.data_dir;
-  std::set<uint64_t> logs, snapshots;
-  for (const auto& de : fs::directory_iterator(dir)) {
-    const std::string name = de.path().filename().string();
-    uint64_t n;
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0) {
-      std::error_code ec;
-      fs::remove(de.path(), ec);  // a snapshot that never completed
-      continue;
-    }
-    if (ParseNumbered(name, "wal-", ".log", &n)) logs.insert(n);
-    if (ParseNumbered(name, "snapshot-", "", &n)) snapshots.insert(n);
-  }
-  uint64_t base = 0;
-  if (!snapshots.empty()) {
-    base = *snapshots.rbegin();
-    BTRQ_RETURN_IF_ERROR(LoadSnapshot(dir + "/" + SnapshotName(base)));
-  }
-  uint64_t last = base;
-  for (uint64_t n : logs) {
-    last = std::max(last, n);
-    if (n < base) continue;
-    const std::string path = dir + "/" + LogName(n);
-    BTRQ_ASSIGN_OR_RETURN(LogReadResult r, ReadLog(path, [this](std::string_view p) { return ReplayRecord(p); }));
-    recovery_.log_records += r.records;
-    if (r.valid_bytes < r.file_bytes) {
-      if (n != *logs.rbegin()) {
-        return Status::IoError("corrupt record in " + path + " at offset " + std::to_string(r.valid_bytes) +
-                               " (not the last log)");
-      }
-      // A torn tail of the last log: those writes were never acknowledged. Cut it off so
-      // that the log stays well-formed once later logs follow it.
-      recovery_.discarded_bytes = r.file_bytes - r.valid_bytes;
-      if (::truncate(path.c_str(), static_cast<off_t>(r.valid_bytes)) != 0) {
-        return Status::IoError("cannot truncate " + path);
-      }
-    }
-  }
-  log_number_ = last + 1;
-  BTRQ_ASSIGN_OR_RETURN(std::unique_ptr<LogWriter> w, LogWriter::Open(dir + "/" + LogName(log_number_)));
-  log_ = std::move(w);
-  return SyncDir(dir);
-}
-
-Status Database::LoadSnapshot(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IoError("cannot open " + path);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (data.size() < kMagicBytes + 4 || data.compare(0, kMagicBytes, kSnapshotMagic) != 0) {
-    return Status::IoError("not a snapshot: " + path);
-  }
-  uint32_t crc;
-  std::memcpy(&crc, data.data() + data.size() - 4, 4);
-  if (Crc32c(data.data(), data.size() - 4) != crc) return Status::IoError("snapshot checksum mismatch: " + path);
-  Decoder d(std::string_view(data).substr(kMagicBytes, data.size() - kMagicBytes - 4));
-  uint64_t number, count;
-  if (!d.GetFixed64(&number) || !d.GetVarint(&count)) return Status::IoError("corrupt snapshot " + path);
-  for (uint64_t i = 0; i < count; ++i) {
-    Uuid id;
-    auto meta = std::make_shared<StreamMeta>();
-    std::string_view blob;
-    if (!GetUuid(&d, &id) || !GetMeta(&d, meta.get()) || !d.GetBytes(&blob)) {
-      return Status::IoError("corrupt snapshot " + path);
-    }
-    BTRQ_ASSIGN_OR_RETURN(std::shared_ptr<const StreamData> sd, StreamData::DecodeFrom(blob));
-    auto e = std::make_shared<Entry>();
-    {
-      MutexLock l(&e->mu);
-      e->data = std::move(sd);
-      e->meta = std::move(meta);
-    }
-    streams_[id] = std::move(e);
-  }
-  recovery_.snapshot_streams = count;
-  return Status::OK();
-}
-
-Status Database::ReplayRecord(std::string_view payload) {
-  const Status corrupt = Status::IoError("malformed log record");
-  Decoder d(payload);
-  uint8_t type;
-  Uuid id;
-  if (!d.GetU8(&type) || !GetUuid(&d, &id)) return corrupt;
-  switch (type) {
-    case kCreate: {
-      auto meta = std::make_shared<StreamMeta>();
-      if (!d.GetString(&meta->collection) || !GetKeyValues(&d, &meta->tags) ||
-          !GetKeyValues(&d, &meta->annotations)) {
-        return corrupt;
-      }
-      auto e = std::make_shared<Entry>();
-      MutexLock l(&e->mu);
-      e->data = StreamData::Empty();
-      e->meta = std::move(meta);
-      streams_[id] = std::move(e);
-      return Status::OK();
-    }
-    case kObliterate:
-      streams_.erase(id);
-      return Status::OK();
-    default:
-      break;
-  }
-  auto it = streams_.find(id);
-  if (it == streams_.end()) return Status::IoError("log record for an unknown stream");
-  Entry& e = *it->second;
-  MutexLock l(&e.mu);
-  switch (type) {
-    case kInsert: {
-      uint8_t policy;
-      uint64_t n;
-      if (!d.GetU8(&policy) || policy > 3 || !d.GetVarint(&n) || n > payload.size()) return corrupt;
-      std::vector<int64_t> times(n);
-      std::vector<double> values(n);
-      if (!d.GetArray(times.data(), n) || !d.GetArray(values.data(), n)) return corrupt;
-      std::vector<Point> pts(n);
-      for (uint64_t i = 0; i < n; ++i) pts[i] = {times[i], values[i]};
-      e.data = e.data->Insert(std::move(pts), static_cast<MergePolicy>(policy));
-      return Status::OK();
-    }
-    case kDelete: {
-      int64_t start, end;
-      if (!d.GetInt64(&start) || !d.GetInt64(&end)) return corrupt;
-      e.data = e.data->Delete(start, end);
-      return Status::OK();
-    }
-    case kMeta: {
-      uint8_t has_collection;
-      std::string collection;
-      std::vector<KeyChange> tc, ac;
-      std::vector<std::string> tr, ar;
-      if (!d.GetU8(&has_collection) || !d.GetString(&collection) || !GetChanges(&d, &tc, &tr) ||
-          !GetChanges(&d, &ac, &ar)) {
-        return corrupt;
-      }
-      auto meta = std::make_shared<StreamMeta>(*e.meta);
-      if (has_collection) meta->collection = collection;
-      ApplyChanges(&meta->tags, tc, tr);
-      ApplyChanges(&meta->annotations, ac, ar);
-      ++meta->property_version;
-      e.meta = std::move(meta);
-      return Status::OK();
-    }
-    default:
-      return Status::IoError("unknown log record type " + std::to_string(type));
-  }
-}
-
 std::shared_ptr<Database::Entry> Database::Find(const Uuid& id) const {
   std::shared_lock l(map_mu_);
   auto it = streams_.find(id);
   return it == streams_.end() ? nullptr : it->second;
-}
-
-std::pair<std::shared_ptr<LogWriter>, uint64_t> Database::LogAppend(const std::string& payload) {
-  if (!log_) return {nullptr, 0};
-  const uint64_t seq = log_->Append(payload);
-  if (log_->size_bytes() > options_.checkpoint_log_bytes) {
-    MutexLock l(&bg_mu_);
-    bg_wanted_ = true;
-    bg_cv_.Signal();
-  }
-  return {log_, seq};
-}
-
-Status Database::WaitDurable(const std::pair<std::shared_ptr<LogWriter>, uint64_t>& ticket) {
-  if (!ticket.first) return Status::OK();
-  const Status s = ticket.first->Sync(ticket.second);
-  return s.ok() ? s : BtrdbError(kInvariantFailure, "log write failed: " + s.message());
 }
 
 Status Database::Create(const Uuid& id, const std::string& collection, const KeyValues& tags,
@@ -437,7 +144,7 @@ Status Database::Create(const Uuid& id, const std::string& collection, const Key
     if (log_) {
       std::string rec(1, static_cast<char>(kCreate));
       PutUuid(&rec, id);
-      PutBytes(&rec, collection);
+      PutLengthPrefixed(&rec, collection);
       PutKeyValues(&rec, tags);
       PutKeyValues(&rec, annotations);
       ticket = LogAppend(rec);
@@ -469,7 +176,7 @@ Result<uint64_t> Database::Insert(const Uuid& id, std::vector<Point> points, Mer
       rec.push_back(static_cast<char>(kInsert));
       PutUuid(&rec, id);
       rec.push_back(static_cast<char>(policy));
-      PutVarint(&rec, points.size());
+      PutVarint64(&rec, points.size());
       for (const Point& p : points) PutFixed64(&rec, static_cast<uint64_t>(p.time));
       for (const Point& p : points) PutDouble(&rec, p.value);
       ticket = LogAppend(rec);
@@ -571,7 +278,7 @@ Status Database::SetTags(const Uuid& id, uint64_t expected, const std::optional<
       std::string rec(1, static_cast<char>(kMeta));
       PutUuid(&rec, id);
       rec.push_back(coll ? 1 : 0);
-      PutBytes(&rec, coll.value_or(""));
+      PutLengthPrefixed(&rec, coll.value_or(""));
       PutChanges(&rec, changes, removals);
       PutChanges(&rec, {}, {});
       ticket = LogAppend(rec);
@@ -597,7 +304,7 @@ Status Database::SetAnnotations(const Uuid& id, uint64_t expected, const std::ve
       std::string rec(1, static_cast<char>(kMeta));
       PutUuid(&rec, id);
       rec.push_back(0);
-      PutBytes(&rec, "");
+      PutLengthPrefixed(&rec, "");
       PutChanges(&rec, {}, {});
       PutChanges(&rec, changes, removals);
       ticket = LogAppend(rec);
@@ -646,94 +353,6 @@ std::vector<std::string> Database::ListCollections(std::string_view prefix) cons
     }
   }
   return {names.begin(), names.end()};
-}
-
-Status Database::Checkpoint() {
-  if (!durable()) return Status::OK();
-  MutexLock run(&checkpoint_run_mu_);
-  const std::string& dir = options_.data_dir;
-  std::shared_ptr<LogWriter> old_log;
-  uint64_t number;
-  std::vector<std::tuple<Uuid, std::shared_ptr<const StreamMeta>, std::shared_ptr<const StreamData>>> state;
-  {
-    // Cut: with writers excluded, the captured state is exactly the logs before `number`.
-    std::unique_lock cp(checkpoint_mu_);
-    number = log_number_ + 1;
-    BTRQ_ASSIGN_OR_RETURN(std::unique_ptr<LogWriter> w, LogWriter::Open(dir + "/" + LogName(number)));
-    old_log = std::move(log_);
-    log_ = std::move(w);
-    log_number_ = number;
-    std::shared_lock l(map_mu_);
-    state.reserve(streams_.size());
-    for (const auto& [id, e] : streams_) state.emplace_back(id, e->GetMeta(), e->GetData());
-  }
-  BTRQ_RETURN_IF_ERROR(old_log->SyncAll());
-  old_log.reset();
-
-  const std::string tmp = dir + "/" + SnapshotName(number) + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError("cannot create " + tmp);
-  uint32_t crc = 0;
-  Status s;
-  auto write_chunk = [&](const std::string& chunk) {
-    if (!s.ok()) return;
-    crc = Crc32cExtend(crc, chunk.data(), chunk.size());
-    size_t off = 0;
-    while (off < chunk.size()) {
-      const ssize_t w = ::write(fd, chunk.data() + off, chunk.size() - off);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        s = Status::IoError("write " + tmp);
-        return;
-      }
-      off += static_cast<size_t>(w);
-    }
-  };
-  std::string buf(kSnapshotMagic, kMagicBytes);
-  PutFixed64(&buf, number);
-  PutVarint(&buf, state.size());
-  write_chunk(buf);
-  for (const auto& [id, meta, data] : state) {
-    buf.clear();
-    PutUuid(&buf, id);
-    PutMeta(&buf, *meta);
-    std::string blob;
-    data->EncodeTo(&blob);
-    PutBytes(&buf, blob);
-    write_chunk(buf);
-  }
-  buf.clear();
-  PutFixed32(&buf, crc);
-  write_chunk(buf);
-  if (s.ok() && ::fsync(fd) != 0) s = Status::IoError("fsync " + tmp);
-  ::close(fd);
-  BTRQ_RETURN_IF_ERROR(s);
-  std::error_code ec;
-  fs::rename(tmp, dir + "/" + SnapshotName(number), ec);
-  if (ec) return Status::IoError("rename " + tmp + ": " + ec.message());
-  BTRQ_RETURN_IF_ERROR(SyncDir(dir));
-  // The snapshot is durable: older logs and snapshots are no longer needed.
-  for (const auto& de : fs::directory_iterator(dir, ec)) {
-    const std::string name = de.path().filename().string();
-    uint64_t n;
-    if ((ParseNumbered(name, "wal-", ".log", &n) || ParseNumbered(name, "snapshot-", "", &n)) && n < number) {
-      fs::remove(de.path(), ec);
-    }
-  }
-  return Status::OK();
-}
-
-void Database::CheckpointLoop() {
-  for (;;) {
-    {
-      MutexLock l(&bg_mu_);
-      while (!bg_stop_ && !bg_wanted_) bg_cv_.Wait(&bg_mu_);
-      if (bg_stop_) return;
-      bg_wanted_ = false;
-    }
-    // A failed checkpoint leaves the logs in place; the next trigger retries.
-    (void)Checkpoint();
-  }
 }
 
 }  // namespace btrq::lite

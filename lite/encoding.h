@@ -1,88 +1,78 @@
 #pragma once
 
-// Little-endian binary encoding for log records and snapshots. Decoder never reads past
-// its input: every Get* returns false once the input is exhausted or malformed.
+// btrdb-lite's view of common/coding.h for log records and snapshots: the Put* functions
+// come from there, plus arrays of fixed-width values and a Decoder that never reads past
+// its input (every Get* returns false once the input is exhausted or malformed). All
+// little-endian, whatever the host (the bytes x86 always wrote).
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
 
+#include "common/coding.h"
+
 namespace btrq::lite {
 
-inline void PutFixed32(std::string* out, uint32_t v) { out->append(reinterpret_cast<const char*>(&v), 4); }
-inline void PutFixed64(std::string* out, uint64_t v) { out->append(reinterpret_cast<const char*>(&v), 8); }
-inline void PutDouble(std::string* out, double v) { out->append(reinterpret_cast<const char*>(&v), 8); }
-inline void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-inline void PutBytes(std::string* out, std::string_view s) {
-  PutVarint(out, s.size());
-  out->append(s);
-}
-// Appends n raw elements of a trivially copyable type.
+// Appends n elements of an 8-byte arithmetic type as fixed64s, or n bytes.
 template <typename T>
 void PutArray(std::string* out, const T* data, size_t n) {
-  out->append(reinterpret_cast<const char*>(data), n * sizeof(T));
+  static_assert(sizeof(T) == 1 || sizeof(T) == 8, "bytes or 8-byte values");
+  if constexpr (sizeof(T) == 1 || std::endian::native == std::endian::little) {
+    out->append(reinterpret_cast<const char*>(data), n * sizeof(T));
+  } else {
+    for (size_t i = 0; i < n; ++i) PutFixed64(out, std::bit_cast<uint64_t>(data[i]));
+  }
 }
 
 class Decoder {
  public:
   explicit Decoder(std::string_view in) : in_(in) {}
-  bool GetFixed32(uint32_t* v) { return GetRaw(v, 4); }
-  bool GetFixed64(uint64_t* v) { return GetRaw(v, 8); }
-  bool GetInt64(int64_t* v) { return GetRaw(v, 8); }
-  bool GetDouble(double* v) { return GetRaw(v, 8); }
-  bool GetU8(uint8_t* v) { return GetRaw(v, 1); }
-  bool GetVarint(uint64_t* v) {
-    uint64_t r = 0;
-    for (int shift = 0; shift <= 63; shift += 7) {
-      if (in_.empty()) return false;
-      const auto b = static_cast<uint8_t>(in_[0]);
-      in_.remove_prefix(1);
-      r |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) {
-        *v = r;
-        return true;
-      }
-    }
-    return false;
-  }
-  bool GetBytes(std::string_view* s) {
-    uint64_t n;
-    if (!GetVarint(&n) || n > in_.size()) return false;
-    *s = in_.substr(0, n);
-    in_.remove_prefix(n);
+  bool GetFixed32(uint32_t* v) { return ::btrq::GetFixed32(&in_, v); }
+  bool GetFixed64(uint64_t* v) { return ::btrq::GetFixed64(&in_, v); }
+  bool GetInt64(int64_t* v) {
+    uint64_t u;
+    if (!::btrq::GetFixed64(&in_, &u)) return false;
+    *v = static_cast<int64_t>(u);
     return true;
   }
+  bool GetDouble(double* v) { return ::btrq::GetDouble(&in_, v); }
+  bool GetU8(uint8_t* v) {
+    if (in_.empty()) return false;
+    *v = static_cast<uint8_t>(in_.front());
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool GetVarint(uint64_t* v) { return GetVarint64(&in_, v); }
+  bool GetBytes(std::string_view* s) { return GetLengthPrefixed(&in_, s); }
   bool GetString(std::string* s) {
     std::string_view v;
     if (!GetBytes(&v)) return false;
     s->assign(v);
     return true;
   }
-  // Reads n elements of T into out[0, n).
+  // Reads n elements written by PutArray into out[0, n).
   template <typename T>
   bool GetArray(T* out, size_t n) {
+    static_assert(sizeof(T) == 1 || sizeof(T) == 8, "bytes or 8-byte values");
     if (n > in_.size() / sizeof(T)) return false;
-    std::memcpy(out, in_.data(), n * sizeof(T));
-    in_.remove_prefix(n * sizeof(T));
+    if constexpr (sizeof(T) == 1 || std::endian::native == std::endian::little) {
+      std::memcpy(out, in_.data(), n * sizeof(T));
+      in_.remove_prefix(n * sizeof(T));
+    } else {
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t u;
+        ::btrq::GetFixed64(&in_, &u);
+        out[i] = std::bit_cast<T>(u);
+      }
+    }
     return true;
   }
   bool empty() const { return in_.empty(); }
   size_t remaining() const { return in_.size(); }
 
  private:
-  bool GetRaw(void* v, size_t n) {
-    if (in_.size() < n) return false;
-    std::memcpy(v, in_.data(), n);
-    in_.remove_prefix(n);
-    return true;
-  }
   std::string_view in_;
 };
 

@@ -1,6 +1,5 @@
 #include "lite/generate.h"
 
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "btrdb/client.h"
+#include "common/number_format.h"
 #include "lite/manifest.h"
 #include "common/time_util.h"
 
@@ -44,21 +44,14 @@ btrdb::KeyOptValues Tags(const StreamPlan& plan) {
   return {{"name", plan.name}, {"unit", std::string(GetKindInfo(plan.kind).unit)}};
 }
 
-// The shortest text that reads back (std::from_chars) as exactly `v`.
-std::string ShortestText(double v) {
-  char buf[32];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
-}
-
 // `rate` (Hz) and the kind's declared bounds `min`/`max`: the broker copies them into
 // every task's params, so `quality` finds the period and counts spikes as out_of_range.
 btrdb::KeyOptValues Annotations(const StreamPlan& plan) {
   const KindInfo& kind = GetKindInfo(plan.kind);
   return {{"rate", std::to_string(plan.rate_hz)},
           {"kind", std::string(kind.name)},
-          {"min", ShortestText(kind.min)},
-          {"max", ShortestText(kind.max)}};
+          {"min", FormatDouble(kind.min)},
+          {"max", FormatDouble(kind.max)}};
 }
 
 // Creates one stream and inserts its points in batches of kInsertBatchSize, feeding the

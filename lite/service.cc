@@ -1,13 +1,13 @@
 #include "lite/service.h"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <map>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/number_format.h"
 #include "lite/sql.h"
 
 namespace btrq::lite {
@@ -132,13 +132,6 @@ void FillDescriptor(v5api::StreamDescriptor* d, const Uuid& id, const StreamMeta
     kv->mutable_val()->set_value(v);
   }
   d->set_propertyversion(m.property_version);
-}
-
-// Shortest text that reads back as the same double.
-std::string FormatDouble(double v) {
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, r.ptr);
 }
 
 bool ParseDecimal(const std::string& s, int64_t* out) {

@@ -6,6 +6,8 @@
 #include <regex>
 #include <set>
 
+#include "common/json_writer.h"
+
 namespace btrq::lite {
 namespace {
 
@@ -94,42 +96,9 @@ const std::set<std::string> kColumns = {"uuid",     "collection",       "name", 
                                         "ingress",  "distiller",        "property_version",
                                         "annotations"};
 
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string UuidText(const Uuid& id) {
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
-    s.push_back(hex[id.bytes[i] >> 4]);
-    s.push_back(hex[id.bytes[i] & 15]);
-  }
-  return s;
-}
-
 // The column's value as text (nullopt = SQL NULL) and as a JSON value.
 std::optional<std::string> ValueOf(const Column& c, const Uuid& id, const StreamMeta& m) {
-  if (c.name == "uuid") return UuidText(id);
+  if (c.name == "uuid") return id.ToString();
   if (c.name == "collection") return m.collection;
   if (c.name == "property_version") return std::to_string(m.property_version);
   if (c.name == "annotations") {
@@ -147,12 +116,12 @@ std::string JsonOf(const Column& c, const Uuid& id, const StreamMeta& m) {
     std::string out = "{";
     for (const auto& [k, v] : m.annotations) {
       if (out.size() > 1) out += ",";
-      out += JsonString(k) + ":" + JsonString(v);
+      out += JsonQuote(k) + ":" + JsonQuote(v);
     }
     return out + "}";
   }
   const auto v = ValueOf(c, id, m);
-  return v ? JsonString(*v) : "null";
+  return v ? JsonQuote(*v) : "null";
 }
 
 bool LikeMatch(std::string_view s, std::string_view p) {
@@ -334,13 +303,13 @@ Result<std::vector<std::string>> RunSqlQuery(const Database& db, const std::stri
         if (it.kind == Item::kStar) {
           for (const char* col : {"uuid", "collection", "name", "unit", "ingress", "property_version", "annotations"}) {
             if (row.size() > 1) row += ",";
-            row += JsonString(col) + ":" + JsonOf(Column{col, std::nullopt}, id, *meta);
+            row += JsonQuote(col) + ":" + JsonOf(Column{col, std::nullopt}, id, *meta);
           }
           continue;
         }
         if (row.size() > 1) row += ",";
-        row += JsonString(it.alias) + ":";
-        row += it.kind == Item::kAnnotationKeys ? JsonString(*annotation_key) : JsonOf(it.column, id, *meta);
+        row += JsonQuote(it.alias) + ":";
+        row += it.kind == Item::kAnnotationKeys ? JsonQuote(*annotation_key) : JsonOf(it.column, id, *meta);
       }
       return row + "}";
     };

@@ -502,10 +502,10 @@ size_t StreamData::Cursor::Next(Point* out, size_t max) {
 
 void StreamData::EncodeTo(std::string* out) const {
   PutFixed64(out, version_);
-  PutVarint(out, segments_.size());
+  PutVarint64(out, segments_.size());
   for (const Segment& s : segments_) {
     const SegmentColumns& c = *s.cols;
-    PutVarint(out, c.times.size());
+    PutVarint64(out, c.times.size());
     PutArray(out, c.times.data(), c.times.size());
     PutArray(out, c.values.data(), c.values.size());
     out->push_back(c.added.empty() ? 0 : 1);
@@ -519,11 +519,11 @@ void StreamData::EncodeTo(std::string* out) const {
   }
   std::vector<const ChangeRecord*> recs;
   for (const ChangeRecord* r = changes_.get(); r != nullptr; r = r->prev.get()) recs.push_back(r);
-  PutVarint(out, recs.size());
+  PutVarint64(out, recs.size());
   for (auto it = recs.rbegin(); it != recs.rend(); ++it) {
     PutFixed64(out, (*it)->version);
-    PutVarint(out, static_cast<uint64_t>((*it)->granularity_log2));
-    PutVarint(out, (*it)->ranges.size());
+    PutVarint64(out, static_cast<uint64_t>((*it)->granularity_log2));
+    PutVarint64(out, (*it)->ranges.size());
     for (const TimeRange& tr : (*it)->ranges) {
       PutFixed64(out, static_cast<uint64_t>(tr.start));
       PutFixed64(out, static_cast<uint64_t>(tr.end));

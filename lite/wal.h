@@ -2,9 +2,9 @@
 
 // The write-ahead log: framed, checksummed records with group commit.
 //
-// Record framing (little-endian): u32 payload length, u32 CRC-32C of the payload, payload.
-// A reader stops at the first record that is short or fails its checksum; on recovery
-// such a tail is a torn write of the last, unacknowledged records.
+// Records are framed by common/record_log.h. A reader stops at the first record that is
+// short or fails its checksum; on recovery such a tail is a torn write of the last,
+// unacknowledged records. A full disk fails Sync with ResourceExhausted.
 
 #include <cstdint>
 #include <functional>
@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "common/mutex.h"
+#include "common/record_log.h"
 #include "common/status.h"
 
 namespace btrq::lite {
@@ -53,16 +54,11 @@ struct LogReadResult {
   uint64_t records = 0;
   uint64_t valid_bytes = 0;  // length of the intact prefix
   uint64_t file_bytes = 0;   // file_bytes > valid_bytes: a torn or corrupt tail was skipped
+  record_log::LogEnd end;    // how the intact prefix ended
 };
 
 // Calls fn(payload) for each intact record of the file, in order, up to the first torn
 // or corrupt record. An error from fn stops the read and is returned.
 Result<LogReadResult> ReadLog(const std::string& path, const std::function<Status(std::string_view)>& fn);
-
-// Frames `payload` as one record (for tests that write logs by hand).
-std::string FrameRecord(std::string_view payload);
-
-// fsync of a directory, so a rename or create in it is durable.
-Status SyncDir(const std::string& dir);
 
 }  // namespace btrq::lite

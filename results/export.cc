@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "common/json_writer.h"
+#include "common/number_format.h"
 
 namespace btrq::results {
 
@@ -39,15 +40,12 @@ void AppendNumber(T v, std::string* out) {
   out->append(buf, ec == std::errc() ? end : buf);
 }
 
-// Shortest round-trip text of a finite double.
-void AppendDouble(double d, std::string* out) { AppendNumber(d, out); }
-
 void AppendJsonValue(const FieldValue& v, std::string* out) {
   if (const auto* i = std::get_if<int64_t>(&v)) {
     AppendNumber(*i, out);
   } else if (const auto* d = std::get_if<double>(&v)) {
     if (std::isfinite(*d)) {
-      AppendDouble(*d, out);
+      AppendDouble(out, *d);
     } else {
       out->append("null");
     }
@@ -85,7 +83,7 @@ void AppendCsvValue(const FieldValue& v, std::string* out) {
     } else if (std::isinf(*d)) {
       out->append(*d > 0 ? "inf" : "-inf");
     } else {
-      AppendDouble(*d, out);
+      AppendDouble(out, *d);
     }
   } else {
     AppendCsvCell(std::get<std::string>(v), out);

@@ -3,431 +3,19 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <bit>
 #include <cstdint>
-#include <cstring>
 #include <map>
-#include <mutex>
 #include <numeric>
-#include <thread>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
+#include "sink/fields_blob.h"
+#include "sink/result_schema.h"
+#include "sink/sqlite_util.h"
+#include "sink/wal_checkpointer.h"
+
 namespace btrq::sink {
-
-namespace {
-
-// Schema migrations, applied in order; migration i brings the schema to version i + 1.
-// Never edit a released migration: append a new one and bump kSchemaVersion.
-constexpr const char* kMigrations[] = {
-    // 1: results keyed by task key; per-job counts; durable counters.
-    R"sql(
-CREATE TABLE results(
-  job INTEGER NOT NULL,
-  stream BLOB NOT NULL,
-  start INTEGER NOT NULL,
-  end_ns INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  attempt INTEGER NOT NULL,
-  worker TEXT NOT NULL,
-  duration_ns INTEGER NOT NULL,
-  points_read INTEGER NOT NULL,
-  stored_at INTEGER NOT NULL,
-  fields BLOB NOT NULL,
-  PRIMARY KEY(job, stream, start)
-) WITHOUT ROWID;
-CREATE TABLE jobs(job INTEGER PRIMARY KEY, results INTEGER NOT NULL);
-CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-INSERT INTO counters(name, value) VALUES('duplicates', 0);
-)sql",
-    // 2: results become a rowid table with the task key as a unique index. Rows are
-    // appended in arrival order, so a commit writes a few consecutive table pages plus
-    // the small index entries, instead of rewriting a ~400-byte row into a leaf page per
-    // stream of the batch (WITHOUT ROWID suits rows far smaller than a page).
-    R"sql(
-CREATE TABLE results_v2(
-  job INTEGER NOT NULL,
-  stream BLOB NOT NULL,
-  start INTEGER NOT NULL,
-  end_ns INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  attempt INTEGER NOT NULL,
-  worker TEXT NOT NULL,
-  duration_ns INTEGER NOT NULL,
-  points_read INTEGER NOT NULL,
-  stored_at INTEGER NOT NULL,
-  fields BLOB NOT NULL
-);
-INSERT INTO results_v2(job, stream, start, end_ns, version, attempt, worker, duration_ns,
-                       points_read, stored_at, fields)
-  SELECT job, stream, start, end_ns, version, attempt, worker, duration_ns, points_read,
-         stored_at, fields
-  FROM results ORDER BY job, stream, start;
-DROP TABLE results;
-ALTER TABLE results_v2 RENAME TO results;
-CREATE UNIQUE INDEX results_key ON results(job, stream, start);
-)sql",
-};
-static_assert(std::size(kMigrations) == ResultStore::kSchemaVersion);
-
-constexpr char kResultColumns[] =
-    "job, stream, start, end_ns, version, attempt, worker, duration_ns, points_read, "
-    "stored_at, fields";
-constexpr size_t kResultColumnCount = 11;
-
-Status StatusFromSqlite(int rc, std::string_view what, const char* message) {
-  std::string text = std::string(what) + ": " + (message ? message : sqlite3_errstr(rc));
-  switch (rc & 0xff) {
-    case SQLITE_FULL:
-      return Status::ResourceExhausted(std::move(text));
-    case SQLITE_IOERR:
-      return Status::IoError(std::move(text));
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return Status::Unavailable(std::move(text));
-    case SQLITE_CANTOPEN:
-      return Status::NotFound(std::move(text));
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-      return Status::PermissionDenied(std::move(text));
-    case SQLITE_CONSTRAINT:
-    case SQLITE_MISMATCH:
-      return Status::InvalidArgument(std::move(text));
-    default:
-      return {StatusCode::kInternal, std::move(text), rc};
-  }
-}
-
-// ---- the Fields blob ----
-
-constexpr uint8_t kFieldsFormat = 1;
-enum FieldTag : uint8_t { kTagInt = 0, kTagDouble = 1, kTagString = 2 };
-
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const auto byte = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    result |= uint64_t{byte & 0x7fu} << shift;
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool GetBytes(std::string_view* in, std::string* out) {
-  uint64_t n = 0;
-  if (!GetVarint(in, &n) || n > in->size()) return false;
-  out->assign(in->data(), n);
-  in->remove_prefix(n);
-  return true;
-}
-
-}  // namespace
-
-namespace {
-
-// EncodeFields into `*out`, replacing its content (PutBatch reuses one buffer).
-void EncodeFieldsTo(const Fields& fields, std::string* out_buffer) {
-  std::string& out = *out_buffer;
-  out.clear();
-  out.push_back(static_cast<char>(kFieldsFormat));
-  PutVarint(fields.size(), &out);
-  for (const auto& [name, value] : fields) {
-    PutVarint(name.size(), &out);
-    out.append(name);
-    if (const auto* i = std::get_if<int64_t>(&value)) {
-      out.push_back(static_cast<char>(kTagInt));
-      const auto u = static_cast<uint64_t>(*i);
-      PutVarint((u << 1) ^ static_cast<uint64_t>(*i >> 63), &out);  // zigzag
-    } else if (const auto* d = std::get_if<double>(&value)) {
-      out.push_back(static_cast<char>(kTagDouble));
-      const auto bits = std::bit_cast<uint64_t>(*d);
-      for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>(bits >> (8 * b)));
-    } else {
-      const auto& s = std::get<std::string>(value);
-      out.push_back(static_cast<char>(kTagString));
-      PutVarint(s.size(), &out);
-      out.append(s);
-    }
-  }
-}
-
-}  // namespace
-
-std::string EncodeFields(const Fields& fields) {
-  std::string out;
-  EncodeFieldsTo(fields, &out);
-  return out;
-}
-
-Result<Fields> DecodeFields(std::string_view in) {
-  const auto corrupt = [](const char* what) {
-    return Status::Internal(std::string("corrupt fields blob: ") + what);
-  };
-  if (in.empty() || static_cast<uint8_t>(in.front()) != kFieldsFormat) {
-    return corrupt("unknown format");
-  }
-  in.remove_prefix(1);
-  uint64_t count = 0;
-  // Every field takes at least 3 bytes, which bounds the reservation.
-  if (!GetVarint(&in, &count) || count > in.size() / 3) return corrupt("bad count");
-  Fields fields;
-  fields.reserve(count);
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string name;
-    if (!GetBytes(&in, &name) || in.empty()) return corrupt("truncated name");
-    const auto tag = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    switch (tag) {
-      case kTagInt: {
-        uint64_t z = 0;
-        if (!GetVarint(&in, &z)) return corrupt("truncated int");
-        const auto v = static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
-        fields.emplace_back(std::move(name), v);
-        break;
-      }
-      case kTagDouble: {
-        if (in.size() < 8) return corrupt("truncated double");
-        uint64_t bits = 0;
-        for (int b = 0; b < 8; ++b) bits |= uint64_t{static_cast<uint8_t>(in[b])} << (8 * b);
-        in.remove_prefix(8);
-        fields.emplace_back(std::move(name), std::bit_cast<double>(bits));
-        break;
-      }
-      case kTagString: {
-        std::string s;
-        if (!GetBytes(&in, &s)) return corrupt("truncated string");
-        fields.emplace_back(std::move(name), std::move(s));
-        break;
-      }
-      default:
-        return corrupt("unknown tag");
-    }
-  }
-  if (!in.empty()) return corrupt("trailing bytes");
-  return fields;
-}
-
-// A prepared statement, reused: Use() hands it out, and the Use's destructor resets it
-// and clears its bindings.
-class ResultStore::Statement {
- public:
-  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  class Use {
-   public:
-    explicit Use(sqlite3_stmt* stmt) : stmt_(stmt) {}
-    ~Use() {
-      sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);
-    }
-    Use(const Use&) = delete;
-    Use& operator=(const Use&) = delete;
-    sqlite3_stmt* get() const { return stmt_; }
-
-   private:
-    sqlite3_stmt* const stmt_;
-  };
-
-  Use Begin() { return Use(stmt_); }
-
- private:
-  sqlite3_stmt* const stmt_;
-};
-
-// Copies the WAL into the database file on its own thread and connection, so the
-// writer's commits do not wait for it. PASSIVE checkpoints never block the writer or
-// readers; the connection syncs like the writer (synchronous=FULL), so a checkpoint loses
-// nothing on a crash: the WAL keeps every frame until the database file has it.
-class ResultStore::Checkpointer {
- public:
-  explicit Checkpointer(sqlite3* db) : db_(db), thread_([this] { Loop(); }) {}
-  ~Checkpointer() {
-    {
-      MutexLock lock(&mu_);
-      stop_ = true;
-    }
-    cv_.Signal();
-    thread_.join();
-    sqlite3_close(db_);
-  }
-  Checkpointer(const Checkpointer&) = delete;
-  Checkpointer& operator=(const Checkpointer&) = delete;
-
-  // Runs `f` while no background checkpoint runs. Thread-safe.
-  template <typename F>
-  void Exclusive(F f) {
-    MutexLock running(&run_mu_);
-    f();
-  }
-
-  // Asks for a checkpoint (coalesced with one that is pending). Thread-safe.
-  void Wake() {
-    {
-      MutexLock lock(&mu_);
-      wake_ = true;
-    }
-    cv_.Signal();
-  }
-
- private:
-  void Loop() {
-    MutexLock lock(&mu_);
-    while (true) {
-      while (!wake_ && !stop_) cv_.Wait(&mu_);
-      if (stop_) return;
-      wake_ = false;
-      mu_.Unlock();
-      {
-        MutexLock running(&run_mu_);
-        const int rc =
-            sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-        // BUSY: another connection checkpoints (e.g. recovery); the next wake retries.
-        if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) {
-          spdlog::warn("btrq-sink: background checkpoint failed: {}", sqlite3_errmsg(db_));
-        }
-      }
-      mu_.Lock();
-    }
-  }
-
-  sqlite3* const db_;  // used by thread_ only
-  // Held while a background checkpoint runs: SQLite lets one checkpoint run at a time
-  // and fails another at once (SQLITE_BUSY, no busy handler), so the writer's inline
-  // checkpoint takes this first (Exclusive).
-  Mutex run_mu_;
-  Mutex mu_;
-  CondVar cv_;
-  bool wake_ BTRQ_GUARDED_BY(mu_) = false;
-  bool stop_ BTRQ_GUARDED_BY(mu_) = false;
-  std::thread thread_;
-};
-
-namespace {
-
-// Runs SQL without results (pragmas, DDL, transaction control).
-Status Exec(sqlite3* db, const char* sql) {
-  char* message = nullptr;
-  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &message);
-  if (rc == SQLITE_OK) return Status::OK();
-  Status status = StatusFromSqlite(rc, sql, message);
-  sqlite3_free(message);
-  return status;
-}
-
-// Reads the integer in the first column of the first row of `sql`.
-Result<int64_t> QueryInt(sqlite3* db, const char* sql) {
-  sqlite3_stmt* stmt = nullptr;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
-  if (rc != SQLITE_OK) return StatusFromSqlite(rc, sql, sqlite3_errmsg(db));
-  rc = sqlite3_step(stmt);
-  Result<int64_t> out = rc == SQLITE_ROW ? Result<int64_t>(sqlite3_column_int64(stmt, 0))
-                        : rc == SQLITE_DONE
-                            ? Result<int64_t>(Status::NotFound(std::string("no row: ") + sql))
-                            : Result<int64_t>(StatusFromSqlite(rc, sql, sqlite3_errmsg(db)));
-  sqlite3_finalize(stmt);
-  return out;
-}
-
-// Brings the schema to ResultStore::kSchemaVersion (or checks it, read-only).
-Status Migrate(sqlite3* db, bool read_only) {
-  int64_t version = 0;
-  if (!read_only) {
-    BTRQ_RETURN_IF_ERROR(
-        Exec(db, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
-  }
-  auto current = QueryInt(db, "SELECT max(version) FROM schema_version");
-  if (current.ok()) {
-    version = *current;
-  } else if (!read_only || current.status().code() != StatusCode::kNotFound) {
-    return current.status().WithContext("reading the schema version");
-  }
-  if (version > ResultStore::kSchemaVersion) {
-    return Status::FailedPrecondition("result store schema version " + std::to_string(version) +
-                                      " is newer than this build's (" +
-                                      std::to_string(ResultStore::kSchemaVersion) + ")");
-  }
-  if (version == ResultStore::kSchemaVersion) return Status::OK();
-  if (read_only) {
-    return Status::FailedPrecondition("result store schema version " + std::to_string(version) +
-                                      " needs a migration; open it read-write first");
-  }
-  BTRQ_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE"));
-  Status status;
-  for (int64_t v = version; v < ResultStore::kSchemaVersion && status.ok(); ++v) {
-    status = Exec(db, kMigrations[v]);
-    if (status.ok()) {
-      const std::string record =
-          "INSERT INTO schema_version(version) VALUES(" + std::to_string(v + 1) + ")";
-      status = Exec(db, record.c_str());
-    }
-  }
-  if (status.ok()) status = Exec(db, "COMMIT");
-  if (!status.ok()) {
-    Exec(db, "ROLLBACK").IgnoreError();  // the migration's own error is the one to report
-    return status.WithContext("migrating the result store");
-  }
-  return Status::OK();
-}
-
-void ReadRow(sqlite3_stmt* stmt, StoredResult* out, Status* status) {
-  TaskResult& r = out->result;
-  r.task.key.job = static_cast<JobId>(sqlite3_column_int64(stmt, 0));
-  const void* stream = sqlite3_column_blob(stmt, 1);
-  const int stream_len = sqlite3_column_bytes(stmt, 1);
-  auto uuid = Uuid::FromBytes(
-      std::string_view(static_cast<const char*>(stream), static_cast<size_t>(stream_len)));
-  if (!uuid.ok()) {
-    *status = Status::Internal("corrupt stream id in result store");
-    return;
-  }
-  r.task.key.stream = *uuid;
-  r.task.key.start = sqlite3_column_int64(stmt, 2);
-  r.end = sqlite3_column_int64(stmt, 3);
-  r.version = static_cast<uint64_t>(sqlite3_column_int64(stmt, 4));
-  r.task.attempt = static_cast<uint32_t>(sqlite3_column_int64(stmt, 5));
-  const unsigned char* worker = sqlite3_column_text(stmt, 6);
-  r.worker_id.assign(worker ? reinterpret_cast<const char*>(worker) : "",
-                     static_cast<size_t>(sqlite3_column_bytes(stmt, 6)));
-  r.duration_ns = sqlite3_column_int64(stmt, 7);
-  r.points_read = sqlite3_column_int64(stmt, 8);
-  out->stored_at = sqlite3_column_int64(stmt, 9);
-  const void* blob = sqlite3_column_blob(stmt, 10);
-  auto fields = DecodeFields(std::string_view(static_cast<const char*>(blob),
-                                              static_cast<size_t>(sqlite3_column_bytes(stmt, 10))));
-  if (!fields.ok()) {
-    *status = fields.status();
-    return;
-  }
-  r.fields = std::move(*fields);
-}
-
-// Process-wide SQLite settings, applied once before SQLite initializes. Connections are
-// opened NOMUTEX and each is used under its owner's lock; the memory statistics would
-// otherwise take a global mutex on every allocation SQLite makes (two per stored row).
-// If SQLite was initialized earlier in the process, sqlite3_config refuses
-// (SQLITE_MISUSE) and the defaults stay: correct, only slower.
-void ConfigureSqliteOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
-}
-
-}  // namespace
 
 Result<std::unique_ptr<ResultStore>> ResultStore::Open(const ResultStoreOptions& options,
                                                        Clock* clock) {
@@ -473,7 +61,7 @@ Result<std::unique_ptr<ResultStore>> ResultStore::Open(const ResultStoreOptions&
     BTRQ_RETURN_IF_ERROR(Exec(db, "PRAGMA wal_autocheckpoint=0"));
     store->checkpoint_pages_ = options.checkpoint_pages;
     store->next_checkpoint_at_ = options.checkpoint_pages;
-    store->checkpointer_ = std::make_unique<Checkpointer>(ckpt);
+    store->checkpointer_ = std::make_unique<WalCheckpointer>(ckpt);
     sqlite3_wal_hook(db, &ResultStore::OnWalCommit, store.get());
   }
   return store;
@@ -531,18 +119,13 @@ Status ResultStore::SqlError(std::string_view what) {
   return StatusFromSqlite(sqlite3_extended_errcode(db_), what, sqlite3_errmsg(db_));
 }
 
-Status ResultStore::PrepareOne(const std::string& sql, std::unique_ptr<Statement>* out) {
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
-      SQLITE_OK) {
-    return SqlError("preparing " + sql);
-  }
-  *out = std::make_unique<Statement>(stmt);
+Status ResultStore::PrepareOne(const std::string& sql, std::unique_ptr<SqliteStatement>* out) {
+  BTRQ_ASSIGN_OR_RETURN(*out, SqliteStatement::Prepare(db_, sql));
   return Status::OK();
 }
 
 Status ResultStore::Prepare() {
-  const auto prepare = [this](const std::string& sql, std::unique_ptr<Statement>* out)
+  const auto prepare = [this](const std::string& sql, std::unique_ptr<SqliteStatement>* out)
                            BTRQ_NO_THREAD_SAFETY_ANALYSIS { return PrepareOne(sql, out); };
   if (!read_only_) {
     const std::string insert =
@@ -599,32 +182,7 @@ Result<std::vector<PutOutcome>> ResultStore::PutBatch(const std::vector<TaskResu
   return out;
 }
 
-namespace {
-
-// Binds r's columns (kResultColumns) to parameters first.. of s; `fields` holds r's
-// encoded fields.
-void BindRow(sqlite3_stmt* s, int first, const TaskResult& r, int64_t stored_at,
-             const std::string& fields) {
-  const std::string_view stream = r.task.key.stream.AsBytes();
-  sqlite3_bind_int64(s, first + 0, static_cast<int64_t>(r.task.key.job));
-  sqlite3_bind_blob(s, first + 1, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
-  sqlite3_bind_int64(s, first + 2, r.task.key.start);
-  sqlite3_bind_int64(s, first + 3, r.end);
-  sqlite3_bind_int64(s, first + 4, static_cast<int64_t>(r.version));
-  sqlite3_bind_int64(s, first + 5, r.task.attempt);
-  sqlite3_bind_text(s, first + 6, r.worker_id.data(), static_cast<int>(r.worker_id.size()),
-                    SQLITE_STATIC);
-  sqlite3_bind_int64(s, first + 7, r.duration_ns);
-  sqlite3_bind_int64(s, first + 8, r.points_read);
-  sqlite3_bind_int64(s, first + 9, stored_at);
-  sqlite3_bind_blob(s, first + 10, fields.data(), static_cast<int>(fields.size()), SQLITE_STATIC);
-}
-
-}  // namespace
-
-Status ResultStore::PutBatchLocked(const std::vector<TaskResult>& results,
-                                   std::vector<PutOutcome>* out) {
-  if (results.empty()) return Status::OK();
+int64_t ResultStore::OrderBatch(const std::vector<TaskResult>& results) {
   // Inserting in key order walks the B-tree's leaves in order: a job's results arrive
   // as runs of consecutive chunks of a few streams, which then share leaf pages. A stable
   // sort keeps the first of two equal keys first, so it is the one stored.
@@ -648,6 +206,13 @@ Status ResultStore::PutBatchLocked(const std::vector<TaskResult>& results,
       rows_.push_back(order_[k]);
     }
   }
+  return duplicates;
+}
+
+Status ResultStore::PutBatchLocked(const std::vector<TaskResult>& results,
+                                   std::vector<PutOutcome>* out) {
+  if (results.empty()) return Status::OK();
+  int64_t duplicates = OrderBatch(results);
   out->assign(results.size(), PutOutcome::kDuplicate);
   BTRQ_RETURN_IF_ERROR(Exec(db_, "BEGIN IMMEDIATE"));
   const int64_t stored_at = clock_->WallNanos();
@@ -664,36 +229,8 @@ Status ResultStore::PutBatchLocked(const std::vector<TaskResult>& results,
     // kRowsPerInsert rows per statement (a fifth less CPU per row than one); the tail
     // one by one.
     const size_t count = rows_.size() - begin >= kRowsPerInsert ? kRowsPerInsert : 1;
-    Statement* insert = count == kRowsPerInsert ? insert_many_.get() : insert_.get();
-    auto use = insert->Begin();
-    for (size_t j = 0; j < count; ++j) {
-      const TaskResult& r = results[rows_[begin + j]];
-      EncodeFieldsTo(r.fields, &fields_buffers_[j]);
-      BindRow(use.get(), static_cast<int>(j * kResultColumnCount) + 1, r, stored_at,
-              fields_buffers_[j]);
-    }
-    if (sqlite3_step(use.get()) != SQLITE_DONE) {
-      return SqlError("storing " + results[rows_[begin]].task.key.ToString() +
-                      (count > 1 ? " and the next " + std::to_string(count - 1) : ""));
-    }
-    const int64_t changes = sqlite3_changes64(db_);
-    for (size_t j = 0; j < count; ++j) {
-      const uint32_t i = rows_[begin + j];
-      bool stored = changes == static_cast<int64_t>(count);
-      if (!stored && changes > 0) {
-        // Some keys of this statement were stored before (a resent result): look up
-        // which rows are new.
-        BTRQ_ASSIGN_OR_RETURN(int64_t rowid, RowidOf(key_of(i)));
-        stored = rowid > max_rowid;
-      }
-      if (stored) {
-        (*out)[i] = PutOutcome::kStored;
-        ++stored_per_job[key_of(i).job];
-      } else {
-        ++duplicates;
-      }
-    }
-    if (changes > 0) max_rowid = sqlite3_last_insert_rowid(db_);
+    BTRQ_RETURN_IF_ERROR(InsertRows(results, begin, count, stored_at, &max_rowid, out,
+                                    &stored_per_job, &duplicates));
     begin += count;
   }
   for (const auto& [job, n] : stored_per_job) {
@@ -708,6 +245,44 @@ Status ResultStore::PutBatchLocked(const std::vector<TaskResult>& results,
     if (sqlite3_step(use.get()) != SQLITE_DONE) return SqlError("counting duplicates");
   }
   return Exec(db_, "COMMIT");
+}
+
+Status ResultStore::InsertRows(const std::vector<TaskResult>& results, size_t begin,
+                               size_t count, int64_t stored_at, int64_t* max_rowid,
+                               std::vector<PutOutcome>* out,
+                               std::map<JobId, int64_t>* stored_per_job, int64_t* duplicates) {
+  SqliteStatement* insert = count == kRowsPerInsert ? insert_many_.get() : insert_.get();
+  auto use = insert->Begin();
+  for (size_t j = 0; j < count; ++j) {
+    const TaskResult& r = results[rows_[begin + j]];
+    EncodeFieldsTo(r.fields, &fields_buffers_[j]);
+    BindRow(use.get(), static_cast<int>(j * kResultColumnCount) + 1, r, stored_at,
+            fields_buffers_[j]);
+  }
+  if (sqlite3_step(use.get()) != SQLITE_DONE) {
+    return SqlError("storing " + results[rows_[begin]].task.key.ToString() +
+                    (count > 1 ? " and the next " + std::to_string(count - 1) : ""));
+  }
+  const int64_t changes = sqlite3_changes64(db_);
+  for (size_t j = 0; j < count; ++j) {
+    const uint32_t i = rows_[begin + j];
+    const TaskKey& key = results[i].task.key;
+    bool stored = changes == static_cast<int64_t>(count);
+    if (!stored && changes > 0) {
+      // Some keys of this statement were stored before (a resent result): look up
+      // which rows are new.
+      BTRQ_ASSIGN_OR_RETURN(int64_t rowid, RowidOf(key));
+      stored = rowid > *max_rowid;
+    }
+    if (stored) {
+      (*out)[i] = PutOutcome::kStored;
+      ++(*stored_per_job)[key.job];
+    } else {
+      ++*duplicates;
+    }
+  }
+  if (changes > 0) *max_rowid = sqlite3_last_insert_rowid(db_);
+  return Status::OK();
 }
 
 Result<int64_t> ResultStore::RowidOf(const TaskKey& key) {
@@ -740,11 +315,9 @@ Result<std::vector<StoredResult>> ResultStore::ReadPage(JobId job,
     sqlite3_bind_int64(s, i++, after->start);
   }
   sqlite3_bind_int64(s, i++, static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)));
-  Status status;
   int rc;
   while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    ReadRow(s, &page.emplace_back(), &status);
-    if (!status.ok()) return status;
+    BTRQ_RETURN_IF_ERROR(ReadRow(s, &page.emplace_back()));
   }
   if (rc != SQLITE_DONE) return SqlError("reading results of job " + std::to_string(job));
   return page;
@@ -762,9 +335,7 @@ Result<StoredResult> ResultStore::Get(const TaskKey& key) {
   if (rc == SQLITE_DONE) return Status::NotFound("no result for " + key.ToString());
   if (rc != SQLITE_ROW) return SqlError("reading " + key.ToString());
   StoredResult out;
-  Status status;
-  ReadRow(s, &out, &status);
-  if (!status.ok()) return status;
+  BTRQ_RETURN_IF_ERROR(ReadRow(s, &out));
   return out;
 }
 

@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,11 +35,15 @@
 #include "common/mutex.h"
 #include "common/status.h"
 #include "results/stored_result.h"
+#include "sink/fields_blob.h"
+#include "sink/result_schema.h"
 
 struct sqlite3;
-struct sqlite3_stmt;
 
 namespace btrq::sink {
+
+class SqliteStatement;
+class WalCheckpointer;
 
 using results::StoredResult;
 
@@ -103,12 +108,9 @@ class ResultStore {
   Result<StoreStats> Stats();
 
   // The schema version this build writes (stored in table schema_version).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = kResultSchemaVersion;
 
  private:
-  class Statement;
-  class Checkpointer;
-
   ResultStore(sqlite3* db, Clock* clock, bool read_only);
   // SQLite's WAL hook on the writer: runs after each commit with the WAL's size in pages,
   // inside PutBatch's COMMIT and so under mu_ (which the analysis cannot see).
@@ -116,8 +118,19 @@ class ResultStore {
       BTRQ_NO_THREAD_SAFETY_ANALYSIS;
 
   Status Prepare() BTRQ_REQUIRES(mu_);
-  Status PrepareOne(const std::string& sql, std::unique_ptr<Statement>* out) BTRQ_REQUIRES(mu_);
+  Status PrepareOne(const std::string& sql, std::unique_ptr<SqliteStatement>* out)
+      BTRQ_REQUIRES(mu_);
   Status PutBatchLocked(const std::vector<TaskResult>& results, std::vector<PutOutcome>* out)
+      BTRQ_REQUIRES(mu_);
+  // Sorts the batch into order_ and keeps the first result of each key in rows_; returns
+  // how many it left out (duplicates within the batch).
+  int64_t OrderBatch(const std::vector<TaskResult>& results) BTRQ_REQUIRES(mu_);
+  // Inserts results[rows_[begin, begin + count)] with one statement (count is 1 or
+  // kRowsPerInsert) and records each one's outcome; rows whose key was stored before
+  // count as duplicates. Advances *max_rowid past the rows stored.
+  Status InsertRows(const std::vector<TaskResult>& results, size_t begin, size_t count,
+                    int64_t stored_at, int64_t* max_rowid, std::vector<PutOutcome>* out,
+                    std::map<JobId, int64_t>* stored_per_job, int64_t* duplicates)
       BTRQ_REQUIRES(mu_);
   // The rowid stored under `key`, or 0.
   Result<int64_t> RowidOf(const TaskKey& key) BTRQ_REQUIRES(mu_);
@@ -130,7 +143,7 @@ class ResultStore {
   Mutex mu_;
   sqlite3* db_ BTRQ_GUARDED_BY(mu_);
   // Writer only, when options.checkpoint_pages > 0; stopped before db_ closes.
-  std::unique_ptr<Checkpointer> checkpointer_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;
   int checkpoint_pages_ = 0;  // constant after Open
   // The WAL's size after the last commit, and the size that wakes the checkpointer next.
   int wal_pages_ BTRQ_GUARDED_BY(mu_) = 0;
@@ -143,23 +156,17 @@ class ResultStore {
   std::vector<uint32_t> rows_ BTRQ_GUARDED_BY(mu_);
   std::string fields_buffers_[kRowsPerInsert] BTRQ_GUARDED_BY(mu_);
   // Prepared once, reused (reset after each use).
-  std::unique_ptr<Statement> insert_ BTRQ_GUARDED_BY(mu_);
-  std::unique_ptr<Statement> insert_many_ BTRQ_GUARDED_BY(mu_);  // kRowsPerInsert rows
-  std::unique_ptr<Statement> max_rowid_ BTRQ_GUARDED_BY(mu_);
-  std::unique_ptr<Statement> rowid_of_ BTRQ_GUARDED_BY(mu_);
-  std::unique_ptr<Statement> bump_job_ BTRQ_GUARDED_BY(mu_);
-  std::unique_ptr<Statement> bump_duplicates_ BTRQ_GUARDED_BY(mu_);
-  std::unique_ptr<Statement> page_first_ BTRQ_GUARDED_BY(mu_);
-  std::unique_ptr<Statement> page_after_ BTRQ_GUARDED_BY(mu_);
-  std::unique_ptr<Statement> get_ BTRQ_GUARDED_BY(mu_);
-  std::unique_ptr<Statement> count_job_ BTRQ_GUARDED_BY(mu_);
-  std::unique_ptr<Statement> stats_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatement> insert_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatement> insert_many_ BTRQ_GUARDED_BY(mu_);  // kRowsPerInsert rows
+  std::unique_ptr<SqliteStatement> max_rowid_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatement> rowid_of_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatement> bump_job_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatement> bump_duplicates_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatement> page_first_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatement> page_after_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatement> get_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatement> count_job_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatement> stats_ BTRQ_GUARDED_BY(mu_);
 };
-
-// The compact binary form of Fields stored in the database (exposed for tests):
-// a format byte (1), a varint count, then per field a varint-length name, a tag byte
-// (0 int64 zigzag varint, 1 double as 8 bytes little-endian, 2 varint-length string).
-std::string EncodeFields(const Fields& fields);
-Result<Fields> DecodeFields(std::string_view blob);
 
 }  // namespace btrq::sink

@@ -17,6 +17,7 @@
 #include "common/http_server.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
+#include "common/text.h"
 #include "common/zap.h"
 #include "common/zmq_util.h"
 #include "sink/result_store.h"
@@ -48,17 +49,6 @@ Result<std::string> ReadFile(const std::string& path, std::string_view what) {
   if (!in) return Status::InvalidArgument(std::string(what) + ": cannot read " + path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   return text;
-}
-
-std::string HexOf(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (char c : bytes) {
-    out.push_back(kHex[(static_cast<unsigned char>(c) >> 4) & 0xf]);
-    out.push_back(kHex[static_cast<unsigned char>(c) & 0xf]);
-  }
-  return out;
 }
 
 }  // namespace

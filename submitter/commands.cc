@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/time_util.h"
+#include "common/zap.h"
 #include "common/zmq_util.h"
 #include "results/export.h"
 #include "results/result_proto.h"
@@ -40,37 +41,6 @@ std::string Summary(const v1::Job& job) {
   if (!job.error().empty()) s += " (" + job.error() + ")";
   if (c.dead() > 0) s += "; see `btrq show " + std::to_string(job.id()) + "`";
   return s;
-}
-
-Status WriteFileMode(const std::string& path, const std::string& text, mode_t mode, bool force) {
-  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
-  const int fd = ::open(path.c_str(), flags, mode);
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      return Status::AlreadyExists(path + " exists (use --force to overwrite it)");
-    }
-    return Status::IoError("cannot create " + path + ": " + std::strerror(errno));
-  }
-  // The mode of an existing file (--force) and any umask aside: exactly `mode`.
-  Status status;
-  if (::fchmod(fd, mode) != 0) {
-    status = Status::IoError("cannot chmod " + path + ": " + std::strerror(errno));
-  }
-  size_t written = 0;
-  while (status.ok() && written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      status = Status::IoError("cannot write " + path + ": " + std::strerror(errno));
-      break;
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (status.ok() && ::fsync(fd) != 0) {
-    status = Status::IoError("cannot sync " + path + ": " + std::strerror(errno));
-  }
-  ::close(fd);
-  return status;
 }
 
 }  // namespace
@@ -371,18 +341,17 @@ Status Keygen(const KeygenOptions& options, const CommandContext& ctx) {
   if (::stat(options.out_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status::InvalidArgument("--out-dir " + options.out_dir + " is not a directory");
   }
-  BTRQ_ASSIGN_OR_RETURN(CurveKeyPair pair, GenerateCurveKeyPair());
+  Result<CurveKeyPair> pair = WriteKeyPair(options.out_dir, options.name, options.force);
+  if (pair.status().code() == StatusCode::kAlreadyExists) {
+    return Status::AlreadyExists(pair.status().message() + " (use --force to overwrite it)");
+  }
+  BTRQ_RETURN_IF_ERROR(pair.status());
   const std::string base = options.out_dir + "/" + options.name;
   const std::string secret_path = base + ".key";
   const std::string public_path = base + ".pub";
-  if (!options.force && ::access(public_path.c_str(), F_OK) == 0) {
-    return Status::AlreadyExists(public_path + " exists (use --force to overwrite it)");
-  }
-  BTRQ_RETURN_IF_ERROR(WriteFileMode(secret_path, pair.secret_key + "\n", 0600, options.force));
-  BTRQ_RETURN_IF_ERROR(WriteFileMode(public_path, pair.public_key + "\n", 0644, options.force));
   *ctx.out << "secret key: " << secret_path << " (mode 0600; keep it private)\n"
            << "public key: " << public_path << "\n"
-           << pair.public_key << "\n";
+           << pair->public_key << "\n";
   return Status::OK();
 }
 

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -31,6 +30,7 @@
 
 #include "btrdb/v5/btrdb.grpc.pb.h"
 
+#include "common/number_format.h"
 #include "common/subprocess.h"
 #include "common/time_util.h"
 #include "results/export.h"
@@ -107,13 +107,6 @@ std::string Fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
   return buf;
-}
-
-// The shortest text that reads back as `v` ("60.1", not "60.100000000000001"; "6840").
-std::string DoubleText(double v) {
-  char buf[64];
-  const std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, r.ptr);
 }
 
 std::string Plural(int64_t n, const std::string& one, const std::string& many) {
@@ -717,7 +710,7 @@ Status Demo::SubmitJob() {
   f.name = "demo: " + o_.analytic + " of staging/sensors";
   if (o_.analytic == "quality") {
     f.params = {"stuck_min=" + std::to_string(manifest_->stuck_min),
-                "gap_factor=" + DoubleText(manifest_->gap_factor)};
+                "gap_factor=" + FormatDouble(manifest_->gap_factor)};
   }
   v1::JobSpec spec;
   BTRQ_RETURN_IF_ERROR(ApplySubmitFlags(f, ctx_.clock->WallNanos(), &spec));
@@ -918,7 +911,7 @@ bool Demo::CheckTruth() {
       const std::optional<double> got = Number(r.result.fields, field);
       if (got && Close(*got, want)) continue;
       diffs += (diffs.empty() ? "" : ", ") + field + " " +
-               (got ? DoubleText(*got) : std::string("missing")) + " (truth " + DoubleText(want) +
+               (got ? FormatDouble(*got) : std::string("missing")) + " (truth " + FormatDouble(want) +
                ")";
     }
     if (diffs.empty()) {

@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/text.h"
 #include "common/time_util.h"
 #include "submitter/job_spec.h"
 
@@ -20,21 +21,6 @@ constexpr const char* kKeys[] = {
     "name",  "collection", "prefix",   "tags",     "annotations",  "streams",     "versions",
     "start", "end",        "analytic", "chunk",    "params",       "priority",    "max_attempts",
     "task_timeout"};
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 class JobFileParser {
  public:

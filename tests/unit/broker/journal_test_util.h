@@ -16,6 +16,7 @@
 
 #include "broker/journal_file.h"
 #include "common/ids.h"
+#include "common/posix_error.h"
 
 namespace btrq::broker {
 

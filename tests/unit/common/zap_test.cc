@@ -414,13 +414,31 @@ TEST(KeyPairFiles, WrittenWithPrivateSecretAndReadBack) {
   EXPECT_EQ(keys, (std::vector<CurveKeyBytes>{Raw(pair.public_key)}));
 
   // Nothing is overwritten.
-  EXPECT_EQ(WriteKeyPair(dir.path(), "worker-1").code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(WriteKeyPair(dir.path(), "worker-1").status().code(), StatusCode::kAlreadyExists);
   ASSERT_OK_AND_ASSIGN(CurveKeyPair again, ReadKeyPair(secret));
   EXPECT_EQ(again.secret_key, pair.secret_key);
 
-  EXPECT_EQ(WriteKeyPair(dir.path(), "a/b").code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(WriteKeyPair(dir.path(), "").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteKeyPair(dir.path(), "a/b").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteKeyPair(dir.path(), "").status().code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(WriteKeyPair(dir.path() + "/no-such-dir", "w").ok());
+}
+
+TEST(KeyPairFiles, OverwriteReplacesBothFilesWithExactModes) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(CurveKeyPair first, WriteKeyPair(dir.path(), "w"));
+  const std::string secret = dir.path() + "/w.key";
+  const std::string pub = dir.path() + "/w.pub";
+  ASSERT_EQ(chmod(secret.c_str(), 0644), 0);
+  ASSERT_OK_AND_ASSIGN(CurveKeyPair second, WriteKeyPair(dir.path(), "w", /*overwrite=*/true));
+  EXPECT_NE(second.secret_key, first.secret_key);
+  ASSERT_OK_AND_ASSIGN(CurveKeyPair read, ReadKeyPair(secret));
+  EXPECT_EQ(read.secret_key, second.secret_key);
+  EXPECT_EQ(read.public_key, second.public_key);
+  struct stat st;
+  ASSERT_EQ(stat(secret.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat(pub.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
 }
 
 TEST(KeyPairFiles, ReadKeyPairRejectsEmptyAndDoubleFiles) {

@@ -7,9 +7,6 @@
 #include <fstream>
 #include <thread>
 
-#include "lite/crc32c.h"
-#include "lite/sql.h"
-#include "lite/wal.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -50,11 +47,6 @@ std::vector<std::string> Logs(const std::string& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-TEST(Crc32c, MatchesTheStandardCheckValue) {
-  EXPECT_EQ(Crc32c("123456789", 9), 0xE3069283u);
-  EXPECT_EQ(Crc32cExtend(Crc32c("1234", 4), "56789", 5), 0xE3069283u);
 }
 
 TEST(Database, CreateValidatesAndRejectsDuplicates) {
@@ -109,21 +101,6 @@ TEST(Database, LookupByCollectionAndFilters) {
   EXPECT_THAT(db->ListCollections("grid/"), ElementsAre("grid/a", "grid/b"));
   ASSERT_OK(db->Obliterate(Id(1)));
   EXPECT_EQ(BtrdbCodeOf(db->Data(Id(1)).status()), 404u);
-}
-
-TEST(Database, SqlSubsetAnswersThePythonHelpers) {
-  ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}));
-  ASSERT_OK(db->Create(Id(1), "grid/a", {{"name", "v"}, {"unit", "volts"}}, {{"rate", "120"}}));
-  ASSERT_OK(db->Create(Id(2), "grid/b", {{"name", "v"}}, {{"phase", "A"}}));
-  ASSERT_OK_AND_ASSIGN(auto rows, RunSqlQuery(*db, "select distinct(name) as name from streams where collection ~ $1",
-                                              {"^grid"}));
-  EXPECT_THAT(rows, ElementsAre(R"({"name":"v"})"));
-  ASSERT_OK_AND_ASSIGN(rows, RunSqlQuery(*db, "SELECT DISTINCT skeys(annotations) AS annotations FROM streams", {}));
-  EXPECT_THAT(rows, ElementsAre(R"({"annotations":"rate"})", R"({"annotations":"phase"})"));
-  ASSERT_OK_AND_ASSIGN(rows, RunSqlQuery(*db, "select uuid, unit from streams where collection = 'grid/a'", {}));
-  EXPECT_THAT(rows, ElementsAre(R"({"uuid":"00000000-0000-0000-0000-000000000001","unit":"volts"})"));
-  EXPECT_EQ(BtrdbCodeOf(RunSqlQuery(*db, "delete from streams", {}).status()), 501u);
-  EXPECT_EQ(BtrdbCodeOf(RunSqlQuery(*db, "select name from streams where name = $2", {"x"}).status()), 441u);
 }
 
 TEST(DatabaseDurability, ReopenRecoversEverythingAcknowledged) {
@@ -253,23 +230,6 @@ TEST(DatabaseDurability, ConcurrentWritersShareSyncsAndAllSurvive) {
   }
   auto db = OpenAt(dir.path());
   for (uint8_t s = 1; s <= 4; ++s) EXPECT_EQ(ReadAll(*db, Id(s)).size(), 50u);
-}
-
-TEST(Wal, ReaderStopsAtTheFirstBadRecord) {
-  testing::TempDir dir;
-  const std::string path = dir.File("x.log");
-  {
-    std::ofstream f(path, std::ios::binary);
-    f << FrameRecord("one") << FrameRecord("two") << std::string("\x05\x00\x00", 3);
-  }
-  std::vector<std::string> seen;
-  ASSERT_OK_AND_ASSIGN(LogReadResult r, ReadLog(path, [&](std::string_view p) {
-                         seen.emplace_back(p);
-                         return Status::OK();
-                       }));
-  EXPECT_THAT(seen, ElementsAre("one", "two"));
-  EXPECT_EQ(r.records, 2u);
-  EXPECT_EQ(r.file_bytes - r.valid_bytes, 3u);
 }
 
 }  // namespace

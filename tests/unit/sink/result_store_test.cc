@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "common/text.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -257,16 +258,6 @@ void RawExec(const std::string& path, const std::string& sql) {
   EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
   sqlite3_free(error);
   sqlite3_close(db);
-}
-
-std::string HexOf(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (char c : bytes) {
-    out.push_back(kHex[(static_cast<unsigned char>(c) >> 4) & 0xf]);
-    out.push_back(kHex[static_cast<unsigned char>(c) & 0xf]);
-  }
-  return out;
 }
 
 TEST_F(ResultStoreTest, OpeningASchemaVersionOneDatabaseMigratesItsResultsAndCounters) {
