@@ -14,6 +14,7 @@
 #include "broker/dispatcher.h"
 #include "broker/journal.h"
 #include "broker/scheduler.h"
+#include "common/file_util.h"
 #include "common/logging.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
@@ -36,11 +37,9 @@ constexpr int64_t kProbeTimeoutNs = 3'000'000'000;
 constexpr int kMaxControlMessageBytes = 64 << 20;
 
 Result<std::string> ReadFile(const std::string& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(std::string(what) + ": cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  Result<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return Status::InvalidArgument(std::string(what) + ": cannot read " + path);
+  return text;
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "btrdb/status_mapping.h"
 #include "btrdb/v5/btrdb.grpc.pb.h"
 #include "btrdb/v5/btrdb.pb.h"
+#include "common/file_util.h"
 
 namespace btrq::btrdb {
 namespace {
@@ -48,17 +49,15 @@ class BearerCredentialsPlugin final : public grpc::MetadataCredentialsPlugin {
 };
 
 Result<std::string> ReadCaBundle(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  Result<std::string> text = ReadFileToString(path);
+  if (!text.ok()) {
     return Status::InvalidArgument("cannot read BTrDB CA bundle '" + path +
-                                   "': " + std::strerror(errno));
+                                   "': " + std::strerror(text.status().subcode()));
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  if (text.str().empty()) {
+  if (text->empty()) {
     return Status::InvalidArgument("BTrDB CA bundle '" + path + "' is empty");
   }
-  return text.str();
+  return text;
 }
 
 Result<std::shared_ptr<grpc::Channel>> MakeChannel(const EndpointPlan& plan,

@@ -9,6 +9,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/file_util.h"
+
 namespace btrq::btrdb {
 namespace {
 
@@ -36,19 +38,17 @@ Result<ProfileCredentials> LoadProfile(const EnvLookup& env, const std::string& 
     return Status::NotFound("BTrDB profile '" + profile + "' asked for but HOME is not set");
   }
   const std::filesystem::path path = std::filesystem::path(*home) / kCredentialsRelPath;
-  std::ifstream in(path);
-  if (!in) {
+  const Result<std::string> text = ReadFileToString(path.string());
+  if (!text.ok()) {
     if (is_default) return ProfileCredentials{};
     return Status::NotFound("BTrDB profile '" + profile + "' asked for but " + path.string() +
                             " cannot be read");
   }
-  std::stringstream text;
-  text << in.rdbuf();
 
   ProfileCredentials creds;
   // yaml-cpp throws on malformed input and on type mismatches; both become a Status here.
   try {
-    const YAML::Node root = YAML::Load(text.str());
+    const YAML::Node root = YAML::Load(*text);
     const YAML::Node section = root.IsMap() ? root[profile] : YAML::Node();
     if (!section || !section.IsMap()) {
       if (is_default) return ProfileCredentials{};

@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/clock.h"
+#include "common/file_util.h"
 #include "common/logging.h"
 #include "common/number_format.h"
 #include "common/text.h"
@@ -471,21 +472,12 @@ Status ConfigBinder::AssignText(ConfigField* field, std::string_view text,
 // ---- Stage 1: YAML -------------------------------------------------------------------------
 
 Status ConfigBinder::LoadYamlFile(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    return Status::InvalidArgument(path + ": cannot read config file: " + std::strerror(errno));
-  }
-  std::string text;
-  char buf[8192];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), file)) > 0) text.append(buf, n);
-  const int read_error = std::ferror(file) ? errno : 0;
-  std::fclose(file);
-  if (read_error != 0) {
+  Result<std::string> text = ReadFileToString(path);
+  if (!text.ok()) {
     return Status::InvalidArgument(path + ": cannot read config file: " +
-                                   std::strerror(read_error));
+                                   std::strerror(text.status().subcode()));
   }
-  return LoadYamlText(text, path);
+  return LoadYamlText(*text, path);
 }
 
 Status ConfigBinder::LoadYamlText(std::string_view text, std::string_view name) {

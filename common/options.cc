@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "common/file_util.h"
 
 namespace btrq {
 
@@ -215,21 +216,12 @@ std::string RenderConfig(const BtrqConfig& config, bool docs) {
 Result<std::string> ResolveSecret(const std::string& value, const std::string& file,
                                   std::string_view what) {
   if (!value.empty() || file.empty()) return value;
-  std::FILE* f = std::fopen(file.c_str(), "rb");
-  if (f == nullptr) {
+  Result<std::string> read = ReadFileToString(file);
+  if (!read.ok()) {
     return Status::InvalidArgument(std::string(what) + ": cannot read " + file + ": " +
-                                   std::strerror(errno));
+                                   std::strerror(read.status().subcode()));
   }
-  std::string text;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
-  const int read_error = std::ferror(f) ? errno : 0;
-  std::fclose(f);
-  if (read_error != 0) {
-    return Status::InvalidArgument(std::string(what) + ": cannot read " + file + ": " +
-                                   std::strerror(read_error));
-  }
+  std::string text = std::move(*read);
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
                            text.back() == '\t')) {
     text.pop_back();

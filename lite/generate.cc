@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "btrdb/client.h"
+#include "common/file_util.h"
 #include "common/number_format.h"
 #include "lite/manifest.h"
 #include "common/time_util.h"
@@ -23,21 +24,6 @@ int64_t WallNowNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-Status WriteFileAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::IoError("cannot open " + tmp + ": " + std::strerror(errno));
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.flush();
-    if (!out) return Status::IoError("cannot write " + tmp + ": " + std::strerror(errno));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Status::IoError("cannot rename " + tmp + " to " + path + ": " + ec.message());
-  return Status::OK();
 }
 
 btrdb::KeyOptValues Tags(const StreamPlan& plan) {

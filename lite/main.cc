@@ -8,14 +8,13 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <string_view>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/file_util.h"
 #include "lite/database.h"
 #include "lite/generate.h"
 #include "lite/server.h"
@@ -25,8 +24,8 @@ namespace {
 
 // The key in `path`, trailing whitespace removed; empty when unreadable or blank.
 std::string ReadKeyFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  btrq::Result<std::string> read = btrq::ReadFileToString(path);
+  std::string key = read.ok() ? std::move(*read) : std::string();
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' ||
                           key.back() == '\t')) {
     key.pop_back();

@@ -2,12 +2,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <fstream>
-#include <iterator>
 
 #include "lite/database.h"
 #include "lite/service.h"
 #include "common/bearer_token.h"
+#include "common/file_util.h"
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/resource_quota.h>
@@ -25,9 +24,9 @@ constexpr uint64_t kLogFirst = 5;
 constexpr uint64_t kLogEvery = 1000;
 
 Result<std::string> ReadFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(std::string("btrdb-lite: cannot read ") + what + " " + path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  Result<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return Status::InvalidArgument(std::string("btrdb-lite: cannot read ") + what + " " + path);
+  return text;
 }
 
 // Admits a call only with "authorization: Bearer <key>" (the header of the BTrDB clients).

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/codec.h"
+#include "common/file_util.h"
 #include "common/logging.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
@@ -45,9 +46,8 @@ constexpr size_t kLatencyWindow = 1024;
 constexpr int kLingerMs = 1000;
 
 Result<std::string> ReadFile(const std::string& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(std::string(what) + ": cannot read " + path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Result<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return Status::InvalidArgument(std::string(what) + ": cannot read " + path);
   return text;
 }
 

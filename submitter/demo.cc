@@ -30,6 +30,7 @@
 
 #include "btrdb/v5/btrdb.grpc.pb.h"
 
+#include "common/file_util.h"
 #include "common/number_format.h"
 #include "common/subprocess.h"
 #include "common/time_util.h"
@@ -142,20 +143,6 @@ std::string LastLines(const std::string& text, int n) {
     pos = nl;
   }
   return text.substr(pos + 1);
-}
-
-Status WriteFile(const std::string& path, const std::string& text) {
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.flush();
-    if (!out) return Status::IoError("cannot write " + temp);
-  }
-  std::error_code ec;
-  fs::rename(temp, path, ec);
-  if (ec) return Status::IoError("cannot rename " + temp + " to " + path + ": " + ec.message());
-  return Status::OK();
 }
 
 // `count` TCP ports of 127.0.0.1 free a moment ago, distinct (all are held while picking).
@@ -602,7 +589,7 @@ Status Demo::WriteConfig() {
   y += "control:\n";
   y += "  broker: " + host(broker_control_) + "\n";
   y += "  sink: " + host(sink_control_) + "\n";
-  return WriteFile(config_path_, y);
+  return WriteFileAtomically(config_path_, y);
 }
 
 Status Demo::StartGenerate() {
@@ -765,7 +752,7 @@ Status Demo::FetchResults() {
     }
     return Status::OK();
   }).WithContext("results of job " + std::to_string(job_)));
-  return WriteFile(results_path_, jsonl);
+  return WriteFileAtomically(results_path_, jsonl);
 }
 
 void Demo::PrintSummary() {
@@ -973,7 +960,7 @@ void Demo::KeepRunning() {
     out() << "  " << c->name << " pid " << c->process->pid() << ", log "
           << c->process->log_path() << "\n";
   }
-  if (Status s = WriteFile(pid_file, pids); !s.ok()) *ctx_.err << "btrq demo: " << s.message() << "\n";
+  if (Status s = WriteFileAtomically(pid_file, pids); !s.ok()) *ctx_.err << "btrq demo: " << s.message() << "\n";
   out() << "Try:\n"
         << "  export PATH=\"" << fs::path(bin_.btrq).parent_path().string() << ":$PATH\"\n"
         << "  export BTRQ_CONFIG=" << config_path_ << "\n"

@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/file_util.h"
 #include "common/text.h"
 #include "common/time_util.h"
 #include "submitter/job_spec.h"
@@ -217,12 +218,9 @@ Result<v1::JobSpec> ParseJobText(std::string_view text, std::string_view name, i
 }
 
 Result<v1::JobSpec> LoadJobFile(const std::string& path, int64_t now_ns) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument("cannot read job file " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return Status::InvalidArgument("cannot read job file " + path);
-  return ParseJobText(text.str(), path, now_ns);
+  Result<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return Status::InvalidArgument("cannot read job file " + path);
+  return ParseJobText(*text, path, now_ns);
 }
 
 }  // namespace btrq::submitter
