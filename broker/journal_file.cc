@@ -22,15 +22,7 @@ class PosixWritableFile final : public WritableFile {
   ~PosixWritableFile() override { ::close(fd_); }
 
   Status Append(std::string_view data) override {
-    while (!data.empty()) {
-      const ssize_t n = ::write(fd_, data.data(), data.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return PosixError("write " + path_, errno);
-      }
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return Status::OK();
+    return WriteFully(fd_, data, path_);
   }
 
   Status Sync() override {

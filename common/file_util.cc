@@ -34,6 +34,18 @@ Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes) 
   return data;
 }
 
+Status WriteFully(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return PosixError("write " + path, errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::OK();
+}
+
 Status SyncDir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return PosixError("open " + dir, errno);
@@ -62,15 +74,7 @@ AtomicFileWriter::~AtomicFileWriter() {
 
 Status AtomicFileWriter::Append(std::string_view data) {
   if (fd_ < 0) return Status::FailedPrecondition("write " + temp_ + ": writer is closed");
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd_, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return PosixError("write " + temp_, errno);
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return Status::OK();
+  return WriteFully(fd_, data, temp_);
 }
 
 Status AtomicFileWriter::Commit() {

@@ -19,6 +19,10 @@ namespace btrq {
 Result<std::string> ReadFileToString(const std::string& path,
                                      size_t max_bytes = std::string().max_size());
 
+// Writes all of `data` at `fd`'s offset, retrying short writes and EINTR. Errors as
+// PosixError("write <path>"); part of `data` may have been written.
+Status WriteFully(int fd, std::string_view data, const std::string& path);
+
 // fsync of a directory, so that a rename or a creation in it survives a crash.
 Status SyncDir(const std::string& dir);
 

@@ -15,6 +15,8 @@
 #include <map>
 #include <regex>
 
+#include "common/posix_error.h"
+
 extern char** environ;
 
 namespace btrq {
@@ -25,7 +27,6 @@ constexpr std::chrono::milliseconds kLogPollInterval(20);
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
-std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 void CloseIfOpen(int fd) {
   if (fd >= 0) ::close(fd);
@@ -43,7 +44,7 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const std::vector<std::str
 Result<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<std::string>& argv,
                                                       const SpawnOptions& options) {
   if (argv.empty()) return Status::InvalidArgument("empty argv");
-  if (::access(argv[0].c_str(), X_OK) != 0) return Status::IoError(Errno("cannot execute " + argv[0]));
+  if (::access(argv[0].c_str(), X_OK) != 0) return PosixError("cannot execute " + argv[0], errno);
   // Everything exec needs is prepared before fork: the child only calls
   // async-signal-safe functions.
   std::map<std::string, std::string> vars;
@@ -75,23 +76,23 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<std::str
   };
   if (to_log) {
     log_fd = ::open(options.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log_fd < 0) return Status::IoError(Errno("cannot open " + options.log_path));
+    if (log_fd < 0) return PosixError("cannot open " + options.log_path, errno);
     struct stat st;
     if (::fstat(log_fd, &st) == 0) log_offset = st.st_size;
     null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd < 0) {
       close_all();
-      return Status::IoError(Errno("cannot open /dev/null"));
+      return PosixError("cannot open /dev/null", errno);
     }
   } else if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    const Status s = Status::IoError(Errno("pipe"));
+    const Status s = PosixError("pipe", errno);
     close_all();
     return s;
   }
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
-    const Status s = Status::IoError(Errno("fork"));
+    const Status s = PosixError("fork", errno);
     close_all();
     return s;
   }
@@ -253,7 +254,7 @@ std::string Subprocess::ReadLog() const {
 
 Status Subprocess::Kill(int signal) {
   if (reaped_) return Status::FailedPrecondition("process already reaped");
-  if (::kill(group_ ? -pid_ : pid_, signal) != 0) return Status::IoError(Errno("kill"));
+  if (::kill(group_ ? -pid_ : pid_, signal) != 0) return PosixError("kill", errno);
   return Status::OK();
 }
 
@@ -265,7 +266,7 @@ Result<int> Subprocess::Wait(std::chrono::milliseconds timeout) {
       int status = 0;
       const pid_t r = ::waitpid(pid_, &status, WNOHANG);
       if (r == 0) return Status::DeadlineExceeded("process did not exit in time");
-      if (r != pid_) return Status::IoError(Errno("waitpid"));
+      if (r != pid_) return PosixError("waitpid", errno);
       reaped_ = true;
       exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       return exit_code_;
@@ -275,7 +276,7 @@ Result<int> Subprocess::Wait(std::chrono::milliseconds timeout) {
     do {
       r = ::waitpid(pid_, &status, 0);
     } while (r < 0 && errno == EINTR);
-    if (r != pid_) return Status::IoError(Errno("waitpid"));
+    if (r != pid_) return PosixError("waitpid", errno);
     reaped_ = true;
     exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }

@@ -101,15 +101,7 @@ Status WriteKeyFile(const std::string& path, std::string_view content, mode_t mo
   }
   Status status;
   if (fchmod(fd, mode) != 0) status = PosixError("chmod " + path, errno);
-  while (status.ok() && !content.empty()) {
-    const ssize_t n = write(fd, content.data(), content.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      status = PosixError("write " + path, errno);
-      break;
-    }
-    content.remove_prefix(static_cast<size_t>(n));
-  }
+  if (status.ok()) status = WriteFully(fd, content, path);
   if (status.ok() && fsync(fd) != 0) status = PosixError("fsync " + path, errno);
   if (close(fd) != 0 && status.ok()) status = PosixError("close " + path, errno);
   if (!status.ok()) unlink(path.c_str());

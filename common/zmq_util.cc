@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/posix_error.h"
+
 namespace btrq {
 namespace {
 
@@ -227,7 +229,7 @@ Result<bool> PollIn(zmq::socket_t& socket, std::chrono::milliseconds timeout) {
 
 Result<WakeupFd> WakeupFd::Create() {
   const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (fd < 0) return Status::IoError(std::string("eventfd: ") + std::strerror(errno));
+  if (fd < 0) return PosixError("eventfd", errno);
   return WakeupFd(fd);
 }
 

@@ -14,19 +14,6 @@ namespace {
 
 constexpr uint32_t kMaxRecordBytes = 1u << 30;
 
-Status WriteAll(int fd, const char* p, size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return PosixError("write " + path, errno);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Status::OK();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& path) {
@@ -50,7 +37,7 @@ LogWriter::~LogWriter() {
   {
     MutexLock l(&mu_);
     while (syncing_) cv_.Wait(&mu_);
-    if (!pending_.empty() && error_.ok() && WriteAll(fd_, pending_.data(), pending_.size(), path_).ok()) {
+    if (!pending_.empty() && error_.ok() && WriteFully(fd_, pending_, path_).ok()) {
       ::fdatasync(fd_);
     }
   }
@@ -78,7 +65,7 @@ Status LogWriter::Sync(uint64_t seq) {
     batch.swap(pending_);
     const uint64_t upto = appended_seq_;
     mu_.Unlock();
-    Status s = WriteAll(fd_, batch.data(), batch.size(), path_);
+    Status s = WriteFully(fd_, batch, path_);
     if (s.ok() && ::fdatasync(fd_) != 0) s = PosixError("fdatasync " + path_, errno);
     mu_.Lock();
     syncing_ = false;
