@@ -5,6 +5,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/file_util.h"
+
 namespace btrq::faults {
 namespace {
 
@@ -59,11 +61,8 @@ std::string TotalCheck::Summary() const {
 }
 
 Result<ManifestTruth> LoadManifestTruth(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::NotFound("cannot read " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  BTRQ_ASSIGN_OR_RETURN(Json doc, Json::Parse(text.str()));
+  BTRQ_ASSIGN_OR_RETURN(const std::string text, ReadFileToString(path));
+  BTRQ_ASSIGN_OR_RETURN(Json doc, Json::Parse(text));
   ManifestTruth truth;
   truth.chunk_ns = AsInt(doc["chunk_ns"]);
   truth.collection = doc["collection"].AsString();

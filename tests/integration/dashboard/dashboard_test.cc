@@ -19,6 +19,7 @@
 #include <httplib.h>
 
 #include "broker/dashboard/dashboard.h"
+#include "common/file_util.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/json.h"
 #include "tests/support/status_matchers.h"
@@ -394,9 +395,7 @@ TEST_F(DashboardBrowserTest, Screenshots) {
     flags.push_back("--screenshot=" + file);
     flags.push_back("--window-size=1400,1000");
     ASSERT_OK(RunChromium(Url(shot.path), flags).status());
-    std::ifstream in(file, std::ios::binary);
-    ASSERT_TRUE(in) << file;
-    const std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_OK_AND_ASSIGN(const std::string png, ReadFileToString(file));
     ASSERT_GT(png.size(), 8u) << file;
     EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << file;
     std::printf("dashboard screenshot: %s (%zu bytes)\n", file.c_str(), png.size());

@@ -25,6 +25,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/file_util.h"
 #include "tests/support/prometheus.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -372,9 +373,7 @@ TEST_F(LiveDashboardTest, ShowsTheRunningJobItsWorkersAndAnotherJobsDeadLetters)
   const std::string file = std::string(BTRQ_ARTIFACTS_DIR) + "/dashboard-live.png";
   std::remove(file.c_str());
   ASSERT_OK(RunChromium(base + "/", {"--screenshot=" + file, "--window-size=1400,1100"}).status());
-  std::ifstream in(file, std::ios::binary);
-  ASSERT_TRUE(in) << file;
-  const std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_OK_AND_ASSIGN(const std::string png, ReadFileToString(file));
   ASSERT_GT(png.size(), 8u);
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   std::printf("live dashboard screenshot: %s (%zu bytes)\n", file.c_str(), png.size());

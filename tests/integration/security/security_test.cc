@@ -29,6 +29,7 @@
 
 #include "btrdb/client.h"
 #include "common/config.h"
+#include "common/file_util.h"
 #include "common/ids.h"
 #include "submitter/cli.h"
 #include "tests/support/json.h"
@@ -62,11 +63,7 @@ std::string BinaryPath(const std::string& relative) {
   return std::string(BTRQ_BINARY_DIR) + "/" + relative;
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+Result<std::string> ReadFile(const std::string& path) { return ReadFileToString(path); }
 
 Status WriteFile(const std::string& path, const std::string& text, mode_t mode = 0600) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -18,6 +18,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "common/file_util.h"
 #include "common/config.h"
 #include "submitter/cli.h"
 #include "submitter/commands.h"
@@ -95,10 +96,7 @@ class ResultsFromSinkTest : public ::testing::Test {
   }
 
   static std::string ReadFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return ReadFileToString(path).value_or("");
   }
 
   btrq::testing::TempDir dir_;

@@ -11,6 +11,7 @@
 #include <limits>
 #include <sstream>
 
+#include "common/file_util.h"
 #include "tests/support/status_matchers.h"
 #include "tests/unit/analytics/vector_point_source.h"
 #include "common/json_writer.h"
@@ -93,12 +94,10 @@ TEST_F(ExecTest, WritesContextAndPointsInTheDocumentedFormat) {
   EXPECT_EQ(f, (Fields{{"ok", int64_t{1}}}));
   EXPECT_EQ(counters.points_read, 7);
 
-  std::ifstream in(capture);
-  std::stringstream text;
-  text << in.rdbuf();
+  ASSERT_OK_AND_ASSIGN(const std::string text, ReadFileToString(capture));
   std::string params_json;
   AppendJsonObject(&params_json, {{"command", command}, {"k", 2.0}});
-  EXPECT_EQ(text.str(),
+  EXPECT_EQ(text,
             "{\"job\":7,\"stream\":\"0f3c2a4e-1b2c-4d5e-8f90-a1b2c3d4e5f6\",\"start\":1000,"
             "\"end\":2000,\"version\":42,\"attempt\":2,\"stream_earliest\":1010,"
             "\"stream_latest\":5000,\"params\":" +

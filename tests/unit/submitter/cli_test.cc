@@ -16,6 +16,7 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
+#include "common/file_util.h"
 #include "common/ids.h"
 #include "common/zmq_util.h"
 #include "results/export.h"
@@ -42,12 +43,7 @@ constexpr int64_t kNow = 1'700'000'000'000'000'000;
 
 std::string StreamBytes() { return std::string(Uuid::Parse(kStream).value().AsBytes()); }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string ReadFile(const std::string& path) { return ReadFileToString(path).value_or(""); }
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
