@@ -7,11 +7,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <utility>
 #include <vector>
 
+#include "common/file_util.h"
 #include "common/time_util.h"
 #include "common/zap.h"
 #include "common/zmq_util.h"
@@ -267,21 +267,19 @@ Status DrainWorker(BrokerClient& broker, const std::string& worker_id, const Com
 // ---- results --------------------------------------------------------------------------------
 
 Status ExportResults(SinkClient& sink, const ResultsOptions& options, const CommandContext& ctx) {
-  std::ofstream file;
-  std::string temp;
-  std::ostream* out = ctx.out;
+  // With --out, the file is replaced only once every result is written (destroyed
+  // uncommitted, the writer removes its temp file).
+  std::unique_ptr<AtomicFileWriter> file;
   if (!options.out_path.empty()) {
-    temp = options.out_path + ".tmp-" + std::to_string(::getpid());
-    file.open(temp, std::ios::binary | std::ios::trunc);
-    if (!file) return Status::IoError("cannot create " + temp + ": " + std::strerror(errno));
-    out = &file;
+    BTRQ_ASSIGN_OR_RETURN(file, AtomicFileWriter::Create(options.out_path));
   }
-  const auto fail = [&](Status s) {
-    if (!temp.empty()) {
-      file.close();
-      std::remove(temp.c_str());
+  const auto write = [&](const std::string& text) -> Status {
+    if (file) return file->Append(text);
+    ctx.out->write(text.data(), static_cast<std::streamsize>(text.size()));
+    if (!*ctx.out) {
+      return Status::IoError("cannot write the results: " + std::string(std::strerror(errno)));
     }
-    return s;
+    return Status::OK();
   };
 
   std::unique_ptr<results::CsvWriter> csv;
@@ -304,30 +302,25 @@ Status ExportResults(SinkClient& sink, const ResultsOptions& options, const Comm
     } else {
       for (const results::StoredResult& r : page) results::AppendJsonLine(r, &buffer);
     }
-    out->write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    if (!*out) return Status::IoError("cannot write the results: " + std::string(std::strerror(errno)));
+    BTRQ_RETURN_IF_ERROR(write(buffer));
     count += page.size();
     return Status::OK();
   });
-  if (!s.ok()) return fail(s.WithContext("results of job " + std::to_string(options.job)));
+  if (!s.ok()) return s.WithContext("results of job " + std::to_string(options.job));
   if (options.format == ResultFormat::kCsv && !csv) {
     // No results: the header of the fixed columns still makes a valid, empty table.
     buffer.clear();
     results::CsvWriter({}).AppendHeader(&buffer);
-    out->write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    BTRQ_RETURN_IF_ERROR(write(buffer));
   }
-  out->flush();
-  if (!*out) return fail(Status::IoError("cannot write the results"));
-  if (!temp.empty()) {
-    file.close();
-    if (!file) return fail(Status::IoError("cannot write " + temp));
-    if (std::rename(temp.c_str(), options.out_path.c_str()) != 0) {
-      return fail(Status::IoError("cannot rename " + temp + " to " + options.out_path + ": " +
-                                  std::strerror(errno)));
-    }
-    *ctx.err << "wrote " << count << " results of job " << options.job << " to "
-             << options.out_path << "\n";
+  if (!file) {
+    ctx.out->flush();
+    if (!*ctx.out) return Status::IoError("cannot write the results");
+    return Status::OK();
   }
+  BTRQ_RETURN_IF_ERROR(file->Commit());
+  *ctx.err << "wrote " << count << " results of job " << options.job << " to "
+           << options.out_path << "\n";
   return Status::OK();
 }
 
