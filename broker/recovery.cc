@@ -22,9 +22,8 @@ Status CheckIndex(const JournalRecord& rec, const LiveJob& job) {
 
 // Records whose stream index must fall inside the job's stream list.
 bool NamesStream(RecordType type) {
-  return type == RecordType::kPin || type == RecordType::kDone ||
-         type == RecordType::kDoneRange || type == RecordType::kDead ||
-         type == RecordType::kAttemptFailed;
+  return type == RecordType::kPin || type == RecordType::kDone || type == RecordType::kDoneRange ||
+         type == RecordType::kDead || type == RecordType::kAttemptFailed;
 }
 
 }  // namespace
@@ -169,8 +168,8 @@ Status Scheduler::Apply(const JournalRecord& rec) {
   next_job_id_ = std::max(next_job_id_, rec.job + 1);
   if (rec.type == RecordType::kJob) {
     if (live_.count(rec.job) != 0 || finished_.count(rec.job) != 0) return Status::OK();
-    std::unique_ptr<Job> job = MakeLiveJob(rec.job, rec.spec, rec.wall_ns,
-                                           workers_.InternAnalytic(rec.spec.analytic));
+    std::unique_ptr<Job> job =
+        MakeLiveJob(rec.job, rec.spec, rec.wall_ns, workers_.InternAnalytic(rec.spec.analytic));
     job->durable = true;
     queue_.AddJob(job->id, job->spec.priority);
     live_.emplace(rec.job, std::move(job));

@@ -26,8 +26,7 @@ Scheduler::Scheduler(const SchedulerOptions& options, Clock* clock, StreamCatalo
       clock_(clock),
       catalog_(catalog),
       journal_(std::move(journal)),
-      random_(options.seed != 0 ? options.seed
-                                : static_cast<uint64_t>(clock->WallNanos()) | 1),
+      random_(options.seed != 0 ? options.seed : static_cast<uint64_t>(clock->WallNanos()) | 1),
       backoff_(options.retry_backoff, &random_),
       workers_(options.heartbeat_interval * options.liveness) {}
 

@@ -24,10 +24,10 @@ struct WorkerInfo {
   int64_t pid = 0;
   uint32_t threads = 0;
   std::vector<std::string> analytics;
-  uint64_t credit = 0;     // tasks it may still be sent
-  uint64_t in_flight = 0;  // leases it holds
-  uint64_t done = 0;       // DONEs accepted (ok or failed)
-  uint64_t failed = 0;     // of which reported an error
+  uint64_t credit = 0;       // tasks it may still be sent
+  uint64_t in_flight = 0;    // leases it holds
+  uint64_t done = 0;         // DONEs accepted (ok or failed)
+  uint64_t failed = 0;       // of which reported an error
   uint64_t points_read = 0;  // raw points its accepted DONEs reported
   bool draining = false;
   SteadyTime last_seen{};  // last message of any kind

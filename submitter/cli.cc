@@ -302,7 +302,8 @@ Subcommand AddSubmit(CLI::App& app, Cli& cli) {
   o.prefix = s->add_flag("--prefix", f.prefix, "--collection is a prefix");
   s->add_option("--tag", f.spec.tags, "Tag filter KEY=VALUE, or KEY (present); repeatable")
       ->allow_extra_args(false);
-  s->add_option("--annotation", f.spec.annotations, "Annotation filter KEY=VALUE or KEY; repeatable")
+  s->add_option("--annotation", f.spec.annotations,
+                "Annotation filter KEY=VALUE or KEY; repeatable")
       ->allow_extra_args(false);
   s->add_option("--stream", f.spec.streams, "Stream UUID instead of a lookup; repeatable")
       ->allow_extra_args(false);
@@ -317,14 +318,16 @@ Subcommand AddSubmit(CLI::App& app, Cli& cli) {
   o.priority = s->add_option("--priority", f.priority, "Higher runs first (default 0)");
   o.attempts = s->add_option("--max-attempts", f.max_attempts, "Attempts per task");
   o.timeout = s->add_option("--task-timeout", f.task_timeout, "Lease per task, e.g. 10m");
-  s->add_flag("--wait", f.wait, "Follow the job until it ends; exit 2 with dead letters, 3 if it failed");
+  s->add_flag("--wait", f.wait,
+              "Follow the job until it ends; exit 2 with dead letters, 3 if it failed");
   s->add_flag("-q,--quiet", f.quiet, "Print only the job id");
   return {s, [&cli, o] { return RunSubmit(cli, o); }};
 }
 
 Subcommand AddStatus(CLI::App& app, Cli& cli) {
   Flags& f = cli.flags;
-  CLI::App* s = AddSubcommand(app, "status", "One job in detail, or every active job with progress");
+  CLI::App* s =
+      AddSubcommand(app, "status", "One job in detail, or every active job with progress");
   s->add_option("JOB", f.job, "Job id");
   AddJsonFlag(s, f);
   return {s, [&cli] {
@@ -387,22 +390,14 @@ Subcommand AddShow(CLI::App& app, Cli& cli) {
           }};
 }
 
-Subcommand AddCancel(CLI::App& app, Cli& cli) {
-  CLI::App* s = AddSubcommand(app, "cancel", "Cancel a job");
+// `btrq NAME JOB`: one broker call on a job (cancel, retry).
+Subcommand AddJobAction(CLI::App& app, Cli& cli, const char* name, const char* about,
+                        Status (*action)(BrokerClient&, JobId, const CommandContext&)) {
+  CLI::App* s = AddSubcommand(app, name, about);
   s->add_option("JOB", cli.flags.job, "Job id")->required();
-  return {s, [&cli] {
+  return {s, [&cli, action] {
             return cli.WithJob([&](JobId job) {
-              return cli.WithBroker([&](BrokerClient& b) { return CancelJob(b, job, cli.ctx); });
-            });
-          }};
-}
-
-Subcommand AddRetry(CLI::App& app, Cli& cli) {
-  CLI::App* s = AddSubcommand(app, "retry", "Requeue a job's dead-lettered tasks");
-  s->add_option("JOB", cli.flags.job, "Job id")->required();
-  return {s, [&cli] {
-            return cli.WithJob([&](JobId job) {
-              return cli.WithBroker([&](BrokerClient& b) { return RetryJob(b, job, cli.ctx); });
+              return cli.WithBroker([&](BrokerClient& b) { return action(b, job, cli.ctx); });
             });
           }};
 }
@@ -423,10 +418,12 @@ int RunResults(Cli& cli, JobId job) {
 
 Subcommand AddResults(CLI::App& app, Cli& cli) {
   Flags& f = cli.flags;
-  CLI::App* s = AddSubcommand(app, "results", "A job's results from the sink, as JSON lines or CSV");
+  CLI::App* s =
+      AddSubcommand(app, "results", "A job's results from the sink, as JSON lines or CSV");
   s->add_option("JOB", f.job, "Job id")->required();
   s->add_option("--format", f.format, "jsonl or csv")
-      ->check(CLI::IsMember({"jsonl", "csv"}))->default_str("jsonl");
+      ->check(CLI::IsMember({"jsonl", "csv"}))
+      ->default_str("jsonl");
   s->add_option("-o,--out", f.out_path, "Write to FILE (atomically) instead of stdout");
   s->add_option("--limit", f.limit, "At most N results (0: all)");
   return {s, [&cli] { return cli.WithJob([&](JobId job) { return RunResults(cli, job); }); }};
@@ -452,7 +449,8 @@ Subcommand AddDrain(CLI::App& app, Cli& cli) {
 
 Subcommand AddKeygen(CLI::App& app, Cli& cli) {
   KeygenOptions& k = cli.flags.keygen;
-  CLI::App* s = AddSubcommand(app, "keygen", "Make a CurveZMQ key pair: NAME.key (secret) and NAME.pub");
+  CLI::App* s =
+      AddSubcommand(app, "keygen", "Make a CurveZMQ key pair: NAME.key (secret) and NAME.pub");
   s->add_option("--out-dir", k.out_dir, "Directory for the files")->default_str(".");
   s->add_option("--name", k.name, "File name stem")->default_str("btrq");
   s->add_flag("--force", k.force, "Overwrite existing files");
@@ -461,8 +459,10 @@ Subcommand AddKeygen(CLI::App& app, Cli& cli) {
 
 Subcommand AddDemo(CLI::App& app, Cli& cli) {
   DemoOptions& d = cli.flags.demo;
-  CLI::App* s = AddSubcommand(app, "demo", "Start btrdb-lite with generated data, a broker, a sink and workers on "
-                                           "127.0.0.1, run a quality job, summarise, stop everything");
+  CLI::App* s =
+      AddSubcommand(app, "demo",
+                    "Start btrdb-lite with generated data, a broker, a sink and workers on "
+                    "127.0.0.1, run a quality job, summarise, stop everything");
   s->add_option("--streams", d.streams, "Generated streams")->capture_default_str();
   s->add_option("--duration", d.duration, "Span of every stream, e.g. 3d")->capture_default_str();
   s->add_option("--rate", d.rate_hz, "Samples per second (Hz)")->capture_default_str();
@@ -472,8 +472,9 @@ Subcommand AddDemo(CLI::App& app, Cli& cli) {
       ->capture_default_str();
   s->add_option("--dir", d.dir, "Runs go in DIR/run-<timestamp>")->capture_default_str();
   s->add_flag("--keep", d.keep, "Leave the processes running and say how to use them");
-  s->add_option("--analytic", d.analytic, "quality (checked against the ground truth), "
-                                          "stats, count or noop")
+  s->add_option("--analytic", d.analytic,
+                "quality (checked against the ground truth), "
+                "stats, count or noop")
       ->capture_default_str();
   s->add_option("--seed", d.seed, "Generator seed")->capture_default_str();
   s->add_option("--bin-dir", d.bin_dir,
@@ -484,8 +485,8 @@ Subcommand AddDemo(CLI::App& app, Cli& cli) {
 
 }  // namespace
 
-int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
-           const Env& env, const CliOptions& options) {
+int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err, const Env& env,
+           const CliOptions& options) {
   Cli cli(out, err, env, options);
   CLI::App app("btrq: submit BTrDB analytics jobs to btrq and follow them (docs/cli.md)", "btrq");
   app.require_subcommand(1);
@@ -493,9 +494,18 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   AddGlobalFlags(&app, &cli.flags.global);
   // In the order `btrq --help` lists them.
   const Subcommand commands[] = {
-      AddSubmit(app, cli), AddStatus(app, cli),  AddTop(app, cli),     AddJobs(app, cli),
-      AddShow(app, cli),   AddCancel(app, cli),  AddRetry(app, cli),   AddResults(app, cli),
-      AddWorkers(app, cli), AddDrain(app, cli),  AddKeygen(app, cli),  AddDemo(app, cli),
+      AddSubmit(app, cli),
+      AddStatus(app, cli),
+      AddTop(app, cli),
+      AddJobs(app, cli),
+      AddShow(app, cli),
+      AddJobAction(app, cli, "cancel", "Cancel a job", CancelJob),
+      AddJobAction(app, cli, "retry", "Requeue a job's dead-lettered tasks", RetryJob),
+      AddResults(app, cli),
+      AddWorkers(app, cli),
+      AddDrain(app, cli),
+      AddKeygen(app, cli),
+      AddDemo(app, cli),
   };
 
   if (argc >= 2 && argv[1][0] != '-') {

@@ -83,8 +83,7 @@ void PeerLink::Receive(size_t max, const std::function<bool()>& keep_going,
     heard_ = clock_->Now();
     auto decoded = DecodeMessage(frames.front().to_string_view(), limits_);
     if (!decoded.ok()) {
-      on_bad(DecodeErrorReasonName(DecodeReasonOf(decoded.status())),
-             decoded.status().message());
+      on_bad(DecodeErrorReasonName(DecodeReasonOf(decoded.status())), decoded.status().message());
       continue;
     }
     on_message(std::move(decoded).value());

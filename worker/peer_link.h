@@ -25,8 +25,8 @@
 namespace btrq::worker {
 
 struct PeerLinkOptions {
-  std::string peer;      // "broker" or "sink": in log lines and rate-limiter keys
-  std::string endpoint;  // where the peer's ROUTER listens
+  std::string peer;        // "broker" or "sink": in log lines and rate-limiter keys
+  std::string endpoint;    // where the peer's ROUTER listens
   std::string routing_id;  // this worker's id, as the peer's ROUTER sees it
   // Largest frame decoded; frames up to twice this are received and reported too_large,
   // larger ones cost the peer its connection.

@@ -228,8 +228,8 @@ Status Worker::Impl::Init() {
   BTRQ_ASSIGN_OR_RETURN(WakeupFd wake, WakeupFd::Create());
   wake_.emplace(std::move(wake));
   BTRQ_ASSIGN_OR_RETURN(metrics_, WorkerMetrics::Register(&registry_, &ready_));
-  broker_ = std::make_unique<PeerLink>(LinkOptions(Peer::kBroker), &context_, clock_,
-                                       &log_limiter_);
+  broker_ =
+      std::make_unique<PeerLink>(LinkOptions(Peer::kBroker), &context_, clock_, &log_limiter_);
   sink_ = std::make_unique<PeerLink>(LinkOptions(Peer::kSink), &context_, clock_, &log_limiter_);
 
   ExecutorOptions executor_options;
@@ -260,9 +260,9 @@ PeerLinkOptions Worker::Impl::LinkOptions(Peer peer) const {
   o.routing_id = worker_id_;
   o.max_message_bytes = config_.max_message_bytes;
   if (curve_keys_) {
-    o.curve = CurveClientKeys{
-        broker ? config_.curve.broker_public_key : config_.curve.sink_public_key,
-        curve_keys_->public_key, curve_keys_->secret_key};
+    o.curve =
+        CurveClientKeys{broker ? config_.curve.broker_public_key : config_.curve.sink_public_key,
+                        curve_keys_->public_key, curve_keys_->secret_key};
   }
   o.silence = silence();
   o.reconnects = broker ? metrics_.broker_reconnects : metrics_.sink_reconnects;
@@ -489,11 +489,10 @@ void Worker::Impl::CheckTimers() {
     next_heartbeat_ = now + Nanos(config_.worker.heartbeat_interval);
   }
   if (broker_->Silent(now)) {
-    LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "broker-silent",
-                   spdlog::level::warn,
-                   "btrq-worker: nothing from the broker for {} ms; reconnecting",
-                   std::chrono::duration_cast<std::chrono::milliseconds>(now - broker_->heard())
-                       .count());
+    LogRateLimited(
+        spdlog::default_logger_raw(), &log_limiter_, "broker-silent", spdlog::level::warn,
+        "btrq-worker: nothing from the broker for {} ms; reconnecting",
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - broker_->heard()).count());
     if (Status s = ConnectBroker(/*again=*/true); !s.ok()) fatal_ = s;
   }
   if (!delivery_.empty() && sink_->Silent(now, sink_quiet_since_)) {

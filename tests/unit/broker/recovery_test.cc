@@ -1,11 +1,11 @@
 #include "broker/recovery.h"
 
-#include <gtest/gtest.h>
-
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "tests/support/fake_stream_catalog.h"
 #include "tests/support/status_matchers.h"

@@ -1,9 +1,9 @@
 #include "broker/worker_registry.h"
 
-#include <gtest/gtest.h>
-
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "tests/support/status_matchers.h"
 

@@ -1,13 +1,13 @@
 #include "common/subprocess.h"
 
-#include <gtest/gtest.h>
-#include <signal.h>
-
 #include <chrono>
 #include <cstdio>
+#include <signal.h>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
@@ -49,9 +49,8 @@ TEST(Subprocess, CapturesStdoutAndStderr) {
 }
 
 TEST(Subprocess, PassesEnvironment) {
-  ASSERT_OK_AND_ASSIGN(auto child,
-                       Subprocess::Spawn(Sh("echo value=$BTRQ_SUBPROCESS_TEST"),
-                                         {"BTRQ_SUBPROCESS_TEST=forty-two"}));
+  ASSERT_OK_AND_ASSIGN(auto child, Subprocess::Spawn(Sh("echo value=$BTRQ_SUBPROCESS_TEST"),
+                                                     {"BTRQ_SUBPROCESS_TEST=forty-two"}));
   ASSERT_OK_AND_ASSIGN(std::string line, child->WaitForLine("^value=", kDeadline));
   EXPECT_EQ(line, "value=forty-two");
 }
@@ -96,9 +95,8 @@ TEST(Subprocess, KillReportsSignal) {
 }
 
 TEST(Subprocess, StopEndsPoliteChildWithoutKill) {
-  ASSERT_OK_AND_ASSIGN(auto child,
-                       Subprocess::Spawn(Sh("trap 'exit 3' TERM; echo ready; "
-                                            "while :; do sleep 0.05; done")));
+  ASSERT_OK_AND_ASSIGN(auto child, Subprocess::Spawn(Sh("trap 'exit 3' TERM; echo ready; "
+                                                        "while :; do sleep 0.05; done")));
   ASSERT_OK(child->WaitForLine("^ready$", kDeadline).status());
   bool killed = true;
   ASSERT_OK_AND_ASSIGN(int code, child->Stop(kDeadline, &killed));
@@ -107,9 +105,8 @@ TEST(Subprocess, StopEndsPoliteChildWithoutKill) {
 }
 
 TEST(Subprocess, StopKillsChildIgnoringTerm) {
-  ASSERT_OK_AND_ASSIGN(auto child,
-                       Subprocess::Spawn(Sh("trap '' TERM; echo ready; "
-                                            "while :; do sleep 0.05; done")));
+  ASSERT_OK_AND_ASSIGN(auto child, Subprocess::Spawn(Sh("trap '' TERM; echo ready; "
+                                                        "while :; do sleep 0.05; done")));
   ASSERT_OK(child->WaitForLine("^ready$", kDeadline).status());
   bool killed = false;
   ASSERT_OK_AND_ASSIGN(int code, child->Stop(milliseconds(100), &killed));
@@ -160,7 +157,8 @@ TEST(Subprocess, LogFileReceivesOutput) {
   testing::TempDir dir;
   SpawnOptions options;
   options.log_path = dir.File("child.log");
-  ASSERT_OK_AND_ASSIGN(auto child, Subprocess::Start(Sh("echo to-the-log; echo oops >&2"), options));
+  ASSERT_OK_AND_ASSIGN(auto child,
+                       Subprocess::Start(Sh("echo to-the-log; echo oops >&2"), options));
   ASSERT_OK_AND_ASSIGN(std::string line, child->WaitForLine("to-the-log", kDeadline));
   EXPECT_EQ(line, "to-the-log");
   ASSERT_OK_AND_ASSIGN(int code, child->Wait(kDeadline));

@@ -19,9 +19,9 @@ namespace btrq::submitter {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::FakeBroker;
 using testing::FakeServer;
+using ::testing::HasSubstr;
 
 constexpr int64_t kNow = 1'700'000'000'000'000'000;
 

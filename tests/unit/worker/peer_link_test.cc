@@ -1,11 +1,11 @@
 #include "worker/peer_link.h"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "tests/support/fake_clock.h"
 #include "tests/support/status_matchers.h"
