@@ -6,35 +6,7 @@
 
 namespace btrq::broker {
 
-struct Scheduler::Job {
-  JobId id = 0;
-  JobSpec spec;
-  JobState state = JobState::kQueued;
-  std::string error;
-  int64_t submitted_wall_ns = 0;
-  int64_t finished_wall_ns = 0;
-  bool durable = false;
-  uint32_t analytic_id = 0;
-  std::unique_ptr<JobExpander> expander;  // borrows `spec`: Job is never moved
-  SteadyTime expand_not_before{};
-  Nanos expand_delay{0};
-
-  uint64_t done = 0;
-  uint64_t dead = 0;
-  uint64_t retried = 0;
-  uint64_t cancelled = 0;
-  uint64_t in_flight = 0;
-  uint64_t points_read = 0;  // from DONEs since this broker started (not journaled)
-  std::unordered_map<uint32_t, ChunkRanges> done_ranges;  // by stream index
-  std::map<ChunkId, broker::DeadLetter> dead_letters;
-  std::map<ChunkId, uint32_t> failed_attempts;  // from replay: attempts already used
-};
-
 namespace {
-
-bool Active(JobState s) {
-  return s == JobState::kQueued || s == JobState::kExpanding || s == JobState::kRunning;
-}
 
 uint64_t Sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
@@ -54,9 +26,9 @@ Scheduler::Scheduler(const SchedulerOptions& options, Clock* clock, StreamCatalo
       clock_(clock),
       catalog_(catalog),
       journal_(std::move(journal)),
-      random_(options.seed != 0 ? options.seed
-                                : static_cast<uint64_t>(clock->WallNanos()) | 1),
-      backoff_(options.retry_backoff, &random_) {}
+      random_(options.seed != 0 ? options.seed : static_cast<uint64_t>(clock->WallNanos()) | 1),
+      backoff_(options.retry_backoff, &random_),
+      workers_(options.heartbeat_interval * options.liveness) {}
 
 Scheduler::~Scheduler() = default;
 
@@ -77,152 +49,11 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerOptions& opt
   return s;
 }
 
-// --- Replay ---
-
-Status Scheduler::Replay() {
-  replaying_ = true;
-  Status s = journal_->ForEachRecovered([this](std::string_view payload) -> Status {
-    BTRQ_ASSIGN_OR_RETURN(JournalRecord rec, DecodeRecord(payload));
-    return Apply(rec);
-  });
-  journal_->ReleaseRecovered();
-  if (s.ok()) {
-    // Settle each job: finished ones retire, the others run (their cursors restart at the
-    // beginning and skip what is resolved).
-    std::vector<Job*> jobs;
-    for (auto& [id, job] : live_) jobs.push_back(job.get());
-    for (Job* job : jobs) {
-      if (Active(job->state) && job->expander->listed()) job->state = JobState::kRunning;
-      MaybeFinish(*job);
-    }
-  }
-  replaying_ = false;
-  return s.WithContext("journal replay");
-}
-
-Status Scheduler::Apply(const JournalRecord& rec) {
-  if (rec.type == RecordType::kNextJobId) {
-    next_job_id_ = std::max(next_job_id_, rec.value);
-    return Status::OK();
-  }
-  next_job_id_ = std::max(next_job_id_, rec.job + 1);
-  if (rec.type == RecordType::kJob) {
-    if (live_.count(rec.job) != 0 || finished_.count(rec.job) != 0) return Status::OK();
-    auto job = std::make_unique<Job>();
-    job->id = rec.job;
-    job->spec = rec.spec;
-    job->submitted_wall_ns = rec.wall_ns;
-    job->durable = true;
-    job->analytic_id = InternAnalytic(job->spec.analytic);
-    job->expander = std::make_unique<JobExpander>(job->id, &job->spec);
-    queue_.AddJob(job->id, job->spec.priority);
-    live_.emplace(rec.job, std::move(job));
-    return Status::OK();
-  }
-  if (rec.type == RecordType::kJobSummary) {
-    if (Job* job = FindLive(rec.job)) {
-      if (rec.info.state == JobState::kDoneWithFailures) {
-        job->finished_wall_ns = rec.info.finished_wall_ns;
-        return Status::OK();
-      }
-      queue_.RemoveJob(job->id);
-      live_.erase(rec.job);
-    }
-    AddSummary(rec.info);
-    return Status::OK();
-  }
-  Job* job = FindLive(rec.job);
-  if (job == nullptr) return Status::OK();  // a record of a job since summarised
-  JobExpander& ex = *job->expander;
-  const auto check_index = [&]() -> Status {
-    if (!ex.listed() || rec.stream_index >= ex.streams().size()) {
-      return Status::Internal("record for job " + std::to_string(job->id) +
-                              " names stream index " + std::to_string(rec.stream_index) +
-                              " beyond its stream list");
-    }
-    return Status::OK();
-  };
-  const ChunkId chunk{rec.stream_index, rec.start};
-  switch (rec.type) {
-    case RecordType::kStreams:
-      if (!ex.listed()) {
-        ex.SetStreams(rec.streams);
-        job->state = JobState::kExpanding;
-      }
-      break;
-    case RecordType::kPin:
-      BTRQ_RETURN_IF_ERROR(check_index());
-      ex.SetPin(rec.stream_index, rec.pin, /*usable=*/true);
-      break;
-    case RecordType::kDone:
-    case RecordType::kDoneRange: {
-      BTRQ_RETURN_IF_ERROR(check_index());
-      const int64_t to = rec.type == RecordType::kDone ? rec.start + job->spec.chunk : rec.end;
-      job->done += static_cast<uint64_t>(job->done_ranges[rec.stream_index].Add(rec.start, to) /
-                                         job->spec.chunk);
-      job->failed_attempts.erase(chunk);
-      break;
-    }
-    case RecordType::kDead: {
-      BTRQ_RETURN_IF_ERROR(check_index());
-      broker::DeadLetter d{TaskKey{job->id, ex.streams()[rec.stream_index], rec.start},
-                          rec.attempt, rec.message};
-      if (job->dead_letters.emplace(chunk, std::move(d)).second) ++job->dead;
-      job->failed_attempts.erase(chunk);
-      break;
-    }
-    case RecordType::kAttemptFailed: {
-      BTRQ_RETURN_IF_ERROR(check_index());
-      uint32_t& used = job->failed_attempts[chunk];
-      used = std::max(used, rec.attempt);
-      ++job->retried;
-      break;
-    }
-    case RecordType::kRetried:
-      job->retried = rec.value;
-      break;
-    case RecordType::kRetry:
-      job->retried += job->dead_letters.size();
-      job->dead_letters.clear();
-      job->dead = 0;
-      job->state = JobState::kRunning;
-      job->finished_wall_ns = 0;
-      queue_.AddJob(job->id, job->spec.priority);
-      break;
-    case RecordType::kCancel:
-      job->cancelled = Sub(ex.total_known(), job->done + job->dead);
-      job->state = JobState::kCancelled;
-      job->finished_wall_ns = rec.wall_ns;
-      Retire(*job);
-      break;
-    case RecordType::kJobFailed:
-      job->state = JobState::kFailed;
-      job->error = rec.message;
-      job->finished_wall_ns = rec.wall_ns;
-      Retire(*job);
-      break;
-    default:
-      return Status::Internal("unexpected record type " +
-                              std::to_string(static_cast<int>(rec.type)));
-  }
-  return Status::OK();
-}
-
 // --- Helpers ---
-
-uint32_t Scheduler::InternAnalytic(const std::string& name) {
-  auto [it, inserted] = analytic_ids_.try_emplace(name, static_cast<uint32_t>(analytic_ids_.size()));
-  return it->second;
-}
 
 Scheduler::Job* Scheduler::FindLive(JobId id) const {
   auto it = live_.find(id);
   return it == live_.end() ? nullptr : it->second.get();
-}
-
-Scheduler::Worker* Scheduler::FindWorker(std::string_view id) {
-  auto it = workers_.find(id);
-  return it == workers_.end() ? nullptr : &it->second;
 }
 
 JobCounts Scheduler::CountsOf(const Job& job) const {
@@ -283,7 +114,7 @@ void Scheduler::Retire(Job& job) {
 }
 
 void Scheduler::MaybeFinish(Job& job) {
-  if (!Active(job.state) && job.state != JobState::kDoneWithFailures) return;
+  if (!IsActive(job.state) && job.state != JobState::kDoneWithFailures) return;
   const JobExpander& ex = *job.expander;
   if (!ex.all_pinned() || job.done + job.dead < ex.total_known() || job.in_flight > 0) return;
   const JobState before = job.state;
@@ -305,23 +136,15 @@ void Scheduler::FailJob(Job& job, const Status& error) {
   Retire(job);
 }
 
-void Scheduler::DropLease(const Lease& lease) {
-  if (Worker* w = FindWorker(lease.worker)) {
-    if (w->info.in_flight > 0) --w->info.in_flight;
-  }
-}
+void Scheduler::DropLease(const Lease& lease) { workers_.ReleaseLease(lease.worker); }
 
 // --- Jobs ---
 
 Result<JobId> Scheduler::SubmitJob(const JobSpec& spec, DurableCallback on_durable) {
   BTRQ_RETURN_IF_ERROR(spec.Validate());
-  auto owned = std::make_unique<Job>();
+  std::unique_ptr<Job> owned = MakeLiveJob(next_job_id_++, spec, clock_->WallNanos(),
+                                           workers_.InternAnalytic(spec.analytic));
   Job& job = *owned;
-  job.id = next_job_id_++;
-  job.spec = spec;
-  job.submitted_wall_ns = clock_->WallNanos();
-  job.analytic_id = InternAnalytic(spec.analytic);
-  job.expander = std::make_unique<JobExpander>(job.id, &job.spec);
   job.durable = journal_ == nullptr;
   queue_.AddJob(job.id, spec.priority);
   live_.emplace(job.id, std::move(owned));
@@ -355,7 +178,7 @@ Result<std::vector<std::string>> Scheduler::CancelJob(JobId id) {
     }
     return Status::NotFound("no job " + std::to_string(id));
   }
-  if (!Active(job->state)) {
+  if (!IsActive(job->state)) {
     return Status::FailedPrecondition("job " + std::to_string(id) + " is " +
                                       std::string(JobStateName(job->state)));
   }
@@ -367,7 +190,7 @@ Result<std::vector<std::string>> Scheduler::CancelJob(JobId id) {
   }
   for (const std::string& w : workers) cancel_notices_.push_back(CancelNotice{w, id});
   job->in_flight = 0;
-  job->cancelled = Sub(job->expander->total_known(), job->done + job->dead);
+  job->cancelled = job->Unresolved();
   job->state = JobState::kCancelled;
   job->finished_wall_ns = clock_->WallNanos();
   Log([&](std::string* out) { EncodeCancel(out, id, job->finished_wall_ns); });
@@ -410,7 +233,7 @@ Result<size_t> Scheduler::RetryJob(JobId id) {
 }
 
 size_t Scheduler::Refill(Job& job, bool allow_catalog) {
-  if (!job.durable || !Active(job.state)) return 0;
+  if (!job.durable || !IsActive(job.state)) return 0;
   JobExpander& ex = *job.expander;
   const SteadyTime now = clock_->Now();
   const auto catalog_error = [&](const Status& s) {
@@ -491,44 +314,23 @@ void Scheduler::Expand() {
   std::vector<Job*> jobs;
   jobs.reserve(live_.size());
   for (auto& [id, job] : live_) {
-    if (Active(job->state)) jobs.push_back(job.get());
+    if (IsActive(job->state)) jobs.push_back(job.get());
   }
   for (Job* job : jobs) Refill(*job, /*allow_catalog=*/true);  // may retire the job
 }
 
 // --- Workers ---
 
-void Scheduler::OnWorkerHello(const HelloMsg& hello) {
-  Worker& w = workers_[hello.worker_id];
-  w.info.id = hello.worker_id;
-  w.info.host = hello.host;
-  w.info.pid = hello.pid;
-  w.info.threads = hello.threads;
-  w.info.analytics = hello.analytics;
-  w.info.credit = 0;
-  w.info.draining = false;
-  w.info.last_seen = clock_->Now();
-  // Analytic ids interned after this HELLO are names this worker did not announce.
-  for (const std::string& a : hello.analytics) InternAnalytic(a);
-  w.can_run.assign(analytic_ids_.size(), false);
-  for (const std::string& a : hello.analytics) w.can_run[analytic_ids_.at(a)] = true;
-}
+void Scheduler::OnWorkerHello(const HelloMsg& hello) { workers_.Hello(hello, clock_->Now()); }
 
 Status Scheduler::OnWorkerCredit(std::string_view worker, uint32_t credit) {
-  Worker* w = FindWorker(worker);
-  if (w == nullptr) return Status::NotFound("unknown worker " + std::string(worker));
-  w->info.last_seen = clock_->Now();
-  constexpr uint64_t kMaxCredit = uint64_t{1} << 32;
-  w->info.credit = std::min(kMaxCredit, w->info.credit + credit);
-  return Status::OK();
+  return workers_.AddCredit(worker, credit, clock_->Now());
 }
 
 Result<HeartbeatOutcome> Scheduler::OnWorkerHeartbeat(std::string_view worker,
                                                       const HeartbeatMsg& msg) {
-  Worker* w = FindWorker(worker);
-  if (w == nullptr) return Status::NotFound("unknown worker " + std::string(worker));
   const SteadyTime now = clock_->Now();
-  w->info.last_seen = now;
+  BTRQ_RETURN_IF_ERROR(workers_.Touch(worker, now));
   HeartbeatOutcome out;
   for (const TaskRef& t : msg.running) {
     if (leases_.Renew(t.key, t.attempt, worker, now)) {
@@ -542,7 +344,7 @@ Result<HeartbeatOutcome> Scheduler::OnWorkerHeartbeat(std::string_view worker,
 
 DoneOutcome Scheduler::OnWorkerDone(std::string_view worker, const DoneMsg& msg) {
   DoneOutcome out;
-  Worker* w = FindWorker(worker);
+  RegisteredWorker* w = workers_.Find(worker);
   if (w == nullptr) {
     for (const DoneItem& item : msg.items) {
       out.rejected.emplace_back(item.task, LeaseReject::kUnknownWorker);
@@ -633,7 +435,7 @@ void Scheduler::FailAttempt(Job& job, const Lease& lease, std::string_view error
 
 void Scheduler::RemoveWorker(std::string_view id, std::string_view why) {
   const std::string worker(id);
-  workers_.erase(workers_.find(id));
+  workers_.Remove(worker);
   for (const Lease& l : leases_.RemoveWorker(worker)) {
     Job* job = FindLive(l.key.job);
     if (job == nullptr) continue;
@@ -643,23 +445,18 @@ void Scheduler::RemoveWorker(std::string_view id, std::string_view why) {
 }
 
 size_t Scheduler::OnWorkerBye(std::string_view worker) {
-  Worker* w = FindWorker(worker);
+  const RegisteredWorker* w = workers_.Find(worker);
   if (w == nullptr) return 0;
   const size_t n = w->info.in_flight;
   RemoveWorker(worker, "left");
   return n;
 }
 
-Status Scheduler::DrainWorker(std::string_view worker) {
-  Worker* w = FindWorker(worker);
-  if (w == nullptr) return Status::NotFound("unknown worker " + std::string(worker));
-  w->info.draining = true;
-  return Status::OK();
-}
+Status Scheduler::DrainWorker(std::string_view worker) { return workers_.Drain(worker); }
 
 std::vector<TaskSpec> Scheduler::NextDispatch(std::string_view worker, size_t max_n) {
   std::vector<TaskSpec> out;
-  Worker* w = FindWorker(worker);
+  RegisteredWorker* w = workers_.Find(worker);
   if (w == nullptr || w->info.draining || w->info.credit == 0 || max_n == 0) return out;
   const SteadyTime now = clock_->Now();
   queue_.PromoteDue(now);
@@ -667,7 +464,7 @@ std::vector<TaskSpec> Scheduler::NextDispatch(std::string_view worker, size_t ma
   out.reserve(std::min<size_t>(n, 1024));
   const auto accept = [this, w](JobId id) {
     const Job* job = FindLive(id);
-    return job != nullptr && job->analytic_id < w->can_run.size() && w->can_run[job->analytic_id];
+    return job != nullptr && w->CanRun(job->analytic_id);
   };
   bool refilled = false;
   while (out.size() < n) {
@@ -679,7 +476,7 @@ std::vector<TaskSpec> Scheduler::NextDispatch(std::string_view worker, size_t ma
       size_t added = 0;
       std::vector<Job*> jobs;
       for (auto& [id, job] : live_) {
-        if (Active(job->state) && accept(id)) jobs.push_back(job.get());
+        if (IsActive(job->state) && accept(id)) jobs.push_back(job.get());
       }
       for (Job* job : jobs) added += Refill(*job, /*allow_catalog=*/false);
       if (added == 0) break;
@@ -712,10 +509,7 @@ TickOutcome Scheduler::Tick() {
     --job->in_flight;
     FailAttempt(*job, l, "lease expired after task_timeout", /*backoff=*/true);
   }
-  const Nanos silence = options_.heartbeat_interval * options_.liveness;
-  for (const auto& [id, w] : workers_) {
-    if (now - w.info.last_seen > silence) out.dead_workers.push_back(id);
-  }
+  out.dead_workers = workers_.Silent(now);
   for (const std::string& id : out.dead_workers) RemoveWorker(id, "silent (declared dead)");
   if (journal_ && journal_->file_bytes() > options_.compact_after_bytes &&
       journal_->file_bytes() > 2 * last_snapshot_bytes_) {
@@ -736,65 +530,6 @@ Status Scheduler::PollJournal() { return journal_ ? journal_->Poll() : Status::O
 Status Scheduler::SyncJournal() { return journal_ ? journal_->Sync() : Status::OK(); }
 void Scheduler::SetJournalWakeup(std::function<void()> wakeup) {
   if (journal_) journal_->SetWakeup(std::move(wakeup));
-}
-
-Status Scheduler::Compact() {
-  if (!journal_) return Status::OK();
-  std::vector<std::string> snap;
-  const auto add = [&snap](auto&& encode) {
-    snap.emplace_back();
-    encode(&snap.back());
-  };
-  add([&](std::string* o) { EncodeNextJobId(o, next_job_id_); });
-  for (const auto& [id, info] : finished_) {
-    add([&, &info = info](std::string* o) { EncodeJobSummary(o, info); });
-  }
-  // In-flight and queued tasks restart after a crash at their last failed attempt + 1.
-  std::map<JobId, std::map<ChunkId, uint32_t>> failed;
-  leases_.ForEach([&](const Lease& l) {
-    if (l.attempt > 1) failed[l.key.job][ChunkId{l.stream_index, l.key.start}] = l.attempt - 1;
-  });
-  for (const auto& [id, job] : live_) {
-    const JobExpander& ex = *job->expander;
-    add([&, id = id, &job = job](std::string* o) {
-      EncodeJob(o, id, job->spec, job->submitted_wall_ns);
-    });
-    if (!ex.listed()) continue;
-    add([&, id = id](std::string* o) { EncodeStreams(o, id, ex.streams()); });
-    for (uint32_t i = 0; i < ex.streams().size(); ++i) {
-      if (ex.pinned(i)) add([&, id = id](std::string* o) { EncodePin(o, id, i, ex.pin(i)); });
-    }
-    for (const auto& [stream, ranges] : job->done_ranges) {
-      for (const auto& [from, to] : ranges.ranges()) {
-        add([&, id = id, &stream = stream, from = from, to = to](std::string* o) {
-          EncodeDoneRange(o, id, stream, from, to);
-        });
-      }
-    }
-    for (const auto& [chunk, d] : job->dead_letters) {
-      add([&, id = id, &chunk = chunk, &d = d](std::string* o) {
-        EncodeDead(o, id, chunk.stream, chunk.start, d.attempt, d.error);
-      });
-    }
-    std::map<ChunkId, uint32_t>& f = failed[id];
-    for (const auto& [chunk, used] : job->failed_attempts) f[chunk] = std::max(f[chunk], used);
-    queue_.ForEach(id, [&](const QueuedTask& t) {
-      if (t.attempt > 1) f[ChunkId{t.stream_index, t.key.start}] = t.attempt - 1;
-    });
-    for (const auto& [chunk, used] : f) {
-      add([&, id = id, &chunk = chunk, used = used](std::string* o) {
-        EncodeAttemptFailed(o, id, chunk.stream, chunk.start, used);
-      });
-    }
-    add([&, id = id, &job = job](std::string* o) { EncodeRetried(o, id, job->retried); });
-    if (job->state == JobState::kDoneWithFailures) {
-      const JobInfo info = InfoOf(*job);
-      add([&](std::string* o) { EncodeJobSummary(o, info); });
-    }
-  }
-  BTRQ_RETURN_IF_ERROR(journal_->Rewrite(snap));
-  last_snapshot_bytes_ = journal_->file_bytes();
-  return Status::OK();
 }
 
 // --- Queries ---
@@ -834,12 +569,7 @@ Result<std::vector<DeadLetter>> Scheduler::DeadLetters(JobId id) const {
   return out;
 }
 
-std::vector<WorkerInfo> Scheduler::Workers() const {
-  std::vector<WorkerInfo> out;
-  out.reserve(workers_.size());
-  for (const auto& [id, w] : workers_) out.push_back(w.info);
-  return out;
-}
+std::vector<WorkerInfo> Scheduler::Workers() const { return workers_.List(); }
 
 SchedulerStats Scheduler::Stats() const {
   SchedulerStats s;
@@ -870,10 +600,9 @@ std::optional<SteadyTime> Scheduler::NextWakeup() const {
   consider(queue_.NextDelayedAt());
   consider(leases_.NextDeadline());
   if (journal_) consider(journal_->NextSyncAt());
-  const Nanos silence = options_.heartbeat_interval * options_.liveness;
-  for (const auto& [id, w] : workers_) consider(w.info.last_seen + silence);
+  consider(workers_.NextSilenceDeadline());
   for (const auto& [id, job] : live_) {
-    if (Active(job->state) && job->expand_delay > Nanos(0)) consider(job->expand_not_before);
+    if (IsActive(job->state) && job->expand_delay > Nanos(0)) consider(job->expand_not_before);
   }
   return t;
 }

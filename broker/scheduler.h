@@ -43,8 +43,10 @@
 #include "broker/journal.h"
 #include "broker/journal_records.h"
 #include "broker/lease_table.h"
+#include "broker/recovery.h"
 #include "broker/stream_catalog.h"
 #include "broker/task_queue.h"
+#include "broker/worker_registry.h"
 #include "common/clock.h"
 #include "common/messages.h"
 #include "common/status.h"
@@ -71,21 +73,6 @@ struct SchedulerOptions {
   uint64_t compact_after_bytes = uint64_t{64} << 20;
   // Jitter seed; 0 seeds from the clock.
   uint64_t seed = 0;
-};
-
-struct WorkerInfo {
-  std::string id;
-  std::string host;
-  int64_t pid = 0;
-  uint32_t threads = 0;
-  std::vector<std::string> analytics;
-  uint64_t credit = 0;     // tasks it may still be sent
-  uint64_t in_flight = 0;  // leases it holds
-  uint64_t done = 0;       // DONEs accepted (ok or failed)
-  uint64_t failed = 0;     // of which reported an error
-  uint64_t points_read = 0;  // raw points its accepted DONEs reported
-  bool draining = false;
-  SteadyTime last_seen{};  // last message of any kind
 };
 
 struct DoneOutcome {
@@ -210,16 +197,7 @@ class Scheduler {
   std::optional<SteadyTime> NextWakeup() const;
 
  private:
-  struct ChunkId {
-    uint32_t stream = 0;
-    int64_t start = 0;
-    auto operator<=>(const ChunkId&) const = default;
-  };
-  struct Job;
-  struct Worker {
-    WorkerInfo info;
-    std::vector<bool> can_run;  // by analytic id
-  };
+  using Job = LiveJob;
   struct PendingPin {
     JobId job;
     uint32_t stream_index;
@@ -228,12 +206,12 @@ class Scheduler {
 
   Scheduler(const SchedulerOptions& options, Clock* clock, StreamCatalog* catalog,
             std::unique_ptr<Journal> journal);
+  // Rebuilds the state from the journal's records. Replay, Apply and Compact live in
+  // recovery.cc, beside the per-job halves they call.
   Status Replay();
   Status Apply(const JournalRecord& rec);
 
-  uint32_t InternAnalytic(const std::string& name);
   Job* FindLive(JobId id) const;
-  Worker* FindWorker(std::string_view id);
   JobInfo InfoOf(const Job& job) const;
   JobCounts CountsOf(const Job& job) const;
 
@@ -264,8 +242,7 @@ class Scheduler {
   JobId next_job_id_ = 1;
   std::map<JobId, std::unique_ptr<Job>> live_;
   std::map<JobId, JobInfo> finished_;
-  std::unordered_map<std::string, uint32_t> analytic_ids_;
-  std::map<std::string, Worker, std::less<>> workers_;
+  WorkerRegistry workers_;
   TaskQueue queue_;
   LeaseTable leases_;
   std::vector<PendingPin> pending_pins_;

@@ -188,123 +188,329 @@ void AddGlobalFlags(CLI::App* app, GlobalFlags* g) {
       ->default_str("10s");
 }
 
+// One invocation's state: parsed flags, where output goes, and how clients are made.
+class Cli {
+ public:
+  Cli(std::ostream& out, std::ostream& err, const Env& env, const CliOptions& options)
+      : err_(err), runner_(flags, env) {
+    ctx.out = &out;
+    ctx.err = &err;
+    ctx.out_tty = options.out_tty;
+    ctx.err_tty = options.err_tty;
+    ctx.clock = options.clock != nullptr ? options.clock : SystemClock::Default();
+    ctx.sleep = options.sleep ? options.sleep : [](int64_t ns) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
+    };
+  }
+
+  int Fail(const Status& status, int code) { return Report(err_, status, code); }
+
+  // Runs `command` with a broker client, mapping errors to kExitError.
+  int WithBroker(const std::function<Status(BrokerClient&)>& command) {
+    auto client = runner_.Broker();
+    if (auto* failure = std::get_if<Failure>(&client)) return Fail(failure->status, failure->code);
+    return Fail(command(*std::get<std::unique_ptr<BrokerClient>>(client)), kExitError);
+  }
+  // Runs a command on the JOB argument; a bad one is a usage error.
+  int WithJob(const std::function<int(JobId)>& command) {
+    Result<JobId> id = JobArgument(flags.job);
+    if (!id.ok()) return Fail(id.status(), kExitUsage);
+    return command(*id);
+  }
+  Runner& runner() { return runner_; }
+
+  Flags flags;
+  CommandContext ctx;
+
+ private:
+  std::ostream& err_;
+  Runner runner_;
+};
+
+// A subcommand: its CLI11 wiring, and what runs when it was given.
+struct Subcommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+CLI::App* AddSubcommand(CLI::App& app, const char* name, const char* about) {
+  CLI::App* s = app.add_subcommand(name, about);
+  s->fallthrough();
+  return s;
+}
+
+void AddJsonFlag(CLI::App* s, Flags& f) {
+  s->add_flag("--json", f.json, "Machine-readable JSON (shape in docs/cli.md)");
+}
+
+// The submit flags that override a job file's keys only when given.
+struct SubmitOverrides {
+  CLI::Option* name;
+  CLI::Option* collection;
+  CLI::Option* prefix;
+  CLI::Option* start;
+  CLI::Option* end;
+  CLI::Option* chunk;
+  CLI::Option* analytic;
+  CLI::Option* priority;
+  CLI::Option* attempts;
+  CLI::Option* timeout;
+};
+
+int RunSubmit(Cli& cli, const SubmitOverrides& o) {
+  Flags& f = cli.flags;
+  const int64_t now = cli.ctx.clock->WallNanos();
+  v1::JobSpec spec;
+  if (!f.job_file.empty()) {
+    Result<v1::JobSpec> loaded = LoadJobFile(f.job_file, now);
+    if (!loaded.ok()) return cli.Fail(loaded.status(), kExitUsage);
+    spec = std::move(*loaded);
+  }
+  SubmitFlags& sf = f.spec;
+  if (o.name->count()) sf.name = f.name;
+  if (o.collection->count()) sf.collection = f.collection;
+  if (o.prefix->count()) sf.prefix = f.prefix;
+  if (o.start->count()) sf.start = f.start;
+  if (o.end->count()) sf.end = f.end;
+  if (o.chunk->count()) sf.chunk = f.chunk;
+  if (o.analytic->count()) sf.analytic = f.analytic;
+  if (o.priority->count()) sf.priority = f.priority;
+  if (o.attempts->count()) sf.max_attempts = f.max_attempts;
+  if (o.timeout->count()) sf.task_timeout = f.task_timeout;
+  if (Status s = ApplySubmitFlags(sf, now, &spec); !s.ok()) return cli.Fail(s, kExitUsage);
+  if (Status s = ValidateJobSpec(spec); !s.ok()) return cli.Fail(s, kExitUsage);
+
+  auto client = cli.runner().Broker();
+  if (auto* failure = std::get_if<Failure>(&client)) {
+    return cli.Fail(failure->status, failure->code);
+  }
+  SubmitOptions so;
+  so.wait = f.wait;
+  so.quiet = f.quiet;
+  Result<int> code = Submit(*std::get<std::unique_ptr<BrokerClient>>(client), spec, so, cli.ctx);
+  if (!code.ok()) return cli.Fail(code.status(), kExitError);
+  return *code;
+}
+
+Subcommand AddSubmit(CLI::App& app, Cli& cli) {
+  Flags& f = cli.flags;
+  CLI::App* s = AddSubcommand(app, "submit", "Submit a job from flags and/or a YAML job file");
+  SubmitOverrides o{};
+  s->add_option("-f,--file", f.job_file, "YAML job file; flags override its keys");
+  o.name = s->add_option("--name", f.name, "Free text naming the job");
+  o.collection = s->add_option("--collection", f.collection, "Collection of the streams");
+  o.prefix = s->add_flag("--prefix", f.prefix, "--collection is a prefix");
+  s->add_option("--tag", f.spec.tags, "Tag filter KEY=VALUE, or KEY (present); repeatable")
+      ->allow_extra_args(false);
+  s->add_option("--annotation", f.spec.annotations,
+                "Annotation filter KEY=VALUE or KEY; repeatable")
+      ->allow_extra_args(false);
+  s->add_option("--stream", f.spec.streams, "Stream UUID instead of a lookup; repeatable")
+      ->allow_extra_args(false);
+  s->add_option("--version", f.spec.versions, "Pin a stream's version UUID=VERSION; repeatable")
+      ->allow_extra_args(false);
+  o.start = s->add_option("--start", f.start, "Start: ns, RFC 3339, YYYY-MM-DD, now-7d");
+  o.end = s->add_option("--end", f.end, "End (exclusive), same forms as --start");
+  o.chunk = s->add_option("--chunk", f.chunk, "Chunk length, e.g. 12h (default 12h)");
+  o.analytic = s->add_option("--analytic", f.analytic, "Analytic, e.g. quality");
+  s->add_option("--param", f.spec.params, "Analytic parameter KEY=VALUE; repeatable")
+      ->allow_extra_args(false);
+  o.priority = s->add_option("--priority", f.priority, "Higher runs first (default 0)");
+  o.attempts = s->add_option("--max-attempts", f.max_attempts, "Attempts per task");
+  o.timeout = s->add_option("--task-timeout", f.task_timeout, "Lease per task, e.g. 10m");
+  s->add_flag("--wait", f.wait,
+              "Follow the job until it ends; exit 2 with dead letters, 3 if it failed");
+  s->add_flag("-q,--quiet", f.quiet, "Print only the job id");
+  return {s, [&cli, o] { return RunSubmit(cli, o); }};
+}
+
+Subcommand AddStatus(CLI::App& app, Cli& cli) {
+  Flags& f = cli.flags;
+  CLI::App* s =
+      AddSubcommand(app, "status", "One job in detail, or every active job with progress");
+  s->add_option("JOB", f.job, "Job id");
+  AddJsonFlag(s, f);
+  return {s, [&cli] {
+            std::optional<JobId> job;
+            if (!cli.flags.job.empty()) {
+              Result<JobId> id = JobArgument(cli.flags.job);
+              if (!id.ok()) return cli.Fail(id.status(), kExitUsage);
+              job = *id;
+            }
+            return cli.WithBroker(
+                [&](BrokerClient& b) { return ShowStatus(b, job, cli.flags.json, cli.ctx); });
+          }};
+}
+
+int RunTop(Cli& cli) {
+  Result<int64_t> interval = ParseDuration(cli.flags.interval);
+  if (!interval.ok()) {
+    return cli.Fail(Status::InvalidArgument("--interval: " + interval.status().message()),
+                    kExitUsage);
+  }
+  if (cli.flags.iterations < 0) {
+    return cli.Fail(Status::InvalidArgument("--iterations: must not be negative"), kExitUsage);
+  }
+  TopOptions to;
+  to.interval_ns = *interval;
+  to.iterations = cli.flags.iterations;
+  return cli.WithBroker([&](BrokerClient& b) { return Top(b, to, cli.ctx); });
+}
+
+Subcommand AddTop(CLI::App& app, Cli& cli) {
+  CLI::App* s = AddSubcommand(app, "top", "Live view of jobs and workers");
+  s->add_option("--interval", cli.flags.interval, "Refresh period, e.g. 2s")->default_str("2s");
+  s->add_option("--iterations", cli.flags.iterations, "Stop after N refreshes (0: never)");
+  return {s, [&cli] { return RunTop(cli); }};
+}
+
+Subcommand AddJobs(CLI::App& app, Cli& cli) {
+  Flags& f = cli.flags;
+  CLI::App* s = AddSubcommand(app, "jobs", "List jobs");
+  s->add_flag("-a,--all", f.all, "Include finished jobs");
+  s->add_option("--limit", f.limit, "At most N jobs (0: all)");
+  AddJsonFlag(s, f);
+  return {s, [&cli, &f] {
+            return cli.WithBroker(
+                [&](BrokerClient& b) { return ListJobs(b, f.all, f.limit, f.json, cli.ctx); });
+          }};
+}
+
+Subcommand AddShow(CLI::App& app, Cli& cli) {
+  Flags& f = cli.flags;
+  CLI::App* s = AddSubcommand(app, "show", "A job's spec, counts and dead-lettered tasks");
+  s->add_option("JOB", f.job, "Job id")->required();
+  s->add_option("--dead-limit", f.dead_limit, "At most N dead letters")->default_str("100");
+  AddJsonFlag(s, f);
+  return {s, [&cli, &f] {
+            return cli.WithJob([&](JobId job) {
+              return cli.WithBroker(
+                  [&](BrokerClient& b) { return ShowJob(b, job, f.dead_limit, f.json, cli.ctx); });
+            });
+          }};
+}
+
+// `btrq NAME JOB`: one broker call on a job (cancel, retry).
+Subcommand AddJobAction(CLI::App& app, Cli& cli, const char* name, const char* about,
+                        Status (*action)(BrokerClient&, JobId, const CommandContext&)) {
+  CLI::App* s = AddSubcommand(app, name, about);
+  s->add_option("JOB", cli.flags.job, "Job id")->required();
+  return {s, [&cli, action] {
+            return cli.WithJob([&](JobId job) {
+              return cli.WithBroker([&](BrokerClient& b) { return action(b, job, cli.ctx); });
+            });
+          }};
+}
+
+int RunResults(Cli& cli, JobId job) {
+  ResultsOptions ro;
+  ro.job = job;
+  ro.format = cli.flags.format == "csv" ? ResultFormat::kCsv : ResultFormat::kJsonl;
+  ro.out_path = cli.flags.out_path;
+  ro.limit = cli.flags.limit;
+  auto client = cli.runner().Sink();
+  if (auto* failure = std::get_if<Failure>(&client)) {
+    return cli.Fail(failure->status, failure->code);
+  }
+  return cli.Fail(ExportResults(*std::get<std::unique_ptr<SinkClient>>(client), ro, cli.ctx),
+                  kExitError);
+}
+
+Subcommand AddResults(CLI::App& app, Cli& cli) {
+  Flags& f = cli.flags;
+  CLI::App* s =
+      AddSubcommand(app, "results", "A job's results from the sink, as JSON lines or CSV");
+  s->add_option("JOB", f.job, "Job id")->required();
+  s->add_option("--format", f.format, "jsonl or csv")
+      ->check(CLI::IsMember({"jsonl", "csv"}))
+      ->default_str("jsonl");
+  s->add_option("-o,--out", f.out_path, "Write to FILE (atomically) instead of stdout");
+  s->add_option("--limit", f.limit, "At most N results (0: all)");
+  return {s, [&cli] { return cli.WithJob([&](JobId job) { return RunResults(cli, job); }); }};
+}
+
+Subcommand AddWorkers(CLI::App& app, Cli& cli) {
+  CLI::App* s = AddSubcommand(app, "workers", "Connected workers");
+  AddJsonFlag(s, cli.flags);
+  return {s, [&cli] {
+            return cli.WithBroker(
+                [&](BrokerClient& b) { return ListWorkers(b, cli.flags.json, cli.ctx); });
+          }};
+}
+
+Subcommand AddDrain(CLI::App& app, Cli& cli) {
+  CLI::App* s = AddSubcommand(app, "drain", "Let a worker finish its tasks and take no more");
+  s->add_option("WORKER", cli.flags.worker, "Worker id (see `btrq workers`)")->required();
+  return {s, [&cli] {
+            return cli.WithBroker(
+                [&](BrokerClient& b) { return DrainWorker(b, cli.flags.worker, cli.ctx); });
+          }};
+}
+
+Subcommand AddKeygen(CLI::App& app, Cli& cli) {
+  KeygenOptions& k = cli.flags.keygen;
+  CLI::App* s =
+      AddSubcommand(app, "keygen", "Make a CurveZMQ key pair: NAME.key (secret) and NAME.pub");
+  s->add_option("--out-dir", k.out_dir, "Directory for the files")->default_str(".");
+  s->add_option("--name", k.name, "File name stem")->default_str("btrq");
+  s->add_flag("--force", k.force, "Overwrite existing files");
+  return {s, [&cli] { return cli.Fail(Keygen(cli.flags.keygen, cli.ctx), kExitError); }};
+}
+
+Subcommand AddDemo(CLI::App& app, Cli& cli) {
+  DemoOptions& d = cli.flags.demo;
+  CLI::App* s =
+      AddSubcommand(app, "demo",
+                    "Start btrdb-lite with generated data, a broker, a sink and workers on "
+                    "127.0.0.1, run a quality job, summarise, stop everything");
+  s->add_option("--streams", d.streams, "Generated streams")->capture_default_str();
+  s->add_option("--duration", d.duration, "Span of every stream, e.g. 3d")->capture_default_str();
+  s->add_option("--rate", d.rate_hz, "Samples per second (Hz)")->capture_default_str();
+  s->add_option("--chunk", d.chunk, "Task length")->capture_default_str();
+  s->add_option("--workers", d.workers, "Worker processes")->capture_default_str();
+  s->add_option("--threads", d.threads, "Threads per worker (0: cores / workers)")
+      ->capture_default_str();
+  s->add_option("--dir", d.dir, "Runs go in DIR/run-<timestamp>")->capture_default_str();
+  s->add_flag("--keep", d.keep, "Leave the processes running and say how to use them");
+  s->add_option("--analytic", d.analytic,
+                "quality (checked against the ground truth), "
+                "stats, count or noop")
+      ->capture_default_str();
+  s->add_option("--seed", d.seed, "Generator seed")->capture_default_str();
+  s->add_option("--bin-dir", d.bin_dir,
+                "Where btrdb-lite, btrq-broker, btrq-sink, btrq-worker are (default: next to "
+                "btrq, or the build tree)");
+  return {s, [&cli] { return RunDemo(cli.flags.demo, cli.ctx); }};
+}
+
 }  // namespace
 
-int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
-           const Env& env, const CliOptions& options) {
-  CommandContext ctx;
-  ctx.out = &out;
-  ctx.err = &err;
-  ctx.out_tty = options.out_tty;
-  ctx.err_tty = options.err_tty;
-  ctx.clock = options.clock != nullptr ? options.clock : SystemClock::Default();
-  ctx.sleep = options.sleep ? options.sleep : [](int64_t ns) {
-    std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
-  };
-
-  Flags f;
+int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err, const Env& env,
+           const CliOptions& options) {
+  Cli cli(out, err, env, options);
   CLI::App app("btrq: submit BTrDB analytics jobs to btrq and follow them (docs/cli.md)", "btrq");
   app.require_subcommand(1);
   app.fallthrough();
-  AddGlobalFlags(&app, &f.global);
-
-  const auto sub = [&app](const char* name, const char* about) {
-    CLI::App* s = app.add_subcommand(name, about);
-    s->fallthrough();
-    return s;
+  AddGlobalFlags(&app, &cli.flags.global);
+  // In the order `btrq --help` lists them.
+  const Subcommand commands[] = {
+      AddSubmit(app, cli),
+      AddStatus(app, cli),
+      AddTop(app, cli),
+      AddJobs(app, cli),
+      AddShow(app, cli),
+      AddJobAction(app, cli, "cancel", "Cancel a job", CancelJob),
+      AddJobAction(app, cli, "retry", "Requeue a job's dead-lettered tasks", RetryJob),
+      AddResults(app, cli),
+      AddWorkers(app, cli),
+      AddDrain(app, cli),
+      AddKeygen(app, cli),
+      AddDemo(app, cli),
   };
-  const auto json_flag = [&f](CLI::App* s) {
-    s->add_flag("--json", f.json, "Machine-readable JSON (shape in docs/cli.md)");
-  };
-
-  CLI::App* submit = sub("submit", "Submit a job from flags and/or a YAML job file");
-  submit->add_option("-f,--file", f.job_file, "YAML job file; flags override its keys");
-  CLI::Option* o_name = submit->add_option("--name", f.name, "Free text naming the job");
-  CLI::Option* o_collection = submit->add_option("--collection", f.collection, "Collection of the streams");
-  CLI::Option* o_prefix = submit->add_flag("--prefix", f.prefix, "--collection is a prefix");
-  submit->add_option("--tag", f.spec.tags, "Tag filter KEY=VALUE, or KEY (present); repeatable")
-      ->allow_extra_args(false);
-  submit->add_option("--annotation", f.spec.annotations, "Annotation filter KEY=VALUE or KEY; repeatable")
-      ->allow_extra_args(false);
-  submit->add_option("--stream", f.spec.streams, "Stream UUID instead of a lookup; repeatable")
-      ->allow_extra_args(false);
-  submit->add_option("--version", f.spec.versions, "Pin a stream's version UUID=VERSION; repeatable")
-      ->allow_extra_args(false);
-  CLI::Option* o_start = submit->add_option("--start", f.start, "Start: ns, RFC 3339, YYYY-MM-DD, now-7d");
-  CLI::Option* o_end = submit->add_option("--end", f.end, "End (exclusive), same forms as --start");
-  CLI::Option* o_chunk = submit->add_option("--chunk", f.chunk, "Chunk length, e.g. 12h (default 12h)");
-  CLI::Option* o_analytic = submit->add_option("--analytic", f.analytic, "Analytic, e.g. quality");
-  submit->add_option("--param", f.spec.params, "Analytic parameter KEY=VALUE; repeatable")
-      ->allow_extra_args(false);
-  CLI::Option* o_priority = submit->add_option("--priority", f.priority, "Higher runs first (default 0)");
-  CLI::Option* o_attempts = submit->add_option("--max-attempts", f.max_attempts, "Attempts per task");
-  CLI::Option* o_timeout = submit->add_option("--task-timeout", f.task_timeout, "Lease per task, e.g. 10m");
-  submit->add_flag("--wait", f.wait, "Follow the job until it ends; exit 2 with dead letters, 3 if it failed");
-  submit->add_flag("-q,--quiet", f.quiet, "Print only the job id");
-
-  CLI::App* status = sub("status", "One job in detail, or every active job with progress");
-  status->add_option("JOB", f.job, "Job id");
-  json_flag(status);
-
-  CLI::App* top = sub("top", "Live view of jobs and workers");
-  top->add_option("--interval", f.interval, "Refresh period, e.g. 2s")->default_str("2s");
-  top->add_option("--iterations", f.iterations, "Stop after N refreshes (0: never)");
-
-  CLI::App* jobs = sub("jobs", "List jobs");
-  jobs->add_flag("-a,--all", f.all, "Include finished jobs");
-  jobs->add_option("--limit", f.limit, "At most N jobs (0: all)");
-  json_flag(jobs);
-
-  CLI::App* show = sub("show", "A job's spec, counts and dead-lettered tasks");
-  show->add_option("JOB", f.job, "Job id")->required();
-  show->add_option("--dead-limit", f.dead_limit, "At most N dead letters")->default_str("100");
-  json_flag(show);
-
-  CLI::App* cancel = sub("cancel", "Cancel a job");
-  cancel->add_option("JOB", f.job, "Job id")->required();
-  CLI::App* retry = sub("retry", "Requeue a job's dead-lettered tasks");
-  retry->add_option("JOB", f.job, "Job id")->required();
-
-  CLI::App* results = sub("results", "A job's results from the sink, as JSON lines or CSV");
-  results->add_option("JOB", f.job, "Job id")->required();
-  results->add_option("--format", f.format, "jsonl or csv")
-      ->check(CLI::IsMember({"jsonl", "csv"}))->default_str("jsonl");
-  results->add_option("-o,--out", f.out_path, "Write to FILE (atomically) instead of stdout");
-  results->add_option("--limit", f.limit, "At most N results (0: all)");
-
-  CLI::App* workers = sub("workers", "Connected workers");
-  json_flag(workers);
-  CLI::App* drain = sub("drain", "Let a worker finish its tasks and take no more");
-  drain->add_option("WORKER", f.worker, "Worker id (see `btrq workers`)")->required();
-
-  CLI::App* keygen = sub("keygen", "Make a CurveZMQ key pair: NAME.key (secret) and NAME.pub");
-  keygen->add_option("--out-dir", f.keygen.out_dir, "Directory for the files")->default_str(".");
-  keygen->add_option("--name", f.keygen.name, "File name stem")->default_str("btrq");
-  keygen->add_flag("--force", f.keygen.force, "Overwrite existing files");
-
-  CLI::App* demo = sub("demo", "Start btrdb-lite with generated data, a broker, a sink and workers on "
-                               "127.0.0.1, run a quality job, summarise, stop everything");
-  demo->add_option("--streams", f.demo.streams, "Generated streams")->capture_default_str();
-  demo->add_option("--duration", f.demo.duration, "Span of every stream, e.g. 3d")
-      ->capture_default_str();
-  demo->add_option("--rate", f.demo.rate_hz, "Samples per second (Hz)")->capture_default_str();
-  demo->add_option("--chunk", f.demo.chunk, "Task length")->capture_default_str();
-  demo->add_option("--workers", f.demo.workers, "Worker processes")->capture_default_str();
-  demo->add_option("--threads", f.demo.threads, "Threads per worker (0: cores / workers)")
-      ->capture_default_str();
-  demo->add_option("--dir", f.demo.dir, "Runs go in DIR/run-<timestamp>")->capture_default_str();
-  demo->add_flag("--keep", f.demo.keep, "Leave the processes running and say how to use them");
-  demo->add_option("--analytic", f.demo.analytic, "quality (checked against the ground truth), "
-                                                  "stats, count or noop")
-      ->capture_default_str();
-  demo->add_option("--seed", f.demo.seed, "Generator seed")->capture_default_str();
-  demo->add_option("--bin-dir", f.demo.bin_dir,
-                   "Where btrdb-lite, btrq-broker, btrq-sink, btrq-worker are (default: next to "
-                   "btrq, or the build tree)");
 
   if (argc >= 2 && argv[1][0] != '-') {
     bool known = false;
-    for (const CLI::App* s : app.get_subcommands({})) known = known || s->get_name() == argv[1];
+    for (const Subcommand& c : commands) known = known || c.app->get_name() == argv[1];
     if (!known) {
       return Report(err, Status::InvalidArgument(std::string("unknown command \"") + argv[1] +
                                                  "\" (see btrq --help)"),
@@ -318,106 +524,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     err << "btrq: " << e.what() << " (run with --help for usage)\n";
     return kExitUsage;
   }
-
-  Runner runner(f, env);
-  // Runs `command` with a broker client, mapping errors to kExitError.
-  const auto with_broker = [&](const std::function<Status(BrokerClient&)>& command) {
-    auto client = runner.Broker();
-    if (auto* failure = std::get_if<Failure>(&client)) return Report(err, failure->status, failure->code);
-    return Report(err, command(*std::get<std::unique_ptr<BrokerClient>>(client)), kExitError);
-  };
-  const auto job_arg = [&]() -> std::optional<JobId> {
-    Result<JobId> id = JobArgument(f.job);
-    if (!id.ok()) return std::nullopt;
-    return *id;
-  };
-  const auto bad_job = [&]() {
-    return Report(err, JobArgument(f.job).status(), kExitUsage);
-  };
-
-  if (submit->parsed()) {
-    const int64_t now = ctx.clock->WallNanos();
-    v1::JobSpec spec;
-    if (!f.job_file.empty()) {
-      Result<v1::JobSpec> loaded = LoadJobFile(f.job_file, now);
-      if (!loaded.ok()) return Report(err, loaded.status(), kExitUsage);
-      spec = std::move(*loaded);
-    }
-    SubmitFlags& sf = f.spec;
-    if (o_name->count()) sf.name = f.name;
-    if (o_collection->count()) sf.collection = f.collection;
-    if (o_prefix->count()) sf.prefix = f.prefix;
-    if (o_start->count()) sf.start = f.start;
-    if (o_end->count()) sf.end = f.end;
-    if (o_chunk->count()) sf.chunk = f.chunk;
-    if (o_analytic->count()) sf.analytic = f.analytic;
-    if (o_priority->count()) sf.priority = f.priority;
-    if (o_attempts->count()) sf.max_attempts = f.max_attempts;
-    if (o_timeout->count()) sf.task_timeout = f.task_timeout;
-    if (Status s = ApplySubmitFlags(sf, now, &spec); !s.ok()) return Report(err, s, kExitUsage);
-    if (Status s = ValidateJobSpec(spec); !s.ok()) return Report(err, s, kExitUsage);
-
-    auto client = runner.Broker();
-    if (auto* failure = std::get_if<Failure>(&client)) return Report(err, failure->status, failure->code);
-    SubmitOptions so;
-    so.wait = f.wait;
-    so.quiet = f.quiet;
-    Result<int> code = Submit(*std::get<std::unique_ptr<BrokerClient>>(client), spec, so, ctx);
-    if (!code.ok()) return Report(err, code.status(), kExitError);
-    return *code;
-  }
-  if (status->parsed()) {
-    std::optional<JobId> job;
-    if (!f.job.empty()) {
-      job = job_arg();
-      if (!job) return bad_job();
-    }
-    return with_broker([&](BrokerClient& b) { return ShowStatus(b, job, f.json, ctx); });
-  }
-  if (top->parsed()) {
-    Result<int64_t> interval = ParseDuration(f.interval);
-    if (!interval.ok()) {
-      return Report(err, Status::InvalidArgument("--interval: " + interval.status().message()),
-                    kExitUsage);
-    }
-    if (f.iterations < 0) {
-      return Report(err, Status::InvalidArgument("--iterations: must not be negative"), kExitUsage);
-    }
-    TopOptions to;
-    to.interval_ns = *interval;
-    to.iterations = f.iterations;
-    return with_broker([&](BrokerClient& b) { return Top(b, to, ctx); });
-  }
-  if (jobs->parsed()) {
-    return with_broker([&](BrokerClient& b) { return ListJobs(b, f.all, f.limit, f.json, ctx); });
-  }
-  if (workers->parsed()) {
-    return with_broker([&](BrokerClient& b) { return ListWorkers(b, f.json, ctx); });
-  }
-  if (drain->parsed()) {
-    return with_broker([&](BrokerClient& b) { return DrainWorker(b, f.worker, ctx); });
-  }
-  if (keygen->parsed()) return Report(err, Keygen(f.keygen, ctx), kExitError);
-  if (demo->parsed()) return RunDemo(f.demo, ctx);
-
-  // The rest take a job id.
-  const std::optional<JobId> job = job_arg();
-  if (!job) return bad_job();
-  if (show->parsed()) {
-    return with_broker([&](BrokerClient& b) { return ShowJob(b, *job, f.dead_limit, f.json, ctx); });
-  }
-  if (cancel->parsed()) return with_broker([&](BrokerClient& b) { return CancelJob(b, *job, ctx); });
-  if (retry->parsed()) return with_broker([&](BrokerClient& b) { return RetryJob(b, *job, ctx); });
-  if (results->parsed()) {
-    ResultsOptions ro;
-    ro.job = *job;
-    ro.format = f.format == "csv" ? ResultFormat::kCsv : ResultFormat::kJsonl;
-    ro.out_path = f.out_path;
-    ro.limit = f.limit;
-    auto client = runner.Sink();
-    if (auto* failure = std::get_if<Failure>(&client)) return Report(err, failure->status, failure->code);
-    return Report(err, ExportResults(*std::get<std::unique_ptr<SinkClient>>(client), ro, ctx),
-                  kExitError);
+  for (const Subcommand& c : commands) {
+    if (c.app->parsed()) return c.run();
   }
   return Report(err, Status::Internal("no subcommand ran"), kExitError);
 }

@@ -27,16 +27,12 @@
 #include "common/zmq_util.h"
 #include "worker/delivery.h"
 #include "worker/executor.h"
-
-#ifndef BTRQ_WORKER_VERSION
-#define BTRQ_WORKER_VERSION "unknown"
-#endif
+#include "worker/peer_link.h"
+#include "worker/worker_metrics.h"
 
 namespace btrq::worker {
 namespace {
 
-// A DEALER connected to a ROUTER receives the body alone: one frame.
-constexpr size_t kMaxFrames = 1;
 // Messages read from one socket per loop iteration, so neither peer starves the other.
 constexpr size_t kMaxReceivePerTurn = 512;
 constexpr size_t kMaxDoneItemsPerFrame = 4096;
@@ -57,18 +53,6 @@ struct TaskRefHash {
     return TaskKeyHash()(ref.key) * 31 + ref.attempt;
   }
 };
-
-std::string ErrorClassLabel(ErrorClass error) {
-  switch (error) {
-    case ErrorClass::kNone:
-      return "ok";
-    case ErrorClass::kTransient:
-      return "transient";
-    case ErrorClass::kPermanent:
-      return "permanent";
-  }
-  return "permanent";
-}
 
 }  // namespace
 
@@ -109,12 +93,14 @@ class Worker::Impl {
  private:
   enum class Peer { kBroker, kSink };
 
-  Status InitMetrics();
   Status StartHttp();
   void StopHttp();
-  Result<zmq::socket_t> MakeDealer(Peer peer);
-  Status ConnectBroker();
-  Status ConnectSink();
+  PeerLinkOptions LinkOptions(Peer peer) const;
+  PeerLink& LinkOf(Peer peer) { return peer == Peer::kBroker ? *broker_ : *sink_; }
+  // A new broker socket (`again`: after silence, counted), then HELLO + CREDIT.
+  Status ConnectBroker(bool again);
+  // A new sink socket (`again`: after silence, counted); pending results resent.
+  Status ConnectSink(bool again);
   void SendHello();
   bool Send(Peer peer, const Message& message);
   // Sends buffer_, a frame of `type` encoded already.
@@ -129,6 +115,8 @@ class Worker::Impl {
   void TakeOutcomes();
   void CheckTimers();
   void Flush();
+  // DONEs from done_outbox_, in frames of at most kMaxDoneItemsPerFrame, until one fails.
+  void SendDones();
   void SendHeartbeat();
   void HandBack();
   void SendBye();
@@ -149,7 +137,6 @@ class Worker::Impl {
   std::optional<WakeupFd> wake_;
   std::atomic<int> shutdown_requests_{0};
   std::atomic<bool> ready_{false};
-  CodecLimits limits_;
   uint32_t threads_ = 0;
   uint32_t capacity_ = 0;
   std::string host_;
@@ -157,13 +144,11 @@ class Worker::Impl {
 
   // Owned by the thread in Run.
   zmq::context_t context_;
-  zmq::socket_t broker_;
-  zmq::socket_t sink_;
+  std::unique_ptr<PeerLink> broker_;
+  std::unique_ptr<PeerLink> sink_;
   std::string buffer_;
   std::vector<const TaskResult*> due_;  // Flush's, reused
   bool ran_ = false;
-  SteadyTime broker_heard_{};
-  SteadyTime sink_heard_{};
   SteadyTime sink_quiet_since_{};
   SteadyTime last_hello_{};
   bool rehello_armed_ = false;
@@ -187,20 +172,7 @@ class Worker::Impl {
   // HTTP.
   HttpServer http_;
 
-  // Metrics.
-  std::map<std::string, metrics::Counter*, std::less<>> tasks_total_;
-  // tasks_total_ by ErrorClass (kNone, kTransient, kPermanent), and "cancelled".
-  metrics::Counter* outcome_total_[3] = {};
-  metrics::Counter* cancelled_total_ = nullptr;
-  std::map<std::string, metrics::Counter*, std::less<>> bad_messages_;
-  metrics::Counter* points_total_ = nullptr;
-  metrics::Histogram* duration_ = nullptr;
-  metrics::Gauge* unacked_ = nullptr;
-  metrics::Gauge* credit_gauge_ = nullptr;
-  metrics::Gauge* active_gauge_ = nullptr;
-  metrics::Counter* resent_total_ = nullptr;
-  metrics::Counter* broker_reconnects_ = nullptr;
-  metrics::Counter* sink_reconnects_ = nullptr;
+  WorkerMetrics metrics_;
   RateLimiter log_limiter_;
 };
 
@@ -224,7 +196,6 @@ Status Worker::Impl::Init() {
   if (config_.max_message_bytes <= 0) {
     return Status::InvalidArgument("max_message_bytes must be positive");
   }
-  limits_.max_frame_bytes = static_cast<size_t>(config_.max_message_bytes);
   host_ = Hostname();
   worker_id_ = config_.worker_id.empty() ? MakeWorkerId(host_, static_cast<int>(getpid()))
                                          : config_.worker_id;
@@ -256,7 +227,10 @@ Status Worker::Impl::Init() {
 
   BTRQ_ASSIGN_OR_RETURN(WakeupFd wake, WakeupFd::Create());
   wake_.emplace(std::move(wake));
-  BTRQ_RETURN_IF_ERROR(InitMetrics());
+  BTRQ_ASSIGN_OR_RETURN(metrics_, WorkerMetrics::Register(&registry_, &ready_));
+  broker_ =
+      std::make_unique<PeerLink>(LinkOptions(Peer::kBroker), &context_, clock_, &log_limiter_);
+  sink_ = std::make_unique<PeerLink>(LinkOptions(Peer::kSink), &context_, clock_, &log_limiter_);
 
   ExecutorOptions executor_options;
   executor_options.threads = w.threads;
@@ -269,67 +243,6 @@ Status Worker::Impl::Init() {
   return StartHttp();
 }
 
-Status Worker::Impl::InitMetrics() {
-  for (const char* status : {"ok", "transient", "permanent", "cancelled"}) {
-    BTRQ_ASSIGN_OR_RETURN(tasks_total_[status],
-                          registry_.AddCounter("btrq_worker_tasks_total",
-                                               "Tasks finished by this worker, by outcome.",
-                                               {{"status", status}}));
-  }
-  for (ErrorClass e : {ErrorClass::kNone, ErrorClass::kTransient, ErrorClass::kPermanent}) {
-    outcome_total_[static_cast<size_t>(e)] = tasks_total_[ErrorClassLabel(e)];
-  }
-  cancelled_total_ = tasks_total_["cancelled"];
-  BTRQ_ASSIGN_OR_RETURN(points_total_,
-                        registry_.AddCounter("btrq_worker_points_total",
-                                             "Raw points read by analytics."));
-  BTRQ_ASSIGN_OR_RETURN(duration_,
-                        registry_.AddHistogram("btrq_task_duration_seconds",
-                                               "Time in the analytic per task, reading included.",
-                                               metrics::ExponentialBuckets(0.001, 2, 20)));
-  BTRQ_ASSIGN_OR_RETURN(unacked_,
-                        registry_.AddGauge("btrq_worker_unacked_results",
-                                           "Results sent to the sink and not yet acknowledged."));
-  BTRQ_ASSIGN_OR_RETURN(credit_gauge_,
-                        registry_.AddGauge("btrq_worker_credit_outstanding",
-                                           "Credit given to the broker and not yet used."));
-  BTRQ_ASSIGN_OR_RETURN(active_gauge_,
-                        registry_.AddGauge("btrq_worker_tasks_active",
-                                           "Tasks queued or running in the executor."));
-  BTRQ_ASSIGN_OR_RETURN(resent_total_,
-                        registry_.AddCounter("btrq_worker_results_resent_total",
-                                             "Results sent again for want of an ACK."));
-  BTRQ_ASSIGN_OR_RETURN(broker_reconnects_,
-                        registry_.AddCounter("btrq_worker_reconnects_total",
-                                             "New sockets after a silent peer.",
-                                             {{"peer", "broker"}}));
-  BTRQ_ASSIGN_OR_RETURN(sink_reconnects_,
-                        registry_.AddCounter("btrq_worker_reconnects_total",
-                                             "New sockets after a silent peer.",
-                                             {{"peer", "sink"}}));
-  std::vector<std::string> reasons;
-  for (DecodeErrorReason reason :
-       {DecodeErrorReason::kTooLarge, DecodeErrorReason::kBadVersion,
-        DecodeErrorReason::kUnknownType, DecodeErrorReason::kMalformed,
-        DecodeErrorReason::kLimits, DecodeErrorReason::kBadField}) {
-    reasons.emplace_back(DecodeErrorReasonName(reason));
-  }
-  for (const char* extra : {"wrong_type", "envelope", "over_credit", "duplicate_task"}) {
-    reasons.emplace_back(extra);
-  }
-  for (const std::string& reason : reasons) {
-    BTRQ_ASSIGN_OR_RETURN(bad_messages_[reason],
-                          registry_.AddCounter("btrq_bad_messages_total",
-                                               "Frames or tasks dropped, by reason.",
-                                               {{"reason", reason}}));
-  }
-  BTRQ_RETURN_IF_ERROR(registry_.AddCallbackGauge(
-      "btrq_build_info", "The worker's build.", {{"version", BTRQ_WORKER_VERSION}},
-      [] { return 1.0; }));
-  return registry_.AddCallbackGauge("btrq_worker_ready", "1 while the worker takes work.", {},
-                                    [this] { return ready_.load() ? 1.0 : 0.0; });
-}
-
 Status Worker::Impl::StartHttp() {
   return http_.Start({config_.worker.http_listen, "worker.http_listen",
                       [this] { return registry_.Render(); }, &ready_});
@@ -339,38 +252,32 @@ void Worker::Impl::StopHttp() {
   http_.Stop();
 }
 
-Result<zmq::socket_t> Worker::Impl::MakeDealer(Peer peer) {
-  SocketOptions o;
-  o.linger_ms = 0;
+PeerLinkOptions Worker::Impl::LinkOptions(Peer peer) const {
+  const bool broker = peer == Peer::kBroker;
+  PeerLinkOptions o;
+  o.peer = broker ? "broker" : "sink";
+  o.endpoint = broker ? config_.worker.broker : config_.worker.sink;
   o.routing_id = worker_id_;
-  // Frames far over the codec's limit cost the peer its connection; frames between the
-  // two are received and counted as too_large.
-  o.max_msg_size = config_.max_message_bytes * 2;
-  o.reconnect_ivl_ms = 100;
-  o.reconnect_ivl_max_ms = 2000;
+  o.max_message_bytes = config_.max_message_bytes;
   if (curve_keys_) {
-    o.curve_client = CurveClientKeys{
-        peer == Peer::kBroker ? config_.curve.broker_public_key : config_.curve.sink_public_key,
-        curve_keys_->public_key, curve_keys_->secret_key};
+    o.curve =
+        CurveClientKeys{broker ? config_.curve.broker_public_key : config_.curve.sink_public_key,
+                        curve_keys_->public_key, curve_keys_->secret_key};
   }
-  return MakeSocket(context_, zmq::socket_type::dealer, o);
+  o.silence = silence();
+  o.reconnects = broker ? metrics_.broker_reconnects : metrics_.sink_reconnects;
+  return o;
 }
 
-Status Worker::Impl::ConnectBroker() {
-  if (broker_) broker_.close();
-  BTRQ_ASSIGN_OR_RETURN(broker_, MakeDealer(Peer::kBroker));
-  BTRQ_RETURN_IF_ERROR(Connect(broker_, config_.worker.broker).WithContext("worker.broker"));
-  broker_heard_ = clock_->Now();
+Status Worker::Impl::ConnectBroker(bool again) {
+  BTRQ_RETURN_IF_ERROR(again ? broker_->Reconnect() : broker_->Connect());
   SendHello();
   return Status::OK();
 }
 
-Status Worker::Impl::ConnectSink() {
-  if (sink_) sink_.close();
-  BTRQ_ASSIGN_OR_RETURN(sink_, MakeDealer(Peer::kSink));
-  BTRQ_RETURN_IF_ERROR(Connect(sink_, config_.worker.sink).WithContext("worker.sink"));
-  sink_heard_ = clock_->Now();
-  sink_quiet_since_ = sink_heard_;
+Status Worker::Impl::ConnectSink(bool again) {
+  BTRQ_RETURN_IF_ERROR(again ? sink_->Reconnect() : sink_->Connect());
+  sink_quiet_since_ = sink_->heard();
   delivery_.ResendAllNow();
   return Status::OK();
 }
@@ -397,22 +304,12 @@ bool Worker::Impl::Send(Peer peer, const Message& message) {
 }
 
 bool Worker::Impl::SendEncoded(Peer peer, MessageType type) {
-  const std::string_view frame = buffer_;
-  zmq::socket_t& socket = peer == Peer::kBroker ? broker_ : sink_;
-  const Status sent = SendMultipart(socket, std::span<const std::string_view>(&frame, 1));
-  if (!sent.ok()) {
-    LogRateLimited(spdlog::default_logger_raw(), &log_limiter_,
-                   peer == Peer::kBroker ? "send-broker" : "send-sink", spdlog::level::warn,
-                   "btrq-worker: sending {} to the {} failed: {}", MessageTypeName(type),
-                   peer == Peer::kBroker ? "broker" : "sink", sent.ToString());
-    return false;
-  }
-  return true;
+  return LinkOf(peer).Send(buffer_, type);
 }
 
 void Worker::Impl::CountBad(std::string_view reason, Peer peer, const std::string& detail) {
-  auto it = bad_messages_.find(reason);
-  if (it != bad_messages_.end()) it->second->Inc();
+  auto it = metrics_.bad_messages.find(reason);
+  if (it != metrics_.bad_messages.end()) it->second->Inc();
   const char* name = peer == Peer::kBroker ? "broker" : "sink";
   const std::string text =
       detail.starts_with(reason) ? detail : std::string(reason) + ": " + detail;
@@ -421,38 +318,18 @@ void Worker::Impl::CountBad(std::string_view reason, Peer peer, const std::strin
 }
 
 void Worker::Impl::ReceiveFrom(Peer peer) {
-  zmq::socket_t& socket = peer == Peer::kBroker ? broker_ : sink_;
-  std::vector<zmq::message_t> frames;
-  for (size_t n = 0; n < kMaxReceivePerTurn && fatal_.ok(); ++n) {
-    auto received = RecvMultipart(socket, kMaxFrames, &frames);
-    if (!received.ok()) {
-      if (received.status().code() != StatusCode::kInvalidMessage) {
-        LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "recv", spdlog::level::warn,
-                       "btrq-worker: receiving failed: {}", received.status().ToString());
-        return;
-      }
-      CountBad("envelope", peer, received.status().message());
-      continue;
-    }
-    if (!*received) return;
-    // Any frame at all shows the peer is alive.
-    if (peer == Peer::kBroker) {
-      broker_heard_ = clock_->Now();
-    } else {
-      sink_heard_ = clock_->Now();
-    }
-    auto decoded = DecodeMessage(frames.front().to_string_view(), limits_);
-    if (!decoded.ok()) {
-      CountBad(DecodeErrorReasonName(DecodeReasonOf(decoded.status())), peer,
-               decoded.status().message());
-      continue;
-    }
-    if (peer == Peer::kBroker) {
-      HandleBroker(std::move(decoded).value());
-    } else {
-      HandleSink(std::move(decoded).value());
-    }
-  }
+  LinkOf(peer).Receive(
+      kMaxReceivePerTurn, [this] { return fatal_.ok(); },
+      [this, peer](Message message) {
+        if (peer == Peer::kBroker) {
+          HandleBroker(std::move(message));
+        } else {
+          HandleSink(std::move(message));
+        }
+      },
+      [this, peer](std::string_view reason, const std::string& detail) {
+        CountBad(reason, peer, detail);
+      });
 }
 
 void Worker::Impl::HandleBroker(Message message) {
@@ -566,7 +443,7 @@ void Worker::Impl::TakeOutcomes() {
       continue;
     }
     points += outcome.result.points_read;
-    duration_->Observe(static_cast<double>(outcome.result.duration_ns) / 1e9);
+    metrics_.duration->Observe(static_cast<double>(outcome.result.duration_ns) / 1e9);
     ++counts[static_cast<size_t>(outcome.error)];
     if (outcome.error != ErrorClass::kNone) {
       LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "task-failed",
@@ -584,10 +461,10 @@ void Worker::Impl::TakeOutcomes() {
   // The sink's silence counts from the first result it owes us.
   if (none_pending && !delivery_.empty()) sink_quiet_since_ = clock_->Now();
   // Counters once per batch.
-  if (cancelled > 0) cancelled_total_->Inc(static_cast<double>(cancelled));
-  if (points > 0) points_total_->Inc(static_cast<double>(points));
+  if (cancelled > 0) metrics_.cancelled_total->Inc(static_cast<double>(cancelled));
+  if (points > 0) metrics_.points_total->Inc(static_cast<double>(points));
   for (size_t i = 0; i < 3; ++i) {
-    if (counts[i] > 0) outcome_total_[i]->Inc(static_cast<double>(counts[i]));
+    if (counts[i] > 0) metrics_.outcome_total[i]->Inc(static_cast<double>(counts[i]));
   }
 }
 
@@ -611,22 +488,19 @@ void Worker::Impl::CheckTimers() {
     SendHeartbeat();
     next_heartbeat_ = now + Nanos(config_.worker.heartbeat_interval);
   }
-  if (now - broker_heard_ > silence()) {
-    LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "broker-silent",
-                   spdlog::level::warn,
-                   "btrq-worker: nothing from the broker for {} ms; reconnecting",
-                   std::chrono::duration_cast<std::chrono::milliseconds>(now - broker_heard_)
-                       .count());
-    broker_reconnects_->Inc();
-    if (Status s = ConnectBroker(); !s.ok()) fatal_ = s;
+  if (broker_->Silent(now)) {
+    LogRateLimited(
+        spdlog::default_logger_raw(), &log_limiter_, "broker-silent", spdlog::level::warn,
+        "btrq-worker: nothing from the broker for {} ms; reconnecting",
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - broker_->heard()).count());
+    if (Status s = ConnectBroker(/*again=*/true); !s.ok()) fatal_ = s;
   }
-  if (!delivery_.empty() && now - std::max(sink_heard_, sink_quiet_since_) > silence()) {
+  if (!delivery_.empty() && sink_->Silent(now, sink_quiet_since_)) {
     LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "sink-silent",
                    spdlog::level::warn,
                    "btrq-worker: {} results pending and nothing from the sink; reconnecting",
                    delivery_.size());
-    sink_reconnects_->Inc();
-    if (Status s = ConnectSink(); !s.ok()) fatal_ = s;
+    if (Status s = ConnectSink(/*again=*/true); !s.ok()) fatal_ = s;
   }
   if (draining_ && !handing_back_ && config_.drain_timeout > 0 &&
       now - drain_started_ >= Nanos(config_.drain_timeout)) {
@@ -641,7 +515,7 @@ void Worker::Impl::Flush() {
   // and stamped with this worker's id.
   due_.clear();
   const size_t resends = delivery_.CollectDue(&due_);
-  resent_total_->Inc(static_cast<double>(resends));
+  metrics_.resent_total->Inc(static_cast<double>(resends));
   const std::span<const TaskResult* const> due(due_);
   for (size_t begin = 0; begin < due.size(); begin += config_.worker.batch_results) {
     EncodeResults(due.subspan(begin, std::min<size_t>(config_.worker.batch_results,
@@ -651,6 +525,14 @@ void Worker::Impl::Flush() {
     SendEncoded(Peer::kSink, MessageType::kResult);
   }
   // DONEs, then the credit they freed, back to back.
+  SendDones();
+  const uint32_t credit = CreditToGrant();
+  if (credit > 0 && Send(Peer::kBroker, Message(CreditMsg{credit}))) {
+    credit_outstanding_ += credit;
+  }
+}
+
+void Worker::Impl::SendDones() {
   while (!done_outbox_.empty()) {
     const size_t n = std::min(done_outbox_.size(), kMaxDoneItemsPerFrame);
     DoneMsg msg;
@@ -658,26 +540,21 @@ void Worker::Impl::Flush() {
     if (!Send(Peer::kBroker, Message(std::move(msg)))) break;
     done_outbox_.erase(done_outbox_.begin(), done_outbox_.begin() + static_cast<ptrdiff_t>(n));
   }
-  const uint32_t credit = CreditToGrant();
-  if (credit > 0 && Send(Peer::kBroker, Message(CreditMsg{credit}))) {
-    credit_outstanding_ += credit;
-  }
 }
 
 void Worker::Impl::UpdateGauges() {
-  unacked_->Set(static_cast<double>(delivery_.size()));
-  credit_gauge_->Set(static_cast<double>(credit_outstanding_));
-  active_gauge_->Set(static_cast<double>(active_.size()));
+  metrics_.unacked->Set(static_cast<double>(delivery_.size()));
+  metrics_.credit_outstanding->Set(static_cast<double>(credit_outstanding_));
+  metrics_.tasks_active->Set(static_cast<double>(active_.size()));
 }
 
 std::chrono::milliseconds Worker::Impl::PollTimeout() const {
   const SteadyTime now = clock_->Now();
   SteadyTime next = next_heartbeat_;
-  next = std::min(next, broker_heard_ + silence() + Nanos(1'000'000));
+  next = std::min(next, broker_->SilenceDeadline() + Nanos(1'000'000));
   if (auto due = delivery_.NextDue()) next = std::min(next, *due);
   if (!delivery_.empty()) {
-    next = std::min(next, std::max(sink_heard_, sink_quiet_since_) + silence() +
-                              Nanos(1'000'000));
+    next = std::min(next, sink_->SilenceDeadline(sink_quiet_since_) + Nanos(1'000'000));
   }
   if (draining_ && config_.drain_timeout > 0) {
     next = std::min(next, drain_started_ + Nanos(config_.drain_timeout));
@@ -695,13 +572,7 @@ void Worker::Impl::HandBack() {
   TakeOutcomes();
   // Failures found meanwhile are real: report them. Results without an ACK are not
   // reported; the broker hands their tasks out again and the sink de-duplicates.
-  while (!done_outbox_.empty()) {
-    const size_t n = std::min(done_outbox_.size(), kMaxDoneItemsPerFrame);
-    DoneMsg msg;
-    msg.items.assign(done_outbox_.begin(), done_outbox_.begin() + static_cast<ptrdiff_t>(n));
-    if (!Send(Peer::kBroker, Message(std::move(msg)))) break;
-    done_outbox_.erase(done_outbox_.begin(), done_outbox_.begin() + static_cast<ptrdiff_t>(n));
-  }
+  SendDones();
   spdlog::warn("btrq-worker: handed back {} unfinished tasks and {} unacknowledged results",
                running, unacked);
 }
@@ -711,8 +582,8 @@ void Worker::Impl::SendBye() { Send(Peer::kBroker, Message(ByeMsg{})); }
 Status Worker::Impl::Run() {
   if (ran_) return Status::FailedPrecondition("the worker has already run");
   ran_ = true;
-  BTRQ_RETURN_IF_ERROR(ConnectSink());
-  BTRQ_RETURN_IF_ERROR(ConnectBroker());
+  BTRQ_RETURN_IF_ERROR(ConnectSink(/*again=*/false));
+  BTRQ_RETURN_IF_ERROR(ConnectBroker(/*again=*/false));
   next_heartbeat_ = clock_->Now() + Nanos(config_.worker.heartbeat_interval);
   UpdateGauges();  // the credit just given, before the first loop turn
   ready_ = true;
@@ -722,8 +593,8 @@ Status Worker::Impl::Run() {
   bool clean_exit = false;
   while (fatal_.ok()) {
     Poller poller;
-    poller.AddSocket(broker_);
-    poller.AddSocket(sink_);
+    poller.AddSocket(broker_->socket());
+    poller.AddSocket(sink_->socket());
     const size_t wake_item = poller.AddFd(wake_->fd());
     if (auto polled = poller.Poll(PollTimeout()); !polled.ok()) {
       fatal_ = polled.status().WithContext("polling");
@@ -765,16 +636,8 @@ Status Worker::Impl::Run() {
   UpdateGauges();
   // Let BYE and the last DONEs leave before the sockets go; a fatal exit drops them.
   const int linger = clean_exit ? kCloseLingerMs : 0;
-  for (zmq::socket_t* socket : {&broker_, &sink_}) {
-    if (*socket) {
-      try {
-        socket->set(zmq::sockopt::linger, linger);
-      } catch (const zmq::error_t&) {
-        // Closing with the socket's own linger is all that is left to do.
-      }
-      socket->close();
-    }
-  }
+  broker_->Close(linger);
+  sink_->Close(linger);
   return fatal_;
 }
 

@@ -1,0 +1,95 @@
+#include "broker/worker_registry.h"
+
+#include <algorithm>
+
+namespace btrq::broker {
+
+uint32_t WorkerRegistry::InternAnalytic(const std::string& name) {
+  auto [it, inserted] =
+      analytic_ids_.try_emplace(name, static_cast<uint32_t>(analytic_ids_.size()));
+  return it->second;
+}
+
+void WorkerRegistry::Hello(const HelloMsg& hello, SteadyTime now) {
+  RegisteredWorker& w = workers_[hello.worker_id];
+  w.info.id = hello.worker_id;
+  w.info.host = hello.host;
+  w.info.pid = hello.pid;
+  w.info.threads = hello.threads;
+  w.info.analytics = hello.analytics;
+  w.info.credit = 0;
+  w.info.draining = false;
+  w.info.last_seen = now;
+  // Analytic ids interned after this HELLO are names this worker did not announce.
+  for (const std::string& a : hello.analytics) InternAnalytic(a);
+  w.can_run.assign(analytic_ids_.size(), false);
+  for (const std::string& a : hello.analytics) w.can_run[analytic_ids_.at(a)] = true;
+}
+
+RegisteredWorker* WorkerRegistry::Find(std::string_view id) {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? nullptr : &it->second;
+}
+
+const RegisteredWorker* WorkerRegistry::Find(std::string_view id) const {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? nullptr : &it->second;
+}
+
+Status WorkerRegistry::Touch(std::string_view id, SteadyTime now) {
+  RegisteredWorker* w = Find(id);
+  if (w == nullptr) return Status::NotFound("unknown worker " + std::string(id));
+  w->info.last_seen = now;
+  return Status::OK();
+}
+
+Status WorkerRegistry::AddCredit(std::string_view id, uint32_t credit, SteadyTime now) {
+  BTRQ_RETURN_IF_ERROR(Touch(id, now));
+  RegisteredWorker* w = Find(id);
+  constexpr uint64_t kMaxCredit = uint64_t{1} << 32;
+  w->info.credit = std::min(kMaxCredit, w->info.credit + credit);
+  return Status::OK();
+}
+
+Status WorkerRegistry::Drain(std::string_view id) {
+  RegisteredWorker* w = Find(id);
+  if (w == nullptr) return Status::NotFound("unknown worker " + std::string(id));
+  w->info.draining = true;
+  return Status::OK();
+}
+
+void WorkerRegistry::ReleaseLease(std::string_view id) {
+  if (RegisteredWorker* w = Find(id)) {
+    if (w->info.in_flight > 0) --w->info.in_flight;
+  }
+}
+
+void WorkerRegistry::Remove(std::string_view id) {
+  if (auto it = workers_.find(id); it != workers_.end()) workers_.erase(it);
+}
+
+std::vector<std::string> WorkerRegistry::Silent(SteadyTime now) const {
+  std::vector<std::string> out;
+  for (const auto& [id, w] : workers_) {
+    if (now - w.info.last_seen > silence_) out.push_back(id);
+  }
+  return out;
+}
+
+std::optional<SteadyTime> WorkerRegistry::NextSilenceDeadline() const {
+  std::optional<SteadyTime> t;
+  for (const auto& [id, w] : workers_) {
+    const SteadyTime deadline = w.info.last_seen + silence_;
+    if (!t || deadline < *t) t = deadline;
+  }
+  return t;
+}
+
+std::vector<WorkerInfo> WorkerRegistry::List() const {
+  std::vector<WorkerInfo> out;
+  out.reserve(workers_.size());
+  for (const auto& [id, w] : workers_) out.push_back(w.info);
+  return out;
+}
+
+}  // namespace btrq::broker
