@@ -30,7 +30,7 @@
 
 namespace btrq::lite {
 
-// BTrDB v5 status codes used here (shared/btrdb-api.md §2.9).
+// BTrDB v5 status codes used here (docs/btrdb-api.md, Status codes).
 enum BtrdbCode : uint32_t {
   kNoSuchPoint = 401,
   kContextError = 402,
