@@ -235,13 +235,17 @@ Database::~Database() {
     bg_cv_.SignalAll();
   }
   if (bg_.joinable()) bg_.join();
-  std::unique_lock cp(checkpoint_mu_);
+  WriterMutexLock cp(&checkpoint_mu_);
   // A destructor has no caller to tell: what was acknowledged was already synced, so a
   // failure here loses only writes that no client was told are durable.
   if (log_) log_->SyncAll().IgnoreError();
 }
 
 Status Database::Recover() {
+  // Open runs this before any other thread can see the database: the locks are
+  // uncontended, and held so that the analysis checks the fields they guard.
+  WriterMutexLock cp(&checkpoint_mu_);
+  WriterMutexLock l(&map_mu_);
   const std::string& dir = options_.data_dir;
   std::set<uint64_t> logs, snapshots;
   for (const auto& de : fs::directory_iterator(dir)) {
@@ -265,7 +269,7 @@ Status Database::Recover() {
     last = std::max(last, n);
     if (n < base) continue;
     const std::string path = dir + "/" + LogName(n);
-    BTRQ_ASSIGN_OR_RETURN(LogReadResult r, ReadLog(path, [this](std::string_view p) { return ReplayRecord(p); }));
+    BTRQ_ASSIGN_OR_RETURN(LogReadResult r, ReadLog(path, [this](std::string_view p) BTRQ_REQUIRES(map_mu_) { return ReplayRecord(p); }));
     recovery_.log_records += r.records;
     if (r.valid_bytes < r.file_bytes) {
       if (n != *logs.rbegin()) {
@@ -391,7 +395,7 @@ Status Database::ReplayRecord(std::string_view payload) {
 }
 
 std::shared_ptr<Database::Entry> Database::Find(const Uuid& id) const {
-  std::shared_lock l(map_mu_);
+  ReaderMutexLock l(&map_mu_);
   auto it = streams_.find(id);
   return it == streams_.end() ? nullptr : it->second;
 }
@@ -420,8 +424,8 @@ Status Database::Create(const Uuid& id, const std::string& collection, const Key
   for (const auto& [k, v] : annotations) BTRQ_RETURN_IF_ERROR(ValidateKeyValue(k, v, kMaxAnnotationValue));
   std::pair<std::shared_ptr<LogWriter>, uint64_t> ticket;
   {
-    std::shared_lock cp(checkpoint_mu_);
-    std::unique_lock l(map_mu_);
+    ReaderMutexLock cp(&checkpoint_mu_);
+    WriterMutexLock l(&map_mu_);
     if (streams_.count(id) != 0) return BtrdbError(kSameStream, "a stream with this uuid already exists");
     auto meta = std::make_shared<StreamMeta>();
     meta->collection = collection;
@@ -456,7 +460,7 @@ Result<uint64_t> Database::Insert(const Uuid& id, std::vector<Point> points, Mer
   std::pair<std::shared_ptr<LogWriter>, uint64_t> ticket;
   uint64_t version;
   {
-    std::shared_lock cp(checkpoint_mu_);
+    ReaderMutexLock cp(&checkpoint_mu_);
     std::shared_ptr<Entry> e = Find(id);
     if (!e) return BtrdbError(kNoSuchStream, "stream does not exist");
     MutexLock w(&e->write_mu);
@@ -490,7 +494,7 @@ Result<uint64_t> Database::Delete(const Uuid& id, int64_t start, int64_t end) {
   std::pair<std::shared_ptr<LogWriter>, uint64_t> ticket;
   uint64_t version;
   {
-    std::shared_lock cp(checkpoint_mu_);
+    ReaderMutexLock cp(&checkpoint_mu_);
     std::shared_ptr<Entry> e = Find(id);
     if (!e) return BtrdbError(kNoSuchStream, "stream does not exist");
     MutexLock w(&e->write_mu);
@@ -514,8 +518,8 @@ Result<uint64_t> Database::Delete(const Uuid& id, int64_t start, int64_t end) {
 Status Database::Obliterate(const Uuid& id) {
   std::pair<std::shared_ptr<LogWriter>, uint64_t> ticket;
   {
-    std::shared_lock cp(checkpoint_mu_);
-    std::unique_lock l(map_mu_);
+    ReaderMutexLock cp(&checkpoint_mu_);
+    WriterMutexLock l(&map_mu_);
     auto it = streams_.find(id);
     if (it == streams_.end()) return BtrdbError(kNoSuchStream, "stream does not exist");
     std::shared_ptr<Entry> e = it->second;
@@ -561,7 +565,7 @@ Status Database::SetTags(const Uuid& id, uint64_t expected, const std::optional<
   for (const KeyChange& c : changes) BTRQ_RETURN_IF_ERROR(ValidateKeyValue(c.key, c.value.value_or(""), kMaxTagValue));
   std::pair<std::shared_ptr<LogWriter>, uint64_t> ticket;
   {
-    std::shared_lock cp(checkpoint_mu_);
+    ReaderMutexLock cp(&checkpoint_mu_);
     std::shared_ptr<Entry> e = Find(id);
     if (!e) return BtrdbError(kNoSuchStream, "stream does not exist");
     MutexLock w(&e->write_mu);
@@ -587,7 +591,7 @@ Status Database::SetAnnotations(const Uuid& id, uint64_t expected, const std::ve
   }
   std::pair<std::shared_ptr<LogWriter>, uint64_t> ticket;
   {
-    std::shared_lock cp(checkpoint_mu_);
+    ReaderMutexLock cp(&checkpoint_mu_);
     std::shared_ptr<Entry> e = Find(id);
     if (!e) return BtrdbError(kNoSuchStream, "stream does not exist");
     MutexLock w(&e->write_mu);
@@ -623,7 +627,7 @@ std::vector<std::pair<Uuid, std::shared_ptr<const StreamMeta>>> Database::Lookup
     const std::vector<KeyFilter>& annotations) const {
   std::vector<std::pair<Uuid, std::shared_ptr<const StreamMeta>>> out;
   {
-    std::shared_lock l(map_mu_);
+    ReaderMutexLock l(&map_mu_);
     for (const auto& [id, e] : streams_) {
       std::shared_ptr<const StreamMeta> m = e->GetMeta();
       const bool coll_ok = prefix ? std::string_view(m->collection).substr(0, collection.size()) == collection
@@ -639,7 +643,7 @@ std::vector<std::pair<Uuid, std::shared_ptr<const StreamMeta>>> Database::Lookup
 std::vector<std::string> Database::ListCollections(std::string_view prefix) const {
   std::set<std::string> names;
   {
-    std::shared_lock l(map_mu_);
+    ReaderMutexLock l(&map_mu_);
     for (const auto& [id, e] : streams_) {
       std::shared_ptr<const StreamMeta> m = e->GetMeta();
       if (std::string_view(m->collection).substr(0, prefix.size()) == prefix) names.insert(m->collection);
@@ -657,13 +661,13 @@ Status Database::Checkpoint() {
   std::vector<std::tuple<Uuid, std::shared_ptr<const StreamMeta>, std::shared_ptr<const StreamData>>> state;
   {
     // Cut: with writers excluded, the captured state is exactly the logs before `number`.
-    std::unique_lock cp(checkpoint_mu_);
+    WriterMutexLock cp(&checkpoint_mu_);
     number = log_number_ + 1;
     BTRQ_ASSIGN_OR_RETURN(std::unique_ptr<LogWriter> w, LogWriter::Open(dir + "/" + LogName(number)));
     old_log = std::move(log_);
     log_ = std::move(w);
     log_number_ = number;
-    std::shared_lock l(map_mu_);
+    ReaderMutexLock l(&map_mu_);
     state.reserve(streams_.size());
     for (const auto& [id, e] : streams_) state.emplace_back(id, e->GetMeta(), e->GetData());
   }

@@ -543,7 +543,7 @@ Status ResultStore::PrepareOne(const std::string& sql, std::unique_ptr<Statement
 
 Status ResultStore::Prepare() {
   const auto prepare = [this](const std::string& sql, std::unique_ptr<Statement>* out)
-                           BTRQ_NO_THREAD_SAFETY_ANALYSIS { return PrepareOne(sql, out); };
+                           BTRQ_REQUIRES(mu_) { return PrepareOne(sql, out); };
   if (!read_only_) {
     const std::string insert =
         std::string("INSERT OR IGNORE INTO results(") + kResultColumns + ") VALUES";
