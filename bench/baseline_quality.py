@@ -9,7 +9,7 @@ stubs generated from proto/btrdb/v5/btrdb.proto:
 where each process opens its own gRPC connection, pins the stream's version
 (StreamInfo), finds its earliest and latest point (Nearest forward from the minimum
 time, backward from the maximum), walks 12-hour chunks from the earliest to the latest
-point with RawValues and computes the `quality` metrics of shared/design.md per chunk in
+point with RawValues and computes the `quality` metrics of docs/analytics.md per chunk in
 plain Python.
 
 Usage: baseline_quality.py --endpoint HOST:PORT --collection C --stubs DIR
@@ -57,7 +57,7 @@ def _check(stat, what):
 
 def chunk_quality(times, values, lo, hi, period, gap_factor=2.0, stuck_min=10,
                   vmin=None, vmax=None):
-    """The `quality` metrics of one chunk's points (design.md, "Analytics")."""
+    """The `quality` metrics of one chunk's points (docs/analytics.md, "quality")."""
     count = len(times)
     duplicates = gaps = nonfinite = out_of_range = 0
     longest_stuck = stuck_runs = stuck_points = 0

@@ -2,4 +2,4 @@
 # DONE), with and without the journal. Prints tasks/s; never run by ctest.
 btrq_executable(broker_core_bench
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/broker_core_bench.cc
-  DEPS btrq_broker_core)
+  DEPS btrq_broker_core CLI11::CLI11)

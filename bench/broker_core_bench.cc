@@ -18,6 +18,8 @@
 #include <fstream>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "broker/scheduler.h"
 #include "common/clock.h"
 #include "tests/support/fake_stream_catalog.h"
@@ -103,10 +105,7 @@ Result<RunResult> Run(Scheduler& s, uint64_t streams, int64_t chunks_per_stream,
   return RunResult{secs, thread_cpu, process_cpu, tasks};
 }
 
-Status Main(int argc, char** argv) {
-  const uint64_t tasks = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
-  const uint64_t streams = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 100;
-  const size_t batch = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 256;
+Status Main(uint64_t tasks, uint64_t streams, size_t batch) {
   const int64_t per_stream = static_cast<int64_t>(tasks / streams);
   std::printf("machine: %s, %ld cpus\n", CpuModel().c_str(), sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("job: %llu streams x %lld chunks = %llu tasks, dispatch batch %zu\n",
@@ -165,7 +164,21 @@ Status Main(int argc, char** argv) {
 }  // namespace btrq::broker
 
 int main(int argc, char** argv) {
-  const btrq::Status s = btrq::broker::Main(argc, argv);
+  uint64_t tasks = 1'000'000;
+  uint64_t streams = 100;
+  size_t batch = 256;
+  CLI::App app{"scheduler throughput without sockets, without and with the journal"};
+  app.add_option("tasks", tasks, "tasks in the job")->capture_default_str();
+  app.add_option("streams", streams, "streams they cover")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("batch", batch, "tasks per dispatch")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  const btrq::Status s = btrq::broker::Main(tasks, streams, batch);
   if (!s.ok()) std::fprintf(stderr, "broker_core_bench: %s\n", s.ToString().c_str());
   return s.ok() ? 0 : 1;
 }

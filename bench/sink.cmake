@@ -2,5 +2,5 @@
 if(TARGET btrq_sink)
   btrq_executable(sink_bench
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/sink_bench.cc
-    DEPS btrq_sink)
+    DEPS btrq_sink CLI11::CLI11)
 endif()

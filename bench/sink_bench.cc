@@ -28,10 +28,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "bench/bench_util.h"
 #include "common/clock.h"
@@ -175,11 +178,8 @@ std::vector<size_t> ParseList(const char* text) {
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string base = tmp && *tmp ? tmp : "/var/tmp";
+struct Flags {
+  std::string base;
   double seconds = 3;
   int repeat = 3;
   uint64_t prefill = 0;
@@ -187,35 +187,49 @@ int main(int argc, char** argv) {
   btrq::sink::ResultStoreOptions options;
   std::vector<Payload> payloads = {Payload::kNoop, Payload::kQuality};
   std::vector<size_t> batches = {1, 64, 1024};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    const char* value = argv[i + 1];
-    if (flag == "--dir") {
-      base = value;
-    } else if (flag == "--seconds") {
-      seconds = std::atof(value);
-    } else if (flag == "--repeat") {
-      repeat = std::max(1, std::atoi(value));
-    } else if (flag == "--prefill") {
-      prefill = std::strtoull(value, nullptr, 10);
-    } else if (flag == "--checkpoint-pages") {
-      options.checkpoint_pages = std::atoi(value);
-    } else if (flag == "--cache-kib") {
-      options.cache_kib = std::atoi(value);
-    } else if (flag == "--order") {
-      scattered = std::string(value) == "scattered";
-    } else if (flag == "--batches") {
-      batches = ParseList(value);
-    } else if (flag == "--payload") {
-      const std::string p = value;
-      if (p == "noop") payloads = {Payload::kNoop};
-      else if (p == "quality") payloads = {Payload::kQuality};
-      else payloads = {Payload::kNoop, Payload::kQuality};
-    } else {
-      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
-      return 2;
-    }
+};
+
+// Returns the exit code for main when parsing ends the run (--help, a bad flag).
+std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
+  const char* tmp = std::getenv("TMPDIR");
+  flags->base = tmp && *tmp ? tmp : "/var/tmp";
+  std::string order = "broker", payload = "both", batches;
+  CLI::App app{"results/s through the durable result store, by payload and batch size"};
+  app.add_option("--dir", flags->base, "directory of the temporary databases");
+  app.add_option("--seconds", flags->seconds, "seconds per run")->capture_default_str();
+  app.add_option("--repeat", flags->repeat, "runs per figure; the best is printed");
+  app.add_option("--prefill", flags->prefill, "results stored, untimed, before each run");
+  app.add_option("--checkpoint-pages", flags->options.checkpoint_pages);
+  app.add_option("--cache-kib", flags->options.cache_kib);
+  app.add_option("--order", order, "broker or scattered")->capture_default_str();
+  app.add_option("--batches", batches, "comma-separated batch sizes (default 1,64,1024)");
+  app.add_option("--payload", payload, "noop, quality or both")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
   }
+  flags->repeat = std::max(1, flags->repeat);
+  flags->scattered = order == "scattered";
+  if (!batches.empty()) flags->batches = ParseList(batches.c_str());
+  if (payload == "noop") flags->payloads = {Payload::kNoop};
+  if (payload == "quality") flags->payloads = {Payload::kQuality};
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  if (const std::optional<int> exit_code = ParseFlags(argc, argv, &flags)) return *exit_code;
+  const std::string& base = flags.base;
+  const double seconds = flags.seconds;
+  const int repeat = flags.repeat;
+  const uint64_t prefill = flags.prefill;
+  const bool scattered = flags.scattered;
+  btrq::sink::ResultStoreOptions options = flags.options;
+  const std::vector<Payload>& payloads = flags.payloads;
+  const std::vector<size_t>& batches = flags.batches;
   std::string pattern = base + "/btrq-sink-bench-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {
     std::perror("mkdtemp");

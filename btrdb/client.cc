@@ -520,7 +520,7 @@ Result<std::vector<ChangedRange>> Client::Changes(const Uuid& uuid, uint64_t fro
                                     }
                                     return Status::OK();
                                   }));
-  // The server coalesces most ranges; receivers merge the rest (fact sheet §2.6).
+  // The server coalesces most ranges; receivers merge the rest (docs/btrdb-api.md, Changes).
   std::sort(ranges.begin(), ranges.end(), [](const ChangedRange& a, const ChangedRange& b) {
     return a.start < b.start || (a.start == b.start && a.end < b.end);
   });

@@ -1,6 +1,6 @@
 #pragma once
 
-// A C++ client of the BTrDB v5 gRPC API (shared/btrdb-api.md): the 20 core RPCs, with
+// A C++ client of the BTrDB v5 gRPC API (docs/btrdb-api.md): the 20 core RPCs, with
 // deadlines on every call, the API key as "authorization: Bearer", TLS as the Python
 // client decides it, and every error (in-band Status of every message, or gRPC) mapped
 // to one btrq Status by btrdb/status_mapping.h (transient vs permanent).

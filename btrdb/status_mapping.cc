@@ -11,7 +11,7 @@ struct CodeInfo {
   StatusCode status;
 };
 
-// Every BTrDB code of the fact sheet (§2.9). Transient: 402, 405, 419, 426, 428, 430, 440,
+// Every BTrDB code (docs/btrdb-api.md, Status codes). Transient: 402, 405, 419, 426, 428, 430, 440,
 // 453, 455, 458 (timeouts, cluster re-routing and degradation, load shedding, lost
 // coordination, lock contention, temporary storage trouble). The rest are permanent.
 constexpr CodeInfo kCodes[] = {

@@ -18,7 +18,7 @@
 
 namespace btrq::btrdb {
 
-// BTrDB status codes used by the client itself (fact sheet §2.9).
+// BTrDB status codes used by the client itself (docs/btrdb-api.md, Status codes).
 inline constexpr uint32_t kCodeNoSuchPoint = 401;
 inline constexpr uint32_t kCodeNoSuchStream = 404;
 

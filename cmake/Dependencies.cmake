@@ -1,5 +1,5 @@
 # Every third-party dependency is found here, and only here. Debian 12 package names are
-# in scripts/bootstrap; CMake names follow shared/debian-notes.md.
+# in scripts/bootstrap; docs/dependencies.md lists the CMake names that work with them.
 find_package(Threads REQUIRED)
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
@@ -13,6 +13,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)  # /metrics, /healthz
 if(BTRQ_BUILD_TESTS)
   find_package(GTest REQUIRED)
+  # The tests' JSON DOM (tests/support/json.cc); tests read no hostile input.
+  find_package(nlohmann_json 3 REQUIRED)  # target nlohmann_json::nlohmann_json
   include(GoogleTest)
 endif()
 if(BTRQ_BUILD_BENCHMARKS)

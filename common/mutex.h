@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <shared_mutex>
 
 #if defined(__clang__)
 #define BTRQ_TSA(x) __attribute__((x))
@@ -19,9 +20,12 @@
 #define BTRQ_GUARDED_BY(x) BTRQ_TSA(guarded_by(x))
 #define BTRQ_PT_GUARDED_BY(x) BTRQ_TSA(pt_guarded_by(x))
 #define BTRQ_REQUIRES(...) BTRQ_TSA(requires_capability(__VA_ARGS__))
+#define BTRQ_REQUIRES_SHARED(...) BTRQ_TSA(requires_shared_capability(__VA_ARGS__))
 #define BTRQ_EXCLUDES(...) BTRQ_TSA(locks_excluded(__VA_ARGS__))
 #define BTRQ_ACQUIRE(...) BTRQ_TSA(acquire_capability(__VA_ARGS__))
 #define BTRQ_RELEASE(...) BTRQ_TSA(release_capability(__VA_ARGS__))
+#define BTRQ_ACQUIRE_SHARED(...) BTRQ_TSA(acquire_shared_capability(__VA_ARGS__))
+#define BTRQ_RELEASE_SHARED(...) BTRQ_TSA(release_shared_capability(__VA_ARGS__))
 #define BTRQ_NO_THREAD_SAFETY_ANALYSIS BTRQ_TSA(no_thread_safety_analysis)
 
 namespace btrq {
@@ -49,6 +53,49 @@ class BTRQ_SCOPED_CAPABILITY MutexLock {
 
  private:
   Mutex* const mu_;
+};
+
+// A reader/writer mutex: many readers or one writer. Readers hold it shared
+// (ReaderMutexLock), which BTRQ_REQUIRES_SHARED asks for; writers hold it exclusive.
+class BTRQ_CAPABILITY("mutex") SharedMutex {
+ public:
+  SharedMutex() = default;
+  SharedMutex(const SharedMutex&) = delete;
+  SharedMutex& operator=(const SharedMutex&) = delete;
+
+  void Lock() BTRQ_ACQUIRE() { mu_.lock(); }
+  void Unlock() BTRQ_RELEASE() { mu_.unlock(); }
+  void ReaderLock() BTRQ_ACQUIRE_SHARED() { mu_.lock_shared(); }
+  void ReaderUnlock() BTRQ_RELEASE_SHARED() { mu_.unlock_shared(); }
+
+ private:
+  std::shared_mutex mu_;
+};
+
+// Holds a SharedMutex exclusively for its scope.
+class BTRQ_SCOPED_CAPABILITY WriterMutexLock {
+ public:
+  explicit WriterMutexLock(SharedMutex* mu) BTRQ_ACQUIRE(mu) : mu_(mu) { mu_->Lock(); }
+  ~WriterMutexLock() BTRQ_RELEASE() { mu_->Unlock(); }
+  WriterMutexLock(const WriterMutexLock&) = delete;
+  WriterMutexLock& operator=(const WriterMutexLock&) = delete;
+
+ private:
+  SharedMutex* const mu_;
+};
+
+// Holds a SharedMutex shared for its scope.
+class BTRQ_SCOPED_CAPABILITY ReaderMutexLock {
+ public:
+  explicit ReaderMutexLock(SharedMutex* mu) BTRQ_ACQUIRE_SHARED(mu) : mu_(mu) {
+    mu_->ReaderLock();
+  }
+  ~ReaderMutexLock() BTRQ_RELEASE() { mu_->ReaderUnlock(); }
+  ReaderMutexLock(const ReaderMutexLock&) = delete;
+  ReaderMutexLock& operator=(const ReaderMutexLock&) = delete;
+
+ private:
+  SharedMutex* const mu_;
 };
 
 // A condition variable. Each wait names the Mutex it releases while it sleeps, so that

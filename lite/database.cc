@@ -108,14 +108,14 @@ Database::~Database() {
     bg_cv_.SignalAll();
   }
   if (bg_.joinable()) bg_.join();
-  std::unique_lock cp(checkpoint_mu_);
+  WriterMutexLock cp(&checkpoint_mu_);
   // A destructor has no caller to tell: what was acknowledged was already synced, so a
   // failure here loses only writes that no client was told are durable.
   if (log_) log_->SyncAll().IgnoreError();
 }
 
 std::shared_ptr<Database::Entry> Database::Find(const Uuid& id) const {
-  std::shared_lock l(map_mu_);
+  ReaderMutexLock l(&map_mu_);
   auto it = streams_.find(id);
   return it == streams_.end() ? nullptr : it->second;
 }
@@ -127,8 +127,8 @@ Status Database::Create(const Uuid& id, const std::string& collection, const Key
   for (const auto& [k, v] : annotations) BTRQ_RETURN_IF_ERROR(ValidateKeyValue(k, v, kMaxAnnotationValue));
   std::pair<std::shared_ptr<LogWriter>, uint64_t> ticket;
   {
-    std::shared_lock cp(checkpoint_mu_);
-    std::unique_lock l(map_mu_);
+    ReaderMutexLock cp(&checkpoint_mu_);
+    WriterMutexLock l(&map_mu_);
     if (streams_.count(id) != 0) return BtrdbError(kSameStream, "a stream with this uuid already exists");
     auto meta = std::make_shared<StreamMeta>();
     meta->collection = collection;
@@ -163,7 +163,7 @@ Result<uint64_t> Database::Insert(const Uuid& id, std::vector<Point> points, Mer
   std::pair<std::shared_ptr<LogWriter>, uint64_t> ticket;
   uint64_t version;
   {
-    std::shared_lock cp(checkpoint_mu_);
+    ReaderMutexLock cp(&checkpoint_mu_);
     std::shared_ptr<Entry> e = Find(id);
     if (!e) return BtrdbError(kNoSuchStream, "stream does not exist");
     MutexLock w(&e->write_mu);
@@ -197,7 +197,7 @@ Result<uint64_t> Database::Delete(const Uuid& id, int64_t start, int64_t end) {
   std::pair<std::shared_ptr<LogWriter>, uint64_t> ticket;
   uint64_t version;
   {
-    std::shared_lock cp(checkpoint_mu_);
+    ReaderMutexLock cp(&checkpoint_mu_);
     std::shared_ptr<Entry> e = Find(id);
     if (!e) return BtrdbError(kNoSuchStream, "stream does not exist");
     MutexLock w(&e->write_mu);
@@ -221,8 +221,8 @@ Result<uint64_t> Database::Delete(const Uuid& id, int64_t start, int64_t end) {
 Status Database::Obliterate(const Uuid& id) {
   std::pair<std::shared_ptr<LogWriter>, uint64_t> ticket;
   {
-    std::shared_lock cp(checkpoint_mu_);
-    std::unique_lock l(map_mu_);
+    ReaderMutexLock cp(&checkpoint_mu_);
+    WriterMutexLock l(&map_mu_);
     auto it = streams_.find(id);
     if (it == streams_.end()) return BtrdbError(kNoSuchStream, "stream does not exist");
     std::shared_ptr<Entry> e = it->second;
@@ -268,7 +268,7 @@ Status Database::SetTags(const Uuid& id, uint64_t expected, const std::optional<
   for (const KeyChange& c : changes) BTRQ_RETURN_IF_ERROR(ValidateKeyValue(c.key, c.value.value_or(""), kMaxTagValue));
   std::pair<std::shared_ptr<LogWriter>, uint64_t> ticket;
   {
-    std::shared_lock cp(checkpoint_mu_);
+    ReaderMutexLock cp(&checkpoint_mu_);
     std::shared_ptr<Entry> e = Find(id);
     if (!e) return BtrdbError(kNoSuchStream, "stream does not exist");
     MutexLock w(&e->write_mu);
@@ -294,7 +294,7 @@ Status Database::SetAnnotations(const Uuid& id, uint64_t expected, const std::ve
   }
   std::pair<std::shared_ptr<LogWriter>, uint64_t> ticket;
   {
-    std::shared_lock cp(checkpoint_mu_);
+    ReaderMutexLock cp(&checkpoint_mu_);
     std::shared_ptr<Entry> e = Find(id);
     if (!e) return BtrdbError(kNoSuchStream, "stream does not exist");
     MutexLock w(&e->write_mu);
@@ -330,7 +330,7 @@ std::vector<std::pair<Uuid, std::shared_ptr<const StreamMeta>>> Database::Lookup
     const std::vector<KeyFilter>& annotations) const {
   std::vector<std::pair<Uuid, std::shared_ptr<const StreamMeta>>> out;
   {
-    std::shared_lock l(map_mu_);
+    ReaderMutexLock l(&map_mu_);
     for (const auto& [id, e] : streams_) {
       std::shared_ptr<const StreamMeta> m = e->GetMeta();
       const bool coll_ok = prefix ? std::string_view(m->collection).substr(0, collection.size()) == collection
@@ -346,7 +346,7 @@ std::vector<std::pair<Uuid, std::shared_ptr<const StreamMeta>>> Database::Lookup
 std::vector<std::string> Database::ListCollections(std::string_view prefix) const {
   std::set<std::string> names;
   {
-    std::shared_lock l(map_mu_);
+    ReaderMutexLock l(&map_mu_);
     for (const auto& [id, e] : streams_) {
       std::shared_ptr<const StreamMeta> m = e->GetMeta();
       if (std::string_view(m->collection).substr(0, prefix.size()) == prefix) names.insert(m->collection);

@@ -15,7 +15,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -30,7 +29,7 @@
 
 namespace btrq::lite {
 
-// BTrDB v5 status codes used here (shared/btrdb-api.md §2.9).
+// BTrDB v5 status codes used here (docs/btrdb-api.md, Status codes).
 enum BtrdbCode : uint32_t {
   kNoSuchPoint = 401,
   kContextError = 402,
@@ -142,13 +141,14 @@ class Database {
   using EntryMap = std::map<Uuid, std::shared_ptr<Entry>>;
 
   explicit Database(DatabaseOptions options);
-  Status Recover();
-  Status ReplayRecord(std::string_view payload);
-  Status LoadSnapshot(const std::string& path);
+  Status Recover() BTRQ_EXCLUDES(checkpoint_mu_, map_mu_);
+  Status ReplayRecord(std::string_view payload) BTRQ_REQUIRES(map_mu_);
+  Status LoadSnapshot(const std::string& path) BTRQ_REQUIRES(map_mu_);
   std::shared_ptr<Entry> Find(const Uuid& id) const;
   // Appends a record to the live log (when durable); returns the writer and sequence to
-  // Sync() once locks are released. REQUIRES: checkpoint_mu_ held (shared or exclusive).
-  std::pair<std::shared_ptr<LogWriter>, uint64_t> LogAppend(const std::string& payload);
+  // Sync() once locks are released.
+  std::pair<std::shared_ptr<LogWriter>, uint64_t> LogAppend(const std::string& payload)
+      BTRQ_REQUIRES_SHARED(checkpoint_mu_);
   Status WaitDurable(const std::pair<std::shared_ptr<LogWriter>, uint64_t>& ticket);
   // Compare-and-set of one stream's metadata. REQUIRES: e.write_mu held.
   static Status ApplyMetaChange(Entry& e, uint64_t expected, const std::optional<std::string>& collection,
@@ -162,12 +162,12 @@ class Database {
   RecoveryInfo recovery_;
 
   // Writers hold it shared; Checkpoint() holds it exclusive to cut the log.
-  mutable std::shared_mutex checkpoint_mu_;
-  std::shared_ptr<LogWriter> log_;  // guarded by checkpoint_mu_
-  uint64_t log_number_ = 0;         // guarded by checkpoint_mu_
+  mutable SharedMutex checkpoint_mu_;
+  std::shared_ptr<LogWriter> log_ BTRQ_GUARDED_BY(checkpoint_mu_);
+  uint64_t log_number_ BTRQ_GUARDED_BY(checkpoint_mu_) = 0;
 
-  mutable std::shared_mutex map_mu_;
-  EntryMap streams_;  // guarded by map_mu_
+  mutable SharedMutex map_mu_;
+  EntryMap streams_ BTRQ_GUARDED_BY(map_mu_);
 
   Mutex checkpoint_run_mu_;  // one checkpoint at a time
   Mutex bg_mu_;

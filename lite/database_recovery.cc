@@ -20,6 +20,10 @@ namespace btrq::lite {
 namespace fs = std::filesystem;
 
 Status Database::Recover() {
+  // Open runs this before any other thread can see the database: the locks are
+  // uncontended, and held so that the analysis checks the fields they guard.
+  WriterMutexLock cp(&checkpoint_mu_);
+  WriterMutexLock l(&map_mu_);
   const std::string& dir = options_.data_dir;
   std::set<uint64_t> logs, snapshots;
   for (const auto& de : fs::directory_iterator(dir)) {
@@ -43,7 +47,7 @@ Status Database::Recover() {
     last = std::max(last, n);
     if (n < base) continue;
     const std::string path = dir + "/" + LogName(n);
-    BTRQ_ASSIGN_OR_RETURN(LogReadResult r, ReadLog(path, [this](std::string_view p) { return ReplayRecord(p); }));
+    BTRQ_ASSIGN_OR_RETURN(LogReadResult r, ReadLog(path, [this](std::string_view p) BTRQ_REQUIRES(map_mu_) { return ReplayRecord(p); }));
     recovery_.log_records += r.records;
     if (r.valid_bytes < r.file_bytes) {
       if (n != *logs.rbegin()) {
@@ -191,13 +195,13 @@ Status Database::Checkpoint() {
   std::vector<std::tuple<Uuid, std::shared_ptr<const StreamMeta>, std::shared_ptr<const StreamData>>> state;
   {
     // Cut: with writers excluded, the captured state is exactly the logs before `number`.
-    std::unique_lock cp(checkpoint_mu_);
+    WriterMutexLock cp(&checkpoint_mu_);
     number = log_number_ + 1;
     BTRQ_ASSIGN_OR_RETURN(std::unique_ptr<LogWriter> w, LogWriter::Open(dir + "/" + LogName(number)));
     old_log = std::move(log_);
     log_ = std::move(w);
     log_number_ = number;
-    std::shared_lock l(map_mu_);
+    ReaderMutexLock l(&map_mu_);
     state.reserve(streams_.size());
     for (const auto& [id, e] : streams_) state.emplace_back(id, e->GetMeta(), e->GetData());
   }

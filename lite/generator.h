@@ -1,7 +1,7 @@
 #pragma once
 
 // Synthetic sensor streams with known, injected defects, and the ground truth of the
-// `quality` analytic (shared/design.md, "Analytics") computed from the generator's own
+// `quality` analytic (docs/analytics.md, "quality") computed from the generator's own
 // model. Pure: no I/O, no clock, no global state; every point, UUID and defect is a
 // function of GeneratorOptions (seed included), identical on every run.
 //

@@ -297,7 +297,8 @@ Result<std::vector<std::string>> RunSqlQuery(const Database& db, const std::stri
     for (const Item& it : p.items) {
       if (it.kind == Item::kAnnotationKeys) keys_item = &it;
     }
-    auto render = [&](const std::string* annotation_key) {
+    // Init-captures: clang 14 cannot capture structured bindings directly.
+    auto render = [&, &id = id, &meta = meta](const std::string* annotation_key) {
       std::string row = "{";
       for (const Item& it : p.items) {
         if (it.kind == Item::kStar) {

@@ -126,7 +126,7 @@ Status ResultStore::PrepareOne(const std::string& sql, std::unique_ptr<SqliteSta
 
 Status ResultStore::Prepare() {
   const auto prepare = [this](const std::string& sql, std::unique_ptr<SqliteStatement>* out)
-                           BTRQ_NO_THREAD_SAFETY_ANALYSIS { return PrepareOne(sql, out); };
+                           BTRQ_REQUIRES(mu_) { return PrepareOne(sql, out); };
   if (!read_only_) {
     const std::string insert =
         std::string("INSERT OR IGNORE INTO results(") + kResultColumns + ") VALUES";

@@ -1,6 +1,6 @@
 #pragma once
 
-// The btrq-worker process core (the worker side of /work/protocol-contract.md).
+// The btrq-worker process core (the worker side of docs/protocol.md).
 //
 //   broker ROUTER <--DEALER-- I/O thread --DEALER--> sink ROUTER
 //                                |   ^ WakeupFd (tasks finished, Shutdown)

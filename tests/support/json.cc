@@ -1,9 +1,10 @@
 #include "tests/support/json.h"
 
-#include <cstdlib>
+#include <set>
 #include <string>
+#include <vector>
 
-#include "common/json_reader.h"
+#include <nlohmann/json.hpp>
 
 namespace btrq::testing {
 
@@ -14,93 +15,73 @@ const Json& NullJson() {
   return *kNull;
 }
 
+constexpr int kMaxDepth = 128;
+
 }  // namespace
 
-// General JSON values over the shared lexer (common/json_reader.h).
-class JsonParser {
+// Builds our tree from nlohmann's: tests keep a small, stable API (and a shared null for
+// missing members) while nlohmann does the parsing.
+class JsonBuilder {
  public:
-  explicit JsonParser(std::string_view text) : in_(text) {}
-
-  Result<Json> ParseDocument() {
-    Json value;
-    in_.SkipSpace();
-    BTRQ_RETURN_IF_ERROR(ParseValue(&value, 0));
-    in_.SkipSpace();
-    if (!in_.AtEnd()) return in_.Error("trailing characters");
-    return value;
+  static Json From(const nlohmann::ordered_json& v) {
+    Json out;
+    switch (v.type()) {
+      case nlohmann::ordered_json::value_t::boolean:
+        out.type_ = Json::Type::kBool;
+        out.bool_ = v.get<bool>();
+        break;
+      case nlohmann::ordered_json::value_t::number_integer:
+      case nlohmann::ordered_json::value_t::number_unsigned:
+      case nlohmann::ordered_json::value_t::number_float:
+        out.type_ = Json::Type::kNumber;
+        out.number_ = v.get<double>();
+        break;
+      case nlohmann::ordered_json::value_t::string:
+        out.type_ = Json::Type::kString;
+        out.string_ = v.get<std::string>();
+        break;
+      case nlohmann::ordered_json::value_t::array:
+        out.type_ = Json::Type::kArray;
+        out.elements_.reserve(v.size());
+        for (const auto& element : v) out.elements_.push_back(From(element));
+        break;
+      case nlohmann::ordered_json::value_t::object:
+        out.type_ = Json::Type::kObject;
+        out.members_.reserve(v.size());
+        for (const auto& [key, value] : v.items()) out.members_.emplace_back(key, From(value));
+        break;
+      default:  // null; `discarded` never survives a successful parse
+        break;
+    }
+    return out;
   }
-
- private:
-  static constexpr int kMaxDepth = 128;
-
-  Status ParseValue(Json* out, int depth) {
-    if (depth > kMaxDepth) return in_.Error("nesting too deep");
-    if (in_.AtEnd()) return in_.Error("unexpected end");
-    const char c = in_.Peek();
-    if (c == '{') return ParseObject(out, depth);
-    if (c == '[') return ParseArray(out, depth);
-    if (c == '"') {
-      out->type_ = Json::Type::kString;
-      BTRQ_ASSIGN_OR_RETURN(out->string_, in_.String());
-      return Status::OK();
-    }
-    if (in_.ConsumeWord("true")) {
-      out->type_ = Json::Type::kBool;
-      out->bool_ = true;
-      return Status::OK();
-    }
-    if (in_.ConsumeWord("false")) {
-      out->type_ = Json::Type::kBool;
-      return Status::OK();
-    }
-    if (in_.ConsumeWord("null")) return Status::OK();
-    BTRQ_ASSIGN_OR_RETURN(std::string_view number, in_.Number());
-    out->type_ = Json::Type::kNumber;
-    out->number_ = std::strtod(std::string(number).c_str(), nullptr);
-    return Status::OK();
-  }
-
-  Status ParseObject(Json* out, int depth) {
-    out->type_ = Json::Type::kObject;
-    in_.Consume('{');
-    in_.SkipSpace();
-    if (in_.Consume('}')) return Status::OK();
-    while (true) {
-      in_.SkipSpace();
-      if (in_.Peek() != '"') return in_.Error("expected a member name");
-      BTRQ_ASSIGN_OR_RETURN(std::string key, in_.String());
-      in_.SkipSpace();
-      if (!in_.Consume(':')) return in_.Error("expected ':'");
-      in_.SkipSpace();
-      Json value;
-      BTRQ_RETURN_IF_ERROR(ParseValue(&value, depth + 1));
-      out->members_.emplace_back(std::move(key), std::move(value));
-      in_.SkipSpace();
-      if (in_.Consume('}')) return Status::OK();
-      if (!in_.Consume(',')) return in_.Error("expected ',' or '}'");
-    }
-  }
-
-  Status ParseArray(Json* out, int depth) {
-    out->type_ = Json::Type::kArray;
-    in_.Consume('[');
-    in_.SkipSpace();
-    if (in_.Consume(']')) return Status::OK();
-    while (true) {
-      in_.SkipSpace();
-      Json value;
-      BTRQ_RETURN_IF_ERROR(ParseValue(&value, depth + 1));
-      out->elements_.push_back(std::move(value));
-      in_.SkipSpace();
-      if (in_.Consume(']')) return Status::OK();
-      if (!in_.Consume(',')) return in_.Error("expected ',' or ']'");
-    }
-  }
-
-  JsonCursor in_;
 };
 
-Result<Json> Json::Parse(std::string_view text) { return JsonParser(text).ParseDocument(); }
+Result<Json> Json::Parse(std::string_view text) {
+  // nlohmann keeps the last of repeated member names; the callback rejects them instead,
+  // so that a document our code wrote twice into fails the test. It also caps nesting.
+  std::vector<std::set<std::string>> names;
+  std::string error;
+  const auto check = [&](int depth, nlohmann::ordered_json::parse_event_t event,
+                         nlohmann::ordered_json& parsed) {
+    using Event = nlohmann::ordered_json::parse_event_t;
+    if (depth > kMaxDepth && error.empty()) error = "nesting too deep";
+    if (event == Event::object_start) names.emplace_back();
+    if (event == Event::object_end) names.pop_back();
+    if (event == Event::key && !names.back().insert(parsed.get<std::string>()).second &&
+        error.empty()) {
+      error = "repeated member name \"" + parsed.get<std::string>() + "\"";
+    }
+    return true;
+  };
+  try {
+    nlohmann::ordered_json doc = nlohmann::ordered_json::parse(text, check);
+    if (!error.empty()) return Status::InvalidArgument("JSON: " + error);
+    return JsonBuilder::From(doc);
+  } catch (const nlohmann::ordered_json::exception& e) {
+    return Status::InvalidArgument(std::string("JSON: ") + e.what());
+  }
+}
 
 size_t Json::size() const {
   if (type_ == Type::kArray) return elements_.size();

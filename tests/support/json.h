@@ -1,9 +1,10 @@
 #pragma once
 
-// A strict JSON parser (RFC 8259) for assertions in tests: parse a response body, then
-// reach into it. Numbers are doubles (exact for integers up to 2^53); object members keep
-// their order. Looking up a missing member or index yields a shared null value, so chains
-// like `doc["jobs"][0]["name"].AsString()` fail as a mismatch rather than a crash.
+// JSON for assertions in tests: parse a response body (strict RFC 8259, by nlohmann-json),
+// then reach into it. Numbers are doubles (exact for integers up to 2^53); object members
+// keep their order, and a repeated member name is a parse error. Looking up a missing
+// member or index yields a shared null value, so chains like
+// `doc["jobs"][0]["name"].AsString()` fail as a mismatch rather than a crash.
 //
 //   ASSERT_OK_AND_ASSIGN(Json doc, Json::Parse(body));
 //   EXPECT_EQ(doc["stats"]["queue_depth"].AsNumber(), 42);
@@ -22,7 +23,8 @@ class Json {
   enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };
 
   // The whole of `text` must be one JSON value (surrounding whitespace allowed). Errors:
-  // InvalidArgument naming the byte offset. Nesting is limited to 128 levels.
+  // InvalidArgument with nlohmann's message (which names the byte offset). Nesting is
+  // limited to 128 levels.
   static Result<Json> Parse(std::string_view text);
 
   Json() = default;
@@ -54,7 +56,7 @@ class Json {
   const std::vector<Json>& elements() const { return elements_; }
 
  private:
-  friend class JsonParser;
+  friend class JsonBuilder;
 
   Type type_ = Type::kNull;
   bool bool_ = false;

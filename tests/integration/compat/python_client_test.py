@@ -5,7 +5,7 @@ Talks to a real btrdb-lite process through Python gRPC stubs generated from the 
 proto/btrdb/v5/btrdb.proto (Debian's python3-grpcio and python3-protobuf), calling the
 RPCs the way the BTrDB Python client (btrdb-python v5.28) does: gzip on the channel,
 in-band `stat` checked on every message, batches of 50000 points per Insert, KeyOptValue
-tags and filters, StreamInfo with the omit flags, and so on (shared/btrdb-api.md, s. 2).
+tags and filters, StreamInfo with the omit flags, and so on (docs/btrdb-api.md).
 
 Usage: python_client_test.py --server PATH/btrdb-lite --stubs DIR
 Prints PASS/FAIL per check and exits 1 if any check fails (2 if the server won't start).
@@ -28,7 +28,7 @@ MIN_TIME = -(16 << 56)
 MAX_TIME = (48 << 56) - 1
 SECOND = 1_000_000_000
 
-# BTrDB status codes (shared/btrdb-api.md, s. 2.9).
+# BTrDB status codes (docs/btrdb-api.md, Status codes).
 NO_SUCH_POINT = 401
 NO_SUCH_STREAM = 404
 SAME_STREAM = 417

@@ -42,6 +42,7 @@
 namespace btrq {
 namespace {
 
+using ::btrq::testing::StatusIs;
 using std::chrono::milliseconds;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -647,13 +648,11 @@ TEST_F(SecurityTest, BtrdbRefusesCallsWithoutTheApiKey) {
   options.ca_bundle = c().etc + "/btrdb-ca.pem";
   options.connect_timeout_ns = 5'000'000'000;
   Result<std::unique_ptr<btrdb::Client>> without = btrdb::Client::Connect(options);
-  ASSERT_FALSE(without.ok());
-  EXPECT_EQ(without.status().code(), StatusCode::kUnauthenticated) << without.status().ToString();
+  ASSERT_THAT(without.status(), StatusIs(StatusCode::kUnauthenticated));
 
   options.api_key = "not-" + c().api_key;
   Result<std::unique_ptr<btrdb::Client>> wrong = btrdb::Client::Connect(options);
-  ASSERT_FALSE(wrong.ok());
-  EXPECT_EQ(wrong.status().code(), StatusCode::kUnauthenticated) << wrong.status().ToString();
+  ASSERT_THAT(wrong.status(), StatusIs(StatusCode::kUnauthenticated));
   EXPECT_THAT(wrong.status().ToString(), Not(HasSubstr(c().api_key)));
 }
 

@@ -19,6 +19,7 @@ namespace btrq::broker {
 namespace {
 
 using btrq::testing::FakeClock;
+using btrq::testing::StatusIs;
 using btrq::testing::TestUuid;
 using std::chrono::milliseconds;
 
@@ -265,8 +266,7 @@ TEST_F(JournalTest, CorruptRecordInTheMiddleFailsOpenUnlessSkipping) {
   }
   FlipByteAt(middle + 8 + 2);  // inside "second"'s payload
   Result<std::unique_ptr<Journal>> refused = Open();
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), StatusCode::kInternal);
+  ASSERT_THAT(refused.status(), StatusIs(StatusCode::kInternal));
   EXPECT_NE(refused.status().message().find("corrupt record at offset"), std::string::npos);
 
   JournalOptions skip = Options();
@@ -291,8 +291,7 @@ TEST_F(JournalTest, AFileWithAForeignHeaderIsRefused) {
   }
   std::ofstream(LogPath(), std::ios::binary) << frame << payload;
   Result<std::unique_ptr<Journal>> j = Open();
-  ASSERT_FALSE(j.ok());
-  EXPECT_EQ(j.status().code(), StatusCode::kInvalidArgument);
+  ASSERT_THAT(j.status(), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(JournalTest, FullDiskFailsAcknowledgedRecordsAndKeepsTheRest) {

@@ -15,6 +15,7 @@ namespace {
 
 using btrq::testing::FakeClock;
 using btrq::testing::FakeStreamCatalog;
+using btrq::testing::StatusIs;
 using btrq::testing::TestUuid;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -169,8 +170,7 @@ TEST_F(SchedulerTest, InvalidSpecIsRejectedWithoutAnId) {
   JobSpec bad = Spec();
   bad.chunk = 0;
   auto r = sched_->SubmitJob(bad, nullptr);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  ASSERT_THAT(r.status(), StatusIs(StatusCode::kInvalidArgument));
   AddStreams(1, 1);
   EXPECT_EQ(Submit(Spec()), 1u);
 }

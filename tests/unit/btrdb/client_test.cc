@@ -24,6 +24,7 @@
 namespace btrq::btrdb {
 namespace {
 
+using ::btrq::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -275,8 +276,7 @@ TEST_F(ClientTest, ConnectChecksInfoAndReportsIt) {
 TEST_F(ClientTest, ServerThatIsNotVersion5IsRefused) {
   server_.service().major_version = 4;
   const Result<std::unique_ptr<Client>> c = Client::Connect(Options());
-  ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_THAT(c.status(), StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_FALSE(c.status().IsTransient());
   EXPECT_THAT(c.status().message(), HasSubstr("need 5"));
 }
@@ -359,9 +359,8 @@ TEST_F(ClientTest, InBandErrorOnTheSecondStreamedMessageIsCaught) {
                                                  points += batch.size();
                                                  return Status::OK();
                                                });
-  ASSERT_FALSE(r.ok());
+  ASSERT_THAT(r.status(), StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(points, 2u);  // the first message was delivered before the error
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(r.status().subcode(), 413);
   EXPECT_FALSE(r.status().IsTransient());
   EXPECT_THAT(r.status().message(), HasSubstr("RawValues: invalid time range"));
@@ -388,8 +387,7 @@ TEST_F(ClientTest, DeadlineExceededIsTransient) {
   auto client = ConnectOrDie(o);
   ASSERT_NE(client, nullptr);
   const Result<std::optional<RawPoint>> r = client->Nearest(TestUuid(), 0, 0, false);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
+  ASSERT_THAT(r.status(), StatusIs(StatusCode::kDeadlineExceeded));
   EXPECT_TRUE(r.status().IsTransient());
   EXPECT_THAT(r.status().message(), HasSubstr("Nearest"));
 }
@@ -400,8 +398,7 @@ TEST_F(ClientTest, UnreachableEndpointIsTransientUnavailableNamingTheEndpoint) {
   o.endpoints = {dead};
   o.api_key = "s3cret-key";
   const Result<std::unique_ptr<Client>> c = Client::Connect(o);
-  ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.status().code(), StatusCode::kUnavailable);
+  ASSERT_THAT(c.status(), StatusIs(StatusCode::kUnavailable));
   EXPECT_TRUE(c.status().IsTransient());
   EXPECT_THAT(c.status().message(), HasSubstr("cannot connect to BTrDB"));
   EXPECT_THAT(c.status().message(), HasSubstr(dead));
@@ -422,9 +419,8 @@ TEST_F(ClientTest, UnreadableCaBundleIsAClearPermanentError) {
   o.tls = ConnectOptions::Tls::kOn;
   o.ca_bundle = "/nonexistent/btrq-ca.pem";
   const Result<std::unique_ptr<Client>> c = Client::Connect(o);
-  ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_THAT(c.status().message(), HasSubstr("/nonexistent/btrq-ca.pem"));
+  ASSERT_THAT(c.status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("/nonexistent/btrq-ca.pem")));
 }
 
 TEST_F(ClientTest, TlsIsReallyDialledAndTheKeyNeverReachesAPlaintextServer) {

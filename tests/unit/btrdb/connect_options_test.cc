@@ -14,6 +14,7 @@
 namespace btrq::btrdb {
 namespace {
 
+using ::btrq::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Tls = ConnectOptions::Tls;
@@ -109,9 +110,7 @@ TEST_F(ResolveTest, MissingNamedProfileIsNotFound) {
   vars_["BTRDB_PROFILE"] = "staging";
   vars_["BTRDB_ENDPOINTS"] = "env-host:4410";
   const Result<ConnectOptions> r = ResolveConnectOptions({}, Env());
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
-  EXPECT_THAT(r.status().message(), HasSubstr("staging"));
+  ASSERT_THAT(r.status(), StatusIs(StatusCode::kNotFound, HasSubstr("staging")));
 }
 
 TEST_F(ResolveTest, NamedProfileWithoutCredentialsFileIsNotFound) {
@@ -119,8 +118,7 @@ TEST_F(ResolveTest, NamedProfileWithoutCredentialsFileIsNotFound) {
   opts.profile = "prod";
   opts.endpoints = {"h:4410"};
   const Result<ConnectOptions> r = ResolveConnectOptions(opts, Env());
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  ASSERT_THAT(r.status(), StatusIs(StatusCode::kNotFound));
 }
 
 TEST_F(ResolveTest, MissingFileAndDefaultProfileIsFineWhenEnvironmentHasEndpoints) {
@@ -132,9 +130,7 @@ TEST_F(ResolveTest, MissingFileAndDefaultProfileIsFineWhenEnvironmentHasEndpoint
 
 TEST_F(ResolveTest, NoEndpointsAnywhereIsInvalidArgument) {
   const Result<ConnectOptions> r = ResolveConnectOptions({}, Env());
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_THAT(r.status().message(), HasSubstr("BTRDB_ENDPOINTS"));
+  ASSERT_THAT(r.status(), StatusIs(StatusCode::kInvalidArgument, HasSubstr("BTRDB_ENDPOINTS")));
 }
 
 TEST_F(ResolveTest, ExplicitCommaSeparatedEndpointIsSplit) {
@@ -147,16 +143,13 @@ TEST_F(ResolveTest, ExplicitCommaSeparatedEndpointIsSplit) {
 TEST_F(ResolveTest, MalformedEndpointIsInvalidArgument) {
   vars_["BTRDB_ENDPOINTS"] = "just-a-host";
   const Result<ConnectOptions> r = ResolveConnectOptions({}, Env());
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  ASSERT_THAT(r.status(), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(ResolveTest, MalformedCredentialsFileIsInvalidArgument) {
   WriteCredentials("default: [unclosed\n");
   const Result<ConnectOptions> r = ResolveConnectOptions({}, Env());
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_THAT(r.status().message(), HasSubstr("credentials.yaml"));
+  ASSERT_THAT(r.status(), StatusIs(StatusCode::kInvalidArgument, HasSubstr("credentials.yaml")));
 }
 
 TEST_F(ResolveTest, CaBundleFromEnvironmentUnlessExplicit) {
@@ -204,8 +197,7 @@ TEST(PlanEndpoint, AcceptsBracketedIpv6) {
 TEST(PlanEndpoint, RejectsWhatIsNotHostPort) {
   for (const char* bad : {"host", ":4410", "host:", "host:port", "host:99999", "::1:4410"}) {
     const Result<EndpointPlan> p = PlanEndpoint(bad, Tls::kAuto);
-    ASSERT_FALSE(p.ok()) << bad;
-    EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument) << bad;
+    ASSERT_THAT(p.status(), StatusIs(StatusCode::kInvalidArgument)) << bad;
   }
 }
 

@@ -1,5 +1,5 @@
 // Pins the wire bytes of proto/btrdb/v5/btrdb.proto against encodings computed by hand
-// from the fact sheet's field numbers and types (shared/btrdb-api.md §1.2). A renumbered
+// from the upstream BTrDB v5 proto's field numbers and types. A renumbered
 // field or a changed type fails here before it breaks a real BTrDB client.
 
 #include <string>

@@ -14,7 +14,7 @@ struct BtrdbCase {
   bool transient;
 };
 
-// The mapping table as a specification: every code the fact sheet names.
+// The mapping table as a specification: every code docs/btrdb-api.md names.
 constexpr BtrdbCase kBtrdbCases[] = {
     {401, StatusCode::kNotFound, false},
     {402, StatusCode::kDeadlineExceeded, true},
@@ -143,7 +143,7 @@ TEST(StatusMapping, UnavailableSaysTheServerIsUnavailable) {
 }
 
 TEST(StatusMapping, BracketedCodeInGrpcDetailsIsABtrdbError) {
-  // How a proxy reports BTrDB errors as gRPC status (fact sheet §2.9).
+  // How a proxy reports BTrDB errors as gRPC status (docs/btrdb-api.md, Results and errors).
   const Status s = FromGrpcStatus(
       "StreamInfo", grpc::Status(grpc::StatusCode::UNKNOWN, "[404] stream does not exist"));
   EXPECT_EQ(s.code(), StatusCode::kNotFound);

@@ -11,6 +11,8 @@
 namespace btrq {
 namespace {
 
+using ::btrq::testing::StatusIs;
+
 TEST(Uuid, ParsesCanonicalAndBareHexCaseInsensitively) {
   ASSERT_OK_AND_ASSIGN(Uuid a, Uuid::Parse("0f3c2a1b-9d8e-4f70-a1b2-c3d4e5f60718"));
   ASSERT_OK_AND_ASSIGN(Uuid b, Uuid::Parse("0F3C2A1B9D8E4F70A1B2C3D4E5F60718"));
@@ -27,8 +29,7 @@ TEST(Uuid, RejectsMalformedText) {
                           "0g3c2a1b-9d8e-4f70-a1b2-c3d4e5f60718",
                           "0f3c2a1b9d8e4f70a1b2c3d4e5f6071z"}) {
     Result<Uuid> r = Uuid::Parse(bad);
-    EXPECT_FALSE(r.ok()) << bad;
-    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(r.status(), StatusIs(StatusCode::kInvalidArgument)) << bad;
   }
 }
 

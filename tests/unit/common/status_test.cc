@@ -7,6 +7,8 @@
 namespace btrq {
 namespace {
 
+using ::btrq::testing::StatusIs;
+
 Result<int> Half(int x) {
   if (x % 2 != 0) return Status::InvalidArgument("odd");
   return x / 2;
@@ -42,14 +44,12 @@ TEST(Result, PropagatesErrorsThroughMacros) {
   ASSERT_OK_AND_ASSIGN(int q, Quarter(8));
   EXPECT_EQ(q, 2);
   Result<int> bad = Quarter(6);
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  ASSERT_THAT(bad.status(), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST(Result, OkStatusIsNotAValue) {
   Result<int> r{Status::OK()};
-  EXPECT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kInternal);
+  EXPECT_THAT(r.status(), StatusIs(StatusCode::kInternal));
 }
 
 }  // namespace

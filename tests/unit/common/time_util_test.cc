@@ -11,6 +11,7 @@
 namespace btrq {
 namespace {
 
+using ::btrq::testing::StatusIs;
 using ::testing::HasSubstr;
 
 constexpr int64_t kSec = kNanosPerSecond;
@@ -83,8 +84,7 @@ TEST(ParseDuration, RejectsWithAMessageQuotingTheInput) {
   };
   for (const RejectCase& c : cases) {
     Result<int64_t> r = ParseDuration(c.text);
-    ASSERT_FALSE(r.ok()) << c.text << " parsed as " << *r;
-    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    ASSERT_THAT(r, StatusIs(StatusCode::kInvalidArgument)) << c.text;
     EXPECT_THAT(r.status().message(), HasSubstr("bad duration \"" + c.text + "\"")) << c.text;
     EXPECT_THAT(r.status().message(), HasSubstr(c.reason)) << c.text;
   }
@@ -236,8 +236,7 @@ TEST(ParseTimestamp, RejectsInvalidDatesAndGarbageWithClearMessages) {
   };
   for (const RejectCase& c : cases) {
     Result<int64_t> r = ParseTimestamp(c.text, kNow);
-    ASSERT_FALSE(r.ok()) << c.text << " parsed as " << *r;
-    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    ASSERT_THAT(r, StatusIs(StatusCode::kInvalidArgument)) << c.text;
     EXPECT_THAT(r.status().message(), HasSubstr("bad timestamp \"" + c.text + "\"")) << c.text;
     EXPECT_THAT(r.status().message(), HasSubstr(c.reason)) << c.text;
   }

@@ -13,6 +13,7 @@
 namespace btrq {
 namespace {
 
+using ::btrq::testing::StatusIs;
 using std::chrono::milliseconds;
 constexpr milliseconds kDeadline(5000);
 
@@ -165,8 +166,7 @@ TEST(ZmqUtil, RecvMultipartRejectsTooManyFramesAndStaysInSync) {
   ASSERT_TRUE(ready);
   std::vector<zmq::message_t> frames;
   Result<bool> r = RecvMultipart(a, 4, &frames);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidMessage);
+  ASSERT_THAT(r.status(), StatusIs(StatusCode::kInvalidMessage));
   EXPECT_TRUE(frames.empty());
   ASSERT_OK_AND_ASSIGN(bool got, RecvMultipart(a, 4, &frames));
   ASSERT_TRUE(got);
@@ -219,8 +219,7 @@ TEST(ZmqUtil, ErrorsAreStatusesNotExceptions) {
   SocketOptions bad_key;
   bad_key.curve_server = CurveServerKeys{"short"};
   Result<zmq::socket_t> r = MakeSocket(ctx, zmq::socket_type::router, bad_key);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  ASSERT_THAT(r.status(), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST(ZmqUtil, Z85AndCurveKeys) {

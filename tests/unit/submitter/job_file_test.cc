@@ -10,6 +10,7 @@
 namespace btrq::submitter {
 namespace {
 
+using ::btrq::testing::StatusIs;
 using ::testing::HasSubstr;
 
 TEST(JobFile, EmptyFileIsAnEmptySpec) {
@@ -49,8 +50,7 @@ TEST(JobFile, ErrorsNameFileLineAndKey) {
   };
   for (const BadFile& c : cases) {
     const Result<v1::JobSpec> spec = ParseJobText(c.text, "job.yaml", 0);
-    ASSERT_FALSE(spec.ok()) << c.text;
-    EXPECT_EQ(spec.status().code(), StatusCode::kInvalidArgument);
+    ASSERT_THAT(spec.status(), StatusIs(StatusCode::kInvalidArgument)) << c.text;
     EXPECT_THAT(spec.status().message(), HasSubstr(c.message)) << c.text;
   }
 }
