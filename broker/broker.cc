@@ -2,8 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -14,6 +12,7 @@
 #include "broker/dispatcher.h"
 #include "broker/journal.h"
 #include "broker/scheduler.h"
+#include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
@@ -21,7 +20,6 @@
 #include "btrdb/rpc_observer.h"
 #include "analytics/registry.h"
 
-#include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #ifndef BTRQ_BROKER_VERSION
@@ -34,14 +32,6 @@ namespace {
 // The submit-time reachability check must answer fast.
 constexpr int64_t kProbeTimeoutNs = 3'000'000'000;
 constexpr int kMaxControlMessageBytes = 64 << 20;
-
-Result<std::string> ReadFile(const std::string& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(std::string(what) + ": cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 }  // namespace
 
@@ -87,7 +77,7 @@ class Broker::Impl {
   std::unique_ptr<btrdb::Client> probe_client_ BTRQ_GUARDED_BY(probe_mu_);
 
   std::unique_ptr<BrokerControlService> service_;
-  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<GrpcServer> grpc_server_;
   HttpServer http_;
 };
 
@@ -183,7 +173,6 @@ Status Broker::Impl::StartGrpc() {
   const BrokerOptions& b = config_.broker;
   BTRQ_ASSIGN_OR_RETURN(std::string token, ResolveSecret(b.control_token, b.control_token_file,
                                                          "broker.control_token_file"));
-  BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(b.control_listen));
   ControlServiceOptions service_options;
   service_options.token = std::move(token);
   service_options.default_max_attempts = b.max_attempts;
@@ -191,25 +180,18 @@ Status Broker::Impl::StartGrpc() {
   service_ = std::make_unique<BrokerControlService>(service_options, dispatcher_.get(),
                                                     &analytics_, [this] { return Probe(); });
 
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (!b.tls_cert.empty() || !b.tls_key.empty()) {
-    BTRQ_ASSIGN_OR_RETURN(std::string cert, ReadFile(b.tls_cert, "broker.tls_cert"));
-    BTRQ_ASSIGN_OR_RETURN(std::string key, ReadFile(b.tls_key, "broker.tls_key"));
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
-    credentials = grpc::SslServerCredentials(ssl);
-  }
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(b.control_listen, credentials, &port);
-  builder.SetMaxReceiveMessageSize(kMaxControlMessageBytes);
-  builder.RegisterService(service_.get());
-  grpc_server_ = builder.BuildAndStart();
-  if (!grpc_server_ || port == 0) {
-    grpc_server_.reset();
-    return Status::Unavailable("cannot listen on broker.control_listen " + b.control_listen);
-  }
-  control_endpoint_ = host_port.first + ":" + std::to_string(port);
+  GrpcServerOptions server_options;
+  server_options.listen = b.control_listen;
+  server_options.listen_name = "broker.control_listen";
+  server_options.tls_cert_name = "broker.tls_cert";
+  server_options.tls_key_name = "broker.tls_key";
+  server_options.tls_cert_file = b.tls_cert;
+  server_options.tls_key_file = b.tls_key;
+  server_options.max_receive_message_bytes = kMaxControlMessageBytes;
+  // Calls still running (WatchJob) are cancelled after the grace period.
+  server_options.shutdown_grace = std::chrono::seconds(1);
+  BTRQ_ASSIGN_OR_RETURN(grpc_server_, GrpcServer::Start(server_options, {service_.get()}));
+  control_endpoint_ = grpc_server_->endpoint();
   return Status::OK();
 }
 
@@ -225,12 +207,7 @@ Status Broker::Impl::StartHttp() {
 
 void Broker::Impl::StopServers() {
   ready_ = false;
-  if (grpc_server_) {
-    // Calls still running (WatchJob) are cancelled after the grace period.
-    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    grpc_server_->Wait();
-    grpc_server_.reset();
-  }
+  grpc_server_.reset();  // GrpcServer's destructor shuts it down
   http_.Stop();
 }
 

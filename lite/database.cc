@@ -15,6 +15,7 @@
 
 #include "lite/crc32c.h"
 #include "lite/encoding.h"
+#include "btrdb/status_mapping.h"
 
 namespace btrq::lite {
 namespace fs = std::filesystem;
@@ -154,33 +155,8 @@ void ApplyChanges(KeyValues* kv, const std::vector<KeyChange>& changes, const st
 }  // namespace
 
 Status BtrdbError(uint32_t code, std::string msg) {
-  StatusCode sc = StatusCode::kInvalidArgument;
-  switch (code) {
-    case kNoSuchStream:
-    case kNoSuchPoint:
-      sc = StatusCode::kNotFound;
-      break;
-    case kSameStream:
-      sc = StatusCode::kAlreadyExists;
-      break;
-    case kAnnotationVersionMismatch:
-      sc = StatusCode::kFailedPrecondition;
-      break;
-    case kNotImplemented:
-    case kFaultInjectionDisabled:
-    case kObliterateDisabled:
-      sc = StatusCode::kUnimplemented;
-      break;
-    case kContextError:
-      sc = StatusCode::kUnavailable;
-      break;
-    case kInvariantFailure:
-      sc = StatusCode::kInternal;
-      break;
-    default:
-      break;
-  }
-  return Status(sc, std::move(msg), static_cast<int32_t>(code));
+  // The client's table, so a code means the same on both sides of the wire.
+  return Status(btrdb::BtrdbCodeToStatusCode(code), std::move(msg), static_cast<int32_t>(code));
 }
 
 uint32_t BtrdbCodeOf(const Status& s) {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -13,6 +12,7 @@
 #include <utility>
 
 #include "common/codec.h"
+#include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
@@ -22,7 +22,6 @@
 #include "sink/result_store.h"
 #include "sink/sink_service.h"
 
-#include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
@@ -42,13 +41,6 @@ constexpr size_t kMaxFrames = 3;
 constexpr size_t kLatencyWindow = 1024;
 // How long close waits to flush the last ACKs.
 constexpr int kLingerMs = 1000;
-
-Result<std::string> ReadFile(const std::string& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument(std::string(what) + ": cannot read " + path);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return text;
-}
 
 std::string HexOf(std::string_view bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -161,7 +153,7 @@ class Sink::Impl {
   std::unique_ptr<ZapAuthenticator> zap_;
 
   std::unique_ptr<SinkServiceImpl> service_;
-  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<GrpcServer> grpc_server_;
   HttpServer http_;
   std::atomic<bool> ready_{false};
 
@@ -274,29 +266,20 @@ Status Sink::Impl::StartGrpc() {
   BTRQ_ASSIGN_OR_RETURN(std::string token,
                         ResolveSecret(options_.control_token, options_.control_token_file,
                                       "sink.control_token_file"));
-  BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(options_.control_listen));
   SinkServiceOptions service_options;
   service_options.token = std::move(token);
   service_ = std::make_unique<SinkServiceImpl>(service_options, reader_.get(),
                                                [this] { return Latency(); });
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
-    BTRQ_ASSIGN_OR_RETURN(std::string cert, ReadFile(options_.tls_cert, "sink.tls_cert"));
-    BTRQ_ASSIGN_OR_RETURN(std::string key, ReadFile(options_.tls_key, "sink.tls_key"));
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
-    credentials = grpc::SslServerCredentials(ssl);
-  }
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(options_.control_listen, credentials, &port);
-  builder.RegisterService(service_.get());
-  grpc_server_ = builder.BuildAndStart();
-  if (!grpc_server_ || port == 0) {
-    grpc_server_.reset();
-    return Status::Unavailable("cannot listen on sink.control_listen " + options_.control_listen);
-  }
-  control_endpoint_ = host_port.first + ":" + std::to_string(port);
+  GrpcServerOptions server_options;
+  server_options.listen = options_.control_listen;
+  server_options.listen_name = "sink.control_listen";
+  server_options.tls_cert_name = "sink.tls_cert";
+  server_options.tls_key_name = "sink.tls_key";
+  server_options.tls_cert_file = options_.tls_cert;
+  server_options.tls_key_file = options_.tls_key;
+  server_options.shutdown_grace = std::chrono::seconds(1);
+  BTRQ_ASSIGN_OR_RETURN(grpc_server_, GrpcServer::Start(server_options, {service_.get()}));
+  control_endpoint_ = grpc_server_->endpoint();
   return Status::OK();
 }
 
@@ -307,11 +290,7 @@ Status Sink::Impl::StartHttp() {
 
 void Sink::Impl::StopServers() {
   ready_ = false;
-  if (grpc_server_) {
-    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    grpc_server_->Wait();
-    grpc_server_.reset();
-  }
+  grpc_server_.reset();  // GrpcServer's destructor shuts it down
   http_.Stop();
   if (router_) router_.close();
   if (zap_) zap_->Stop();
