@@ -124,7 +124,7 @@ Status Broker::Impl::Init() {
   dispatcher_options.listen = b.tasks_listen;
   dispatcher_options.heartbeat_interval = Nanos(b.heartbeat_interval);
   dispatcher_options.limits.max_frame_bytes = static_cast<size_t>(b.max_message_bytes);
-  dispatcher_options.history = &history_;
+  dispatcher_options.sampler.history = &history_;
   if (config_.curve.enabled) {
     // Our own pair (checked against curve.public_key); only listed worker keys get in.
     BTRQ_ASSIGN_OR_RETURN(CurveKeyPair pair, CurveKeyPairFrom(config_.curve));
