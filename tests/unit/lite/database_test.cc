@@ -10,6 +10,7 @@
 #include "lite/crc32c.h"
 #include "lite/sql.h"
 #include "lite/wal.h"
+#include "btrdb/status_mapping.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -270,6 +271,23 @@ TEST(Wal, ReaderStopsAtTheFirstBadRecord) {
   EXPECT_THAT(seen, ElementsAre("one", "two"));
   EXPECT_EQ(r.records, 2u);
   EXPECT_EQ(r.file_bytes - r.valid_bytes, 3u);
+}
+
+// One BTrDB code table for client and server: a lite error means what the client makes
+// of its code (btrdb/status_mapping.h); 402 and 424 used to differ.
+TEST(BtrdbErrorTest, UsesTheClientsCodeTable) {
+  for (uint32_t code : {kNoSuchPoint, kContextError, kNoSuchStream, kInvalidCollection,
+                        kInvalidTagKey, kInvalidTagValue, kInvalidTimeRange, kInvalidPointWidth,
+                        kSameStream, kWrongArgs, kAnnotationVersionMismatch,
+                        kFaultInjectionDisabled, kBadValue, kInvalidVersions, kObliterateDisabled,
+                        kInvalidParameter, kBadSqlValue, kVersionNotAvailable, kInvariantFailure,
+                        kNotImplemented}) {
+    const Status s = BtrdbError(code, "m");
+    EXPECT_EQ(s.code(), btrdb::BtrdbCodeToStatusCode(code)) << code;
+    EXPECT_EQ(BtrdbCodeOf(s), code);
+  }
+  EXPECT_EQ(BtrdbError(kContextError, "m").code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(BtrdbError(kFaultInjectionDisabled, "m").code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
