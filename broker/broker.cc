@@ -180,13 +180,8 @@ Status Broker::Impl::StartGrpc() {
   service_ = std::make_unique<BrokerControlService>(service_options, dispatcher_.get(),
                                                     &analytics_, [this] { return Probe(); });
 
-  GrpcServerOptions server_options;
-  server_options.listen = b.control_listen;
-  server_options.listen_name = "broker.control_listen";
-  server_options.tls_cert_name = "broker.tls_cert";
-  server_options.tls_key_name = "broker.tls_key";
-  server_options.tls_cert_file = b.tls_cert;
-  server_options.tls_key_file = b.tls_key;
+  GrpcServerOptions server_options =
+      ControlServerOptions("broker", b.control_listen, b.tls_cert, b.tls_key);
   server_options.max_receive_message_bytes = kMaxControlMessageBytes;
   // Calls still running (WatchJob) are cancelled after the grace period.
   server_options.shutdown_grace = std::chrono::seconds(1);

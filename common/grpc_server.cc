@@ -81,6 +81,20 @@ grpc::Status CheckBearer(const grpc::ServerContext& context, std::string_view to
   return {grpc::StatusCode::UNAUTHENTICATED, refusals.wrong};
 }
 
+GrpcServerOptions ControlServerOptions(std::string_view section, const std::string& listen,
+                                       const std::string& tls_cert_file,
+                                       const std::string& tls_key_file) {
+  const std::string prefix(section);
+  GrpcServerOptions options;
+  options.listen = listen;
+  options.listen_name = prefix + ".control_listen";
+  options.tls_cert_name = prefix + ".tls_cert";
+  options.tls_key_name = prefix + ".tls_key";
+  options.tls_cert_file = tls_cert_file;
+  options.tls_key_file = tls_key_file;
+  return options;
+}
+
 Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const GrpcServerOptions& options, const std::vector<grpc::Service*>& services) {
   // Checked here, as gRPC would only log a malformed address and fail to bind.

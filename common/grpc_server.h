@@ -55,6 +55,13 @@ struct GrpcServerOptions {
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(1);
 };
 
+// The options of a daemon's control server from its config section `section` ("broker",
+// "sink"): errors name "<section>.control_listen", "<section>.tls_cert" and
+// "<section>.tls_key".
+GrpcServerOptions ControlServerOptions(std::string_view section, const std::string& listen,
+                                       const std::string& tls_cert_file,
+                                       const std::string& tls_key_file);
+
 class GrpcServer {
  public:
   // Builds, binds and starts a server for `services` (borrowed: they must outlive the

@@ -249,15 +249,11 @@ Status Sink::Impl::StartGrpc() {
   service_options.token = std::move(token);
   service_ = std::make_unique<SinkServiceImpl>(service_options, reader_.get(),
                                                [this] { return Latency(); });
-  GrpcServerOptions server_options;
-  server_options.listen = options_.control_listen;
-  server_options.listen_name = "sink.control_listen";
-  server_options.tls_cert_name = "sink.tls_cert";
-  server_options.tls_key_name = "sink.tls_key";
-  server_options.tls_cert_file = options_.tls_cert;
-  server_options.tls_key_file = options_.tls_key;
-  server_options.shutdown_grace = std::chrono::seconds(1);
-  BTRQ_ASSIGN_OR_RETURN(grpc_server_, GrpcServer::Start(server_options, {service_.get()}));
+  BTRQ_ASSIGN_OR_RETURN(
+      grpc_server_,
+      GrpcServer::Start(ControlServerOptions("sink", options_.control_listen, options_.tls_cert,
+                                             options_.tls_key),
+                        {service_.get()}));
   control_endpoint_ = grpc_server_->endpoint();
   return Status::OK();
 }

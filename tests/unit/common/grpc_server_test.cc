@@ -171,6 +171,17 @@ TEST(GrpcServerTest, OnlyAKeyStillAsksForTheCertificate) {
   EXPECT_THAT(server.status().message(), StartsWith("test.tls_cert: cannot read"));
 }
 
+TEST(ControlServerOptionsTest, NamesTheConfigKeysOfItsSection) {
+  const GrpcServerOptions options =
+      ControlServerOptions("sink", "127.0.0.1:7410", "/etc/c.pem", "/etc/k.pem");
+  EXPECT_EQ(options.listen, "127.0.0.1:7410");
+  EXPECT_EQ(options.listen_name, "sink.control_listen");
+  EXPECT_EQ(options.tls_cert_name, "sink.tls_cert");
+  EXPECT_EQ(options.tls_key_name, "sink.tls_key");
+  EXPECT_EQ(options.tls_cert_file, "/etc/c.pem");
+  EXPECT_EQ(options.tls_key_file, "/etc/k.pem");
+}
+
 // Admits every call; only its presence matters here.
 class AdmitAll final : public grpc::AuthMetadataProcessor {
  public:
