@@ -20,8 +20,7 @@ Result<std::string> ReadPemFile(const std::string& path, std::string_view name) 
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
-    const GrpcServerOptions& options) {
+Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(const GrpcServerOptions& options) {
   if (options.tls_cert_file.empty() && options.tls_key_file.empty()) {
     if (options.auth_processor) {
       // gRPC runs auth metadata processors on secure channels only.
@@ -44,29 +43,38 @@ Result<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
 grpc::Status ToGrpcStatus(const Status& status) {
   // One row per code of ours; kIoError and kInternal have no gRPC twin but INTERNAL.
   switch (status.code()) {
-    case StatusCode::kOk: return grpc::Status::OK;
+    case StatusCode::kOk:
+      return grpc::Status::OK;
     case StatusCode::kInvalidArgument:
     case StatusCode::kInvalidMessage:
       return {grpc::StatusCode::INVALID_ARGUMENT, status.message()};
-    case StatusCode::kNotFound: return {grpc::StatusCode::NOT_FOUND, status.message()};
-    case StatusCode::kAlreadyExists: return {grpc::StatusCode::ALREADY_EXISTS, status.message()};
+    case StatusCode::kNotFound:
+      return {grpc::StatusCode::NOT_FOUND, status.message()};
+    case StatusCode::kAlreadyExists:
+      return {grpc::StatusCode::ALREADY_EXISTS, status.message()};
     case StatusCode::kFailedPrecondition:
       return {grpc::StatusCode::FAILED_PRECONDITION, status.message()};
-    case StatusCode::kOutOfRange: return {grpc::StatusCode::OUT_OF_RANGE, status.message()};
+    case StatusCode::kOutOfRange:
+      return {grpc::StatusCode::OUT_OF_RANGE, status.message()};
     case StatusCode::kPermissionDenied:
       return {grpc::StatusCode::PERMISSION_DENIED, status.message()};
     case StatusCode::kUnauthenticated:
       return {grpc::StatusCode::UNAUTHENTICATED, status.message()};
     case StatusCode::kResourceExhausted:
       return {grpc::StatusCode::RESOURCE_EXHAUSTED, status.message()};
-    case StatusCode::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, status.message()};
+    case StatusCode::kUnavailable:
+      return {grpc::StatusCode::UNAVAILABLE, status.message()};
     case StatusCode::kDeadlineExceeded:
       return {grpc::StatusCode::DEADLINE_EXCEEDED, status.message()};
-    case StatusCode::kCancelled: return {grpc::StatusCode::CANCELLED, status.message()};
-    case StatusCode::kAborted: return {grpc::StatusCode::ABORTED, status.message()};
-    case StatusCode::kUnimplemented: return {grpc::StatusCode::UNIMPLEMENTED, status.message()};
+    case StatusCode::kCancelled:
+      return {grpc::StatusCode::CANCELLED, status.message()};
+    case StatusCode::kAborted:
+      return {grpc::StatusCode::ABORTED, status.message()};
+    case StatusCode::kUnimplemented:
+      return {grpc::StatusCode::UNIMPLEMENTED, status.message()};
     case StatusCode::kIoError:
-    case StatusCode::kInternal: break;
+    case StatusCode::kInternal:
+      break;
   }
   return {grpc::StatusCode::INTERNAL, status.ToString()};
 }
@@ -74,9 +82,12 @@ grpc::Status ToGrpcStatus(const Status& status) {
 grpc::Status CheckBearer(const grpc::ServerContext& context, std::string_view token,
                          const BearerRefusals& refusals) {
   switch (CheckBearerToken(AuthorizationValue(context.client_metadata()), token)) {
-    case BearerCheck::kAllowed: return grpc::Status::OK;
-    case BearerCheck::kMissing: return {grpc::StatusCode::UNAUTHENTICATED, refusals.missing};
-    case BearerCheck::kWrong: break;
+    case BearerCheck::kAllowed:
+      return grpc::Status::OK;
+    case BearerCheck::kMissing:
+      return {grpc::StatusCode::UNAUTHENTICATED, refusals.missing};
+    case BearerCheck::kWrong:
+      break;
   }
   return {grpc::StatusCode::UNAUTHENTICATED, refusals.wrong};
 }
@@ -95,8 +106,8 @@ GrpcServerOptions ControlServerOptions(std::string_view section, const std::stri
   return options;
 }
 
-Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(
-    const GrpcServerOptions& options, const std::vector<grpc::Service*>& services) {
+Result<std::unique_ptr<GrpcServer>> GrpcServer::Start(const GrpcServerOptions& options,
+                                                      const std::vector<grpc::Service*>& services) {
   // Checked here, as gRPC would only log a malformed address and fail to bind.
   BTRQ_RETURN_IF_ERROR(SplitHostPort(options.listen).status());
   BTRQ_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,

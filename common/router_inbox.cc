@@ -25,8 +25,8 @@ std::string HexOf(std::string_view bytes) {
 
 std::string PeerName(std::string_view identity) {
   if (identity.empty()) return "(unknown)";
-  const bool printable = std::all_of(identity.begin(), identity.end(),
-                                     [](char c) { return c >= 0x20 && c < 0x7f; });
+  const bool printable =
+      std::all_of(identity.begin(), identity.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
   return printable ? std::string(identity) : HexOf(identity);
 }
 
@@ -49,10 +49,9 @@ Result<std::unique_ptr<RouterInbox>> RouterInbox::Create(const RouterInboxOption
                                                          RateLimiter* log_limiter,
                                                          const ZapAuthenticator* zap) {
   std::unique_ptr<RouterInbox> inbox(new RouterInbox(options, registry, log_limiter, zap));
-  for (DecodeErrorReason reason :
-       {DecodeErrorReason::kTooLarge, DecodeErrorReason::kBadVersion,
-        DecodeErrorReason::kUnknownType, DecodeErrorReason::kMalformed,
-        DecodeErrorReason::kLimits, DecodeErrorReason::kBadField}) {
+  for (DecodeErrorReason reason : {DecodeErrorReason::kTooLarge, DecodeErrorReason::kBadVersion,
+                                   DecodeErrorReason::kUnknownType, DecodeErrorReason::kMalformed,
+                                   DecodeErrorReason::kLimits, DecodeErrorReason::kBadField}) {
     BTRQ_RETURN_IF_ERROR(inbox->AddCounter(std::string(DecodeErrorReasonName(reason))));
   }
   for (const std::string& reason : options.reasons) {
@@ -62,9 +61,9 @@ Result<std::unique_ptr<RouterInbox>> RouterInbox::Create(const RouterInboxOption
 }
 
 Status RouterInbox::AddCounter(const std::string& reason) {
-  BTRQ_ASSIGN_OR_RETURN(bad_messages_[reason],
-                        registry_->AddCounter("btrq_bad_messages_total", options_.bad_help,
-                                              {{"reason", reason}}));
+  BTRQ_ASSIGN_OR_RETURN(
+      bad_messages_[reason],
+      registry_->AddCounter("btrq_bad_messages_total", options_.bad_help, {{"reason", reason}}));
   return Status::OK();
 }
 

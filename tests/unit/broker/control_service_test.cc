@@ -83,8 +83,8 @@ class ControlServiceTest : public ::testing::Test {
                          Scheduler::Create(SchedulerOptions(), &clock_, &catalog_, nullptr));
     DispatcherOptions options;
     options.listen = "tcp://127.0.0.1:0";
-    ASSERT_OK_AND_ASSIGN(dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler),
-                                                         {}, &registry_));
+    ASSERT_OK_AND_ASSIGN(
+        dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler), {}, &registry_));
     dispatcher_->Close();
   }
 

@@ -19,9 +19,9 @@ namespace {
 
 using btrq::testing::FakeStreamCatalog;
 using btrq::testing::TestUuid;
-using ::testing::HasSubstr;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::HasSubstr;
 
 constexpr auto kDeadline = seconds(10);
 constexpr int64_t kChunk = 10;
@@ -49,8 +49,8 @@ class DispatcherTest : public ::testing::Test {
     DispatcherOptions options;
     options.listen = "tcp://127.0.0.1:0";
     options.limits.max_frame_bytes = 64 * 1024;
-    ASSERT_OK_AND_ASSIGN(dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler),
-                                                         {}, &registry_));
+    ASSERT_OK_AND_ASSIGN(
+        dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler), {}, &registry_));
     loop_ = std::thread([this] { run_status_ = dispatcher_->Run(); });
   }
 
@@ -131,7 +131,8 @@ TEST_F(DispatcherTest, AMessageBeforeHelloIsRejectedAndCounted) {
   std::optional<RejectMsg> reject = Await<RejectMsg>(stranger);
   ASSERT_TRUE(reject.has_value());
   EXPECT_EQ(reject->reason, "unknown worker");
-  EXPECT_THAT(registry_.Render(), HasSubstr("btrq_bad_messages_total{reason=\"unknown_worker\"} 1"));
+  EXPECT_THAT(registry_.Render(),
+              HasSubstr("btrq_bad_messages_total{reason=\"unknown_worker\"} 1"));
 }
 
 TEST_F(DispatcherTest, AnotherProtocolVersionIsRejectedAndCounted) {
@@ -161,8 +162,8 @@ TEST_F(DispatcherTest, ABrokerMessageFromAWorkerIsTheWrongType) {
 
 TEST_F(DispatcherTest, CommandsRunOnTheLoopAndDrainingAStrangerIsNotFound) {
   std::promise<Status> drained;
-  ASSERT_TRUE(dispatcher_->Post(
-      [&drained](Dispatcher& d) { drained.set_value(d.DrainWorker("nobody")); }));
+  ASSERT_TRUE(
+      dispatcher_->Post([&drained](Dispatcher& d) { drained.set_value(d.DrainWorker("nobody")); }));
   std::future<Status> answer = drained.get_future();
   ASSERT_EQ(answer.wait_for(kDeadline), std::future_status::ready);
   EXPECT_EQ(answer.get().code(), StatusCode::kNotFound);

@@ -16,10 +16,10 @@ namespace {
 using btrq::testing::FakeClock;
 using btrq::testing::FakeStreamCatalog;
 using btrq::testing::TestUuid;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr int64_t kChunk = 10;
 

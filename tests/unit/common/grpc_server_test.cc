@@ -63,7 +63,8 @@ class GuardedSink final : public v1::Sink::Service {
   explicit GuardedSink(std::string token) : token_(std::move(token)) {}
   grpc::Status GetStats(grpc::ServerContext* context, const v1::SinkStatsRequest*,
                         v1::SinkStats* response) override {
-    if (grpc::Status auth = CheckBearer(*context, token_, {.missing = "no token", .wrong = "bad token"});
+    if (grpc::Status auth =
+            CheckBearer(*context, token_, {.missing = "no token", .wrong = "bad token"});
         !auth.ok()) {
       return auth;
     }
@@ -87,8 +88,7 @@ GrpcServerOptions LocalOptions() {
 
 grpc::Status CallStats(const std::string& endpoint, const std::string& authorization,
                        v1::SinkStats* stats) {
-  auto stub = v1::Sink::NewStub(
-      grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
+  auto stub = v1::Sink::NewStub(grpc::CreateChannel(endpoint, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   if (!authorization.empty()) context.AddMetadata("authorization", authorization);

@@ -93,9 +93,8 @@ TEST_F(RouterInboxTest, KeepsAnEmptyDelimiterInTheEnvelope) {
 }
 
 TEST_F(RouterInboxTest, CountsEveryReasonFromZero) {
-  for (std::string_view reason :
-       {"too_large", "bad_version", "unknown_type", "malformed", "limits", "bad_field",
-        "wrong_type", "envelope"}) {
+  for (std::string_view reason : {"too_large", "bad_version", "unknown_type", "malformed", "limits",
+                                  "bad_field", "wrong_type", "envelope"}) {
     EXPECT_EQ(Count(reason), "0") << reason;
   }
 }

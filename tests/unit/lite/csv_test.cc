@@ -73,14 +73,11 @@ TEST_F(CsvTest, WindowHeadersHaveFiveColumnsPerStream) {
 }
 
 TEST_F(CsvTest, RawRowsMergeTheStreamsByTimeWithEmptyCells) {
-  EXPECT_THAT(Rows(Query(CsvKind::kRaw)),
-              ElementsAre(Row{"0", "1", ""}, Row{"10", "2", "0.5"}, Row{"20", "3", ""},
-                          Row{"30", "", "4"}));
+  EXPECT_THAT(Rows(Query(CsvKind::kRaw)), ElementsAre(Row{"0", "1", ""}, Row{"10", "2", "0.5"},
+                                                      Row{"20", "3", ""}, Row{"30", "", "4"}));
 }
 
-TEST_F(CsvTest, RowsStopWhenTheSinkSaysSo) {
-  EXPECT_EQ(Rows(Query(CsvKind::kRaw), 2).size(), 2u);
-}
+TEST_F(CsvTest, RowsStopWhenTheSinkSaysSo) { EXPECT_EQ(Rows(Query(CsvKind::kRaw), 2).size(), 2u); }
 
 TEST_F(CsvTest, RowsStopWhenCancelled) {
   std::vector<Row> rows;

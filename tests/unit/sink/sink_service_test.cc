@@ -27,8 +27,9 @@ class SinkServiceTest : public ::testing::Test {
   std::unique_ptr<SinkServiceImpl> Service(std::string token) {
     SinkServiceOptions options;
     options.token = std::move(token);
-    return std::make_unique<SinkServiceImpl>(options, store_.get(),
-                                             [] { return CommitLatency{0.25, 0.5}; });
+    return std::make_unique<SinkServiceImpl>(options, store_.get(), [] {
+      return CommitLatency{0.25, 0.5};
+    });
   }
 
   testing::TempDir dir_;
