@@ -2,8 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -15,6 +13,7 @@
 #include "broker/journal.h"
 #include "broker/scheduler.h"
 #include "common/file_util.h"
+#include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
@@ -22,7 +21,6 @@
 #include "btrdb/rpc_observer.h"
 #include "analytics/registry.h"
 
-#include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #ifndef BTRQ_BROKER_VERSION
@@ -35,12 +33,6 @@ namespace {
 // The submit-time reachability check must answer fast.
 constexpr int64_t kProbeTimeoutNs = 3'000'000'000;
 constexpr int kMaxControlMessageBytes = 64 << 20;
-
-Result<std::string> ReadFile(const std::string& path, std::string_view what) {
-  Result<std::string> text = ReadFileToString(path);
-  if (!text.ok()) return Status::InvalidArgument(std::string(what) + ": cannot read " + path);
-  return text;
-}
 
 }  // namespace
 
@@ -86,7 +78,7 @@ class Broker::Impl {
   std::unique_ptr<btrdb::Client> probe_client_ BTRQ_GUARDED_BY(probe_mu_);
 
   std::unique_ptr<BrokerControlService> service_;
-  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<GrpcServer> grpc_server_;
   HttpServer http_;
 };
 
@@ -133,7 +125,7 @@ Status Broker::Impl::Init() {
   dispatcher_options.listen = b.tasks_listen;
   dispatcher_options.heartbeat_interval = Nanos(b.heartbeat_interval);
   dispatcher_options.limits.max_frame_bytes = static_cast<size_t>(b.max_message_bytes);
-  dispatcher_options.history = &history_;
+  dispatcher_options.sampler.history = &history_;
   if (config_.curve.enabled) {
     // Our own pair (checked against curve.public_key); only listed worker keys get in.
     BTRQ_ASSIGN_OR_RETURN(CurveKeyPair pair, CurveKeyPairFrom(config_.curve));
@@ -182,7 +174,6 @@ Status Broker::Impl::StartGrpc() {
   const BrokerOptions& b = config_.broker;
   BTRQ_ASSIGN_OR_RETURN(std::string token, ResolveSecret(b.control_token, b.control_token_file,
                                                          "broker.control_token_file"));
-  BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(b.control_listen));
   ControlServiceOptions service_options;
   service_options.token = std::move(token);
   service_options.default_max_attempts = b.max_attempts;
@@ -190,25 +181,13 @@ Status Broker::Impl::StartGrpc() {
   service_ = std::make_unique<BrokerControlService>(service_options, dispatcher_.get(),
                                                     &analytics_, [this] { return Probe(); });
 
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (!b.tls_cert.empty() || !b.tls_key.empty()) {
-    BTRQ_ASSIGN_OR_RETURN(std::string cert, ReadFile(b.tls_cert, "broker.tls_cert"));
-    BTRQ_ASSIGN_OR_RETURN(std::string key, ReadFile(b.tls_key, "broker.tls_key"));
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
-    credentials = grpc::SslServerCredentials(ssl);
-  }
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(b.control_listen, credentials, &port);
-  builder.SetMaxReceiveMessageSize(kMaxControlMessageBytes);
-  builder.RegisterService(service_.get());
-  grpc_server_ = builder.BuildAndStart();
-  if (!grpc_server_ || port == 0) {
-    grpc_server_.reset();
-    return Status::Unavailable("cannot listen on broker.control_listen " + b.control_listen);
-  }
-  control_endpoint_ = host_port.first + ":" + std::to_string(port);
+  GrpcServerOptions server_options =
+      ControlServerOptions("broker", b.control_listen, b.tls_cert, b.tls_key);
+  server_options.max_receive_message_bytes = kMaxControlMessageBytes;
+  // Calls still running (WatchJob) are cancelled after the grace period.
+  server_options.shutdown_grace = std::chrono::seconds(1);
+  BTRQ_ASSIGN_OR_RETURN(grpc_server_, GrpcServer::Start(server_options, {service_.get()}));
+  control_endpoint_ = grpc_server_->endpoint();
   return Status::OK();
 }
 
@@ -224,12 +203,7 @@ Status Broker::Impl::StartHttp() {
 
 void Broker::Impl::StopServers() {
   ready_ = false;
-  if (grpc_server_) {
-    // Calls still running (WatchJob) are cancelled after the grace period.
-    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    grpc_server_->Wait();
-    grpc_server_.reset();
-  }
+  grpc_server_.reset();  // GrpcServer's destructor shuts it down
   http_.Stop();
 }
 

@@ -7,7 +7,7 @@
 #include <thread>
 #include <utility>
 
-#include "common/bearer_token.h"
+#include "common/grpc_server.h"
 
 namespace btrq::broker {
 namespace {
@@ -116,33 +116,6 @@ Result<Uuid> UuidFromProto(const std::string& bytes, std::string_view what) {
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kOk: return grpc::Status::OK;
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kInvalidMessage:
-      return {grpc::StatusCode::INVALID_ARGUMENT, status.message()};
-    case StatusCode::kNotFound: return {grpc::StatusCode::NOT_FOUND, status.message()};
-    case StatusCode::kAlreadyExists: return {grpc::StatusCode::ALREADY_EXISTS, status.message()};
-    case StatusCode::kFailedPrecondition:
-      return {grpc::StatusCode::FAILED_PRECONDITION, status.message()};
-    case StatusCode::kOutOfRange: return {grpc::StatusCode::OUT_OF_RANGE, status.message()};
-    case StatusCode::kPermissionDenied:
-      return {grpc::StatusCode::PERMISSION_DENIED, status.message()};
-    case StatusCode::kUnauthenticated:
-      return {grpc::StatusCode::UNAUTHENTICATED, status.message()};
-    case StatusCode::kResourceExhausted:
-      return {grpc::StatusCode::RESOURCE_EXHAUSTED, status.message()};
-    case StatusCode::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, status.message()};
-    case StatusCode::kDeadlineExceeded:
-      return {grpc::StatusCode::DEADLINE_EXCEEDED, status.message()};
-    case StatusCode::kCancelled: return {grpc::StatusCode::CANCELLED, status.message()};
-    case StatusCode::kAborted: return {grpc::StatusCode::ABORTED, status.message()};
-    case StatusCode::kUnimplemented: return {grpc::StatusCode::UNIMPLEMENTED, status.message()};
-    default: return {grpc::StatusCode::INTERNAL, status.ToString()};
-  }
-}
-
 Result<JobSpec> JobSpecFromProto(const v1::JobSpec& proto, const ControlServiceOptions& options) {
   JobSpec spec;
   spec.name = proto.name();
@@ -194,17 +167,10 @@ BrokerControlService::BrokerControlService(const ControlServiceOptions& options,
     : options_(options), dispatcher_(dispatcher), analytics_(analytics), probe_(std::move(probe)) {}
 
 grpc::Status BrokerControlService::Authorize(const grpc::ServerContext& context) const {
-  switch (CheckBearerToken(AuthorizationValue(context.client_metadata()), options_.token)) {
-    case BearerCheck::kAllowed:
-      return grpc::Status::OK;
-    case BearerCheck::kMissing:
-      return {grpc::StatusCode::UNAUTHENTICATED,
-              "the broker requires a token: send \"authorization: Bearer <token>\" "
-              "(btrq: set control.token or --token)"};
-    case BearerCheck::kWrong:
-      break;
-  }
-  return {grpc::StatusCode::UNAUTHENTICATED, "wrong bearer token for the broker"};
+  return CheckBearer(context, options_.token,
+                     {.missing = "the broker requires a token: send \"authorization: Bearer "
+                                 "<token>\" (btrq: set control.token or --token)",
+                      .wrong = "wrong bearer token for the broker"});
 }
 
 Status BrokerControlService::Call(const std::function<Status(Dispatcher&)>& fn) const {

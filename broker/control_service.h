@@ -84,7 +84,4 @@ class BrokerControlService final : public v1::Broker::Service {
 // InvalidArgument for malformed UUIDs and values; JobSpec::Validate is not called.
 Result<JobSpec> JobSpecFromProto(const v1::JobSpec& proto, const ControlServiceOptions& options);
 
-// The gRPC status for one of ours.
-grpc::Status ToGrpcStatus(const Status& status);
-
 }  // namespace btrq::broker

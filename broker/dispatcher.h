@@ -41,12 +41,14 @@
 #include "broker/dashboard/history.h"
 #include "broker/dashboard/snapshot.h"
 #include "broker/progress.h"
+#include "broker/sampler.h"
 #include "broker/scheduler.h"
 #include "common/clock.h"
 #include "common/codec.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
+#include "common/router_inbox.h"
 #include "common/status.h"
 #include "common/zap.h"
 #include "common/zmq_util.h"
@@ -73,15 +75,10 @@ struct DispatcherOptions {
   // after it closes. Refusals are counted in the registry when zap->metrics is null.
   // Messages without a ZAP User-Id are then dropped as "unauthenticated".
   std::optional<ZapOptions> zap;
-  // How often the metrics snapshot and the rate samples are taken.
+  // How often the metrics snapshot and the rate samples are taken (broker/sampler.h).
   Nanos sample_interval = std::chrono::milliseconds(250);
-  // How often the dashboard's picture (DashboardView) is rebuilt and, when `history` is
-  // set, sampled into it. `history` is borrowed and must outlive the dispatcher.
-  Nanos dashboard_interval = std::chrono::seconds(1);
-  dashboard::DashboardHistory* history = nullptr;
-  // Jobs (newest first) and dead letters in the dashboard's picture at most.
-  size_t dashboard_jobs = 200;
-  size_t dashboard_dead_letters = 200;
+  // The dashboard's picture; sampler.history is borrowed and must outlive the dispatcher.
+  SamplerOptions sampler;
 };
 
 // Called on each task before it is sent (e.g. to add stream params); an error is logged
@@ -123,61 +120,53 @@ class Dispatcher {
 
   // Per-job queue depth as Prometheus text (btrq_queue_depth{job_id="N"}), from the last
   // sample. Thread-safe.
-  std::string RenderJobMetrics() const BTRQ_EXCLUDES(snapshot_mu_);
+  std::string RenderJobMetrics() const { return sampler_->RenderJobMetrics(); }
   // The dashboard's picture of the broker, rebuilt every dashboard_interval by the loop.
   // Thread-safe.
-  dashboard::DashboardSnapshot DashboardView() const BTRQ_EXCLUDES(dashboard_mu_);
+  dashboard::DashboardSnapshot DashboardView() const { return sampler_->DashboardView(); }
 
   // --- Loop thread only (inside a Command) ---
   Scheduler& scheduler() { return *scheduler_; }
-  const ProgressTracker& progress() const { return progress_; }
+  const ProgressTracker& progress() const { return sampler_->progress(); }
   // Stops dispatching to the worker and sends it DRAIN. NotFound for an unknown worker.
   Status DrainWorker(std::string_view worker);
 
  private:
   enum class SendResult { kOk, kPeerGone, kQueueFull, kError };
-  struct Snapshot {
-    std::vector<std::pair<JobId, uint64_t>> depth;  // pending tasks of live jobs
-    uint64_t depth_total = 0;
-    uint64_t in_flight = 0;
-    uint64_t workers = 0;
-    uint64_t credit = 0;
-    double oldest_ready_age = 0;
-    SchedulerStats stats;
-  };
 
   Dispatcher(const DispatcherOptions& options, Clock* clock,
              std::unique_ptr<Scheduler> scheduler, TaskDecorator decorate,
              metrics::Registry* registry);
   Status Init();
-  Status InitMetrics();
 
   void RunCommands() BTRQ_EXCLUDES(mu_);
   // Receives what is waiting; true when it stopped at the per-iteration cap.
   Result<bool> ReceiveAvailable();
-  void HandleMessage(std::vector<zmq::message_t>* frames);
+  void HandleMessage(const RouterMessage& in);
+  // What a dropped message still costs its sender: REJECT for another protocol version;
+  // the worker of a revoked CURVE key is forgotten.
+  void HandleDropped(const RouterMessage& in);
   // `peer_address` is the connection's remote IP (ZeroMQ's Peer-Address), for the log.
   void HandleHello(const std::string& identity, const HelloMsg& hello,
                    std::string_view peer_address);
+  void HandleDone(const std::string& identity, const std::string& worker, const DoneMsg& done);
   const std::string* WorkerOf(const std::string& identity) const;
+  // One turn of the Scheduler after receiving: Tick, Expand, dispatch, cancel notices,
+  // journal. True when there is more to do at once.
+  bool Advance();
   // True when some worker still had tasks and credit at the per-iteration cap.
   bool DispatchAll();
   void SendCancelNotices();
   void SendHeartbeats();
-  void Sample(SteadyTime now) BTRQ_EXCLUDES(snapshot_mu_);
-  // Builds the dashboard's picture from the scheduler (loop thread).
-  void SampleDashboard(const std::vector<JobInfo>& jobs, const std::vector<WorkerInfo>& workers,
-                       const Snapshot& s) BTRQ_EXCLUDES(dashboard_mu_);
 
   SendResult SendTo(const std::string& identity, const Message& message);
-  // With CURVE: whether `body` came through a connection whose key is still let in;
-  // counts and drops (and forgets the worker of a revoked key) when not.
-  bool Authenticated(const std::string& identity, const zmq::message_t& body);
   void Reject(const std::string& identity, std::string reason);
   // The worker's connection is gone: its leases are requeued.
   void PeerGone(const std::string& worker, std::string_view why);
   void Forget(const std::string& worker);
-  void CountBad(std::string_view reason, std::string_view identity, std::string_view detail);
+  void CountBad(std::string_view reason, std::string_view identity, std::string_view detail) {
+    inbox_->CountBad(reason, identity, detail);
+  }
 
   const DispatcherOptions options_;
   Clock* const clock_;
@@ -200,22 +189,14 @@ class Dispatcher {
   std::unordered_map<std::string, std::string> worker_of_;
   size_t rotation_ = 0;  // first worker served, rotated for fairness
 
-  ProgressTracker progress_;
   RateLimiter peer_log_;
+  std::unique_ptr<RouterInbox> inbox_;  // loop thread
+  std::unique_ptr<Sampler> sampler_;
 
   Mutex mu_;
   std::deque<Command> commands_ BTRQ_GUARDED_BY(mu_);
   bool closed_ BTRQ_GUARDED_BY(mu_) = false;
 
-  mutable Mutex snapshot_mu_;
-  Snapshot snapshot_ BTRQ_GUARDED_BY(snapshot_mu_);
-
-  SteadyTime next_dashboard_{};  // loop thread
-  mutable Mutex dashboard_mu_;
-  dashboard::DashboardSnapshot dashboard_ BTRQ_GUARDED_BY(dashboard_mu_);
-
-  std::map<std::string, metrics::Counter*, std::less<>> bad_messages_;
-  metrics::Histogram* fsync_seconds_ = nullptr;
   metrics::Counter* decorate_errors_ = nullptr;
 };
 

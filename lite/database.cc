@@ -8,6 +8,10 @@
 
 #include "common/coding.h"
 #include "lite/database_internal.h"
+#include <fcntl.h>
+#include <unistd.h>
+#include "lite/encoding.h"
+#include "btrdb/status_mapping.h"
 
 namespace btrq::lite {
 namespace fs = std::filesystem;
@@ -44,33 +48,8 @@ bool Matches(const KeyValues& kv, const std::vector<KeyFilter>& filters) {
 }  // namespace
 
 Status BtrdbError(uint32_t code, std::string msg) {
-  StatusCode sc = StatusCode::kInvalidArgument;
-  switch (code) {
-    case kNoSuchStream:
-    case kNoSuchPoint:
-      sc = StatusCode::kNotFound;
-      break;
-    case kSameStream:
-      sc = StatusCode::kAlreadyExists;
-      break;
-    case kAnnotationVersionMismatch:
-      sc = StatusCode::kFailedPrecondition;
-      break;
-    case kNotImplemented:
-    case kFaultInjectionDisabled:
-    case kObliterateDisabled:
-      sc = StatusCode::kUnimplemented;
-      break;
-    case kContextError:
-      sc = StatusCode::kUnavailable;
-      break;
-    case kInvariantFailure:
-      sc = StatusCode::kInternal;
-      break;
-    default:
-      break;
-  }
-  return Status(sc, std::move(msg), static_cast<int32_t>(code));
+  // The client's table, so a code means the same on both sides of the wire.
+  return Status(btrdb::BtrdbCodeToStatusCode(code), std::move(msg), static_cast<int32_t>(code));
 }
 
 uint32_t BtrdbCodeOf(const Status& s) {

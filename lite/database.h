@@ -53,7 +53,7 @@ enum BtrdbCode : uint32_t {
   kNotImplemented = 501,
 };
 
-// A Status with `code` as subcode (StatusCode chosen to match: 404 → kNotFound, ...).
+// A Status with `code` as subcode and the StatusCode of btrdb/status_mapping.h's table.
 Status BtrdbError(uint32_t code, std::string msg);
 // The BTrDB code of a non-OK status: its subcode, or 500 when it has none.
 uint32_t BtrdbCodeOf(const Status& s);

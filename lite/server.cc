@@ -2,14 +2,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
+#include <string_view>
 
 #include "lite/database.h"
 #include "lite/service.h"
 #include "common/bearer_token.h"
 #include "common/file_util.h"
+#include "common/grpc_server.h"
 
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/auth_metadata_processor.h>
 #include <spdlog/spdlog.h>
 
@@ -23,12 +24,6 @@ constexpr auto kShutdownGrace = std::chrono::seconds(2);
 constexpr uint64_t kLogFirst = 5;
 constexpr uint64_t kLogEvery = 1000;
 
-Result<std::string> ReadFile(const std::string& path, const char* what) {
-  Result<std::string> text = ReadFileToString(path);
-  if (!text.ok()) return Status::InvalidArgument(std::string("btrdb-lite: cannot read ") + what + " " + path);
-  return text;
-}
-
 // Admits a call only with "authorization: Bearer <key>" (the header of the BTrDB clients).
 class ApiKeyProcessor final : public grpc::AuthMetadataProcessor {
  public:
@@ -38,23 +33,19 @@ class ApiKeyProcessor final : public grpc::AuthMetadataProcessor {
 
   grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* /*context*/,
                        OutputMetadata* consumed, OutputMetadata* /*response*/) override {
-    constexpr std::string_view kBearer = "Bearer ";
-    auto it = metadata.find("authorization");
-    if (it != metadata.end()) {
-      const std::string_view value(it->second.data(), it->second.size());
-      if (value.starts_with(kBearer) && ConstantTimeEquals(value.substr(kBearer.size()), key_)) {
-        consumed->insert({"authorization", std::string(value)});
-        return grpc::Status::OK;
-      }
+    const std::optional<std::string_view> authorization = AuthorizationValue(metadata);
+    if (CheckBearerToken(authorization, key_) == BearerCheck::kAllowed) {
+      consumed->insert({"authorization", std::string(*authorization)});
+      return grpc::Status::OK;
     }
     const uint64_t n = ++refused_;
     if (n <= kLogFirst || n % kLogEvery == 0) {
       spdlog::warn("refused a call {} an API key ({} refused so far)",
-                   it == metadata.end() ? "without" : "with a wrong", n);
+                   authorization ? "with a wrong" : "without", n);
     }
     return {grpc::StatusCode::UNAUTHENTICATED,
-            it == metadata.end() ? "missing API key: send \"authorization: Bearer <key>\""
-                                 : "invalid API key"};
+            authorization ? "invalid API key"
+                          : "missing API key: send \"authorization: Bearer <key>\""};
   }
 
  private:
@@ -75,38 +66,28 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   so.advertised_address = options.advertised_address;
   s->service_ = std::make_unique<BtrdbService>(s->db_.get(), so);
 
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
-    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
-      return Status::InvalidArgument("btrdb-lite: TLS needs both a certificate and a key");
-    }
-    grpc::SslServerCredentialsOptions ssl;
-    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-    BTRQ_ASSIGN_OR_RETURN(pair.cert_chain, ReadFile(options.tls_cert_file, "certificate"));
-    BTRQ_ASSIGN_OR_RETURN(pair.private_key, ReadFile(options.tls_key_file, "private key"));
-    ssl.pem_key_cert_pairs.push_back(std::move(pair));
-    credentials = grpc::SslServerCredentials(ssl);
-    if (!options.api_key.empty()) {
-      credentials->SetAuthMetadataProcessor(std::make_shared<ApiKeyProcessor>(options.api_key));
-    }
-  } else if (!options.api_key.empty()) {
-    // BTrDB clients send the key over TLS only.
-    return Status::InvalidArgument("btrdb-lite: an API key needs TLS (a certificate and key)");
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return Status::InvalidArgument("btrdb-lite: TLS needs both a certificate and a key");
   }
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, credentials, &s->port_);
-  builder.RegisterService(s->service_.get());
-  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(kMaxMessageBytes);
-  grpc::ResourceQuota quota("btrdb-lite");
-  quota.SetMaxThreads(kMaxThreads);
-  builder.SetResourceQuota(quota);
-  s->grpc_server_ = builder.BuildAndStart();
-  if (!s->grpc_server_ || s->port_ == 0) {
-    return Status::Unavailable("btrdb-lite: cannot listen on " + options.listen);
+  GrpcServerOptions server_options;
+  server_options.listen = options.listen;
+  server_options.tls_cert_name = "certificate";
+  server_options.tls_key_name = "private key";
+  server_options.tls_cert_file = options.tls_cert_file;
+  server_options.tls_key_file = options.tls_key_file;
+  // BTrDB clients send the key over TLS only; GrpcServer refuses the processor without.
+  if (!options.api_key.empty()) {
+    server_options.auth_processor = std::make_shared<ApiKeyProcessor>(options.api_key);
   }
-  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  s->address_ = host + ":" + std::to_string(s->port_);
+  server_options.max_receive_message_bytes = kMaxMessageBytes;
+  server_options.max_send_message_bytes = kMaxMessageBytes;
+  server_options.max_threads = kMaxThreads;
+  server_options.shutdown_grace = kShutdownGrace;
+  auto started = GrpcServer::Start(server_options, {s->service_.get()});
+  if (!started.ok()) return started.status().WithContext("btrdb-lite");
+  s->grpc_server_ = std::move(started).value();
+  s->port_ = s->grpc_server_->port();
+  s->address_ = s->grpc_server_->endpoint();
   s->service_->set_listen_address(s->address_);
   return s;
 }
@@ -116,11 +97,7 @@ Server::~Server() { Shutdown(); }
 void Server::Shutdown() {
   if (stopped_) return;
   stopped_ = true;
-  if (grpc_server_) {
-    grpc_server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
-    grpc_server_->Wait();
-  }
-  grpc_server_.reset();
+  grpc_server_.reset();  // GrpcServer's destructor shuts it down
   service_.reset();
   db_.reset();
 }

@@ -8,8 +8,8 @@
 
 #include "common/status.h"
 
-namespace grpc {
-class Server;
+namespace btrq {
+class GrpcServer;
 }
 
 namespace btrq::lite {
@@ -57,7 +57,7 @@ class Server {
 
   std::unique_ptr<Database> db_;
   std::unique_ptr<BtrdbService> service_;
-  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<GrpcServer> grpc_server_;
   int port_ = 0;
   std::string address_;
   bool stopped_ = false;

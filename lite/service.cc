@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/number_format.h"
+#include "lite/csv.h"
 #include "lite/sql.h"
 
 namespace btrq::lite {
@@ -483,105 +484,41 @@ grpc::Status BtrdbService::GenerateCSV(grpc::ServerContext* ctx, const v5api::Ge
                                        grpc::ServerWriter<v5api::GenerateCSVResponse>* writer) {
   if (Status f = Faults(); !f.ok()) return StreamError(writer, f);
   if (Status s = CheckQueryRange(req->starttime(), req->endtime()); !s.ok()) return StreamError(writer, s);
-  const auto type = req->querytype();
-  const bool raw = type == v5api::GenerateCSVParams::RAW_QUERY;
-  const bool aligned = type == v5api::GenerateCSVParams::ALIGNED_WINDOWS_QUERY;
-  if (!raw) {
-    const uint64_t w = req->windowsize();
-    if ((aligned && w > 63) || (!aligned && (w == 0 || w > (uint64_t{1} << 63)))) {
-      return StreamError(writer, BtrdbError(kInvalidPointWidth, "invalid window size"));
-    }
+  CsvQuery query;
+  switch (req->querytype()) {
+    case v5api::GenerateCSVParams::ALIGNED_WINDOWS_QUERY: query.kind = CsvKind::kAlignedWindows; break;
+    case v5api::GenerateCSVParams::RAW_QUERY: query.kind = CsvKind::kRaw; break;
+    default: query.kind = CsvKind::kWindows; break;
   }
-  struct Source {
-    std::shared_ptr<const StreamData> data;
-    uint64_t version;
-  };
-  std::vector<Source> sources;
-  v5api::GenerateCSVResponse header;
-  header.set_isheader(true);
-  header.add_row("timestamp");
+  query.start = req->starttime();
+  query.end = req->endtime();
+  query.window_size = req->windowsize();
+  const uint64_t w = query.window_size;
+  if ((query.kind == CsvKind::kAlignedWindows && w > 63) ||
+      (query.kind == CsvKind::kWindows && (w == 0 || w > (uint64_t{1} << 63)))) {
+    return StreamError(writer, BtrdbError(kInvalidPointWidth, "invalid window size"));
+  }
   for (const auto& sc : req->streams()) {
     auto data = LoadData(db_, sc.uuid());
     if (!data.ok()) return StreamError(writer, data.status());
     auto version = ResolveVersion(**data, sc.version());
     if (!version.ok()) return StreamError(writer, version.status());
-    sources.push_back({*data, *version});
     std::string label = sc.label();
     if (req->includeversions()) label += "@" + std::to_string(*version);
-    if (raw) {
-      header.add_row(label);
-    } else {
-      for (const char* suffix : {"_min", "_mean", "_max", "_count", "_stddev"}) header.add_row(label + suffix);
-    }
+    query.columns.push_back({*data, *version, std::move(label)});
   }
+  v5api::GenerateCSVResponse header;
+  header.set_isheader(true);
+  for (std::string& cell : CsvHeader(query)) header.add_row(std::move(cell));
   if (!writer->Write(header)) return grpc::Status::OK;
-
   v5api::GenerateCSVResponse row;
-  if (raw) {
-    std::vector<std::unique_ptr<StreamData::Cursor>> cursors;
-    std::vector<Point> heads(sources.size());
-    std::vector<bool> has(sources.size());
-    for (size_t i = 0; i < sources.size(); ++i) {
-      cursors.push_back(std::make_unique<StreamData::Cursor>(sources[i].data, req->starttime(), req->endtime(),
-                                                             sources[i].version));
-      has[i] = cursors[i]->Next(&heads[i], 1) == 1;
-    }
-    for (;;) {
-      int64_t t = 0;
-      bool any = false;
-      for (size_t i = 0; i < sources.size(); ++i) {
-        if (has[i] && (!any || heads[i].time < t)) t = heads[i].time, any = true;
-      }
-      if (!any || ctx->IsCancelled()) break;
-      row.clear_row();
-      row.add_row(std::to_string(t));
-      for (size_t i = 0; i < sources.size(); ++i) {
-        if (has[i] && heads[i].time == t) {
-          row.add_row(FormatDouble(heads[i].value));
-          has[i] = cursors[i]->Next(&heads[i], 1) == 1;
-        } else {
-          row.add_row("");
-        }
-      }
-      if (!writer->Write(row)) break;
-    }
-    return grpc::Status::OK;
-  }
-  int64_t start = req->starttime();
-  uint64_t width, n;
-  if (aligned) {
-    const int pw = static_cast<int>(req->windowsize());
-    start = AlignDown(req->starttime(), pw);
-    width = uint64_t{1} << pw;
-    n = static_cast<uint64_t>((static_cast<__int128>(AlignDown(req->endtime(), pw)) - start) >> pw);
-  } else {
-    width = req->windowsize();
-    n = static_cast<uint64_t>(static_cast<__int128>(req->endtime()) - start) / width;
-  }
-  std::map<int64_t, std::vector<std::optional<StatWindow>>> table;
-  for (size_t i = 0; i < sources.size(); ++i) {
-    sources[i].data->Windows(start, width, n, !aligned, sources[i].version, [&](const StatWindow& w) {
-      auto& cells = table[w.time];
-      cells.resize(sources.size());
-      cells[i] = w;
-      return !ctx->IsCancelled();
-    });
-  }
-  for (const auto& [t, cells] : table) {
-    row.clear_row();
-    row.add_row(std::to_string(t));
-    for (const auto& c : cells) {
-      if (c) {
-        for (const std::string& v : {FormatDouble(c->min), FormatDouble(c->mean), FormatDouble(c->max),
-                                     std::to_string(c->count), FormatDouble(c->stddev)}) {
-          row.add_row(v);
-        }
-      } else {
-        for (int k = 0; k < 5; ++k) row.add_row("");
-      }
-    }
-    if (!writer->Write(row)) break;
-  }
+  CsvRows(
+      query, [ctx] { return ctx->IsCancelled(); },
+      [&](const std::vector<std::string>& cells) {
+        row.clear_row();
+        for (const std::string& cell : cells) row.add_row(cell);
+        return writer->Write(row);
+      });
   return grpc::Status::OK;
 }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -14,17 +13,18 @@
 
 #include "common/codec.h"
 #include "common/file_util.h"
+#include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
 #include "common/text.h"
+#include "common/router_inbox.h"
 #include "common/zap.h"
 #include "common/zmq_util.h"
 #include "sink/result_store.h"
 #include "sink/sink_service.h"
 
-#include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
@@ -38,18 +38,10 @@ namespace {
 
 // Most keys in one ACK frame; a larger acknowledgement goes out as several frames.
 constexpr size_t kMaxKeysPerAck = 8192;
-// Most frames in one message from a worker: identity, an optional empty delimiter, body.
-constexpr size_t kMaxFrames = 3;
 // Commit durations kept for the p50/p99 that GetStats reports.
 constexpr size_t kLatencyWindow = 1024;
 // How long close waits to flush the last ACKs.
 constexpr int kLingerMs = 1000;
-
-Result<std::string> ReadFile(const std::string& path, std::string_view what) {
-  Result<std::string> text = ReadFileToString(path);
-  if (!text.ok()) return Status::InvalidArgument(std::string(what) + ": cannot read " + path);
-  return text;
-}
 
 }  // namespace
 
@@ -116,9 +108,11 @@ class Sink::Impl {
   // Receives every message waiting on the socket (without blocking) until the batch is
   // full. Returns false when the socket failed.
   Status ReceiveAvailable(Batch* batch);
-  // Handles one multipart message from a peer.
-  void HandleMessage(std::vector<zmq::message_t>* frames, Batch* batch);
-  void CountBad(std::string_view reason, std::string_view identity, const std::string& detail);
+  // Adds the results of one decoded message from a peer to `batch`.
+  void HandleMessage(RouterMessage* in, Batch* batch);
+  void CountBad(std::string_view reason, std::string_view identity, std::string_view detail) {
+    inbox_->CountBad(reason, identity, detail);
+  }
   // Counts a finished group commit and ACKs its results on success.
   void Acknowledge(Committed* committed);
   void SendAck(const std::vector<std::string>& envelope, std::vector<TaskKey> keys);
@@ -128,7 +122,6 @@ class Sink::Impl {
   const SinkOptions options_;
   const CurveOptions curve_;
   Clock* const clock_;
-  CodecLimits limits_;
   std::optional<WakeupFd> wake_;  // set first in Init: Shutdown() needs it
   std::optional<WakeupFd> committed_;  // readable when the Committer finished a batch
 
@@ -145,13 +138,13 @@ class Sink::Impl {
   metrics::Counter* commit_errors_total_ = nullptr;
   metrics::Histogram* commit_seconds_ = nullptr;
   metrics::Histogram* batch_size_ = nullptr;
-  std::map<std::string, metrics::Counter*, std::less<>> bad_messages_;
   RateLimiter peer_log_;
   // With CURVE: admits only authorized worker keys; stopped after router_ closes.
   std::unique_ptr<ZapAuthenticator> zap_;
+  std::unique_ptr<RouterInbox> inbox_;  // the Run thread's
 
   std::unique_ptr<SinkServiceImpl> service_;
-  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<GrpcServer> grpc_server_;
   HttpServer http_;
   std::atomic<bool> ready_{false};
 
@@ -168,7 +161,6 @@ Status Sink::Impl::Init() {
   if (options_.max_message_bytes <= 0) {
     return Status::InvalidArgument("sink.max_message_bytes must be positive");
   }
-  limits_.max_frame_bytes = static_cast<size_t>(options_.max_message_bytes);
 
   BTRQ_ASSIGN_OR_RETURN(WakeupFd wake, WakeupFd::Create());
   wake_.emplace(std::move(wake));
@@ -204,6 +196,11 @@ Status Sink::Impl::Init() {
                  zap.authorized_keys.size(), curve_.authorized_keys_file);
     BTRQ_ASSIGN_OR_RETURN(zap_, ZapAuthenticator::Start(context_, std::move(zap)));
   }
+  RouterInboxOptions inbox;
+  inbox.log_prefix = "btrq-sink";
+  inbox.reasons = {"wrong_type", "envelope"};
+  inbox.limits.max_frame_bytes = static_cast<size_t>(options_.max_message_bytes);
+  BTRQ_ASSIGN_OR_RETURN(inbox_, RouterInbox::Create(inbox, &registry_, &peer_log_, zap_.get()));
   BTRQ_ASSIGN_OR_RETURN(router_,
                         MakeSocket(context_, zmq::socket_type::router, socket_options));
   std::string endpoint = options_.listen;
@@ -237,20 +234,6 @@ Status Sink::Impl::InitMetrics() {
                         registry_.AddHistogram("btrq_sink_batch_size",
                                                "Results per group commit.",
                                                metrics::ExponentialBuckets(1, 2, 14)));
-  for (DecodeErrorReason reason :
-       {DecodeErrorReason::kTooLarge, DecodeErrorReason::kBadVersion,
-        DecodeErrorReason::kUnknownType, DecodeErrorReason::kMalformed,
-        DecodeErrorReason::kLimits, DecodeErrorReason::kBadField}) {
-    const std::string name(DecodeErrorReasonName(reason));
-    BTRQ_ASSIGN_OR_RETURN(bad_messages_[name],
-                          registry_.AddCounter("btrq_bad_messages_total",
-                                               "Frames dropped, by reason.", {{"reason", name}}));
-  }
-  for (const char* name : {"wrong_type", "envelope"}) {
-    BTRQ_ASSIGN_OR_RETURN(bad_messages_[name],
-                          registry_.AddCounter("btrq_bad_messages_total",
-                                               "Frames dropped, by reason.", {{"reason", name}}));
-  }
   BTRQ_RETURN_IF_ERROR(registry_.AddCallbackGauge(
       "btrq_build_info", "The sink's build.", {{"version", BTRQ_SINK_VERSION}},
       [] { return 1.0; }));
@@ -264,29 +247,16 @@ Status Sink::Impl::StartGrpc() {
   BTRQ_ASSIGN_OR_RETURN(std::string token,
                         ResolveSecret(options_.control_token, options_.control_token_file,
                                       "sink.control_token_file"));
-  BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(options_.control_listen));
   SinkServiceOptions service_options;
   service_options.token = std::move(token);
   service_ = std::make_unique<SinkServiceImpl>(service_options, reader_.get(),
                                                [this] { return Latency(); });
-  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (!options_.tls_cert.empty() || !options_.tls_key.empty()) {
-    BTRQ_ASSIGN_OR_RETURN(std::string cert, ReadFile(options_.tls_cert, "sink.tls_cert"));
-    BTRQ_ASSIGN_OR_RETURN(std::string key, ReadFile(options_.tls_key, "sink.tls_key"));
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
-    credentials = grpc::SslServerCredentials(ssl);
-  }
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(options_.control_listen, credentials, &port);
-  builder.RegisterService(service_.get());
-  grpc_server_ = builder.BuildAndStart();
-  if (!grpc_server_ || port == 0) {
-    grpc_server_.reset();
-    return Status::Unavailable("cannot listen on sink.control_listen " + options_.control_listen);
-  }
-  control_endpoint_ = host_port.first + ":" + std::to_string(port);
+  BTRQ_ASSIGN_OR_RETURN(
+      grpc_server_,
+      GrpcServer::Start(ControlServerOptions("sink", options_.control_listen, options_.tls_cert,
+                                             options_.tls_key),
+                        {service_.get()}));
+  control_endpoint_ = grpc_server_->endpoint();
   return Status::OK();
 }
 
@@ -297,11 +267,7 @@ Status Sink::Impl::StartHttp() {
 
 void Sink::Impl::StopServers() {
   ready_ = false;
-  if (grpc_server_) {
-    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-    grpc_server_->Wait();
-    grpc_server_.reset();
-  }
+  grpc_server_.reset();  // GrpcServer's destructor shuts it down
   http_.Stop();
   if (router_) router_.close();
   if (zap_) zap_->Stop();
@@ -446,65 +412,32 @@ Status Sink::Impl::Serve() {
 }
 
 Status Sink::Impl::ReceiveAvailable(Batch* batch) {
-  std::vector<zmq::message_t> frames;
+  RouterMessage in;
   while (batch->results.size() < options_.commit_max_batch) {
-    auto received = RecvMultipart(router_, kMaxFrames, &frames);
-    if (!received.ok()) {
-      if (received.status().code() != StatusCode::kInvalidMessage) {
-        return received.status().WithContext("receiving results");
-      }
-      CountBad("envelope", "", received.status().message());
-      continue;
-    }
+    Result<bool> received = inbox_->Receive(router_, &in);
+    if (!received.ok()) return received.status().WithContext("receiving results");
     if (!*received) return Status::OK();
-    HandleMessage(&frames, batch);
+    // A revoked key's results are not stored (the broker hands their tasks to another
+    // worker); the inbox counted and logged every dropped message.
+    if (in.message) HandleMessage(&in, batch);
   }
   return Status::OK();
 }
 
-void Sink::Impl::HandleMessage(std::vector<zmq::message_t>* frames, Batch* batch) {
-  const std::string_view identity = frames->front().to_string_view();
-  if (frames->size() < 2) {
-    CountBad("envelope", identity, "no body frame");
-    return;
-  }
-  for (size_t i = 1; i + 1 < frames->size(); ++i) {
-    if ((*frames)[i].size() != 0) {
-      CountBad("envelope", identity, "non-empty delimiter frame");
-      return;
-    }
-  }
-  if (zap_) {
-    // A revoked key's results are not stored (the broker hands their tasks to another
-    // worker).
-    std::string detail;
-    if (const std::string_view refusal = zap_->RefusalOf(frames->back(), &detail);
-        !refusal.empty()) {
-      CountBad(refusal, identity, detail);
-      return;
-    }
-  }
-  auto decoded = DecodeMessage(frames->back().to_string_view(), limits_);
-  if (!decoded.ok()) {
-    CountBad(DecodeErrorReasonName(DecodeReasonOf(decoded.status())), identity,
-             decoded.status().message());
-    return;
-  }
-  auto* msg = std::get_if<ResultMsg>(&*decoded);
+void Sink::Impl::HandleMessage(RouterMessage* in, Batch* batch) {
+  const std::string_view identity = in->identity();
+  auto* msg = std::get_if<ResultMsg>(&*in->message);
   if (msg == nullptr) {
     CountBad("wrong_type", identity,
-             "a " + std::string(MessageTypeName(TypeOf(*decoded))) + " frame");
+             "a " + std::string(MessageTypeName(TypeOf(*in->message))) + " frame");
     return;
   }
-  size_t peer;
   auto [it, inserted] = batch->peer_index.try_emplace(std::string(identity), 0);
   if (inserted) {
-    std::vector<std::string> envelope;
-    for (size_t i = 0; i + 1 < frames->size(); ++i) envelope.emplace_back((*frames)[i].to_string());
     it->second = batch->envelopes.size();
-    batch->envelopes.push_back(std::move(envelope));
+    batch->envelopes.push_back(in->Envelope());
   }
-  peer = it->second;
+  const size_t peer = it->second;
   bool bad_key = false;
   for (TaskResult& r : msg->results) {
     if (r.task.key.job == 0) {
@@ -518,27 +451,6 @@ void Sink::Impl::HandleMessage(std::vector<zmq::message_t>* frames, Batch* batch
   if (!batch->deadline && !batch->results.empty()) {
     batch->deadline = clock_->Now() + Nanos(options_.commit_interval);
   }
-}
-
-void Sink::Impl::CountBad(std::string_view reason, std::string_view identity,
-                          const std::string& detail) {
-  auto it = bad_messages_.find(reason);
-  if (it != bad_messages_.end()) {
-    it->second->Inc();
-  } else {
-    auto counter = registry_.AddCounter("btrq_bad_messages_total", "Frames dropped, by reason.",
-                                        {{"reason", std::string(reason)}});
-    if (counter.ok()) {
-      (*counter)->Inc();
-      bad_messages_.emplace(std::string(reason), *counter);
-    }
-  }
-  const std::string peer = identity.empty() ? "(unknown)" : HexOf(identity);
-  // Codec errors already start with their reason.
-  const std::string text =
-      detail.starts_with(reason) ? detail : std::string(reason) + ": " + detail;
-  LogRateLimited(spdlog::default_logger_raw(), &peer_log_, peer, spdlog::level::warn,
-                 "btrq-sink: dropped a frame from peer {}: {}", peer, text);
 }
 
 void Sink::Impl::Acknowledge(Committed* committed) {

@@ -4,53 +4,19 @@
 #include <optional>
 #include <utility>
 
-#include "common/bearer_token.h"
+#include "common/grpc_server.h"
 #include "results/result_proto.h"
 
 namespace btrq::sink {
-
-grpc::Status ToGrpcStatus(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kOk:
-      return grpc::Status::OK;
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kInvalidMessage:
-      return {grpc::StatusCode::INVALID_ARGUMENT, status.message()};
-    case StatusCode::kNotFound:
-      return {grpc::StatusCode::NOT_FOUND, status.message()};
-    case StatusCode::kUnavailable:
-      return {grpc::StatusCode::UNAVAILABLE, status.message()};
-    case StatusCode::kDeadlineExceeded:
-      return {grpc::StatusCode::DEADLINE_EXCEEDED, status.message()};
-    case StatusCode::kResourceExhausted:
-      return {grpc::StatusCode::RESOURCE_EXHAUSTED, status.message()};
-    case StatusCode::kFailedPrecondition:
-      return {grpc::StatusCode::FAILED_PRECONDITION, status.message()};
-    case StatusCode::kPermissionDenied:
-      return {grpc::StatusCode::PERMISSION_DENIED, status.message()};
-    case StatusCode::kUnauthenticated:
-      return {grpc::StatusCode::UNAUTHENTICATED, status.message()};
-    case StatusCode::kCancelled:
-      return {grpc::StatusCode::CANCELLED, status.message()};
-    default:
-      return {grpc::StatusCode::INTERNAL, status.ToString()};
-  }
-}
 
 SinkServiceImpl::SinkServiceImpl(const SinkServiceOptions& options, ResultStore* store,
                                  std::function<CommitLatency()> latency)
     : options_(options), store_(store), latency_(std::move(latency)) {}
 
 grpc::Status SinkServiceImpl::Authorize(const grpc::ServerContext& context) const {
-  switch (CheckBearerToken(AuthorizationValue(context.client_metadata()), options_.token)) {
-    case BearerCheck::kAllowed:
-      return grpc::Status::OK;
-    case BearerCheck::kMissing:
-      return {grpc::StatusCode::UNAUTHENTICATED, "missing authorization: Bearer token"};
-    case BearerCheck::kWrong:
-      break;
-  }
-  return {grpc::StatusCode::UNAUTHENTICATED, "bad bearer token"};
+  return CheckBearer(context, options_.token,
+                     {.missing = "missing authorization: Bearer token",
+                      .wrong = "bad bearer token"});
 }
 
 grpc::Status SinkServiceImpl::GetResults(grpc::ServerContext* context,

@@ -46,7 +46,4 @@ class SinkServiceImpl final : public v1::Sink::Service {
   const std::function<CommitLatency()> latency_;
 };
 
-// The gRPC status for a store error.
-grpc::Status ToGrpcStatus(const Status& status);
-
 }  // namespace btrq::sink

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "btrdb/status_mapping.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -230,6 +231,23 @@ TEST(DatabaseDurability, ConcurrentWritersShareSyncsAndAllSurvive) {
   }
   auto db = OpenAt(dir.path());
   for (uint8_t s = 1; s <= 4; ++s) EXPECT_EQ(ReadAll(*db, Id(s)).size(), 50u);
+}
+
+// One BTrDB code table for client and server: a lite error means what the client makes
+// of its code (btrdb/status_mapping.h); 402 and 424 used to differ.
+TEST(BtrdbErrorTest, UsesTheClientsCodeTable) {
+  for (uint32_t code : {kNoSuchPoint, kContextError, kNoSuchStream, kInvalidCollection,
+                        kInvalidTagKey, kInvalidTagValue, kInvalidTimeRange, kInvalidPointWidth,
+                        kSameStream, kWrongArgs, kAnnotationVersionMismatch,
+                        kFaultInjectionDisabled, kBadValue, kInvalidVersions, kObliterateDisabled,
+                        kInvalidParameter, kBadSqlValue, kVersionNotAvailable, kInvariantFailure,
+                        kNotImplemented}) {
+    const Status s = BtrdbError(code, "m");
+    EXPECT_EQ(s.code(), btrdb::BtrdbCodeToStatusCode(code)) << code;
+    EXPECT_EQ(BtrdbCodeOf(s), code);
+  }
+  EXPECT_EQ(BtrdbError(kContextError, "m").code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(BtrdbError(kFaultInjectionDisabled, "m").code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -1,0 +1,193 @@
+#include "broker/dispatcher.h"
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/fake_stream_catalog.h"
+#include "tests/support/status_matchers.h"
+
+namespace btrq::broker {
+namespace {
+
+using btrq::testing::FakeStreamCatalog;
+using btrq::testing::TestUuid;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+
+constexpr auto kDeadline = seconds(10);
+constexpr int64_t kChunk = 10;
+
+// A Dispatcher on 127.0.0.1 over a Scheduler without a journal holding one job of 8
+// tasks, its loop on a thread of its own, and DEALERs to talk to it.
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (uint32_t i = 1; i <= 2; ++i) catalog_.AddStream(TestUuid(i), 0, 4 * kChunk - 1);
+    SchedulerOptions scheduler_options;
+    scheduler_options.window_per_job = 64;
+    scheduler_options.seed = 1;
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<Scheduler> scheduler,
+                         Scheduler::Create(scheduler_options, &clock_, &catalog_, nullptr));
+    JobSpec spec;
+    spec.name = "job";
+    spec.collection = "c";
+    spec.chunk = kChunk;
+    spec.analytic = "quality";
+    spec.max_attempts = 3;
+    spec.task_timeout = std::chrono::nanoseconds(seconds(30)).count();
+    ASSERT_OK(scheduler->SubmitJob(spec, [](const Status&) {}).status());
+
+    DispatcherOptions options;
+    options.listen = "tcp://127.0.0.1:0";
+    options.limits.max_frame_bytes = 64 * 1024;
+    ASSERT_OK_AND_ASSIGN(
+        dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler), {}, &registry_));
+    loop_ = std::thread([this] { run_status_ = dispatcher_->Run(); });
+  }
+
+  void TearDown() override {
+    if (dispatcher_) dispatcher_->Stop();
+    if (loop_.joinable()) loop_.join();
+    EXPECT_OK(run_status_);
+  }
+
+  zmq::socket_t Dealer(const std::string& identity) {
+    SocketOptions options;
+    options.routing_id = identity;
+    options.linger_ms = 0;
+    auto dealer = MakeSocket(context_, zmq::socket_type::dealer, options);
+    EXPECT_OK(dealer);
+    EXPECT_OK(Connect(*dealer, dispatcher_->endpoint()));
+    return std::move(dealer).value();
+  }
+
+  static void Send(zmq::socket_t& dealer, const Message& message) {
+    const std::string body = EncodeMessage(message);
+    EXPECT_OK(SendMultipart(dealer, std::vector<std::string_view>{body}, false));
+  }
+
+  // The first message of type T the dealer receives within the deadline.
+  template <typename T>
+  static std::optional<T> Await(zmq::socket_t& dealer) {
+    const auto until = std::chrono::steady_clock::now() + kDeadline;
+    std::vector<zmq::message_t> frames;
+    while (std::chrono::steady_clock::now() < until) {
+      Result<bool> ready = PollIn(dealer, milliseconds(100));
+      if (!ready.ok() || !*ready) continue;
+      Result<bool> got = RecvMultipart(dealer, 4, &frames);
+      if (!got.ok() || !*got) continue;
+      Result<Message> decoded = DecodeMessage(frames.back().to_string_view(), CodecLimits());
+      if (decoded.ok() && std::holds_alternative<T>(*decoded)) return std::get<T>(*decoded);
+    }
+    ADD_FAILURE() << "no such message within the deadline";
+    return std::nullopt;
+  }
+
+  SystemClock clock_;
+  FakeStreamCatalog catalog_;
+  metrics::Registry registry_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::thread loop_;
+  Status run_status_;
+  zmq::context_t context_;
+};
+
+HelloMsg Hello(const std::string& worker) {
+  HelloMsg hello;
+  hello.worker_id = worker;
+  hello.host = "h";
+  hello.threads = 2;
+  hello.analytics = {"quality"};
+  return hello;
+}
+
+TEST_F(DispatcherTest, BindsAPickedPort) {
+  EXPECT_THAT(dispatcher_->endpoint(), ::testing::StartsWith("tcp://127.0.0.1:"));
+  EXPECT_THAT(dispatcher_->endpoint(), ::testing::Not(::testing::EndsWith(":0")));
+}
+
+TEST_F(DispatcherTest, HelloAndCreditGetTasksWithinTheCredit) {
+  zmq::socket_t worker = Dealer("w1");
+  Send(worker, Message(Hello("w1")));
+  Send(worker, Message(CreditMsg{2}));
+  std::optional<TaskMsg> tasks = Await<TaskMsg>(worker);
+  ASSERT_TRUE(tasks.has_value());
+  EXPECT_GE(tasks->tasks.size(), 1u);
+  EXPECT_LE(tasks->tasks.size(), 2u);
+}
+
+TEST_F(DispatcherTest, AMessageBeforeHelloIsRejectedAndCounted) {
+  zmq::socket_t stranger = Dealer("stranger");
+  Send(stranger, Message(HeartbeatMsg{}));
+  std::optional<RejectMsg> reject = Await<RejectMsg>(stranger);
+  ASSERT_TRUE(reject.has_value());
+  EXPECT_EQ(reject->reason, "unknown worker");
+  EXPECT_THAT(registry_.Render(),
+              HasSubstr("btrq_bad_messages_total{reason=\"unknown_worker\"} 1"));
+}
+
+TEST_F(DispatcherTest, AnotherProtocolVersionIsRejectedAndCounted) {
+  zmq::socket_t worker = Dealer("w1");
+  // CREDIT 5 as protocol version 2: [2, 2, {"n": 5}].
+  const std::string body("\x93\x02\x02\x81\xa1n\x05", 7);
+  ASSERT_OK(SendMultipart(worker, std::vector<std::string_view>{body}, false));
+  std::optional<RejectMsg> reject = Await<RejectMsg>(worker);
+  ASSERT_TRUE(reject.has_value());
+  EXPECT_THAT(reject->reason, HasSubstr("protocol version mismatch"));
+  EXPECT_THAT(registry_.Render(), HasSubstr("btrq_bad_messages_total{reason=\"bad_version\"} 1"));
+}
+
+TEST_F(DispatcherTest, ABrokerMessageFromAWorkerIsTheWrongType) {
+  zmq::socket_t worker = Dealer("w1");
+  Send(worker, Message(Hello("w1")));
+  Send(worker, Message(DrainMsg{}));
+  // Nothing is sent back: wait for the counter, within the deadline.
+  const auto until = std::chrono::steady_clock::now() + kDeadline;
+  while (registry_.Render().find("btrq_bad_messages_total{reason=\"wrong_type\"} 1") ==
+             std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_THAT(registry_.Render(), HasSubstr("btrq_bad_messages_total{reason=\"wrong_type\"} 1"));
+}
+
+TEST_F(DispatcherTest, CommandsRunOnTheLoopAndDrainingAStrangerIsNotFound) {
+  std::promise<Status> drained;
+  ASSERT_TRUE(
+      dispatcher_->Post([&drained](Dispatcher& d) { drained.set_value(d.DrainWorker("nobody")); }));
+  std::future<Status> answer = drained.get_future();
+  ASSERT_EQ(answer.wait_for(kDeadline), std::future_status::ready);
+  EXPECT_EQ(answer.get().code(), StatusCode::kNotFound);
+}
+
+TEST_F(DispatcherTest, AfterStopNoCommandIsTaken) {
+  dispatcher_->Stop();
+  loop_.join();
+  EXPECT_FALSE(dispatcher_->Post([](Dispatcher&) {}));
+}
+
+TEST(DispatcherCreateTest, CurveWithoutZapIsRefused) {
+  SystemClock clock;
+  FakeStreamCatalog catalog;
+  metrics::Registry registry;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Scheduler> scheduler,
+                       Scheduler::Create(SchedulerOptions(), &clock, &catalog, nullptr));
+  DispatcherOptions options;
+  options.listen = "tcp://127.0.0.1:0";
+  options.curve = CurveServerKeys{};
+  auto dispatcher = Dispatcher::Create(options, &clock, std::move(scheduler), {}, &registry);
+  ASSERT_FALSE(dispatcher.ok());
+  EXPECT_EQ(dispatcher.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace btrq::broker
