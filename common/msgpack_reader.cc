@@ -19,14 +19,6 @@ std::string_view MsgpackKindName(MsgpackKind k) {
   return "?";
 }
 
-bool MsgpackReader::Fail(DecodeErrorReason reason, std::string message) {
-  if (reason_ == DecodeErrorReason::kNone) {
-    reason_ = reason;
-    error_ = std::move(message);
-  }
-  return false;
-}
-
 bool MsgpackReader::AddContext(std::string_view context) {
   error_.insert(0, std::string(context) + ": ");
   return false;
@@ -83,7 +75,7 @@ bool MsgpackReader::Skip(uint32_t depth) {
         break;
       case MsgpackKind::kArray:
       case MsgpackKind::kMap: {
-        uint32_t n;
+        uint32_t n = 0;  // GCC 12 cannot see that the header reads set it on success
         const bool ok = k == MsgpackKind::kArray ? ReadArrayHeader(level, &n, "skipped value")
                                                  : ReadMapHeader(level, &n, "skipped value");
         if (!ok) return false;
@@ -93,18 +85,6 @@ bool MsgpackReader::Skip(uint32_t depth) {
       }
     }
   }
-}
-
-bool MsgpackReader::WrongKind(MsgpackKind got, std::string_view expected,
-                              std::string_view what) {
-  if (got == MsgpackKind::kInvalid) {
-    if (reason_ != DecodeErrorReason::kNone) return false;  // truncated, already recorded
-    return Fail(DecodeErrorReason::kMalformed,
-                std::string(what) + ": invalid msgpack byte 0xc1");
-  }
-  return Fail(DecodeErrorReason::kBadField, std::string(what) + ": expected " +
-                                                std::string(expected) + ", got " +
-                                                std::string(MsgpackKindName(got)));
 }
 
 bool MsgpackReader::SkipExt() {

@@ -13,6 +13,7 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/codec.h"
 
@@ -108,7 +109,28 @@ class MsgpackReader {
   std::string error_;
 };
 
-// The hot paths, inline: DecodeMessage calls them for every value of a frame.
+// The hot paths, inline: DecodeMessage calls them for every value of a frame. Fail and
+// WrongKind are inline too, so that the compiler sees every failure path return false.
+
+inline bool MsgpackReader::Fail(DecodeErrorReason reason, std::string message) {
+  if (reason_ == DecodeErrorReason::kNone) {
+    reason_ = reason;
+    error_ = std::move(message);
+  }
+  return false;
+}
+
+inline bool MsgpackReader::WrongKind(MsgpackKind got, std::string_view expected,
+                              std::string_view what) {
+  if (got == MsgpackKind::kInvalid) {
+    if (reason_ != DecodeErrorReason::kNone) return false;  // truncated, already recorded
+    return Fail(DecodeErrorReason::kMalformed,
+                std::string(what) + ": invalid msgpack byte 0xc1");
+  }
+  return Fail(DecodeErrorReason::kBadField, std::string(what) + ": expected " +
+                                                std::string(expected) + ", got " +
+                                                std::string(MsgpackKindName(got)));
+}
 
 inline MsgpackKind MsgpackKindOf(uint8_t b) {
   using K = MsgpackKind;

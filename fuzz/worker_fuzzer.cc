@@ -130,7 +130,9 @@ class WorkerHarness {
 
   // Replaces a worker whose Run returned (DRAIN, a fatal REJECT).
   void RestartWorker() {
-    run_.get();
+    // The fuzz input ended that run on purpose (a fatal REJECT fails it): its status is
+    // no finding.
+    run_.get().IgnoreError();
     worker_.reset();
     StartWorker();
   }
