@@ -17,6 +17,7 @@
 #include "common/http_server.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
+#include "common/readiness.h"
 #include "common/zap.h"
 #include "common/zmq_util.h"
 #include "sink/result_store.h"
@@ -409,8 +410,8 @@ Status Sink::Impl::Serve() {
   Batch batch;  // filling while the committer commits the one before
   Committer committer(writer_.get(), &*committed_, clock_);
   ready_ = true;
-  spdlog::info("btrq-sink: ready (results {}, control {}, http {})", results_endpoint_,
-               control_endpoint_, http_.endpoint().empty() ? "off" : http_.endpoint());
+  spdlog::info("{}", SinkReadyLine(results_endpoint_, control_endpoint_,
+                                   http_.endpoint().empty() ? "off" : http_.endpoint()));
   Status status;
   bool stopping = false;
   while (!stopping && status.ok()) {
