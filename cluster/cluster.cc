@@ -203,8 +203,12 @@ Result<size_t> Cluster::SpawnWorker(const WorkerSpec& spec) {
   p->daemon = Daemon::kWorker;
   p->tier = 0;
   if (!spec.http_host.empty()) {
-    BTRQ_ASSIGN_OR_RETURN(std::vector<int> port, FreePorts(1, spec.http_host));
-    p->http = Join(spec.http_host, port[0]);
+    // An address of another network namespace cannot be bound from here: a port free on
+    // this host's loopback is then the best guess.
+    Result<std::vector<int>> port = FreePorts(1, spec.http_host);
+    if (!port.ok()) port = FreePorts(1);
+    if (!port.ok()) return port.status();
+    p->http = Join(spec.http_host, (*port)[0]);
   }
   p->argv = WorkerArgv(spec, p->http);
   workers_.push_back(std::move(p));

@@ -47,7 +47,8 @@ struct WorkerSpec {
   std::vector<std::string> prefix;
   // ZeroMQ connect source address ("tcp://SRC:0;HOST:PORT"); empty: the default route.
   std::string source_address;
-  // Non-empty: the worker serves HTTP on a free port of this host (worker_http()).
+  // Non-empty: the worker serves HTTP on a free port of this host (worker_http()); for a
+  // host this process cannot bind (another network namespace), a port free on 127.0.0.1.
   std::string http_host;
   // "section.key=value" overrides of this worker only, as --set.
   std::vector<std::string> sets;
