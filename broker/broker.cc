@@ -18,6 +18,7 @@
 #include "common/http_server.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
+#include "common/readiness.h"
 #include "btrdb/rpc_observer.h"
 #include "analytics/registry.h"
 
@@ -211,8 +212,8 @@ Status Broker::Impl::Run() {
   if (ran_) return Status::FailedPrecondition("the broker has already run");
   ran_ = true;
   ready_ = true;
-  spdlog::info("btrq-broker: ready (control {}, tasks {}, http {})", control_endpoint_,
-               tasks_endpoint_, http_.endpoint().empty() ? "off" : http_.endpoint());
+  spdlog::info("{}", BrokerReadyLine(control_endpoint_, tasks_endpoint_,
+                                     http_.endpoint().empty() ? "off" : http_.endpoint()));
   const Status status = dispatcher_->Run();
   StopServers();
   if (status.ok()) spdlog::info("btrq-broker: stopped (journal synced)");

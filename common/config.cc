@@ -12,6 +12,8 @@
 
 #include "common/clock.h"
 #include "common/file_util.h"
+#include "common/config_internal.h"
+#include "common/text.h"
 #include "common/logging.h"
 #include "common/number_format.h"
 #include "common/text.h"
@@ -20,7 +22,7 @@
 extern char** environ;
 
 namespace btrq {
-namespace {
+namespace config_internal {
 
 std::string Upper(std::string_view s) {
   std::string out(s);
@@ -70,57 +72,6 @@ std::string Quote(std::string_view s) {
 
 std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-// True when `candidate` is close enough to `typed` to be worth suggesting.
-bool IsClose(std::string_view typed, std::string_view candidate) {
-  const size_t d = EditDistance(typed, candidate);
-  return d <= 2 && d < typed.size();
-}
-
-std::vector<std::string> SplitList(std::string_view text) {
-  std::vector<std::string> items;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string_view::npos) comma = text.size();
-    const std::string_view item = Trim(text.substr(start, comma - start));
-    if (!item.empty()) items.emplace_back(item);
-    start = comma + 1;
-  }
-  return items;
-}
-
-Status ParseError(std::string_view expected, std::string_view text) {
-  return Status::InvalidArgument("expected " + std::string(expected) + ", got " + Quote(text));
-}
-
-Result<bool> ParseBool(std::string_view text) {
-  const std::string t = Lower(Trim(text));
-  if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
-  if (t == "false" || t == "no" || t == "off" || t == "0") return false;
-  return ParseError("true or false", text);
-}
-
-template <typename T>
-Result<T> ParseInteger(std::string_view text, std::string_view expected) {
-  const std::string_view t = Trim(text);
-  T v{};
-  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  if (t.empty() || ec != std::errc() || end != t.data() + t.size()) {
-    return ParseError(expected, text);
-  }
-  return v;
-}
-
-Result<double> ParseDouble(std::string_view text) {
-  const std::string_view t = Trim(text);
-  double v = 0;
-  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  if (t.empty() || ec != std::errc() || end != t.data() + t.size() || !std::isfinite(v)) {
-    return ParseError("a finite number", text);
-  }
-  return v;
-}
-
 std::string TypeDescription(const ConfigField& f) {
   switch (f.type) {
     case ConfigType::kString: return "a string";
@@ -134,6 +85,33 @@ std::string TypeDescription(const ConfigField& f) {
     case ConfigType::kEnum: return "one of the names";
   }
   return "a value";
+}
+
+Status Located(const std::string& origin, std::string_view path, std::string_view message) {
+  std::string msg = origin;
+  msg += ": ";
+  msg.append(path);
+  msg += ": ";
+  msg.append(message);
+  return Status::InvalidArgument(std::move(msg));
+}
+
+}  // namespace config_internal
+
+namespace {
+
+using config_internal::Located;
+using config_internal::Lower;
+using config_internal::Quote;
+using config_internal::Quoted;
+using config_internal::Trim;
+using config_internal::TypeDescription;
+using config_internal::Upper;
+
+// True when `candidate` is close enough to `typed` to be worth suggesting.
+bool IsClose(std::string_view typed, std::string_view candidate) {
+  const size_t d = EditDistance(typed, candidate);
+  return d <= 2 && d < typed.size();
 }
 
 std::string NodeKind(const YAML::Node& node) {
@@ -150,13 +128,18 @@ std::string EnvVarName(std::string_view prefix, const ConfigField& f) {
   return Upper(std::string(prefix) + "_" + f.section + "_" + f.key);
 }
 
-Status Located(const std::string& origin, std::string_view path, std::string_view message) {
-  std::string msg = origin;
-  msg += ": ";
-  msg.append(path);
-  msg += ": ";
-  msg.append(message);
-  return Status::InvalidArgument(std::move(msg));
+// The items of a YAML sequence of scalars, for a kStringList field at `path`.
+Result<std::vector<std::string>> YamlStringList(const YAML::Node& list, const std::string& path,
+                                                std::string_view name) {
+  std::vector<std::string> items;
+  for (const YAML::Node& item : list) {
+    if (!item.IsScalar()) {
+      return Located(YamlOrigin(name, item.Mark()), path,
+                     "expected a list of strings, got " + NodeKind(item) + " in it");
+    }
+    items.push_back(item.Scalar());
+  }
+  return items;
 }
 
 }  // namespace
@@ -242,175 +225,6 @@ ConfigBinder::ConfigBinder(const Clock* clock) : clock_(clock) {}
 ConfigBinder::SectionBuilder ConfigBinder::Section(std::string name, std::string doc) {
   if (FindSection(name) == nullptr) sections_.push_back({name, std::move(doc), ""});
   return SectionBuilder(this, std::move(name));
-}
-
-ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Add(
-    std::unique_ptr<ConfigField> field) {
-  field->section = section_;
-  field->default_text = field->format();
-  binder_->fields_.push_back(std::move(field));
-  return *this;
-}
-
-namespace {
-std::unique_ptr<ConfigField> NewField(std::string key, ConfigType type, const void* member,
-                                      std::string doc) {
-  auto f = std::make_unique<ConfigField>();
-  f->key = std::move(key);
-  f->type = type;
-  f->member = member;
-  f->doc = std::move(doc);
-  return f;
-}
-}  // namespace
-
-ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::String(std::string key,
-                                                                    std::string* value,
-                                                                    std::string doc) {
-  auto f = NewField(std::move(key), ConfigType::kString, value, std::move(doc));
-  f->parse = [value](std::string_view t) {
-    *value = std::string(t);
-    return Status::OK();
-  };
-  f->format = [value] { return Quote(*value); };
-  return Add(std::move(f));
-}
-
-ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Bool(std::string key, bool* value,
-                                                                  std::string doc) {
-  auto f = NewField(std::move(key), ConfigType::kBool, value, std::move(doc));
-  f->parse = [value](std::string_view t) {
-    BTRQ_ASSIGN_OR_RETURN(*value, ParseBool(t));
-    return Status::OK();
-  };
-  f->format = [value] { return std::string(*value ? "true" : "false"); };
-  return Add(std::move(f));
-}
-
-ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Int64(std::string key,
-                                                                   int64_t* value,
-                                                                   std::string doc) {
-  auto f = NewField(std::move(key), ConfigType::kInt64, value, std::move(doc));
-  f->parse = [value](std::string_view t) {
-    BTRQ_ASSIGN_OR_RETURN(*value, ParseInteger<int64_t>(t, "a 64-bit integer"));
-    return Status::OK();
-  };
-  f->format = [value] { return std::to_string(*value); };
-  return Add(std::move(f));
-}
-
-ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Uint32(std::string key,
-                                                                    uint32_t* value,
-                                                                    std::string doc) {
-  auto f = NewField(std::move(key), ConfigType::kUint32, value, std::move(doc));
-  f->parse = [value](std::string_view t) {
-    BTRQ_ASSIGN_OR_RETURN(*value,
-                          ParseInteger<uint32_t>(t, "an unsigned 32-bit integer (0..4294967295)"));
-    return Status::OK();
-  };
-  f->format = [value] { return std::to_string(*value); };
-  return Add(std::move(f));
-}
-
-ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Double(std::string key,
-                                                                    double* value,
-                                                                    std::string doc) {
-  auto f = NewField(std::move(key), ConfigType::kDouble, value, std::move(doc));
-  f->parse = [value](std::string_view t) {
-    BTRQ_ASSIGN_OR_RETURN(*value, ParseDouble(t));
-    return Status::OK();
-  };
-  f->format = [value] { return FormatDouble(*value); };
-  return Add(std::move(f));
-}
-
-ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Duration(std::string key,
-                                                                      int64_t* nanos,
-                                                                      std::string doc) {
-  auto f = NewField(std::move(key), ConfigType::kDuration, nanos, std::move(doc));
-  f->parse = [nanos](std::string_view t) {
-    BTRQ_ASSIGN_OR_RETURN(*nanos, ParseDuration(t));
-    return Status::OK();
-  };
-  f->format = [nanos] { return FormatDuration(*nanos); };
-  return Add(std::move(f));
-}
-
-ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Timestamp(std::string key,
-                                                                       int64_t* nanos,
-                                                                       std::string doc) {
-  auto f = NewField(std::move(key), ConfigType::kTimestamp, nanos, std::move(doc));
-  const Clock* clock = binder_->clock_;
-  f->parse = [nanos, clock](std::string_view t) {
-    BTRQ_ASSIGN_OR_RETURN(*nanos, ParseTimestamp(t, clock->WallNanos()));
-    return Status::OK();
-  };
-  f->format = [nanos] { return Quote(FormatTimestamp(*nanos)); };
-  return Add(std::move(f));
-}
-
-ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::StringList(
-    std::string key, std::vector<std::string>* value, std::string doc) {
-  auto f = NewField(std::move(key), ConfigType::kStringList, value, std::move(doc));
-  f->parse = [value](std::string_view t) {
-    *value = SplitList(t);
-    return Status::OK();
-  };
-  f->parse_list = [value](const std::vector<std::string>& items) {
-    *value = items;
-    return Status::OK();
-  };
-  f->format = [value] {
-    std::string out = "[";
-    for (size_t i = 0; i < value->size(); ++i) {
-      if (i > 0) out += ", ";
-      out += Quote((*value)[i]);
-    }
-    return out + "]";
-  };
-  return Add(std::move(f));
-}
-
-ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::AddEnum(
-    std::string key, const void* member, std::vector<std::string> names,
-    std::function<void(size_t)> set, std::function<size_t()> get, std::string doc) {
-  auto f = NewField(std::move(key), ConfigType::kEnum, member, std::move(doc));
-  f->enum_names = names;
-  auto labels = std::make_shared<const std::vector<std::string>>(std::move(names));
-  f->parse = [labels, set](std::string_view t) {
-    const std::string wanted = Lower(Trim(t));
-    for (size_t i = 0; i < labels->size(); ++i) {
-      if (Lower((*labels)[i]) == wanted) {
-        set(i);
-        return Status::OK();
-      }
-    }
-    std::string expected;
-    for (size_t i = 0; i < labels->size(); ++i) {
-      expected += (i == 0 ? "" : ", ") + (*labels)[i];
-    }
-    return Status::InvalidArgument("bad value " + Quote(t) + " (expected one of: " + expected +
-                                   ")");
-  };
-  f->format = [labels, get] {
-    const size_t i = get();
-    return i < labels->size() ? (*labels)[i] : std::string("<unnamed>");
-  };
-  return Add(std::move(f));
-}
-
-ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Secret() {
-  ConfigField* f = binder_->fields_.back().get();
-  f->secret = true;
-  f->default_text = Quote(RedactSecret(f->type == ConfigType::kString
-                                           ? *static_cast<const std::string*>(f->member)
-                                           : f->default_text));
-  return *this;
-}
-
-ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Required() {
-  binder_->fields_.back()->required = true;
-  return *this;
 }
 
 // ---- Lookup --------------------------------------------------------------------------------
@@ -523,55 +337,54 @@ Status ConfigBinder::LoadYamlText(std::string_view text, std::string_view name) 
         return Status::InvalidArgument(sorigin + ": " + sname +
                                        ": expected a mapping of keys, got " + NodeKind(svalue));
       }
-      std::map<std::string, std::string> seen_keys;
-      for (auto kit = svalue.begin(); kit != svalue.end(); ++kit) {
-        const YAML::Node fkey = kit->first;
-        const YAML::Node fvalue = kit->second;
-        const std::string forigin = YamlOrigin(name, fkey.Mark());
-        if (!fkey.IsScalar()) {
-          return Status::InvalidArgument(forigin + ": " + sname + ": keys must be plain strings");
-        }
-        const std::string key = fkey.Scalar();
-        const std::string path = sname + "." + key;
-        ConfigField* field = FindMutable(path);
-        if (field == nullptr) {
-          return Located(forigin, path, "unknown key" + Suggest(sname, key));
-        }
-        if (auto [it, inserted] = seen_keys.emplace(key, forigin); !inserted) {
-          return Located(forigin, path, "duplicate key (first at " + it->second + ")");
-        }
-        if (fvalue.IsNull()) {
-          return Located(forigin, path,
-                         "missing value" + std::string(field->type == ConfigType::kString
-                                                           ? " (write \"\" for an empty string)"
-                                                           : ""));
-        }
-        if (fvalue.IsSequence()) {
-          if (field->type != ConfigType::kStringList) {
-            return Located(forigin, path, "expected " + TypeDescription(*field) + ", got a list");
-          }
-          std::vector<std::string> items;
-          for (const YAML::Node& item : fvalue) {
-            if (!item.IsScalar()) {
-              return Located(YamlOrigin(name, item.Mark()), path,
-                             "expected a list of strings, got " + NodeKind(item) + " in it");
-            }
-            items.push_back(item.Scalar());
-          }
-          const Status s = field->parse_list(items);
-          if (!s.ok()) return Located(forigin, path, s.message());
-          field->origin = forigin;
-          field->assigned = true;
-          continue;
-        }
-        if (fvalue.IsMap()) {
-          return Located(forigin, path, "expected " + TypeDescription(*field) + ", got a mapping");
-        }
-        BTRQ_RETURN_IF_ERROR(AssignText(field, fvalue.Scalar(), forigin));
-      }
+      BTRQ_RETURN_IF_ERROR(LoadYamlSection(svalue, sname, name));
     }
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(std::string(name) + ": " + e.what());
+  }
+  return Status::OK();
+}
+
+Status ConfigBinder::LoadYamlSection(const YAML::Node& keys, const std::string& sname,
+                                     std::string_view name) {
+  std::map<std::string, std::string> seen_keys;
+  for (auto kit = keys.begin(); kit != keys.end(); ++kit) {
+    const YAML::Node fkey = kit->first;
+    const YAML::Node fvalue = kit->second;
+    const std::string forigin = YamlOrigin(name, fkey.Mark());
+    if (!fkey.IsScalar()) {
+      return Status::InvalidArgument(forigin + ": " + sname + ": keys must be plain strings");
+    }
+    const std::string key = fkey.Scalar();
+    const std::string path = sname + "." + key;
+    ConfigField* field = FindMutable(path);
+    if (field == nullptr) {
+      return Located(forigin, path, "unknown key" + Suggest(sname, key));
+    }
+    if (auto [it, inserted] = seen_keys.emplace(key, forigin); !inserted) {
+      return Located(forigin, path, "duplicate key (first at " + it->second + ")");
+    }
+    if (fvalue.IsNull()) {
+      return Located(forigin, path,
+                     "missing value" + std::string(field->type == ConfigType::kString
+                                                       ? " (write \"\" for an empty string)"
+                                                       : ""));
+    }
+    if (fvalue.IsMap()) {
+      return Located(forigin, path, "expected " + TypeDescription(*field) + ", got a mapping");
+    }
+    if (!fvalue.IsSequence()) {
+      BTRQ_RETURN_IF_ERROR(AssignText(field, fvalue.Scalar(), forigin));
+      continue;
+    }
+    if (field->type != ConfigType::kStringList) {
+      return Located(forigin, path, "expected " + TypeDescription(*field) + ", got a list");
+    }
+    BTRQ_ASSIGN_OR_RETURN(std::vector<std::string> items, YamlStringList(fvalue, path, name));
+    const Status s = field->parse_list(items);
+    if (!s.ok()) return Located(forigin, path, s.message());
+    field->origin = forigin;
+    field->assigned = true;
   }
   return Status::OK();
 }

@@ -32,6 +32,10 @@
 
 #include "common/status.h"
 
+namespace YAML {
+class Node;
+}  // namespace YAML
+
 namespace btrq {
 
 class Clock;
@@ -199,6 +203,8 @@ class ConfigBinder {
   std::string Suggest(std::string_view section, std::string_view key) const;
   std::string SuggestSection(std::string_view section) const;
   Status AssignText(ConfigField* field, std::string_view text, const std::string& origin);
+  // Stage 1 for the keys of section `sname` (a YAML mapping) of the file `name`.
+  Status LoadYamlSection(const YAML::Node& keys, const std::string& sname, std::string_view name);
 
   const Clock* clock_;
   std::vector<SectionInfo> sections_;

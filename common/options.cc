@@ -10,7 +10,10 @@
 
 namespace btrq {
 
-void BindConfig(BtrqConfig* c, ConfigBinder* b) {
+namespace {
+
+// The schema, one function per section (or two small ones), in the order Render() prints.
+void BindLogAndBtrdb(BtrqConfig* c, ConfigBinder* b) {
   b->Section("log", "Logging (spdlog to stderr).")
       .Enum("level", &c->log.level,
             {{"trace", LogLevel::kTrace},
@@ -31,7 +34,9 @@ void BindConfig(BtrqConfig* c, ConfigBinder* b) {
             "TLS towards BTrDB; auto means on for port 4411")
       .String("ca_bundle", &d.ca_bundle, "PEM file of trusted roots; empty: system roots")
       .Duration("call_timeout", &d.call_timeout, "Deadline of each BTrDB call");
+}
 
+void BindBroker(BtrqConfig* c, ConfigBinder* b) {
   BrokerOptions& k = c->broker;
   b->Section("broker", "btrq-broker: jobs, dispatch, leases, journal.")
       .String("control_listen", &k.control_listen, "gRPC control API address")
@@ -53,7 +58,9 @@ void BindConfig(BtrqConfig* c, ConfigBinder* b) {
               "File holding the control token, when control_token is empty")
       .String("tls_cert", &k.tls_cert, "PEM certificate of the control API (with tls_key)")
       .String("tls_key", &k.tls_key, "PEM private key of the control API (with tls_cert)");
+}
 
+void BindSinkAndWorker(BtrqConfig* c, ConfigBinder* b) {
   SinkOptions& s = c->sink;
   b->Section("sink", "btrq-sink: durable, de-duplicated results.")
       .String("listen", &s.listen, "ZeroMQ ROUTER endpoint workers send results to")
@@ -81,7 +88,9 @@ void BindConfig(BtrqConfig* c, ConfigBinder* b) {
       .Duration("heartbeat_interval", &w.heartbeat_interval, "Heartbeat period to the broker")
       .String("http_listen", &w.http_listen, "HTTP address for /metrics; empty: off")
       .Uint32("batch_results", &w.batch_results, "Results per message to the sink");
+}
 
+void BindCurveAndControl(BtrqConfig* c, ConfigBinder* b) {
   CurveOptions& z = c->curve;
   b->Section("curve", "CurveZMQ on the worker links (keys from `btrq keygen`, Z85).")
       .Bool("enabled", &z.enabled, "Encrypt and authenticate ZeroMQ links")
@@ -102,6 +111,15 @@ void BindConfig(BtrqConfig* c, ConfigBinder* b) {
       .Bool("tls", &t.tls, "TLS to both APIs, verified with the system's trusted roots")
       .String("tls_ca", &t.tls_ca, "PEM file of the CAs that signed the APIs' certificates; "
               "setting it turns TLS on");
+}
+
+}  // namespace
+
+void BindConfig(BtrqConfig* c, ConfigBinder* b) {
+  BindLogAndBtrdb(c, b);
+  BindBroker(c, b);
+  BindSinkAndWorker(c, b);
+  BindCurveAndControl(c, b);
 }
 
 namespace {

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/file_util.h"
+#include "common/readiness.h"
 #include "lite/database.h"
 #include "lite/generate.h"
 #include "lite/server.h"
@@ -82,7 +83,7 @@ int Serve(int argc, char** argv) {
     spdlog::info("recovered {} streams from snapshot, {} log records, discarded {} torn bytes",
                  rec.snapshot_streams, rec.log_records, rec.discarded_bytes);
   }
-  std::printf("btrdb-lite: ready on %s\n", (*server)->address().c_str());
+  std::printf("%s\n", btrq::BtrdbLiteReadyLine((*server)->address()).c_str());
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop_signals, &sig);

@@ -20,6 +20,7 @@
 #include "common/mutex.h"
 #include "common/text.h"
 #include "common/router_inbox.h"
+#include "common/readiness.h"
 #include "common/zap.h"
 #include "common/zmq_util.h"
 #include "sink/result_store.h"
@@ -365,8 +366,8 @@ Status Sink::Impl::Serve() {
   Batch batch;  // filling while the committer commits the one before
   Committer committer(writer_.get(), &*committed_, clock_);
   ready_ = true;
-  spdlog::info("btrq-sink: ready (results {}, control {}, http {})", results_endpoint_,
-               control_endpoint_, http_.endpoint().empty() ? "off" : http_.endpoint());
+  spdlog::info("{}", SinkReadyLine(results_endpoint_, control_endpoint_,
+                                   http_.endpoint().empty() ? "off" : http_.endpoint()));
   Status status;
   bool stopping = false;
   while (!stopping && status.ok()) {

@@ -1,49 +1,43 @@
 #include "submitter/demo.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-#include <yaml-cpp/yaml.h>
-
-#include "btrdb/v5/btrdb.grpc.pb.h"
-
 #include "common/file_util.h"
 #include "common/number_format.h"
 #include "common/subprocess.h"
+#include "btrdb/client.h"
+#include "cluster/cluster.h"
 #include "common/time_util.h"
 #include "results/export.h"
 #include "results/result_proto.h"
 #include "submitter/broker_client.h"
+#include "submitter/ground_truth.h"
 #include "submitter/job_spec.h"
 #include "submitter/render.h"
+#include "submitter/report.h"
 
 namespace btrq::submitter {
 namespace {
 
 namespace fs = std::filesystem;
+using cluster::Role;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kReadyTimeout(30'000);  // per process, from its start
@@ -51,9 +45,7 @@ constexpr milliseconds kStopGrace(15'000);     // SIGTERM to SIGKILL
 // After a failure: a worker whose broker is gone cannot finish its drain.
 constexpr milliseconds kFailedStopGrace(3'000);
 constexpr milliseconds kPollInterval(200);     // progress and interrupt checks
-constexpr int kLogExcerptLines = 20;
-constexpr size_t kWorstShown = 5;
-constexpr size_t kMismatchesShown = 10;
+constexpr char kCollection[] = "staging/sensors";
 
 // ---- signals --------------------------------------------------------------------------------
 
@@ -104,279 +96,59 @@ bool SleepFor(milliseconds total) {
 
 // ---- small helpers --------------------------------------------------------------------------
 
-std::string Fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
-  return buf;
-}
-
-std::string Plural(int64_t n, const std::string& one, const std::string& many) {
-  return std::to_string(n) + " " + (n == 1 ? one : many);
-}
-
-// "1,234,567".
-std::string Grouped(int64_t n) {
-  std::string digits = std::to_string(n < 0 ? -n : n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
+Status WriteFile(const std::string& path, const std::string& text) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.flush();
+    if (!out) return Status::IoError("cannot write " + temp);
   }
-  return n < 0 ? "-" + out : out;
+  std::error_code ec;
+  fs::rename(temp, path, ec);
+  if (ec) return Status::IoError("cannot rename " + temp + " to " + path + ": " + ec.message());
+  return Status::OK();
 }
 
-std::string YamlQuote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
+// This program's path, for the commands the demo suggests; "btrq" when unknown.
+std::string SelfPath() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "btrq" : self.string();
 }
 
-std::string LastLines(const std::string& text, int n) {
-  size_t pos = text.size();
-  if (pos > 0 && text[pos - 1] == '\n') --pos;
-  for (int i = 0; i < n; ++i) {
-    const size_t nl = pos == 0 ? std::string::npos : text.rfind('\n', pos - 1);
-    if (nl == std::string::npos) return text;
-    pos = nl;
-  }
-  return text.substr(pos + 1);
-}
-
-// `count` TCP ports of 127.0.0.1 free a moment ago, distinct (all are held while picking).
-Result<std::vector<int>> FreePorts(int count) {
-  std::vector<int> fds;
-  std::vector<int> ports;
-  Status status;
-  for (int i = 0; i < count && status.ok(); ++i) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      status = Status::IoError("socket() failed");
-      break;
-    }
-    fds.push_back(fd);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      status = Status::IoError("cannot bind a free port on 127.0.0.1");
-      break;
-    }
-    ports.push_back(ntohs(addr.sin_port));
-  }
-  for (int fd : fds) ::close(fd);
-  if (!status.ok()) return status;
-  return ports;
-}
-
-// How many streams `collection` holds on the BTrDB server at `address`: the generator
-// creates each stream just before loading it, so this is its progress. nullopt on error.
+// How many streams `collection` holds on btrdb-lite: the generator creates each stream
+// just before loading it, so this is its progress. nullopt on error.
 class StreamCounter {
  public:
   StreamCounter(const std::string& address, std::string collection)
-      : stub_(v5api::BTrDB::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
-        collection_(std::move(collection)) {}
+      : collection_(std::move(collection)) {
+    options_.endpoints = {address};
+    options_.tls = btrdb::ConnectOptions::Tls::kOff;
+    options_.call_timeout_ns = 2'000'000'000;
+    options_.stream_timeout_ns = 2'000'000'000;
+    options_.connect_timeout_ns = 2'000'000'000;
+  }
 
   std::optional<int> Count() {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-    v5api::LookupStreamsParams params;
-    params.set_collection(collection_);
-    std::unique_ptr<grpc::ClientReader<v5api::LookupStreamsResponse>> reader =
-        stub_->LookupStreams(&context, params);
-    v5api::LookupStreamsResponse response;
-    int n = 0;
-    while (reader->Read(&response)) {
-      if (response.stat().code() != 0) return std::nullopt;
-      n += response.results_size();
+    if (client_ == nullptr) {
+      Result<std::unique_ptr<btrdb::Client>> client = btrdb::Client::Connect(options_);
+      if (!client.ok()) return std::nullopt;
+      client_ = std::move(*client);
     }
-    if (!reader->Finish().ok()) return std::nullopt;
-    return n;
+    Result<std::vector<btrdb::StreamDescriptor>> streams =
+        client_->LookupStreams(collection_, /*is_prefix=*/false, {}, {});
+    if (!streams.ok()) return std::nullopt;
+    return static_cast<int>(streams->size());
   }
 
  private:
-  std::unique_ptr<v5api::BTrDB::Stub> stub_;
+  btrdb::ConnectOptions options_;
   std::string collection_;
+  std::unique_ptr<btrdb::Client> client_;
 };
-
-// ---- binaries -------------------------------------------------------------------------------
-
-struct Binaries {
-  std::string btrq;  // this program
-  std::string lite, broker, sink, worker;
-};
-
-Result<Binaries> FindBinaries(const std::string& bin_dir) {
-  std::vector<fs::path> roots;
-  if (!bin_dir.empty()) {
-    roots.push_back(fs::path(bin_dir));
-  } else {
-    std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (ec) return Status::IoError("cannot read /proc/self/exe: " + ec.message());
-    roots.push_back(exe.parent_path());
-  }
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  // An install puts them side by side; the build tree in one folder per component.
-  const auto find = [&roots](const std::string& name,
-                             const std::string& build_subdir) -> Result<std::string> {
-    std::vector<fs::path> tried;
-    for (const fs::path& root : roots) {
-      tried.push_back(root / name);
-      tried.push_back((root / ".." / build_subdir / name).lexically_normal());
-      tried.push_back((root / build_subdir / name).lexically_normal());
-    }
-    for (const fs::path& p : tried) {
-      if (::access(p.c_str(), X_OK) == 0) return p.string();
-    }
-    std::string list;
-    for (const fs::path& p : tried) list += (list.empty() ? "" : ", ") + p.string();
-    return Status::NotFound("cannot find " + name + " (looked for " + list +
-                            "); build everything with scripts/build, or pass --bin-dir");
-  };
-  Binaries b;
-  b.btrq = ec ? "btrq" : self.string();
-  BTRQ_ASSIGN_OR_RETURN(b.lite, find("btrdb-lite", "lite"));
-  BTRQ_ASSIGN_OR_RETURN(b.broker, find("btrq-broker", "broker"));
-  BTRQ_ASSIGN_OR_RETURN(b.sink, find("btrq-sink", "sink"));
-  BTRQ_ASSIGN_OR_RETURN(b.worker, find("btrq-worker", "worker"));
-  return b;
-}
-
-// ---- the manifest ---------------------------------------------------------------------------
-
-// The quality fields compared with the truth: integers exactly, doubles to 1e-9 relative.
-constexpr const char* kTruthInts[] = {"count",     "duplicates",   "unique",
-                                      "expected",  "gaps",         "nonfinite",
-                                      "out_of_range", "longest_stuck", "stuck_runs"};
-constexpr const char* kTruthDoubles[] = {"missing_seconds", "completeness", "score", "min", "max"};
-
-struct TruthChunk {
-  int64_t end = 0;
-  std::map<std::string, double> fields;
-};
-
-struct ManifestStream {
-  std::string name;  // "sensor03/voltage"
-  std::string kind;
-  std::map<int64_t, TruthChunk> chunks;  // by start
-};
-
-struct KindRange {
-  std::string name;
-  double min = 0;
-  double max = 0;
-};
-
-struct Manifest {
-  std::vector<KindRange> kinds;  // in the manifest's order
-  int64_t stuck_min = 10;
-  double gap_factor = 2;
-  std::map<std::string, ManifestStream> streams;  // by UUID text
-  size_t chunk_count = 0;
-};
-
-Result<Manifest> LoadManifest(const std::string& path) {
-  try {
-    const YAML::Node doc = YAML::LoadFile(path);
-    Manifest m;
-    m.stuck_min = doc["stuck_min"].as<int64_t>();
-    m.gap_factor = doc["gap_factor"].as<double>();
-    for (const auto& kind : doc["kinds"]) {
-      m.kinds.push_back({kind.first.as<std::string>(), kind.second["min"].as<double>(),
-                         kind.second["max"].as<double>()});
-    }
-    for (const YAML::Node& s : doc["streams"]) {
-      ManifestStream stream;
-      stream.name = s["name"].as<std::string>();
-      stream.kind = s["kind"].as<std::string>();
-      for (const YAML::Node& c : s["chunks"]) {
-        TruthChunk chunk;
-        chunk.end = c["end"].as<int64_t>();
-        for (const char* f : kTruthInts) {
-          chunk.fields[f] = static_cast<double>(c[f].as<int64_t>());
-        }
-        for (const char* f : kTruthDoubles) {
-          if (c[f]) chunk.fields[f] = c[f].as<double>();
-        }
-        stream.chunks[c["start"].as<int64_t>()] = std::move(chunk);
-        ++m.chunk_count;
-      }
-      m.streams[s["uuid"].as<std::string>()] = std::move(stream);
-    }
-    return m;
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument("cannot read the manifest " + path + ": " + e.what());
-  }
-}
-
-// ---- results --------------------------------------------------------------------------------
-
-std::optional<double> Number(const Fields& fields, const std::string& name) {
-  for (const auto& [key, value] : fields) {
-    if (key != name) continue;
-    if (const auto* i = std::get_if<int64_t>(&value)) return static_cast<double>(*i);
-    if (const auto* d = std::get_if<double>(&value)) return *d;
-    return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-double Num(const Fields& fields, const std::string& name) {
-  return Number(fields, name).value_or(0);
-}
-
-// Why a chunk lost score, worst first: "12.3 s missing in 3 gaps, 2 duplicates".
-std::string Why(const Fields& f) {
-  std::vector<std::pair<double, std::string>> reasons;  // (points affected, text)
-  const double missing_points = std::max(0.0, Num(f, "expected") - Num(f, "unique"));
-  const int64_t gaps = static_cast<int64_t>(Num(f, "gaps"));
-  if (missing_points > 0 || gaps > 0) {
-    std::string text = Fixed(Num(f, "missing_seconds"), 1) + " s missing";
-    if (gaps > 0) text += " in " + Plural(gaps, "gap", "gaps");
-    reasons.emplace_back(missing_points, text);
-  }
-  const int64_t duplicates = static_cast<int64_t>(Num(f, "duplicates"));
-  if (duplicates > 0) {
-    reasons.emplace_back(duplicates, Plural(duplicates, "duplicate", "duplicates"));
-  }
-  const int64_t stuck_runs = static_cast<int64_t>(Num(f, "stuck_runs"));
-  if (stuck_runs > 0) {
-    const int64_t longest = static_cast<int64_t>(Num(f, "longest_stuck"));
-    reasons.emplace_back(longest, Plural(stuck_runs, "stuck run", "stuck runs") + " (longest " +
-                                      std::to_string(longest) + " points)");
-  }
-  const int64_t out_of_range = static_cast<int64_t>(Num(f, "out_of_range"));
-  if (out_of_range > 0) {
-    reasons.emplace_back(out_of_range, Plural(out_of_range, "value", "values") + " out of range");
-  }
-  const int64_t nonfinite = static_cast<int64_t>(Num(f, "nonfinite"));
-  if (nonfinite > 0) reasons.emplace_back(nonfinite, Plural(nonfinite, "NaN/Inf value", "NaN/Inf values"));
-  std::stable_sort(reasons.begin(), reasons.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  std::string out;
-  for (const auto& [weight, text] : reasons) out += (out.empty() ? "" : ", ") + text;
-  return out.empty() ? "-" : out;
-}
-
-bool Close(double got, double want) {
-  if (got == want) return true;
-  return std::fabs(got - want) <= 1e-9 * std::max(std::fabs(got), std::fabs(want));
-}
 
 // ---- the demo -------------------------------------------------------------------------------
-
-struct Child {
-  std::string name;  // "broker", "worker-1"
-  int tier = 0;      // stopped in order: 0 workers, 1 broker and sink, 2 btrdb-lite
-  std::unique_ptr<Subprocess> process;
-};
 
 class Demo {
  public:
@@ -391,14 +163,14 @@ class Demo {
   Status Validate();
   Status MakeRunDir();
   Status StartLite();
-  Status WriteConfig();
   Status StartGenerate();
   Status StartServices();
   Status WaitForGenerate();
+  // Whether the generator has finished: OK once it exited 0; progress printed meanwhile.
+  Result<bool> GenerateDone(StreamCounter* counter, const std::string& what, double elapsed);
   Status SubmitJob();
   Status FollowJob();
   Status FetchResults();
-  void PrintSummary();
   bool CheckTruth();
   void PrintWhere();
   void KeepRunning();
@@ -406,36 +178,27 @@ class Demo {
   // then SIGKILL after `grace`. Unless `quiet`, lists them with their pids.
   void StopAll(bool quiet, milliseconds grace);
 
-  // Starts `argv` logging to logs/NAME.log.
-  Result<Child*> Spawn(const std::string& name, int tier, const std::vector<std::string>& argv);
-  // Waits for a line matching `pattern` in the child's log; a clear error otherwise.
-  Result<std::string> WaitReady(Child* child, const std::string& pattern);
-  // Prints `status` and the end of `child`'s log; returns `status`.
-  Status Failed(const Child* child, Status status);
-
   const DemoOptions& o_;
   const CommandContext& ctx_;
   int64_t duration_ns_ = 0;
   int64_t chunk_ns_ = 0;
   int threads_ = 1;
-  Binaries bin_;
+  std::string self_;  // this program
+  cluster::Binaries bin_;
   fs::path run_;
   std::string config_path_;
   std::string manifest_path_;
   std::string results_path_;
-  std::vector<std::unique_ptr<Child>> children_;
-  Child* generate_ = nullptr;
-  std::string lite_address_;
-  int broker_control_ = 0, broker_tasks_ = 0, broker_http_ = 0;
-  int sink_results_ = 0, sink_control_ = 0, sink_http_ = 0;
-  std::string generate_line_;
+  std::unique_ptr<cluster::Cluster> cluster_;
+  Subprocess* generate_ = nullptr;
   std::optional<Manifest> manifest_;
   std::unique_ptr<BrokerClient> broker_;
   JobId job_ = 0;
   v1::Job final_job_;
   double follow_seconds_ = 0;
   std::vector<results::StoredResult> results_;
-  bool reported_ = false;  // the error was printed (with a log excerpt) where it happened
+  // When the last plain-text (not a terminal) progress line was printed.
+  std::chrono::steady_clock::time_point last_plain_;
 };
 
 Status Demo::Validate() {
@@ -480,11 +243,7 @@ Status Demo::MakeRunDir() {
     if (fs::create_directory(run_, ec)) break;
     if (ec) return Status::IoError("cannot create " + run_.string() + ": " + ec.message());
   }
-  for (const char* sub : {"logs", "broker", "sink"}) {
-    fs::create_directories(run_ / sub, ec);
-    if (ec) return Status::IoError("cannot create " + (run_ / sub).string() + ": " + ec.message());
-  }
-  config_path_ = (run_ / "config.yaml").string();
+  // The cluster (StartLite) makes logs/, broker/, sink/ and config.yaml.
   manifest_path_ = (run_ / "manifest.json").string();
   results_path_ = (run_ / "results.jsonl").string();
   // DIR/latest -> the newest run (a real file or folder named "latest" is left alone).
@@ -494,139 +253,59 @@ Status Demo::MakeRunDir() {
   return Status::OK();
 }
 
-Result<Child*> Demo::Spawn(const std::string& name, int tier,
-                           const std::vector<std::string>& argv) {
-  SpawnOptions so;
-  so.log_path = (run_ / "logs" / (name + ".log")).string();
-  so.new_process_group = true;
-  so.die_with_parent = !o_.keep;
-  Result<std::unique_ptr<Subprocess>> p = Subprocess::Start(argv, so);
-  if (!p.ok()) return p.status().WithContext("starting " + name);
-  auto child = std::make_unique<Child>();
-  child->name = name;
-  child->tier = tier;
-  child->process = std::move(*p);
-  children_.push_back(std::move(child));
-  return children_.back().get();
-}
-
-Result<std::string> Demo::WaitReady(Child* child, const std::string& pattern) {
-  const auto deadline = std::chrono::steady_clock::now() + kReadyTimeout;
-  for (;;) {
-    if (Interrupted()) return InterruptedStatus();
-    Result<std::string> line = child->process->WaitForLine(pattern, kPollInterval);
-    if (line.ok()) return line;
-    if (line.status().code() != StatusCode::kDeadlineExceeded) {
-      Result<int> code = child->process->Wait(milliseconds(2000));
-      return Failed(child, Status::Unavailable(
-                               child->name + " exited" +
-                               (code.ok() ? " with code " + std::to_string(*code) : std::string()) +
-                               " before it was ready"));
-    }
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return Failed(child, Status::DeadlineExceeded(
-                               child->name + " was not ready within " +
-                               std::to_string(kReadyTimeout.count() / 1000) + " s"));
-    }
-  }
-}
-
-Status Demo::Failed(const Child* child, Status status) {
-  const std::string log = child->process->Stdout();
-  *ctx_.err << "btrq demo: " << status.message() << "\n";
-  if (!log.empty()) {
-    *ctx_.err << "--- last lines of " << child->process->log_path() << " ---\n"
-              << LastLines(log, kLogExcerptLines);
-    if (log.back() != '\n') *ctx_.err << "\n";
-    *ctx_.err << "---\n";
-  }
-  // Printed here with its context; Run() must not print it again.
-  reported_ = true;
-  return status;
-}
-
 Status Demo::StartLite() {
-  BTRQ_ASSIGN_OR_RETURN(Child * lite, Spawn("btrdb-lite", 2,
-                                            {bin_.lite, "serve", "--listen", "127.0.0.1:0",
-                                             "--log-level", "warn"}));
-  BTRQ_ASSIGN_OR_RETURN(std::string line, WaitReady(lite, "^btrdb-lite: ready on "));
-  lite_address_ = line.substr(line.find(" on ") + 4);
-  out() << "[1/5] btrdb-lite ready on " << lite_address_ << " (in memory, pid "
-        << lite->process->pid() << ")\n";
+  cluster::ClusterOptions co;
+  co.dir = run_.string();
+  co.binaries = bin_;
+  co.config.log.level = LogLevel::kInfo;
+  co.config.log.format = LogFormat::kText;
+  co.config.btrdb.tls = TlsMode::kOff;
+  co.config.worker.threads = static_cast<uint32_t>(threads_);
+  co.btrdb_durable = false;
+  co.log_files = true;
+  co.new_process_groups = true;
+  co.die_with_parent = !o_.keep;
+  co.ready_timeout = kReadyTimeout;
+  co.cancelled = Interrupted;
+  BTRQ_ASSIGN_OR_RETURN(cluster_, cluster::Cluster::Create(std::move(co)));
+  config_path_ = cluster_->config_path();
+  BTRQ_RETURN_IF_ERROR(cluster_->Start(Role::kBtrdb));
+  out() << "[1/5] btrdb-lite ready on " << cluster_->btrdb_endpoint() << " (in memory, pid "
+        << cluster_->process(Role::kBtrdb)->pid() << ")\n";
   out().flush();
   return Status::OK();
 }
 
-Status Demo::WriteConfig() {
-  BTRQ_ASSIGN_OR_RETURN(std::vector<int> ports, FreePorts(6));
-  broker_control_ = ports[0];
-  broker_tasks_ = ports[1];
-  broker_http_ = ports[2];
-  sink_results_ = ports[3];
-  sink_control_ = ports[4];
-  sink_http_ = ports[5];
-  const auto host = [](int port) { return YamlQuote("127.0.0.1:" + std::to_string(port)); };
-  const auto zmq = [](int port) { return YamlQuote("tcp://127.0.0.1:" + std::to_string(port)); };
-  std::string y;
-  y += "# btrq demo: every process of this run was started with --config " + config_path_ + "\n";
-  y += "# Use it with the CLI: btrq --config " + config_path_ + " status\n";
-  y += "log:\n  level: info\n  format: text\n";
-  y += "btrdb:\n  endpoints: " + YamlQuote(lite_address_) + "\n  tls: \"off\"\n";
-  y += "broker:\n";
-  y += "  control_listen: " + host(broker_control_) + "\n";
-  y += "  tasks_listen: " + zmq(broker_tasks_) + "\n";
-  y += "  http_listen: " + host(broker_http_) + "\n";
-  y += "  data_dir: " + YamlQuote((run_ / "broker").string()) + "\n";
-  y += "sink:\n";
-  y += "  listen: " + zmq(sink_results_) + "\n";
-  y += "  control_listen: " + host(sink_control_) + "\n";
-  y += "  http_listen: " + host(sink_http_) + "\n";
-  y += "  data_dir: " + YamlQuote((run_ / "sink").string()) + "\n";
-  y += "worker:\n";
-  y += "  broker: " + zmq(broker_tasks_) + "\n";
-  y += "  sink: " + zmq(sink_results_) + "\n";
-  y += "  threads: " + std::to_string(threads_) + "\n";
-  y += "control:\n";
-  y += "  broker: " + host(broker_control_) + "\n";
-  y += "  sink: " + host(sink_control_) + "\n";
-  return WriteFileAtomically(config_path_, y);
-}
-
 Status Demo::StartGenerate() {
-  BTRQ_ASSIGN_OR_RETURN(generate_, Spawn("generate", 2,
-                                         {bin_.lite, "generate", "--endpoint", lite_address_,
-                                          "--streams", std::to_string(o_.streams),
-                                          "--duration", o_.duration,
-                                          "--rate", std::to_string(o_.rate_hz),
-                                          "--seed", std::to_string(o_.seed),
-                                          "--manifest", manifest_path_,
-                                          "--manifest-chunk", o_.chunk}));
+  BTRQ_ASSIGN_OR_RETURN(generate_, cluster_->StartHelper(
+                                       "generate",
+                                       {bin_.btrdb_lite, "generate", "--endpoint",
+                                        cluster_->btrdb_endpoint(), "--streams",
+                                        std::to_string(o_.streams), "--duration", o_.duration,
+                                        "--rate", std::to_string(o_.rate_hz), "--seed",
+                                        std::to_string(o_.seed), "--manifest", manifest_path_,
+                                        "--manifest-chunk", o_.chunk}));
   return Status::OK();
 }
 
 Status Demo::StartServices() {
-  const std::vector<std::string> config = {"--config", config_path_};
-  const auto with_config = [&config](std::vector<std::string> argv) {
-    argv.insert(argv.end(), config.begin(), config.end());
-    return argv;
-  };
-  BTRQ_ASSIGN_OR_RETURN(Child * broker, Spawn("broker", 1, with_config({bin_.broker})));
-  BTRQ_ASSIGN_OR_RETURN(Child * sink, Spawn("sink", 1, with_config({bin_.sink})));
-  std::vector<Child*> workers;
-  for (int i = 1; i <= o_.workers; ++i) {
-    BTRQ_ASSIGN_OR_RETURN(Child * w, Spawn("worker-" + std::to_string(i), 0,
-                                           with_config({bin_.worker})));
-    workers.push_back(w);
+  // All start at once; then each is waited for.
+  BTRQ_RETURN_IF_ERROR(cluster_->Spawn(Role::kBroker));
+  BTRQ_RETURN_IF_ERROR(cluster_->Spawn(Role::kSink));
+  for (int i = 0; i < o_.workers; ++i) BTRQ_RETURN_IF_ERROR(cluster_->SpawnWorker().status());
+  BTRQ_RETURN_IF_ERROR(cluster_->WaitForReady(Role::kBroker));
+  BTRQ_RETURN_IF_ERROR(cluster_->WaitForReady(Role::kSink));
+  for (size_t i = 0; i < cluster_->workers(); ++i) {
+    BTRQ_RETURN_IF_ERROR(cluster_->WaitForReady(Role::kWorker, i));
   }
-  BTRQ_RETURN_IF_ERROR(WaitReady(broker, "btrq-broker: ready").status());
-  BTRQ_RETURN_IF_ERROR(WaitReady(sink, "btrq-sink: ready").status());
-  for (Child* w : workers) BTRQ_RETURN_IF_ERROR(WaitReady(w, "btrq-worker: ready").status());
-  out() << "[2/5] broker ready on 127.0.0.1:" << broker_control_ << " (pid "
-        << broker->process->pid() << "), sink on 127.0.0.1:" << sink_control_ << " (pid "
-        << sink->process->pid() << "), " << o_.workers << " "
+  out() << "[2/5] broker ready on " << cluster_->broker_control() << " (pid "
+        << cluster_->process(Role::kBroker)->pid() << "), sink on " << cluster_->sink_control()
+        << " (pid " << cluster_->process(Role::kSink)->pid() << "), " << o_.workers << " "
         << (o_.workers == 1 ? "worker" : "workers") << " x " << threads_ << " "
         << (threads_ == 1 ? "thread" : "threads") << " (pids";
-  for (Child* w : workers) out() << " " << w->process->pid();
+  for (size_t i = 0; i < cluster_->workers(); ++i) {
+    out() << " " << cluster_->process(Role::kWorker, i)->pid();
+  }
   out() << ")\n";
   out().flush();
   return Status::OK();
@@ -637,64 +316,66 @@ Status Demo::WaitForGenerate() {
                         static_cast<double>(duration_ns_) / 1e9;
   const std::string what = "[3/5] loading " + std::to_string(o_.streams) + " streams x " +
                            o_.duration + " x " + std::to_string(o_.rate_hz) + " Hz (~" +
-                           FormatCount(points) + " points, with defects) into staging/sensors";
+                           FormatCount(points) + " points, with defects) into " + kCollection;
   const auto start = std::chrono::steady_clock::now();
-  const auto elapsed = [&start] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
-  StreamCounter counter(lite_address_, "staging/sensors");
-  auto last_plain = std::chrono::steady_clock::now();
+  StreamCounter counter(cluster_->btrdb_endpoint(), kCollection);
   if (!ctx_.out_tty) {
     out() << what << " ...\n";
     out().flush();
   }
   for (;;) {
     if (Interrupted()) return InterruptedStatus();
-    Result<int> code = generate_->process->Wait(milliseconds(ctx_.out_tty ? 1000 : 500));
-    if (!code.ok()) {
-      const std::optional<int> created = counter.Count();
-      const std::string progress =
-          (created && *created > 0
-               ? "stream " + std::to_string(*created) + " of " + std::to_string(o_.streams) + ", "
-               : std::string()) +
-          Fixed(elapsed(), 0) + " s";
-      if (ctx_.out_tty) {
-        out() << "\r" << what << " ... " << progress << "\x1b[K";
-        out().flush();
-      } else if (std::chrono::steady_clock::now() - last_plain >= std::chrono::seconds(10)) {
-        out() << "      ... " << progress << "\n";
-        out().flush();
-        last_plain = std::chrono::steady_clock::now();
-      }
-      continue;
-    }
-    if (ctx_.out_tty) out() << "\r\x1b[K";
-    if (*code != 0) {
-      return Failed(generate_, Status::Unavailable("btrdb-lite generate failed with code " +
-                                                   std::to_string(*code)));
-    }
-    break;
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    BTRQ_ASSIGN_OR_RETURN(bool done, GenerateDone(&counter, what, elapsed));
+    if (done) break;
   }
-  Result<std::string> line = generate_->process->WaitForLine("^generated ", milliseconds(0));
-  generate_line_ = line.ok() ? *line : "generated the streams";
-  out() << "[3/5] " << generate_line_ << "\n";
+  Result<std::string> line = generate_->WaitForLine("^generated ", milliseconds(0));
+  out() << "[3/5] " << (line.ok() ? *line : "generated the streams") << "\n";
   out().flush();
   BTRQ_ASSIGN_OR_RETURN(manifest_, LoadManifest(manifest_path_));
   return Status::OK();
 }
 
+Result<bool> Demo::GenerateDone(StreamCounter* counter, const std::string& what, double elapsed) {
+  Result<int> code = generate_->Wait(milliseconds(ctx_.out_tty ? 1000 : 500));
+  if (code.ok()) {
+    if (ctx_.out_tty) out() << "\r\x1b[K";
+    if (*code != 0) {
+      return Status::Unavailable(cluster_->WithLogExcerpt(
+          "btrdb-lite generate failed with code " + std::to_string(*code), "generate"));
+    }
+    return true;
+  }
+  const std::optional<int> created = counter->Count();
+  const std::string progress =
+      (created && *created > 0
+           ? "stream " + std::to_string(*created) + " of " + std::to_string(o_.streams) + ", "
+           : std::string()) +
+      Fixed(elapsed, 0) + " s";
+  if (ctx_.out_tty) {
+    out() << "\r" << what << " ... " << progress << "\x1b[K";
+    out().flush();
+  } else if (std::chrono::steady_clock::now() - last_plain_ >= std::chrono::seconds(10)) {
+    out() << "      ... " << progress << "\n";
+    out().flush();
+    last_plain_ = std::chrono::steady_clock::now();
+  }
+  return false;
+}
+
 Status Demo::SubmitJob() {
   ControlClientOptions co;
-  co.endpoint = "127.0.0.1:" + std::to_string(broker_control_);
+  co.endpoint = cluster_->broker_control();
   BTRQ_ASSIGN_OR_RETURN(broker_, BrokerClient::Create(co));
   // One job over the collection. Each stream's nominal rate and valid range (quality's
   // `rate`, `min`, `max`) reach the analytic from the stream's annotations, which the
   // broker passes as params; the defect thresholds come from the manifest.
   SubmitFlags f;
-  f.collection = "staging/sensors";
+  f.collection = kCollection;
   f.chunk = o_.chunk;
   f.analytic = o_.analytic;
-  f.name = "demo: " + o_.analytic + " of staging/sensors";
+  f.name = "demo: " + o_.analytic + " of " + kCollection;
   if (o_.analytic == "quality") {
     f.params = {"stuck_min=" + std::to_string(manifest_->stuck_min),
                 "gap_factor=" + FormatDouble(manifest_->gap_factor)};
@@ -741,7 +422,7 @@ Status Demo::FollowJob() {
 
 Status Demo::FetchResults() {
   ControlClientOptions co;
-  co.endpoint = "127.0.0.1:" + std::to_string(sink_control_);
+  co.endpoint = cluster_->sink_control();
   BTRQ_ASSIGN_OR_RETURN(std::unique_ptr<SinkClient> sink, SinkClient::Create(co));
   std::string jsonl;
   BTRQ_RETURN_IF_ERROR(sink->GetResults(job_, 0, [&](const v1::ResultBatch& batch) {
@@ -755,183 +436,18 @@ Status Demo::FetchResults() {
   return WriteFileAtomically(results_path_, jsonl);
 }
 
-void Demo::PrintSummary() {
-  const v1::JobCounts& counts = final_job_.counts();
-  const uint64_t done = counts.done(), dead = counts.dead(), cancelled = counts.cancelled();
-  const int64_t first_submit = final_job_.submitted_at(), last_finish = final_job_.finished_at();
-  int64_t points = 0;
-  for (const results::StoredResult& r : results_) points += r.result.points_read;
-  // The broker's own clock from submit to finish; the demo's otherwise.
-  double seconds = follow_seconds_;
-  if (first_submit > 0 && last_finish > first_submit) {
-    seconds = static_cast<double>(last_finish - first_submit) / 1e9;
-  }
-  const double secs = std::max(seconds, 1e-3);
-
-  out() << "\nSummary\n";
-  out() << "  chunks processed  " << done << " of " << counts.total();
-  if (dead > 0) out() << ", " << dead << " dead-lettered (btrq show JOB lists them)";
-  if (cancelled > 0) out() << ", " << cancelled << " cancelled";
-  out() << " (job " << job_ << ")\n";
-  out() << "  points read       " << Grouped(points)
-        << (points == 0 ? " (the analytic read no raw points)" : "") << "\n";
-  out() << "  wall time         " << Fixed(seconds, 2) << " s (submit to last result)\n";
-  out() << "  throughput        ";
-  if (points > 0) out() << FormatCount(static_cast<double>(points) / secs) << " points/s, ";
-  out() << Fixed(static_cast<double>(done) / secs, 1) << " chunks/s with "
-        << o_.workers << " x " << threads_ << " worker " << (threads_ == 1 ? "thread" : "threads")
-        << "\n";
-
-  const auto stream_name = [this](const results::StoredResult& r) {
-    const std::string uuid = r.result.task.key.stream.ToString();
-    if (manifest_) {
-      auto it = manifest_->streams.find(uuid);
-      if (it != manifest_->streams.end()) return it->second.name;
-    }
-    return uuid;
-  };
-  const bool scored = std::any_of(results_.begin(), results_.end(), [](const auto& r) {
-    return Number(r.result.fields, "score").has_value();
-  });
-  if (!scored) return;
-
-  // Worst streams: the lowest mean chunk score, with the defects of all their chunks.
-  struct StreamAgg {
-    std::string name;
-    double score_sum = 0;
-    int64_t chunks = 0;
-    Fields totals;
-  };
-  std::map<std::string, StreamAgg> streams;
-  for (const results::StoredResult& r : results_) {
-    StreamAgg& s = streams[r.result.task.key.stream.ToString()];
-    s.name = stream_name(r);
-    s.score_sum += Num(r.result.fields, "score");
-    ++s.chunks;
-    for (const char* f : {"expected", "unique", "gaps", "missing_seconds", "duplicates",
-                          "stuck_runs", "out_of_range", "nonfinite"}) {
-      auto it = std::find_if(s.totals.begin(), s.totals.end(),
-                             [f](const auto& kv) { return kv.first == f; });
-      if (it == s.totals.end()) {
-        s.totals.emplace_back(f, Num(r.result.fields, f));
-      } else {
-        it->second = std::get<double>(it->second) + Num(r.result.fields, f);
-      }
-    }
-    // The longest stuck run of the stream, not a sum.
-    auto it = std::find_if(s.totals.begin(), s.totals.end(),
-                           [](const auto& kv) { return kv.first == "longest_stuck"; });
-    const double longest = Num(r.result.fields, "longest_stuck");
-    if (it == s.totals.end()) {
-      s.totals.emplace_back("longest_stuck", longest);
-    } else {
-      it->second = std::max(std::get<double>(it->second), longest);
-    }
-  }
-  std::vector<const StreamAgg*> by_score;
-  for (const auto& [uuid, s] : streams) by_score.push_back(&s);
-  std::sort(by_score.begin(), by_score.end(), [](const StreamAgg* a, const StreamAgg* b) {
-    const double sa = a->score_sum / static_cast<double>(a->chunks);
-    const double sb = b->score_sum / static_cast<double>(b->chunks);
-    return sa != sb ? sa < sb : a->name < b->name;
-  });
-  out() << "\nWorst streams (mean chunk score; 1 is perfect)\n";
-  size_t clean_streams = 0;
-  for (const StreamAgg* s : by_score) {
-    if (s->score_sum >= static_cast<double>(s->chunks)) ++clean_streams;
-  }
-  size_t shown = 0;
-  for (const StreamAgg* s : by_score) {
-    const double mean = s->score_sum / static_cast<double>(s->chunks);
-    if (shown == kWorstShown || mean >= 1) break;
-    char row[160];
-    std::snprintf(row, sizeof(row), "  %.6f  %-20s  ", mean, s->name.c_str());
-    out() << row << Why(s->totals) << "\n";
-    ++shown;
-  }
-  if (shown == 0) out() << "  every stream scored 1\n";
-  out() << "  (" << clean_streams << " of " << streams.size() << " streams are perfect)\n";
-
-  // Worst chunks.
-  std::vector<const results::StoredResult*> chunks;
-  for (const results::StoredResult& r : results_) chunks.push_back(&r);
-  std::stable_sort(chunks.begin(), chunks.end(), [](const auto* a, const auto* b) {
-    return Num(a->result.fields, "score") < Num(b->result.fields, "score");
-  });
-  out() << "\nWorst chunks (score, stream, chunk start, why)\n";
-  shown = 0;
-  for (const results::StoredResult* r : chunks) {
-    const double score = Num(r->result.fields, "score");
-    if (shown == kWorstShown || score >= 1) break;
-    char row[200];
-    std::snprintf(row, sizeof(row), "  %.6f  %-20s  %s  ", score, stream_name(*r).c_str(),
-                  FormatTimestamp(r->result.task.key.start, 0).c_str());
-    out() << row << Why(r->result.fields) << "\n";
-    ++shown;
-  }
-  if (shown == 0) out() << "  every chunk scored 1\n";
-}
-
 bool Demo::CheckTruth() {
-  out() << "\nGround truth\n";
   if (o_.analytic != "quality" || !manifest_) {
-    out() << "  (checked for the quality analytic only)\n";
+    out() << "\nGround truth\n  (checked for the quality analytic only)\n";
     return true;
   }
-  std::vector<std::string> problems;
-  size_t matched = 0;
-  std::map<std::string, std::map<int64_t, bool>> seen;
-  for (const results::StoredResult& r : results_) {
-    const std::string uuid = r.result.task.key.stream.ToString();
-    const int64_t start = r.result.task.key.start;
-    auto s = manifest_->streams.find(uuid);
-    const std::string where =
-        (s != manifest_->streams.end() ? s->second.name : uuid) + " " + FormatTimestamp(start, 0);
-    if (s == manifest_->streams.end() || !s->second.chunks.count(start)) {
-      problems.push_back(where + ": a result the manifest has no chunk for");
-      continue;
-    }
-    seen[uuid][start] = true;
-    const TruthChunk& truth = s->second.chunks.at(start);
-    std::string diffs;
-    for (const auto& [field, want] : truth.fields) {
-      const std::optional<double> got = Number(r.result.fields, field);
-      if (got && Close(*got, want)) continue;
-      diffs += (diffs.empty() ? "" : ", ") + field + " " +
-               (got ? FormatDouble(*got) : std::string("missing")) + " (truth " + FormatDouble(want) +
-               ")";
-    }
-    if (diffs.empty()) {
-      ++matched;
-    } else {
-      problems.push_back(where + ": " + diffs);
-    }
-  }
-  for (const auto& [uuid, stream] : manifest_->streams) {
-    for (const auto& [start, chunk] : stream.chunks) {
-      if (!seen[uuid].count(start)) {
-        problems.push_back(stream.name + " " + FormatTimestamp(start, 0) + ": no result");
-      }
-    }
-  }
-  if (problems.empty()) {
-    out() << "  results match the generator's ground truth: " << matched << "/"
-          << manifest_->chunk_count << " chunks\n";
-    return true;
-  }
-  out() << "  results DIFFER from the generator's ground truth: " << matched << "/"
-        << manifest_->chunk_count << " chunks match\n";
-  for (size_t i = 0; i < problems.size() && i < kMismatchesShown; ++i) {
-    out() << "  " << problems[i] << "\n";
-  }
-  if (problems.size() > kMismatchesShown) {
-    out() << "  ... and " << problems.size() - kMismatchesShown << " more\n";
-  }
-  return false;
+  const TruthCheck check = submitter::CheckTruth(*manifest_, results_);
+  out() << RenderTruthCheck(check, manifest_->chunk_count);
+  return check.ok();
 }
 
 void Demo::PrintWhere() {
-  const std::string cli = bin_.btrq + " --config " + config_path_;
+  const std::string cli = self_ + " --config " + config_path_;
   out() << "\nResults\n";
   out() << "  run directory     " << run_.string() << " (also " << (run_.parent_path() / "latest").string()
         << ")\n";
@@ -940,8 +456,8 @@ void Demo::PrintWhere() {
   out() << "  sink data         " << (run_ / "sink").string() << "\n";
   out() << "  logs              " << (run_ / "logs").string() << "\n";
   if (o_.keep) {
-    out() << "  as CSV            " << bin_.btrq << " --broker 127.0.0.1:" << broker_control_
-          << " --sink 127.0.0.1:" << sink_control_ << " results " << job_
+    out() << "  as CSV            " << self_ << " --broker " << cluster_->broker_control()
+          << " --sink " << cluster_->sink_control() << " results " << job_
           << " --format csv\n";
   } else {
     out() << "  as CSV, later     " << bin_.sink << " --config " << config_path_ << " &\n"
@@ -954,62 +470,53 @@ void Demo::KeepRunning() {
   const std::string pid_file = (run_ / "pids").string();
   std::string pids;
   out() << "\nLeft running (--keep)\n";
-  for (const auto& c : children_) {
-    if (c.get() == generate_ || !c->process->Running()) continue;
-    pids += std::to_string(c->process->pid()) + "\n";
-    out() << "  " << c->name << " pid " << c->process->pid() << ", log "
-          << c->process->log_path() << "\n";
+  std::vector<std::pair<std::string, Subprocess*>> running = {
+      {"btrdb-lite", cluster_->process(Role::kBtrdb)},
+      {"broker", cluster_->process(Role::kBroker)},
+      {"sink", cluster_->process(Role::kSink)}};
+  for (size_t i = 0; i < cluster_->workers(); ++i) {
+    running.emplace_back("worker-" + std::to_string(i + 1), cluster_->process(Role::kWorker, i));
+  }
+  for (const auto& [name, p] : running) {
+    if (p == nullptr || !p->Running()) continue;
+    pids += std::to_string(p->pid()) + "\n";
+    out() << "  " << name << " pid " << p->pid() << ", log " << p->log_path() << "\n";
   }
   if (Status s = WriteFileAtomically(pid_file, pids); !s.ok()) *ctx_.err << "btrq demo: " << s.message() << "\n";
   out() << "Try:\n"
-        << "  export PATH=\"" << fs::path(bin_.btrq).parent_path().string() << ":$PATH\"\n"
+        << "  export PATH=\"" << fs::path(self_).parent_path().string() << ":$PATH\"\n"
         << "  export BTRQ_CONFIG=" << config_path_ << "\n"
         << "  btrq jobs --all\n"
         << "  btrq status " << job_ << "\n"
         << "  btrq workers\n"
-        << "  btrq submit --collection staging/sensors --analytic stats --param window=1h --wait\n"
+        << "  btrq submit --collection " << kCollection
+        << " --analytic stats --param window=1h --wait\n"
         << "  btrq results " << job_ << " --format csv | head\n"
-        << "  dashboard: http://127.0.0.1:" << broker_http_ << "/  (metrics: /metrics)\n"
+        << "  dashboard: http://" << cluster_->broker_http() << "/  (metrics: /metrics)\n"
         << "Stop them: kill $(cat " << pid_file << ")\n";
   // Forget them: nothing stops them when btrq exits.
-  for (const auto& c : children_) c->process->Release();
-  children_.clear();
+  cluster_->ReleaseAll();
+  cluster_.reset();
 }
 
 void Demo::StopAll(bool quiet, milliseconds grace) {
-  if (children_.empty()) return;
+  if (cluster_ == nullptr) return;
+  const cluster::StopReport report = cluster_->StopAll(grace);
+  cluster_.reset();
+  if (quiet || report.processes.empty()) return;
   std::vector<std::string> stopped;
+  std::vector<std::string> exited;
   std::vector<std::string> killed;
-  for (int tier = 0; tier <= 2; ++tier) {
-    std::vector<Child*> group;
-    for (const auto& c : children_) {
-      if (c->tier == tier && c->process->Running()) group.push_back(c.get());
+  for (const cluster::StoppedProcess& p : report.processes) {
+    const std::string what = p.name + " (pid " + std::to_string(p.pid);
+    if (!p.had_exited) {
+      stopped.push_back(what + ")");
+    } else if (!p.helper) {
+      exited.push_back(what + ", had exited)");
     }
-    for (Child* c : group) (void)c->process->Kill(SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + grace;
-    for (Child* c : group) {
-      const auto left = std::chrono::duration_cast<milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      Result<int> code = c->process->Wait(std::max(left, milliseconds(0)));
-      const std::string what = c->name + " (pid " + std::to_string(c->process->pid()) + ")";
-      if (!code.ok()) {
-        (void)c->process->Kill(SIGKILL);
-        (void)c->process->Wait(milliseconds(10'000));
-        killed.push_back(what);
-      }
-      stopped.push_back(what);
-    }
+    if (p.killed) killed.push_back(what + ")");
   }
-  for (const auto& c : children_) {
-    if (c.get() == generate_) continue;
-    if (std::find_if(stopped.begin(), stopped.end(), [&c](const std::string& s) {
-          return s.rfind(c->name + " ", 0) == 0;
-        }) == stopped.end()) {
-      stopped.push_back(c->name + " (pid " + std::to_string(c->process->pid()) + ", had exited)");
-    }
-  }
-  children_.clear();
-  if (quiet) return;
+  stopped.insert(stopped.end(), exited.begin(), exited.end());
   out() << "\nStopped " << stopped.size() << " processes:";
   for (size_t i = 0; i < stopped.size(); ++i) out() << (i == 0 ? " " : ", ") << stopped[i];
   out() << "\n";
@@ -1022,16 +529,19 @@ void Demo::StopAll(bool quiet, milliseconds grace) {
 }
 
 int Demo::Run() {
-  const auto fail = [this](const Status& s, int code) {
-    if (!reported_) *ctx_.err << "btrq demo: " << s.message() << "\n";
+  const auto fail = [this](Status s, int code) {
+    // A wait the signal cut short says so, as every other interrupted step does.
+    if (Interrupted() && s.code() == StatusCode::kCancelled) s = InterruptedStatus();
+    *ctx_.err << "btrq demo: " << s.message() << "\n";
     StopAll(/*quiet=*/false, kFailedStopGrace);
     if (Interrupted()) return 128 + g_signal.load();
     return code;
   };
   if (Status s = Validate(); !s.ok()) return fail(s, kExitUsage);
-  Result<Binaries> bin = FindBinaries(o_.bin_dir);
+  Result<cluster::Binaries> bin = cluster::FindBinaries(o_.bin_dir);
   if (!bin.ok()) return fail(bin.status(), kExitError);
   bin_ = *bin;
+  self_ = SelfPath();
   if (Status s = MakeRunDir(); !s.ok()) return fail(s, kExitError);
 
   out() << "btrq demo: " << o_.streams << " streams x " << o_.duration << " x " << o_.rate_hz
@@ -1040,14 +550,21 @@ int Demo::Run() {
         << "run directory: " << run_.string() << "\n";
   out().flush();
 
-  for (const auto& step : {&Demo::StartLite, &Demo::WriteConfig, &Demo::StartGenerate,
-                           &Demo::StartServices, &Demo::WaitForGenerate, &Demo::SubmitJob,
-                           &Demo::FollowJob, &Demo::FetchResults}) {
+  for (const auto& step : {&Demo::StartLite, &Demo::StartGenerate, &Demo::StartServices,
+                           &Demo::WaitForGenerate, &Demo::SubmitJob, &Demo::FollowJob,
+                           &Demo::FetchResults}) {
     if (Interrupted()) return fail(InterruptedStatus(), kExitError);
     if (Status s = (this->*step)(); !s.ok()) return fail(s, kExitError);
   }
 
-  PrintSummary();
+  DemoReportInput report;
+  report.job = &final_job_;
+  report.results = &results_;
+  report.manifest = manifest_ ? &*manifest_ : nullptr;
+  report.follow_seconds = follow_seconds_;
+  report.workers = o_.workers;
+  report.threads = threads_;
+  out() << RenderDemoSummary(report);
   const bool truth_ok = CheckTruth();
   PrintWhere();
   if (o_.keep) {

@@ -22,6 +22,7 @@
 #include "common/http_server.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
+#include "common/readiness.h"
 #include "common/zap.h"
 #include "btrdb/rpc_observer.h"
 #include "common/zmq_util.h"
@@ -587,8 +588,8 @@ Status Worker::Impl::Run() {
   next_heartbeat_ = clock_->Now() + Nanos(config_.worker.heartbeat_interval);
   UpdateGauges();  // the credit just given, before the first loop turn
   ready_ = true;
-  spdlog::info("btrq-worker: ready (id {}, {} threads, broker {}, sink {})", worker_id_,
-               threads_, config_.worker.broker, config_.worker.sink);
+  spdlog::info("{}", WorkerReadyLine(worker_id_, threads_, config_.worker.broker,
+                                     config_.worker.sink));
 
   bool clean_exit = false;
   while (fatal_.ok()) {

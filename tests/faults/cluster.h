@@ -1,10 +1,11 @@
 #pragma once
 
-// A btrq deployment of real processes on one host for fault-injection tests: btrdb-lite
-// (durable, --data-dir), btrq-broker, btrq-sink and N btrq-workers, each a child process
-// on fixed ports chosen at start. Any of them can be signalled (kill -9, SIGSTOP/SIGCONT)
-// and restarted with the very same command line: same ports, same data directory, so a
-// restart is what an operator's supervisor would do. The btrq CLI is run against it.
+// The fault-injection suite's deployment: a cluster::Cluster (cluster/cluster.h) of
+// btrdb-lite (durable, fault injection on), btrq-broker, btrq-sink and N btrq-workers on
+// ports chosen at start, plus what the suite drives it with: the btrq CLI as a child
+// process, job polling, worker counts and metrics. Any process can be signalled (kill -9,
+// SIGSTOP/SIGCONT) and restarted with the very same command line: same ports, same data
+// directory, so a restart is what an operator's supervisor would do.
 //
 //   auto cluster = Cluster::Start(ClusterOptions{});
 //   cluster->Generate(GenerateSpec{...});        // btrdb-lite generate, writes a manifest
@@ -25,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/cluster.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "tests/support/json.h"
@@ -34,9 +36,8 @@
 namespace btrq::faults {
 
 using Millis = std::chrono::milliseconds;
-
-enum class Role { kBtrdb, kBroker, kSink, kWorker };
-std::string_view RoleName(Role role);
+using Role = cluster::Role;
+using cluster::RoleName;
 
 struct ClusterOptions {
   size_t workers = 3;
@@ -92,7 +93,7 @@ class Cluster {
 
   const ClusterOptions& options() const { return options_; }
   const std::string& dir() const { return dir_.path(); }
-  size_t workers() const { return workers_.size(); }
+  size_t workers() const { return cluster_->workers(); }
 
   // --- Processes ---
   // Sends `signo` to the process. FailedPrecondition when it is not running.
@@ -140,46 +141,19 @@ class Cluster {
   // failure messages.
   std::string LogTail(size_t lines = 30) const;
 
-  const std::string& control_endpoint() const { return broker_control_; }
-  const std::string& sink_control_endpoint() const { return sink_control_; }
-  const std::string& btrdb_endpoint() const { return btrdb_; }
+  const std::string& control_endpoint() const { return cluster_->broker_control(); }
+  const std::string& sink_control_endpoint() const { return cluster_->sink_control(); }
+  const std::string& btrdb_endpoint() const { return cluster_->btrdb_endpoint(); }
 
  private:
-  struct Process {
-    std::string name;  // "broker", "worker-2"
-    std::vector<std::string> argv;
-    std::string ready_pattern;
-    bool ready_on_stderr = true;
-    std::unique_ptr<testing::Subprocess> child;
-    std::vector<std::unique_ptr<testing::Subprocess>> past;  // killed incarnations
-  };
-
   explicit Cluster(const ClusterOptions& options);
-  Status Launch(Process* p);
-  Process* Find(Role role, size_t index);
-  const Process* Find(Role role, size_t index) const;
-  Status StopProcess(Process* p, Millis timeout);
   Status WaitForWorkerCount(const std::function<bool(size_t)>& pred, const std::string& what,
                             Millis timeout);
 
   const ClusterOptions options_;
   testing::TempDir dir_;
-  std::string btrdb_;            // host:port
-  std::string broker_control_;   // 127.0.0.1:port
-  std::string broker_tasks_;     // tcp://host:port
-  std::string broker_http_;      // 127.0.0.1:port
-  std::string sink_results_;     // tcp://host:port
-  std::string sink_control_;
-  std::string sink_http_;
-  Millis btrdb_delay_{0};
-  Process btrdb_process_;
-  Process broker_process_;
-  Process sink_process_;
-  std::vector<Process> workers_;
+  std::unique_ptr<cluster::Cluster> cluster_;
 };
-
-// btrdb-lite's FaultInject RPC at `endpoint` (host:port): delay every call by `delay`.
-Status SetBtrdbCallDelay(const std::string& endpoint, Millis delay);
 
 // A job document's state is final.
 bool JobEnded(const testing::Json& job);

@@ -1,12 +1,8 @@
 #include "tests/integration/observability/cluster.h"
 
-#include <signal.h>
-
 #include <thread>
 
 #include <httplib.h>
-
-#include "tests/support/ports.h"
 
 namespace btrq::observability {
 namespace {
@@ -14,113 +10,46 @@ namespace {
 constexpr auto kReadyTimeout = std::chrono::seconds(30);
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
-std::string HostPort(const std::string& host, int port) {
-  return host + ":" + std::to_string(port);
-}
-
-// SIGTERM, then SIGKILL if it does not exit in time.
-void Stop(std::unique_ptr<testing::Subprocess>& p) {
-  if (!p) return;
-  if (p->Kill(SIGTERM).ok() && !p->Wait(std::chrono::seconds(10)).ok()) {
-    p->Kill(SIGKILL).IgnoreError();  // it may have exited between the two
-  }
-  p.reset();
-}
-
 Status Timeout(const std::string& what) { return Status::DeadlineExceeded(what); }
 
 }  // namespace
 
 Cluster::~Cluster() {
-  for (auto& w : workers_) Stop(w);
-  Stop(broker_);
-  Stop(sink_);
-  Stop(btrdb_);
+  if (cluster_ != nullptr) cluster_->StopAll(std::chrono::seconds(10));
 }
 
 Status Cluster::Start() {
-  BTRQ_RETURN_IF_ERROR(StartBtrdb());
-  BTRQ_RETURN_IF_ERROR(StartSink());
-  BTRQ_RETURN_IF_ERROR(StartBroker());
-  for (const WorkerSpec& spec : options_.workers) BTRQ_RETURN_IF_ERROR(StartWorker(spec));
+  cluster::ClusterOptions o;
+  o.dir = dir_.path();
+  o.binaries = {BTRQ_LITE_BINARY, BTRQ_BROKER_BINARY, BTRQ_SINK_BINARY, BTRQ_WORKER_BINARY};
+  o.config.worker.threads = 2;
+  o.data_host = options_.host;
+  o.control_host = options_.host;
+  o.btrdb_durable = false;
+  o.ready_timeout = kReadyTimeout;
+  BTRQ_ASSIGN_OR_RETURN(cluster_, cluster::Cluster::Create(std::move(o)));
+  BTRQ_RETURN_IF_ERROR(cluster_->Start(cluster::Role::kBtrdb));
+  BTRQ_RETURN_IF_ERROR(Generate());
+  BTRQ_RETURN_IF_ERROR(cluster_->Start(cluster::Role::kSink));
+  BTRQ_RETURN_IF_ERROR(cluster_->Start(cluster::Role::kBroker));
+  stub_ = v1::Broker::NewStub(
+      grpc::CreateChannel(cluster_->broker_control(), grpc::InsecureChannelCredentials()));
+  for (WorkerSpec spec : options_.workers) {
+    if (spec.http_host.empty()) spec.http_host = "127.0.0.1";
+    BTRQ_ASSIGN_OR_RETURN(size_t index, cluster_->AddWorker(spec));
+    worker_http_.push_back(cluster_->worker_http(index));
+  }
   return WaitWorkers(options_.workers.size(), kReadyTimeout);
 }
 
-Status Cluster::StartBtrdb() {
-  btrdb_endpoint_ = HostPort(options_.host, testing::FreePort());
-  BTRQ_ASSIGN_OR_RETURN(btrdb_, testing::Subprocess::Spawn(
-                                    {BTRQ_LITE_BINARY, "--listen", btrdb_endpoint_,
-                                     "--log-level", "warn"}));
-  auto ready = btrdb_->WaitForLine("btrdb-lite: ready on", kReadyTimeout);
-  if (!ready.ok()) return ready.status().WithContext("btrdb-lite: " + btrdb_->Stderr());
-  BTRQ_ASSIGN_OR_RETURN(
-      auto generate,
-      testing::Subprocess::Spawn({BTRQ_LITE_BINARY, "generate", "--endpoint", btrdb_endpoint_,
-                                  "--collection", kCollection, "--streams",
-                                  std::to_string(options_.streams), "--start",
-                                  "2024-01-01T00:00:00Z", "--duration", options_.duration,
-                                  "--rate", std::to_string(options_.rate_hz), "--seed", "7",
-                                  "--defects", "off"}));
-  BTRQ_ASSIGN_OR_RETURN(int code, generate->Wait(std::chrono::seconds(60)));
-  if (code != 0) {
-    return Status::Internal("btrdb-lite generate exited " + std::to_string(code) + ": " +
-                            generate->Stderr());
-  }
-  return Status::OK();
-}
-
-Status Cluster::StartSink() {
-  sink_results_ = HostPort(options_.host, testing::FreePort());
-  sink_http_ = HostPort(options_.host, testing::FreePort());
-  BTRQ_ASSIGN_OR_RETURN(
-      sink_, testing::Subprocess::Spawn(
-                 {BTRQ_SINK_BINARY, "--data-dir", dir_.File("sink"), "--listen",
-                  "tcp://" + sink_results_, "--control-listen",
-                  HostPort(options_.host, testing::FreePort()), "--http-listen", sink_http_}));
-  auto ready = sink_->WaitForLine("btrq-sink: ready", kReadyTimeout, /*from_stderr=*/true);
-  if (!ready.ok()) return ready.status().WithContext("btrq-sink: " + sink_->Stderr());
-  return Status::OK();
-}
-
-Status Cluster::StartBroker() {
-  broker_control_ = HostPort(options_.host, testing::FreePort());
-  broker_tasks_ = HostPort(options_.host, testing::FreePort());
-  broker_http_ = HostPort(options_.host, testing::FreePort());
-  BTRQ_ASSIGN_OR_RETURN(
-      broker_, testing::Subprocess::Spawn(
-                   {BTRQ_BROKER_BINARY, "--data-dir", dir_.File("broker"), "--listen-control",
-                    broker_control_, "--listen-tasks", "tcp://" + broker_tasks_,
-                    "--listen-http", broker_http_, "--btrdb", btrdb_endpoint_}));
-  auto ready = broker_->WaitForLine("btrq-broker: ready", kReadyTimeout, /*from_stderr=*/true);
-  if (!ready.ok()) return ready.status().WithContext("btrq-broker: " + broker_->Stderr());
-  stub_ = v1::Broker::NewStub(
-      grpc::CreateChannel(broker_control_, grpc::InsecureChannelCredentials()));
-  return Status::OK();
-}
-
-std::string Cluster::Endpoint(const std::string& host_port, const WorkerSpec& spec) const {
-  if (spec.source_address.empty()) return "tcp://" + host_port;
-  // ZeroMQ's source-address form: "tcp://SRC:SRCPORT;DST:DSTPORT", port 0 = any.
-  return "tcp://" + spec.source_address + ":0;" + host_port;
-}
-
-Status Cluster::StartWorker(const WorkerSpec& spec) {
-  const std::string http = HostPort(spec.http_host, testing::FreePort());
-  std::vector<std::string> argv = spec.prefix;
-  for (const std::string& a :
-       {std::string(BTRQ_WORKER_BINARY), std::string("--broker"), Endpoint(broker_tasks_, spec),
-        std::string("--sink"), Endpoint(sink_results_, spec), std::string("--btrdb"),
-        btrdb_endpoint_, std::string("--threads"), std::to_string(spec.threads),
-        std::string("--http-listen"), http}) {
-    argv.push_back(a);
-  }
-  argv.insert(argv.end(), spec.extra_args.begin(), spec.extra_args.end());
-  BTRQ_ASSIGN_OR_RETURN(auto worker, testing::Subprocess::Spawn(argv));
-  auto ready = worker->WaitForLine("btrq-worker: ready", kReadyTimeout, /*from_stderr=*/true);
-  if (!ready.ok()) return ready.status().WithContext("btrq-worker: " + worker->Stderr());
-  workers_.push_back(std::move(worker));
-  worker_http_.push_back(http);
-  return Status::OK();
+Status Cluster::Generate() {
+  return cluster_->RunHelper(
+      "generate",
+      {BTRQ_LITE_BINARY, "generate", "--endpoint", cluster_->btrdb_endpoint(), "--collection",
+       kCollection, "--streams", std::to_string(options_.streams), "--start",
+       "2024-01-01T00:00:00Z", "--duration", options_.duration, "--rate",
+       std::to_string(options_.rate_hz), "--seed", "7", "--defects", "off"},
+      std::chrono::seconds(60));
 }
 
 Result<uint64_t> Cluster::Submit(const std::string& name, const std::string& analytic,

@@ -1,15 +1,17 @@
 #pragma once
 
-// A whole btrq deployment of real processes for end-to-end tests: btrdb-lite loaded with
-// `btrdb-lite generate`, btrq-sink, btrq-broker and N btrq-workers, each on free ports in
-// a temporary directory, plus a gRPC client of the broker's control API and an HTTP
-// getter. Every process is stopped (SIGTERM, then SIGKILL) when the Cluster goes.
+// A whole btrq deployment of real processes for end-to-end tests: a cluster::Cluster
+// (cluster/cluster.h) of btrdb-lite loaded with `btrdb-lite generate`, btrq-sink,
+// btrq-broker and N btrq-workers, each on free ports in a temporary directory, plus a gRPC
+// client of the broker's control API and an HTTP getter. Every process is stopped
+// (SIGTERM, then SIGKILL) when the Cluster goes.
 //
 // Workers may run as separate "hosts": each worker's ZeroMQ connects can carry a source
 // address (ZeroMQ's "tcp://SRC:0;DST:PORT" syntax, e.g. 127.0.0.2), and its command line
 // a prefix (e.g. {"ip", "netns", "exec", "ns1"}) to run it in a network namespace.
 
 // Ours before gRPC's: common/mutex.h and absl share macro names.
+#include "cluster/cluster.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -25,13 +27,8 @@
 
 namespace btrq::observability {
 
-struct WorkerSpec {
-  std::vector<std::string> prefix;  // run the worker under this command (netns exec)
-  std::string source_address;       // ZeroMQ connect source address; "" = the default
-  std::string http_host = "127.0.0.1";
-  int threads = 2;
-  std::vector<std::string> extra_args;  // e.g. {"--set", "worker.credit=2"}
-};
+// A worker without http_host serves HTTP on 127.0.0.1 here; every worker runs 2 threads.
+using WorkerSpec = cluster::WorkerSpec;
 
 struct ClusterOptions {
   // Where btrdb-lite, the sink and the broker listen (and workers connect to).
@@ -70,34 +67,21 @@ class Cluster {
   // The status code of GET http://host_port/path (0 when the connection failed).
   static int GetStatus(const std::string& host_port, const std::string& path);
 
-  const std::string& broker_http() const { return broker_http_; }
-  const std::string& sink_http() const { return sink_http_; }
+  const std::string& broker_http() const { return cluster_->broker_http(); }
+  const std::string& sink_http() const { return cluster_->sink_http(); }
   const std::vector<std::string>& worker_http() const { return worker_http_; }
-  testing::Subprocess& broker() { return *broker_; }
-  testing::Subprocess& sink() { return *sink_; }
-  testing::Subprocess& worker(size_t i) { return *workers_[i]; }
-  size_t worker_count() const { return workers_.size(); }
+  testing::Subprocess& broker() { return *cluster_->process(cluster::Role::kBroker); }
+  testing::Subprocess& sink() { return *cluster_->process(cluster::Role::kSink); }
+  testing::Subprocess& worker(size_t i) { return *cluster_->process(cluster::Role::kWorker, i); }
+  size_t worker_count() const { return cluster_->workers(); }
   const std::string& dir() const { return dir_.path(); }
 
  private:
-  Status StartBtrdb();
-  Status StartSink();
-  Status StartBroker();
-  Status StartWorker(const WorkerSpec& spec);
-  std::string Endpoint(const std::string& scheme_host_port, const WorkerSpec& spec) const;
+  Status Generate();
 
   const ClusterOptions options_;
   testing::TempDir dir_;
-  std::unique_ptr<testing::Subprocess> btrdb_;
-  std::unique_ptr<testing::Subprocess> sink_;
-  std::unique_ptr<testing::Subprocess> broker_;
-  std::vector<std::unique_ptr<testing::Subprocess>> workers_;
-  std::string btrdb_endpoint_;
-  std::string sink_results_;  // host:port
-  std::string sink_http_;
-  std::string broker_control_;
-  std::string broker_tasks_;  // host:port
-  std::string broker_http_;
+  std::unique_ptr<cluster::Cluster> cluster_;
   std::vector<std::string> worker_http_;
   std::unique_ptr<v1::Broker::Stub> stub_;
 };

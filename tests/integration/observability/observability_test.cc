@@ -223,7 +223,7 @@ TEST(ObservabilityTest, EveryDaemonsMetricsAreStrictAndAddUpAfterAJob) {
 
 TEST(ObservabilityTest, ReadyzTurnsFalseAsSoonAsSigtermLands) {
   ClusterOptions options;
-  options.workers = {WorkerSpec{.threads = 1}};
+  options.workers = {WorkerSpec{.sets = {"worker.threads=1"}}};
   Cluster cluster(options);
   ASSERT_OK(cluster.Start());
   for (const std::string& http :
@@ -302,7 +302,7 @@ class LiveDashboardTest : public ::testing::Test {
 TEST_F(LiveDashboardTest, ShowsTheRunningJobItsWorkersAndAnotherJobsDeadLetters) {
   // Credit == threads: no task waits in a worker's queue behind a held one.
   ClusterOptions options;
-  for (WorkerSpec& w : options.workers) w.extra_args = {"--set", "worker.credit=2"};
+  for (WorkerSpec& w : options.workers) w.sets = {"worker.credit=2"};
   Cluster cluster(options);
   ASSERT_OK(cluster.Start());
 

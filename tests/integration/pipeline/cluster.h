@@ -1,9 +1,9 @@
 #pragma once
 
-// A whole btrq installation as child processes, for end-to-end tests: btrdb-lite (with a
-// data directory and fault injection), `btrdb-lite generate` with its manifest, then
-// btrq-broker, btrq-sink and any number of btrq-worker, every one on 127.0.0.1 port 0
-// (the ports are read from the ready lines). The `btrq` CLI runs in-process (RunCli).
+// A whole btrq installation as child processes, for end-to-end tests: a cluster::Cluster
+// (cluster/cluster.h) of btrdb-lite (with a data directory and fault injection), btrq-broker,
+// btrq-sink and any number of btrq-worker on free ports of 127.0.0.1, started step by step,
+// plus `btrdb-lite generate` with its manifest. The `btrq` CLI runs in-process (RunCli).
 //
 // Everything lives under one directory (btrdb/, broker/, sink/, config.yaml,
 // manifest.json), so a second Cluster over the same directory finds the first one's data.
@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/cluster.h"
 #include "common/ids.h"
 #include "common/status.h"
 #include "tests/support/json.h"
@@ -94,35 +95,19 @@ class Cluster {
 
   const std::string& dir() const { return dir_; }
   const testing::Json& manifest() const { return manifest_; }
-  const std::string& btrdb_endpoint() const { return btrdb_endpoint_; }
-  testing::Subprocess* broker() { return broker_.get(); }
-  testing::Subprocess* sink() { return sink_.get(); }
+  const std::string& btrdb_endpoint() const { return cluster_->btrdb_endpoint(); }
+  testing::Subprocess* broker() { return cluster_->process(cluster::Role::kBroker); }
+  testing::Subprocess* sink() { return cluster_->process(cluster::Role::kSink); }
   // Workers in start order (killed ones included until StopAll).
-  const std::vector<std::unique_ptr<testing::Subprocess>>& workers() const { return workers_; }
+  std::vector<testing::Subprocess*> workers() const;
 
  private:
-  Status WriteConfig();
-  // Spawns the broker (sink) with `sets` and reads its endpoints from the ready line.
-  Status SpawnBroker(const std::vector<std::string>& sets);
-  Status SpawnSink(const std::vector<std::string>& sets);
-  std::string Binary(const std::string& relative) const;
-  Result<std::string> WaitForReady(testing::Subprocess* p, const std::string& pattern,
-                                   bool from_stderr) const;
+  // Creates the cluster (ports, config.yaml) on first use.
+  Status Prepare();
 
   std::string dir_;
-  std::string config_path_;
   testing::Json manifest_;
-  std::unique_ptr<testing::Subprocess> btrdb_;
-  std::unique_ptr<testing::Subprocess> broker_;
-  std::unique_ptr<testing::Subprocess> sink_;
-  std::vector<std::unique_ptr<testing::Subprocess>> workers_;
-  // What StopAll() collected from the processes it stopped.
-  std::string stopped_logs_;
-  std::string btrdb_endpoint_;
-  std::string broker_control_;
-  std::string broker_tasks_;
-  std::string sink_control_;
-  std::string sink_results_;
+  std::unique_ptr<cluster::Cluster> cluster_;
 };
 
 }  // namespace btrq::pipeline

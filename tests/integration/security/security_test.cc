@@ -31,6 +31,7 @@
 #include "common/config.h"
 #include "common/file_util.h"
 #include "common/ids.h"
+#include "common/readiness.h"
 #include "submitter/cli.h"
 #include "tests/support/json.h"
 #include "tests/support/ports.h"
@@ -158,17 +159,9 @@ Result<testing::Exposition> Metrics(const std::string& host_port) {
   return testing::Exposition::Parse(response->body);
 }
 
-// The first capture group of the ready line `pattern` on the process's stream.
-Result<std::vector<std::string>> ReadyLine(Subprocess& p, const std::string& pattern,
-                                           bool from_stderr) {
-  BTRQ_ASSIGN_OR_RETURN(std::string line, p.WaitForLine(pattern, kStartTimeout, from_stderr));
-  std::smatch match;
-  if (!std::regex_search(line, match, std::regex(pattern))) {
-    return Status::Internal("ready line does not match: " + line);
-  }
-  std::vector<std::string> groups;
-  for (size_t i = 1; i < match.size(); ++i) groups.push_back(match[i].str());
-  return groups;
+// The daemon's ready line (common/readiness.h) on the stream it prints it to.
+Result<std::string> ReadyLine(Subprocess& p, btrq::Daemon daemon) {
+  return p.WaitForLine(ReadyPattern(daemon), kStartTimeout, !ReadyOnStdout(daemon));
 }
 
 // A key pair made by `btrq keygen`.
@@ -334,9 +327,8 @@ Status SecureCluster::StartWorker(const KeyPair& keys, const std::vector<std::st
     argv.push_back(bad_http);
   }
   BTRQ_ASSIGN_OR_RETURN(*worker, Subprocess::Spawn(argv, env));
-  BTRQ_ASSIGN_OR_RETURN(auto groups,
-                        ReadyLine(**worker, R"(btrq-worker: ready \(id ([^,]+),)", true));
-  *id = groups[0];
+  BTRQ_ASSIGN_OR_RETURN(std::string line, ReadyLine(**worker, btrq::Daemon::kWorker));
+  BTRQ_ASSIGN_OR_RETURN(*id, ParseWorkerReady(line));
   return Status::OK();
 }
 
@@ -364,8 +356,8 @@ Status SecureCluster::Start() {
                                                  "--tls-cert", etc + "/server.crt",
                                                  "--tls-key", etc + "/server.key",
                                                  "--api-key-file", etc + "/btrdb-api-key"}));
-  BTRQ_ASSIGN_OR_RETURN(auto lite_groups, ReadyLine(*lite, R"(btrdb-lite: ready on (\S+))", false));
-  lite_endpoint = lite_groups[0];
+  BTRQ_ASSIGN_OR_RETURN(std::string lite_line, ReadyLine(*lite, btrq::Daemon::kBtrdbLite));
+  BTRQ_ASSIGN_OR_RETURN(lite_endpoint, ParseBtrdbLiteReady(lite_line));
   BTRQ_RETURN_IF_ERROR(LoadStreams());
 
   std::vector<std::string> broker_argv = Daemon("broker/btrq-broker", broker_keys);
@@ -375,13 +367,11 @@ Status SecureCluster::Start() {
     broker_argv.push_back(set);
   }
   BTRQ_ASSIGN_OR_RETURN(broker, Subprocess::Spawn(broker_argv));
-  BTRQ_ASSIGN_OR_RETURN(
-      auto broker_groups,
-      ReadyLine(*broker, R"(btrq-broker: ready \(control ([^,]+), tasks ([^,]+), http ([^)]+)\))",
-                true));
-  broker_control = broker_groups[0];
-  broker_tasks = broker_groups[1];
-  broker_http = broker_groups[2];
+  BTRQ_ASSIGN_OR_RETURN(std::string broker_line, ReadyLine(*broker, btrq::Daemon::kBroker));
+  BTRQ_ASSIGN_OR_RETURN(BrokerReady broker_ready, ParseBrokerReady(broker_line));
+  broker_control = broker_ready.control;
+  broker_tasks = broker_ready.tasks;
+  broker_http = broker_ready.http;
 
   std::vector<std::string> sink_argv = Daemon("sink/btrq-sink", sink_keys);
   for (const char* set : {"sink.listen=tcp://127.0.0.1:0", "sink.control_listen=127.0.0.1:0",
@@ -390,13 +380,11 @@ Status SecureCluster::Start() {
     sink_argv.push_back(set);
   }
   BTRQ_ASSIGN_OR_RETURN(sink, Subprocess::Spawn(sink_argv));
-  BTRQ_ASSIGN_OR_RETURN(
-      auto sink_groups,
-      ReadyLine(*sink, R"(btrq-sink: ready \(results ([^,]+), control ([^,]+), http ([^)]+)\))",
-                true));
-  sink_results = sink_groups[0];
-  sink_control = sink_groups[1];
-  sink_http = sink_groups[2];
+  BTRQ_ASSIGN_OR_RETURN(std::string sink_line, ReadyLine(*sink, btrq::Daemon::kSink));
+  BTRQ_ASSIGN_OR_RETURN(SinkReady sink_ready, ParseSinkReady(sink_line));
+  sink_results = sink_ready.results;
+  sink_control = sink_ready.control;
+  sink_http = sink_ready.http;
 
   // The good worker takes its API key from the environment, as the Python client would;
   // everyone else reads btrdb.api_key_file.

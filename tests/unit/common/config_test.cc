@@ -527,6 +527,40 @@ TEST_F(LoadConfigTest, RenderedDefaultsLoadBackUnchanged) {
   EXPECT_EQ(RenderConfig(c), RenderConfig(BtrqConfig()));
 }
 
+// What a local cluster (cluster/) and `btrq demo` write: a config built in code, rendered,
+// then loaded by each process.
+TEST_F(LoadConfigTest, RenderedConfigLoadsBackTheSame) {
+  BtrqConfig c;
+  c.log.level = LogLevel::kWarn;
+  c.log.format = LogFormat::kJson;
+  c.btrdb.endpoints = "127.0.0.1:1, 127.0.0.1:2";
+  c.btrdb.tls = TlsMode::kOff;
+  c.btrdb.call_timeout = 1'500'000'000;
+  c.broker.control_listen = "127.0.0.1:17400";
+  c.broker.tasks_listen = "tcp://127.0.0.2:0;127.0.0.1:17401";
+  c.broker.data_dir = "/tmp/a dir/with \"quotes\"";
+  c.broker.liveness = 9;
+  c.broker.retry_backoff = 50'000'000;
+  c.broker.retry_backoff_max = 200'000'000;
+  c.sink.commit_max_batch = 17;
+  c.worker.threads = 3;
+  c.worker.http_listen = "127.0.0.1:0";
+  c.curve.authorized_keys_file = "/etc/btrq/keys";
+  c.control.token_file = "/etc/btrq/token";
+  c.control.tls = true;
+  for (bool docs : {true, false}) {
+    const std::string path = WriteFile(RenderConfig(c, docs));
+    BtrqConfig loaded;
+    ASSERT_OK(LoadConfig(path, no_env_, {}, &loaded));
+    EXPECT_EQ(RenderConfig(loaded), RenderConfig(c));
+    EXPECT_EQ(loaded.broker.data_dir, c.broker.data_dir);
+    EXPECT_EQ(loaded.broker.tasks_listen, c.broker.tasks_listen);
+    EXPECT_EQ(loaded.btrdb.call_timeout, c.btrdb.call_timeout);
+    EXPECT_EQ(loaded.log.format, LogFormat::kJson);
+    EXPECT_TRUE(loaded.control.tls);
+  }
+}
+
 TEST(ResolveSecret, ValueThenFileThenEmpty) {
   const std::string path = ::testing::TempDir() + "/btrq_config_test_secret.txt";
   std::ofstream(path) << "from-file\n\n";
