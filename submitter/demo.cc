@@ -96,20 +96,6 @@ bool SleepFor(milliseconds total) {
 
 // ---- small helpers --------------------------------------------------------------------------
 
-Status WriteFile(const std::string& path, const std::string& text) {
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.flush();
-    if (!out) return Status::IoError("cannot write " + temp);
-  }
-  std::error_code ec;
-  fs::rename(temp, path, ec);
-  if (ec) return Status::IoError("cannot rename " + temp + " to " + path + ": " + ec.message());
-  return Status::OK();
-}
-
 // This program's path, for the commands the demo suggests; "btrq" when unknown.
 std::string SelfPath() {
   std::error_code ec;
