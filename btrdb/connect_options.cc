@@ -3,13 +3,11 @@
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
-#include <yaml-cpp/yaml.h>
 
 #include "common/file_util.h"
+#include "common/yaml.h"
 
 namespace btrq::btrdb {
 namespace {
@@ -46,37 +44,33 @@ Result<ProfileCredentials> LoadProfile(const EnvLookup& env, const std::string& 
   }
 
   ProfileCredentials creds;
-  // yaml-cpp throws on malformed input and on type mismatches; both become a Status here.
-  try {
-    const YAML::Node root = YAML::Load(*text);
-    const YAML::Node section = root.IsMap() ? root[profile] : YAML::Node();
-    if (!section || !section.IsMap()) {
-      if (is_default) return ProfileCredentials{};
-      return Status::NotFound("BTrDB profile '" + profile + "' not found in " + path.string());
-    }
-    const YAML::Node btrdb = section["btrdb"];
-    if (!btrdb || !btrdb.IsMap()) return creds;
-    if (const YAML::Node e = btrdb["endpoints"]; e) {
-      if (e.IsSequence()) {
-        for (const YAML::Node& item : e) {
-          for (std::string& ep : SplitEndpoints(item.as<std::string>())) {
-            creds.endpoints.push_back(std::move(ep));
-          }
-        }
-      } else if (e.IsScalar()) {
-        creds.endpoints = SplitEndpoints(e.as<std::string>());
+  const std::string bad = path.string() + ": not a valid credentials file: ";
+  YamlError error;
+  Result<YamlNode> root = ParseYaml(*text, &error);
+  if (!root.ok()) return Status::InvalidArgument(bad + error.message);
+  const YamlNode* section = root->Find(profile);
+  if (section == nullptr || !section->IsMap()) {
+    if (is_default) return ProfileCredentials{};
+    return Status::NotFound("BTrDB profile '" + profile + "' not found in " + path.string());
+  }
+  const YamlNode* btrdb = section->Find("btrdb");
+  if (btrdb == nullptr || !btrdb->IsMap()) return creds;
+  if (const YamlNode* e = btrdb->Find("endpoints"); e != nullptr) {
+    if (e->IsSequence()) {
+      for (const YamlNode& item : e->items) {
+        if (!item.IsScalar()) return Status::InvalidArgument(bad + "endpoints must be strings");
+        for (std::string& ep : SplitEndpoints(item.scalar)) creds.endpoints.push_back(std::move(ep));
       }
+    } else if (e->IsScalar()) {
+      creds.endpoints = SplitEndpoints(e->scalar);
     }
-    // The Python client accepts both spellings.
-    for (const char* key : {"api_key", "apikey"}) {
-      if (const YAML::Node k = btrdb[key]; k && k.IsScalar()) {
-        creds.api_key = k.as<std::string>();
-        break;
-      }
+  }
+  // The Python client accepts both spellings.
+  for (const char* key : {"api_key", "apikey"}) {
+    if (const YamlNode* k = btrdb->Find(key); k != nullptr && k->IsScalar()) {
+      creds.api_key = k->scalar;
+      break;
     }
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(path.string() + ": not a valid credentials file: " +
-                                   e.msg);
   }
   return creds;
 }

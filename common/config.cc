@@ -8,15 +8,16 @@
 #include <cstring>
 #include <limits>
 
-#include <yaml-cpp/yaml.h>
 
 #include "common/clock.h"
 #include "common/file_util.h"
 #include "common/config_internal.h"
 #include "common/text.h"
+#include "common/yaml.h"
 #include "common/logging.h"
 #include "common/number_format.h"
 #include "common/text.h"
+#include "common/yaml.h"
 #include "common/time_util.h"
 
 extern char** environ;
@@ -114,14 +115,12 @@ bool IsClose(std::string_view typed, std::string_view candidate) {
   return d <= 2 && d < typed.size();
 }
 
-std::string NodeKind(const YAML::Node& node) {
-  if (node.IsSequence()) return "a list";
-  if (node.IsMap()) return "a mapping";
-  return "a scalar";
+std::string NodeKind(const YamlNode& node) {
+  return node.IsNull() ? "a scalar" : std::string(node.KindName());
 }
 
-std::string YamlOrigin(std::string_view name, const YAML::Mark& mark) {
-  return std::string(name) + ":" + std::to_string(mark.line + 1);
+std::string YamlOrigin(std::string_view name, int line) {
+  return std::string(name) + ":" + std::to_string(line + 1);
 }
 
 std::string EnvVarName(std::string_view prefix, const ConfigField& f) {
@@ -129,15 +128,15 @@ std::string EnvVarName(std::string_view prefix, const ConfigField& f) {
 }
 
 // The items of a YAML sequence of scalars, for a kStringList field at `path`.
-Result<std::vector<std::string>> YamlStringList(const YAML::Node& list, const std::string& path,
+Result<std::vector<std::string>> YamlStringList(const YamlNode& list, const std::string& path,
                                                 std::string_view name) {
   std::vector<std::string> items;
-  for (const YAML::Node& item : list) {
+  for (const YamlNode& item : list.items) {
     if (!item.IsScalar()) {
-      return Located(YamlOrigin(name, item.Mark()), path,
+      return Located(YamlOrigin(name, item.line), path,
                      "expected a list of strings, got " + NodeKind(item) + " in it");
     }
-    items.push_back(item.Scalar());
+    items.push_back(item.scalar);
   }
   return items;
 }
@@ -295,67 +294,60 @@ Status ConfigBinder::LoadYamlFile(const std::string& path) {
 }
 
 Status ConfigBinder::LoadYamlText(std::string_view text, std::string_view name) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::ParserException& e) {
-    return Status::InvalidArgument(YamlOrigin(name, e.mark) + ": YAML syntax error: " + e.msg +
-                                   " (column " + std::to_string(e.mark.column + 1) + ")");
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(std::string(name) + ": cannot parse YAML: " + e.what());
+  YamlError error;
+  Result<YamlNode> parsed = ParseYaml(text, &error);
+  if (!parsed.ok()) {
+    if (error.line < 0) {
+      return Status::InvalidArgument(std::string(name) + ": cannot parse YAML: " + error.message);
+    }
+    return Status::InvalidArgument(YamlOrigin(name, error.line) + ": YAML syntax error: " +
+                                   error.message + " (column " + std::to_string(error.column + 1) +
+                                   ")");
   }
-
-  try {
-    if (root.IsNull()) return Status::OK();
-    if (!root.IsMap()) {
-      return Status::InvalidArgument(YamlOrigin(name, root.Mark()) +
-                                     ": expected a mapping of sections (e.g. \"broker:\") at "
-                                     "the top level, got " +
-                                     NodeKind(root));
+  const YamlNode& root = *parsed;
+  if (root.IsNull()) return Status::OK();
+  if (!root.IsMap()) {
+    return Status::InvalidArgument(YamlOrigin(name, root.line) +
+                                   ": expected a mapping of sections (e.g. \"broker:\") at "
+                                   "the top level, got " +
+                                   NodeKind(root));
+  }
+  std::map<std::string, std::string> seen_sections;
+  for (const auto& [skey, svalue] : root.entries) {
+    const std::string sorigin = YamlOrigin(name, skey.line);
+    if (!skey.IsScalar()) {
+      return Status::InvalidArgument(sorigin + ": section names must be plain strings");
     }
-    std::map<std::string, std::string> seen_sections;
-    for (auto sit = root.begin(); sit != root.end(); ++sit) {
-      const YAML::Node skey = sit->first;  // copies: the iterator hands out a temporary
-      const YAML::Node svalue = sit->second;
-      const std::string sorigin = YamlOrigin(name, skey.Mark());
-      if (!skey.IsScalar()) {
-        return Status::InvalidArgument(sorigin + ": section names must be plain strings");
-      }
-      const std::string sname = skey.Scalar();
-      SectionInfo* section = FindSection(sname);
-      if (section == nullptr) {
-        return Status::InvalidArgument(sorigin + ": unknown section " + Quoted(sname) +
-                                       SuggestSection(sname));
-      }
-      if (auto [it, inserted] = seen_sections.emplace(sname, sorigin); !inserted) {
-        return Status::InvalidArgument(sorigin + ": " + sname + ": duplicate section (first at " +
-                                       it->second + ")");
-      }
-      section->origin = sorigin;
-      if (svalue.IsNull()) continue;
-      if (!svalue.IsMap()) {
-        return Status::InvalidArgument(sorigin + ": " + sname +
-                                       ": expected a mapping of keys, got " + NodeKind(svalue));
-      }
-      BTRQ_RETURN_IF_ERROR(LoadYamlSection(svalue, sname, name));
+    const std::string& sname = skey.scalar;
+    SectionInfo* section = FindSection(sname);
+    if (section == nullptr) {
+      return Status::InvalidArgument(sorigin + ": unknown section " + Quoted(sname) +
+                                     SuggestSection(sname));
     }
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(std::string(name) + ": " + e.what());
+    if (auto [it, inserted] = seen_sections.emplace(sname, sorigin); !inserted) {
+      return Status::InvalidArgument(sorigin + ": " + sname + ": duplicate section (first at " +
+                                     it->second + ")");
+    }
+    section->origin = sorigin;
+    if (svalue.IsNull()) continue;
+    if (!svalue.IsMap()) {
+      return Status::InvalidArgument(sorigin + ": " + sname +
+                                     ": expected a mapping of keys, got " + NodeKind(svalue));
+    }
+    BTRQ_RETURN_IF_ERROR(LoadYamlSection(svalue, sname, name));
   }
   return Status::OK();
 }
 
-Status ConfigBinder::LoadYamlSection(const YAML::Node& keys, const std::string& sname,
+Status ConfigBinder::LoadYamlSection(const YamlNode& keys, const std::string& sname,
                                      std::string_view name) {
   std::map<std::string, std::string> seen_keys;
-  for (auto kit = keys.begin(); kit != keys.end(); ++kit) {
-    const YAML::Node fkey = kit->first;
-    const YAML::Node fvalue = kit->second;
-    const std::string forigin = YamlOrigin(name, fkey.Mark());
+  for (const auto& [fkey, fvalue] : keys.entries) {
+    const std::string forigin = YamlOrigin(name, fkey.line);
     if (!fkey.IsScalar()) {
       return Status::InvalidArgument(forigin + ": " + sname + ": keys must be plain strings");
     }
-    const std::string key = fkey.Scalar();
+    const std::string& key = fkey.scalar;
     const std::string path = sname + "." + key;
     ConfigField* field = FindMutable(path);
     if (field == nullptr) {
@@ -374,7 +366,7 @@ Status ConfigBinder::LoadYamlSection(const YAML::Node& keys, const std::string& 
       return Located(forigin, path, "expected " + TypeDescription(*field) + ", got a mapping");
     }
     if (!fvalue.IsSequence()) {
-      BTRQ_RETURN_IF_ERROR(AssignText(field, fvalue.Scalar(), forigin));
+      BTRQ_RETURN_IF_ERROR(AssignText(field, fvalue.scalar, forigin));
       continue;
     }
     if (field->type != ConfigType::kStringList) {

@@ -32,11 +32,10 @@
 
 #include "common/status.h"
 
-namespace YAML {
-class Node;
-}  // namespace YAML
 
 namespace btrq {
+
+struct YamlNode;
 
 class Clock;
 
@@ -204,7 +203,7 @@ class ConfigBinder {
   std::string SuggestSection(std::string_view section) const;
   Status AssignText(ConfigField* field, std::string_view text, const std::string& origin);
   // Stage 1 for the keys of section `sname` (a YAML mapping) of the file `name`.
-  Status LoadYamlSection(const YAML::Node& keys, const std::string& sname, std::string_view name);
+  Status LoadYamlSection(const YamlNode& keys, const std::string& sname, std::string_view name);
 
   const Clock* clock_;
   std::vector<SectionInfo> sections_;

@@ -2,17 +2,14 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <utility>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "common/file_util.h"
 #include "common/text.h"
 #include "common/time_util.h"
+#include "common/yaml.h"
 #include "submitter/job_spec.h"
 
 namespace btrq::submitter {
@@ -27,34 +24,32 @@ class JobFileParser {
  public:
   JobFileParser(std::string_view name, int64_t now_ns) : name_(name), now_ns_(now_ns) {}
 
-  Result<v1::JobSpec> Parse(const YAML::Node& root) {
-    if (!root || root.IsNull()) return spec_;  // an empty file: flags give everything
+  Result<v1::JobSpec> Parse(const YamlNode& root) {
+    if (root.IsNull()) return spec_;  // an empty file: flags give everything
     if (!root.IsMap()) return Error(root, "", "the job file must be a mapping of keys");
     std::set<std::string> seen;
-    for (const auto& entry : root) {
-      const YAML::Node& key_node = entry.first;
-      const std::string key = key_node.IsScalar() ? key_node.Scalar() : "";
+    for (const auto& [key_node, value] : root.entries) {
+      const std::string key = key_node.IsScalar() ? key_node.scalar : "";
       if (!seen.insert(key).second) return Error(key_node, key, "duplicate key");
-      BTRQ_RETURN_IF_ERROR(ParseKey(key_node, key, entry.second));
+      BTRQ_RETURN_IF_ERROR(ParseKey(key_node, key, value));
     }
     return spec_;
   }
 
  private:
-  Status Error(const YAML::Node& node, std::string_view key, std::string_view message) const {
+  Status Error(const YamlNode& node, std::string_view key, std::string_view message) const {
     std::string where = std::string(name_);
-    const YAML::Mark mark = node.Mark();
-    if (!mark.is_null()) where += ":" + std::to_string(mark.line + 1);
+    if (node.line >= 0) where += ":" + std::to_string(node.line + 1);
     if (!key.empty()) where += ": " + std::string(key);
     return Status::InvalidArgument(where + ": " + std::string(message));
   }
 
-  Result<std::string> Scalar(const YAML::Node& node, std::string_view key) const {
+  Result<std::string> Scalar(const YamlNode& node, std::string_view key) const {
     if (!node.IsScalar()) return Error(node, key, "expected a single value");
-    return node.Scalar();
+    return node.scalar;
   }
 
-  Result<bool> Bool(const YAML::Node& node, std::string_view key) const {
+  Result<bool> Bool(const YamlNode& node, std::string_view key) const {
     BTRQ_ASSIGN_OR_RETURN(std::string text, Scalar(node, key));
     std::transform(text.begin(), text.end(), text.begin(), ::tolower);
     if (text == "true" || text == "yes" || text == "on") return true;
@@ -62,7 +57,7 @@ class JobFileParser {
     return Error(node, key, "expected true or false, not \"" + text + "\"");
   }
 
-  Result<int64_t> Integer(const YAML::Node& node, std::string_view key, int64_t lo,
+  Result<int64_t> Integer(const YamlNode& node, std::string_view key, int64_t lo,
                           int64_t hi) const {
     BTRQ_ASSIGN_OR_RETURN(std::string text, Scalar(node, key));
     int64_t v = 0;
@@ -77,7 +72,7 @@ class JobFileParser {
     return v;
   }
 
-  Result<int64_t> Duration(const YAML::Node& node, std::string_view key) const {
+  Result<int64_t> Duration(const YamlNode& node, std::string_view key) const {
     BTRQ_ASSIGN_OR_RETURN(std::string text, Scalar(node, key));
     Result<int64_t> d = ParseDuration(text);
     if (!d.ok()) return Error(node, key, d.status().message());
@@ -85,7 +80,7 @@ class JobFileParser {
     return *d;
   }
 
-  Result<int64_t> Timestamp(const YAML::Node& node, std::string_view key) const {
+  Result<int64_t> Timestamp(const YamlNode& node, std::string_view key) const {
     BTRQ_ASSIGN_OR_RETURN(std::string text, Scalar(node, key));
     Result<int64_t> t = ParseTimestamp(text, now_ns_);
     if (!t.ok()) return Error(node, key, t.status().message());
@@ -93,10 +88,10 @@ class JobFileParser {
   }
 
   // A mapping of tag keys to a value, or to ~ / nothing for "present".
-  Status Tags(const YAML::Node& node, std::string_view key,
+  Status Tags(const YamlNode& node, std::string_view key,
               google::protobuf::RepeatedPtrField<v1::TagFilter>* out) const {
     if (!node.IsMap()) return Error(node, key, "expected a mapping of tag: value");
-    for (const auto& entry : node) {
+    for (const auto& entry : node.entries) {
       v1::TagFilter tag;
       BTRQ_ASSIGN_OR_RETURN(std::string name, Scalar(entry.first, key));
       tag.set_key(name);
@@ -110,7 +105,7 @@ class JobFileParser {
     return Status::OK();
   }
 
-  Status ParseKey(const YAML::Node& key_node, const std::string& key, const YAML::Node& v) {
+  Status ParseKey(const YamlNode& key_node, const std::string& key, const YamlNode& v) {
     if (key == "name") {
       BTRQ_ASSIGN_OR_RETURN(std::string s, Scalar(v, key));
       spec_.set_name(s);
@@ -126,7 +121,7 @@ class JobFileParser {
       return Tags(v, key, spec_.mutable_annotations());
     } else if (key == "streams") {
       if (!v.IsSequence()) return Error(v, key, "expected a list of stream UUIDs");
-      for (const YAML::Node& item : v) {
+      for (const YamlNode& item : v.items) {
         BTRQ_ASSIGN_OR_RETURN(std::string text, Scalar(item, key));
         Result<std::string> bytes = ParseStreamUuid(text);
         if (!bytes.ok()) return Error(item, key, bytes.status().message());
@@ -134,7 +129,7 @@ class JobFileParser {
       }
     } else if (key == "versions") {
       if (!v.IsMap()) return Error(v, key, "expected a mapping of stream UUID: version");
-      for (const auto& entry : v) {
+      for (const auto& entry : v.entries) {
         BTRQ_ASSIGN_OR_RETURN(std::string uuid, Scalar(entry.first, key));
         BTRQ_ASSIGN_OR_RETURN(std::string version, Scalar(entry.second, key));
         Result<v1::PinnedVersion> pin = ParsePin(uuid + "=" + version);
@@ -161,13 +156,13 @@ class JobFileParser {
       spec_.set_analytic(s);
     } else if (key == "params") {
       if (!v.IsMap()) return Error(v, key, "expected a mapping of param: value");
-      for (const auto& entry : v) {
+      for (const auto& entry : v.entries) {
         BTRQ_ASSIGN_OR_RETURN(std::string name, Scalar(entry.first, key));
         BTRQ_ASSIGN_OR_RETURN(std::string text, Scalar(entry.second, key + "." + name));
         v1::Field* field = spec_.add_params();
         field->set_name(name);
         // A quoted scalar has the non-specific tag "!": it stays a string.
-        if (entry.second.Tag() == "!") {
+        if (entry.second.tag == "!") {
           field->mutable_value()->set_string_value(text);
         } else {
           *field->mutable_value() = ParseParamValue(text);
@@ -202,19 +197,14 @@ class JobFileParser {
 }  // namespace
 
 Result<v1::JobSpec> ParseJobText(std::string_view text, std::string_view name, int64_t now_ns) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::Exception& e) {
+  YamlError error;
+  Result<YamlNode> root = ParseYaml(text, &error);
+  if (!root.ok()) {
     std::string where(name);
-    if (!e.mark.is_null()) where += ":" + std::to_string(e.mark.line + 1);
-    return Status::InvalidArgument(where + ": " + e.msg);
+    if (error.line >= 0) where += ":" + std::to_string(error.line + 1);
+    return Status::InvalidArgument(where + ": " + error.message);
   }
-  try {
-    return JobFileParser(name, now_ns).Parse(root);
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(std::string(name) + ": " + e.what());
-  }
+  return JobFileParser(name, now_ns).Parse(*root);
 }
 
 Result<v1::JobSpec> LoadJobFile(const std::string& path, int64_t now_ns) {
