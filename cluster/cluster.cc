@@ -345,7 +345,7 @@ Status Cluster::Stop(Role role, size_t index, Millis grace) {
   Process* p = Find(role, index);
   if (p == nullptr) return Status::InvalidArgument("no such process");
   if (p->child == nullptr) return Status::OK();
-  (void)p->child->Kill(SIGCONT);  // a paused process cannot act on SIGTERM
+  p->child->Kill(SIGCONT).IgnoreError();  // a paused process cannot act on SIGTERM
   bool killed = false;
   Result<int> code = p->child->Stop(grace, &killed);
   p->past.push_back(std::move(p->child));
@@ -381,9 +381,11 @@ StopReport Cluster::StopAll(Millis grace, bool hand_back) {
       if (p->tier != tier || p->child == nullptr) continue;
       group.emplace_back(p, !p->child->Running());
       if (group.back().second) continue;
-      (void)p->child->Kill(SIGCONT);
-      (void)p->child->Kill(SIGTERM);
-      if (hand_back && p->daemon == Daemon::kWorker && !p->helper) (void)p->child->Kill(SIGTERM);
+      p->child->Kill(SIGCONT).IgnoreError();
+      p->child->Kill(SIGTERM).IgnoreError();
+      if (hand_back && p->daemon == Daemon::kWorker && !p->helper) {
+        p->child->Kill(SIGTERM).IgnoreError();
+      }
     }
     const auto deadline = std::chrono::steady_clock::now() + grace;
     for (const auto& [p, had_exited] : group) {
@@ -393,7 +395,7 @@ StopReport Cluster::StopAll(Millis grace, bool hand_back) {
       const auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
       Result<int> code = p->child->Wait(std::max(left, Millis(0)));
       if (!code.ok()) {
-        (void)p->child->Kill(SIGKILL);
+        p->child->Kill(SIGKILL).IgnoreError();
         code = p->child->Wait(kReapTimeout);
         s.killed = true;
         if (report.status.ok()) {
@@ -437,7 +439,7 @@ Status Cluster::RunHelper(const std::string& name, const std::vector<std::string
   BTRQ_ASSIGN_OR_RETURN(Subprocess * p, StartHelper(name, argv));
   Result<int> code = p->Wait(timeout);
   if (!code.ok()) {
-    (void)p->Kill(SIGKILL);
+    p->Kill(SIGKILL).IgnoreError();
     (void)p->Wait(kReapTimeout);
     return Status::DeadlineExceeded(WithLogExcerpt(name + " did not finish within " + Seconds(timeout), name));
   }

@@ -287,11 +287,11 @@ Result<int> Subprocess::Stop(std::chrono::milliseconds grace, bool* killed) {
   if (killed != nullptr) *killed = false;
   if (reaped_) return exit_code_;
   // ESRCH (already exited, not yet reaped) is fine: Wait() reaps it.
-  (void)Kill(SIGTERM);
+  Kill(SIGTERM).IgnoreError();
   Result<int> code = Wait(grace);
   if (code.ok() || code.status().code() != StatusCode::kDeadlineExceeded) return code;
   if (killed != nullptr) *killed = true;
-  (void)Kill(SIGKILL);
+  Kill(SIGKILL).IgnoreError();
   return Wait(std::chrono::milliseconds(10'000));
 }
 

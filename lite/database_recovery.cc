@@ -256,7 +256,7 @@ void Database::CheckpointLoop() {
       bg_wanted_ = false;
     }
     // A failed checkpoint leaves the logs in place; the next trigger retries.
-    (void)Checkpoint();
+    Checkpoint().IgnoreError();
   }
 }
 
