@@ -32,7 +32,7 @@ YamlNode Convert(const YAML::Node& node, int depth) {
     case YAML::NodeType::Map:
       out.kind = YamlNode::Kind::kMapping;
       for (auto it = node.begin(); it != node.end(); ++it) {
-        out.entries.emplace_back(Convert(it->first, depth + 1), Convert(it->second, depth + 1));
+        out.entries.push_back(YamlEntry{Convert(it->first, depth + 1), Convert(it->second, depth + 1)});
       }
       break;
     case YAML::NodeType::Null:

@@ -13,6 +13,8 @@
 
 namespace btrq {
 
+struct YamlEntry;
+
 // One node of a parsed document: null, a scalar, a sequence or a mapping.
 struct YamlNode {
   enum class Kind { kNull, kScalar, kSequence, kMapping };
@@ -25,7 +27,9 @@ struct YamlNode {
   int line = -1;  // where the node starts, 0-based; -1 when unknown
   int column = -1;
   std::vector<YamlNode> items;                         // kSequence
-  std::vector<std::pair<YamlNode, YamlNode>> entries;  // kMapping, in document order
+  // kMapping, in document order. (A struct rather than std::pair: a pair of the enclosing
+  // incomplete type does not compile with clang and libstdc++.)
+  std::vector<YamlEntry> entries;
 
   bool IsNull() const { return kind == Kind::kNull; }
   bool IsScalar() const { return kind == Kind::kScalar; }
@@ -36,6 +40,11 @@ struct YamlNode {
   // In a mapping, the value of the first entry whose key is the scalar `key`; nullptr when
   // there is none or this is not a mapping.
   const YamlNode* Find(std::string_view key) const;
+};
+
+struct YamlEntry {
+  YamlNode key;
+  YamlNode value;
 };
 
 // Where and why a document did not parse (line and column 0-based, -1 when unknown).

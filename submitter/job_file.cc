@@ -93,10 +93,10 @@ class JobFileParser {
     if (!node.IsMap()) return Error(node, key, "expected a mapping of tag: value");
     for (const auto& entry : node.entries) {
       v1::TagFilter tag;
-      BTRQ_ASSIGN_OR_RETURN(std::string name, Scalar(entry.first, key));
+      BTRQ_ASSIGN_OR_RETURN(std::string name, Scalar(entry.key, key));
       tag.set_key(name);
-      if (!entry.second.IsNull()) {
-        BTRQ_ASSIGN_OR_RETURN(std::string value, Scalar(entry.second, key));
+      if (!entry.value.IsNull()) {
+        BTRQ_ASSIGN_OR_RETURN(std::string value, Scalar(entry.value, key));
         tag.set_has_value(true);
         tag.set_value(value);
       }
@@ -130,10 +130,10 @@ class JobFileParser {
     } else if (key == "versions") {
       if (!v.IsMap()) return Error(v, key, "expected a mapping of stream UUID: version");
       for (const auto& entry : v.entries) {
-        BTRQ_ASSIGN_OR_RETURN(std::string uuid, Scalar(entry.first, key));
-        BTRQ_ASSIGN_OR_RETURN(std::string version, Scalar(entry.second, key));
+        BTRQ_ASSIGN_OR_RETURN(std::string uuid, Scalar(entry.key, key));
+        BTRQ_ASSIGN_OR_RETURN(std::string version, Scalar(entry.value, key));
         Result<v1::PinnedVersion> pin = ParsePin(uuid + "=" + version);
-        if (!pin.ok()) return Error(entry.first, key, pin.status().message());
+        if (!pin.ok()) return Error(entry.key, key, pin.status().message());
         *spec_.add_versions() = *pin;
       }
     } else if (key == "start" || key == "end") {
@@ -157,12 +157,12 @@ class JobFileParser {
     } else if (key == "params") {
       if (!v.IsMap()) return Error(v, key, "expected a mapping of param: value");
       for (const auto& entry : v.entries) {
-        BTRQ_ASSIGN_OR_RETURN(std::string name, Scalar(entry.first, key));
-        BTRQ_ASSIGN_OR_RETURN(std::string text, Scalar(entry.second, key + "." + name));
+        BTRQ_ASSIGN_OR_RETURN(std::string name, Scalar(entry.key, key));
+        BTRQ_ASSIGN_OR_RETURN(std::string text, Scalar(entry.value, key + "." + name));
         v1::Field* field = spec_.add_params();
         field->set_name(name);
         // A quoted scalar has the non-specific tag "!": it stays a string.
-        if (entry.second.tag == "!") {
+        if (entry.value.tag == "!") {
           field->mutable_value()->set_string_value(text);
         } else {
           *field->mutable_value() = ParseParamValue(text);

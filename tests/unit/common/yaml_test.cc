@@ -16,11 +16,11 @@ TEST(ParseYamlTest, KeepsMappingsInDocumentOrderWithPositions) {
   ASSERT_OK_AND_ASSIGN(YamlNode root, ParseYaml("b: 1\na:\n  - x\n  - \"7\"\nc:\n"));
   ASSERT_TRUE(root.IsMap());
   ASSERT_EQ(root.entries.size(), 3u);
-  EXPECT_EQ(root.entries[0].first.scalar, "b");
-  EXPECT_EQ(root.entries[0].second.scalar, "1");
-  EXPECT_EQ(root.entries[0].second.tag, "?");  // plain
-  EXPECT_EQ(root.entries[1].first.scalar, "a");
-  EXPECT_EQ(root.entries[1].first.line, 1);
+  EXPECT_EQ(root.entries[0].key.scalar, "b");
+  EXPECT_EQ(root.entries[0].value.scalar, "1");
+  EXPECT_EQ(root.entries[0].value.tag, "?");  // plain
+  EXPECT_EQ(root.entries[1].key.scalar, "a");
+  EXPECT_EQ(root.entries[1].key.line, 1);
   const YamlNode* a = root.Find("a");
   ASSERT_NE(a, nullptr);
   ASSERT_TRUE(a->IsSequence());
