@@ -27,9 +27,67 @@ constexpr std::chrono::milliseconds kLogPollInterval(20);
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
-
 void CloseIfOpen(int fd) {
   if (fd >= 0) ::close(fd);
+}
+
+// argv and envp for execve (the caller's environment overlaid with `extra_env`), built
+// before fork: the child only calls async-signal-safe functions. Build in place: the
+// pointers point into the strings.
+struct ExecImage {
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::vector<char*> argp;
+  std::vector<char*> envp;
+
+  void Build(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env) {
+    std::map<std::string, std::string> vars;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string kv = *e;
+      vars[kv.substr(0, kv.find('='))] = kv;
+    }
+    for (const std::string& kv : extra_env) vars[kv.substr(0, kv.find('='))] = kv;
+    for (auto& [k, kv] : vars) env.push_back(kv);
+    for (std::string& kv : env) envp.push_back(kv.data());
+    envp.push_back(nullptr);
+    args = argv;
+    for (std::string& a : args) argp.push_back(a.data());
+    argp.push_back(nullptr);
+  }
+};
+
+// The child's stdin, stdout and stderr; -1 keeps the parent's.
+struct ChildFds {
+  int in = -1;
+  int out = -1;
+  int err = -1;
+};
+
+// In the forked child: process group, parent-death signal, default signal dispositions,
+// stdio, then exec. Async-signal-safe calls only.
+[[noreturn]] void ExecChild(ExecImage& image, const ChildFds& fds, const SpawnOptions& options,
+                            pid_t parent) {
+  if (options.new_process_group) ::setpgid(0, 0);
+  if (options.die_with_parent) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+  }
+  // Signal dispositions a parent set to "ignore" (SIGPIPE, often) and its blocked mask
+  // survive exec; the child starts with the defaults.
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (fds.in >= 0) ::dup2(fds.in, STDIN_FILENO);
+  if (fds.out >= 0) ::dup2(fds.out, STDOUT_FILENO);
+  if (fds.err >= 0) ::dup2(fds.err, STDERR_FILENO);
+  ::execve(image.argp[0], image.argp.data(), image.envp.data());
+  static const char msg[] = "subprocess: execve failed\n";
+  (void)!::write(STDERR_FILENO, msg, sizeof(msg) - 1);
+  ::_exit(127);
 }
 
 }  // namespace
@@ -45,24 +103,8 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<std::str
                                                       const SpawnOptions& options) {
   if (argv.empty()) return Status::InvalidArgument("empty argv");
   if (::access(argv[0].c_str(), X_OK) != 0) return PosixError("cannot execute " + argv[0], errno);
-  // Everything exec needs is prepared before fork: the child only calls
-  // async-signal-safe functions.
-  std::map<std::string, std::string> vars;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string kv = *e;
-    vars[kv.substr(0, kv.find('='))] = kv;
-  }
-  for (const std::string& kv : options.env) vars[kv.substr(0, kv.find('='))] = kv;
-  std::vector<std::string> env_strings;
-  for (auto& [k, kv] : vars) env_strings.push_back(kv);
-  std::vector<char*> envp;
-  for (std::string& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> argp;
-  for (std::string& s : args) argp.push_back(s.data());
-  argp.push_back(nullptr);
-
+  ExecImage image;
+  image.Build(argv, options.env);
   const bool to_log = !options.log_path.empty();
   int out_pipe[2] = {-1, -1};
   int err_pipe[2] = {-1, -1};
@@ -97,32 +139,13 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<std::str
     return s;
   }
   if (pid == 0) {
-    if (options.new_process_group) ::setpgid(0, 0);
-    if (options.die_with_parent) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
-    }
-    // Signal dispositions a parent set to "ignore" (SIGPIPE, often) and its blocked mask
-    // survive exec; the child starts with the defaults.
-    struct sigaction dfl;
-    std::memset(&dfl, 0, sizeof(dfl));
-    dfl.sa_handler = SIG_DFL;
-    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::sigaction(sig, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ChildFds fds;
     if (to_log) {
-      ::dup2(null_fd, STDIN_FILENO);
-      ::dup2(log_fd, STDOUT_FILENO);
-      ::dup2(log_fd, STDERR_FILENO);
+      fds = {null_fd, log_fd, log_fd};
     } else {
-      ::dup2(out_pipe[1], STDOUT_FILENO);
-      ::dup2(err_pipe[1], STDERR_FILENO);
+      fds = {-1, out_pipe[1], err_pipe[1]};
     }
-    ::execve(argp[0], argp.data(), envp.data());
-    static const char msg[] = "subprocess: execve failed\n";
-    (void)!::write(STDERR_FILENO, msg, sizeof(msg) - 1);
-    ::_exit(127);
+    ExecChild(image, fds, options, parent);
   }
   // Mirror the child's setpgid so that Kill(-pid) works even before the child ran it.
   if (options.new_process_group) ::setpgid(pid, pid);

@@ -25,6 +25,59 @@ void WriteTruthFields(const QualityTruth& q, JsonWriter* w) {
   }
 }
 
+// One stream's entry: its plan, the defects injected, and the ground truth in total and
+// per chunk.
+void WriteStream(const StreamPlan& p, const StreamTruth& t, JsonWriter* w) {
+  const KindInfo& info = GetKindInfo(p.kind);
+  w->BeginObject();
+  w->Key("uuid").String(p.uuid.ToString());
+  w->Key("collection").String(p.collection);
+  w->Key("name").String(p.name);
+  w->Key("unit").String(info.unit);
+  w->Key("kind").String(info.name);
+  w->Key("rate_hz").Int(p.rate_hz);
+  w->Key("period_ns").Double(p.period_ns());
+  w->Key("start").Int(p.first_time());
+  w->Key("end").Int(p.last_time());
+  w->Key("min").Double(info.min);
+  w->Key("max").Double(info.max);
+  w->Key("clean").Bool(p.clean());
+  int64_t counts[4] = {0, 0, 0, 0};
+  w->Key("defects").BeginArray();
+  for (const Defect& d : p.defects) {
+    ++counts[static_cast<int>(d.type)];
+    w->BeginObject();
+    w->Key("type").String(DefectTypeName(d.type));
+    w->Key("slot").Int(d.slot);
+    w->Key("start").Int(d.start);
+    w->Key("end").Int(d.end);
+    w->Key("length").Int(d.length);
+    w->Key("value").Double(d.value);
+    w->Key("boundary").Bool(d.boundary);
+    w->EndObject();
+  }
+  w->EndArray();
+  w->Key("injected").BeginObject();
+  w->Key("gaps").Int(counts[static_cast<int>(DefectType::kGap)]);
+  w->Key("duplicates").Int(counts[static_cast<int>(DefectType::kDuplicate)]);
+  w->Key("stuck").Int(counts[static_cast<int>(DefectType::kStuck)]);
+  w->Key("spikes").Int(counts[static_cast<int>(DefectType::kSpike)]);
+  w->EndObject();
+  w->Key("truth").BeginObject();
+  WriteTruthFields(t.total, w);
+  w->EndObject();
+  w->Key("chunks").BeginArray();
+  for (const QualityTruth& c : t.chunks) {
+    w->BeginObject();
+    w->Key("start").Int(c.start);
+    w->Key("end").Int(c.end);
+    WriteTruthFields(c, w);
+    w->EndObject();
+  }
+  w->EndArray();
+  w->EndObject();
+}
+
 }  // namespace
 
 std::string ManifestJson(const GeneratorOptions& options, const std::vector<StreamPlan>& plans,
@@ -54,58 +107,7 @@ std::string ManifestJson(const GeneratorOptions& options, const std::vector<Stre
   w.EndObject();
 
   w.Key("streams").BeginArray();
-  for (size_t i = 0; i < plans.size() && i < truths.size(); ++i) {
-    const StreamPlan& p = plans[i];
-    const StreamTruth& t = truths[i];
-    const KindInfo& info = GetKindInfo(p.kind);
-    w.BeginObject();
-    w.Key("uuid").String(p.uuid.ToString());
-    w.Key("collection").String(p.collection);
-    w.Key("name").String(p.name);
-    w.Key("unit").String(info.unit);
-    w.Key("kind").String(info.name);
-    w.Key("rate_hz").Int(p.rate_hz);
-    w.Key("period_ns").Double(p.period_ns());
-    w.Key("start").Int(p.first_time());
-    w.Key("end").Int(p.last_time());
-    w.Key("min").Double(info.min);
-    w.Key("max").Double(info.max);
-    w.Key("clean").Bool(p.clean());
-    int64_t counts[4] = {0, 0, 0, 0};
-    w.Key("defects").BeginArray();
-    for (const Defect& d : p.defects) {
-      ++counts[static_cast<int>(d.type)];
-      w.BeginObject();
-      w.Key("type").String(DefectTypeName(d.type));
-      w.Key("slot").Int(d.slot);
-      w.Key("start").Int(d.start);
-      w.Key("end").Int(d.end);
-      w.Key("length").Int(d.length);
-      w.Key("value").Double(d.value);
-      w.Key("boundary").Bool(d.boundary);
-      w.EndObject();
-    }
-    w.EndArray();
-    w.Key("injected").BeginObject();
-    w.Key("gaps").Int(counts[static_cast<int>(DefectType::kGap)]);
-    w.Key("duplicates").Int(counts[static_cast<int>(DefectType::kDuplicate)]);
-    w.Key("stuck").Int(counts[static_cast<int>(DefectType::kStuck)]);
-    w.Key("spikes").Int(counts[static_cast<int>(DefectType::kSpike)]);
-    w.EndObject();
-    w.Key("truth").BeginObject();
-    WriteTruthFields(t.total, &w);
-    w.EndObject();
-    w.Key("chunks").BeginArray();
-    for (const QualityTruth& c : t.chunks) {
-      w.BeginObject();
-      w.Key("start").Int(c.start);
-      w.Key("end").Int(c.end);
-      WriteTruthFields(c, &w);
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-  }
+  for (size_t i = 0; i < plans.size() && i < truths.size(); ++i) WriteStream(plans[i], truths[i], &w);
   w.EndArray();
   w.EndObject();
   std::string out = w.Take();

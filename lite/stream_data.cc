@@ -62,6 +62,12 @@ struct Builder {
     deleted.push_back(d);
   }
   size_t size() const { return times.size(); }
+  void Reserve(size_t n) {
+    times.reserve(n);
+    values.reserve(n);
+    added.reserve(n);
+    deleted.reserve(n);
+  }
   void AppendSegment(const Segment& s) {
     const SegmentColumns& c = *s.cols;
     times.insert(times.end(), c.times.begin(), c.times.end());
@@ -158,7 +164,77 @@ void DedupBatch(std::vector<Point>* pts, MergePolicy policy) {
   p.resize(w);
 }
 
+// Merges a sorted, de-duplicated batch into the points of the segments it overlaps, as
+// of version `v`: under kRetain a batch point at a time that has a live point is dropped,
+// under kEqual one equal to a live point there, under kReplace the live points there are
+// deleted at `v`. The times of the kept batch points go to `changed`.
+void MergeBatch(const Builder& old, const std::vector<Point>& pts, MergePolicy policy,
+                uint64_t v, Builder* out, std::vector<int64_t>* changed) {
+  out->Reserve(old.size() + pts.size());
+  size_t i = 0;  // into old
+  size_t j = 0;  // into pts
+  while (j < pts.size()) {
+    const int64_t t = pts[j].time;
+    while (i < old.size() && old.times[i] < t) {
+      out->Push(old.times[i], old.values[i], old.added[i], old.deleted[i]);
+      ++i;
+    }
+    const size_t run_begin = out->size();
+    while (i < old.size() && old.times[i] == t) {
+      out->Push(old.times[i], old.values[i], old.added[i], old.deleted[i]);
+      ++i;
+    }
+    const size_t run_end = out->size();
+    bool has_live = false;
+    for (size_t k = run_begin; k < run_end; ++k) has_live |= out->deleted[k] == kNeverDeleted;
+    for (; j < pts.size() && pts[j].time == t; ++j) {
+      bool keep = true;
+      if (policy == MergePolicy::kRetain) {
+        keep = !has_live;
+      } else if (policy == MergePolicy::kEqual) {
+        for (size_t k = run_begin; k < run_end; ++k) {
+          if (out->deleted[k] == kNeverDeleted && out->values[k] == pts[j].value) keep = false;
+        }
+      } else if (policy == MergePolicy::kReplace) {
+        for (size_t k = run_begin; k < run_end; ++k) {
+          if (out->deleted[k] == kNeverDeleted) out->deleted[k] = v;
+        }
+      }
+      if (keep) {
+        out->Push(t, pts[j].value, v, kNeverDeleted);
+        changed->push_back(t);
+      }
+    }
+  }
+  for (; i < old.size(); ++i) out->Push(old.times[i], old.values[i], old.added[i], old.deleted[i]);
+}
+
+// `segments` with [lo, hi) replaced by `mid`, and the new segments coalesced with their
+// neighbours where they are small enough.
+std::vector<Segment> Splice(const std::vector<Segment>& segments, size_t lo, size_t hi,
+                            std::vector<Segment> mid) {
+  std::vector<Segment> segs;
+  segs.reserve(segments.size() + mid.size());
+  segs.insert(segs.end(), segments.begin(), segments.begin() + lo);
+  size_t m0 = segs.size();
+  segs.insert(segs.end(), std::make_move_iterator(mid.begin()), std::make_move_iterator(mid.end()));
+  size_t m1 = segs.size();
+  segs.insert(segs.end(), segments.begin() + hi, segments.end());
+  while (m0 > 0 && m0 < m1 && ShouldCoalesce(segs[m0 - 1], segs[m0])) {
+    segs[m0 - 1] = Concat(segs[m0 - 1], segs[m0]);
+    segs.erase(segs.begin() + m0);
+    --m0;
+    --m1;
+  }
+  while (m1 > m0 && m1 < segs.size() && ShouldCoalesce(segs[m1], segs[m1 - 1])) {
+    segs[m1 - 1] = Concat(segs[m1 - 1], segs[m1]);
+    segs.erase(segs.begin() + m1);
+  }
+  return segs;
+}
+
 }  // namespace
+
 
 int64_t AlignDown(int64_t t, int log2) {
   if (log2 <= 0) return t;
@@ -248,89 +324,28 @@ std::shared_ptr<const StreamData> StreamData::Insert(std::vector<Point> pts, Mer
     return next;
   }
 
+  // Only the segments that overlap the batch's time span are rebuilt.
   const size_t lo = FirstSegmentEndingAtOrAfter(pts.front().time);
   size_t hi = lo;
   while (hi < segments_.size() && segments_[hi].min_time() <= pts.back().time) ++hi;
 
-  std::vector<Segment> mid;
+  Builder out;
   std::vector<int64_t> changed;
   if (lo == hi) {
-    Builder b;
-    b.times.reserve(pts.size());
-    b.values.reserve(pts.size());
+    out.Reserve(pts.size());
+    changed.reserve(pts.size());
     for (const Point& p : pts) {
-      b.times.push_back(p.time);
-      b.values.push_back(p.value);
+      out.Push(p.time, p.value, v, kNeverDeleted);
       changed.push_back(p.time);
     }
-    b.added.assign(pts.size(), v);
-    b.deleted.assign(pts.size(), kNeverDeleted);
-    b.SplitInto(&mid);
   } else {
     Builder old;
     for (size_t s = lo; s < hi; ++s) old.AppendSegment(segments_[s]);
-    Builder out;
-    const size_t total = old.size() + pts.size();
-    out.times.reserve(total);
-    out.values.reserve(total);
-    out.added.reserve(total);
-    out.deleted.reserve(total);
-    size_t i = 0;  // into old
-    size_t j = 0;  // into pts
-    while (j < pts.size()) {
-      const int64_t t = pts[j].time;
-      while (i < old.size() && old.times[i] < t) {
-        out.Push(old.times[i], old.values[i], old.added[i], old.deleted[i]);
-        ++i;
-      }
-      const size_t run_begin = out.size();
-      while (i < old.size() && old.times[i] == t) {
-        out.Push(old.times[i], old.values[i], old.added[i], old.deleted[i]);
-        ++i;
-      }
-      const size_t run_end = out.size();
-      bool has_live = false;
-      for (size_t k = run_begin; k < run_end; ++k) has_live |= out.deleted[k] == kNeverDeleted;
-      for (; j < pts.size() && pts[j].time == t; ++j) {
-        bool keep = true;
-        if (policy == MergePolicy::kRetain) {
-          keep = !has_live;
-        } else if (policy == MergePolicy::kEqual) {
-          for (size_t k = run_begin; k < run_end; ++k) {
-            if (out.deleted[k] == kNeverDeleted && out.values[k] == pts[j].value) keep = false;
-          }
-        } else if (policy == MergePolicy::kReplace) {
-          for (size_t k = run_begin; k < run_end; ++k) {
-            if (out.deleted[k] == kNeverDeleted) out.deleted[k] = v;
-          }
-        }
-        if (keep) {
-          out.Push(t, pts[j].value, v, kNeverDeleted);
-          changed.push_back(t);
-        }
-      }
-    }
-    for (; i < old.size(); ++i) out.Push(old.times[i], old.values[i], old.added[i], old.deleted[i]);
-    out.SplitInto(&mid);
+    MergeBatch(old, pts, policy, v, &out, &changed);
   }
-
-  std::vector<Segment>& segs = next->segments_;
-  segs.reserve(segments_.size() + mid.size());
-  segs.insert(segs.end(), segments_.begin(), segments_.begin() + lo);
-  size_t m0 = segs.size();
-  segs.insert(segs.end(), mid.begin(), mid.end());
-  size_t m1 = segs.size();
-  segs.insert(segs.end(), segments_.begin() + hi, segments_.end());
-  while (m0 > 0 && m0 < m1 && ShouldCoalesce(segs[m0 - 1], segs[m0])) {
-    segs[m0 - 1] = Concat(segs[m0 - 1], segs[m0]);
-    segs.erase(segs.begin() + m0);
-    --m0;
-    --m1;
-  }
-  while (m1 > m0 && m1 < segs.size() && ShouldCoalesce(segs[m1], segs[m1 - 1])) {
-    segs[m1 - 1] = Concat(segs[m1 - 1], segs[m1]);
-    segs.erase(segs.begin() + m1);
-  }
+  std::vector<Segment> mid;
+  out.SplitInto(&mid);
+  next->segments_ = Splice(segments_, lo, hi, std::move(mid));
   next->changes_ = MakeChange(v, std::move(changed), changes_);
   return next;
 }
