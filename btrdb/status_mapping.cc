@@ -12,7 +12,7 @@ struct CodeInfo {
 };
 
 // Every BTrDB code (docs/btrdb-api.md, Status codes). Transient: 402, 405, 419, 426, 428, 430, 440,
-// 453, 455, 458 (timeouts, cluster re-routing and degradation, load shedding, lost
+// 453, 455, 459 (timeouts, cluster re-routing and degradation, load shedding, lost
 // coordination, lock contention, temporary storage trouble). The rest are permanent.
 constexpr CodeInfo kCodes[] = {
     {401, "NoSuchPoint", StatusCode::kNotFound},
@@ -71,8 +71,8 @@ constexpr CodeInfo kCodes[] = {
     {455, "TierCacheError", StatusCode::kUnavailable},
     {456, "StreamEmpty", StatusCode::kFailedPrecondition},
     {457, "TieredStorageBackendError", StatusCode::kIoError},
-    {458, "TieredStorageTemporaryError", StatusCode::kUnavailable},
-    {459, "TieredStorageOutOfBounds", StatusCode::kOutOfRange},
+    {458, "TieredStorageOutOfBounds", StatusCode::kOutOfRange},
+    {459, "TieredStorageTemporaryError", StatusCode::kUnavailable},
     {500, "InvariantFailure", StatusCode::kInternal},
     {501, "NotImplemented", StatusCode::kUnimplemented},
     {502, "UnsupportedRollback", StatusCode::kFailedPrecondition},
