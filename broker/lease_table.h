@@ -46,6 +46,9 @@ struct Lease {
   Nanos timeout{0};           // renewals extend the deadline to now + timeout...
   SteadyTime granted{};       // ...but not past granted + kMaxLeaseTimeouts x timeout
   uint32_t stream_index = 0;  // the caller's cookie, handed back on completion
+  // The worker said the task finished and its result awaits the sink's ACK: renewals
+  // are no longer capped, and taking the lease back is no failure of the task.
+  bool finished = false;
 };
 
 // Why a completion was refused. Values are stable (metrics labels).
@@ -70,9 +73,11 @@ class LeaseTable {
   bool Grant(const TaskKey& key, uint32_t attempt, std::string_view worker, SteadyTime now,
              Nanos timeout, uint32_t stream_index);
 
-  // Extends the lease to now + timeout (at most granted + kMaxLeaseTimeouts x timeout;
-  // never shortens it) if `worker` holds `attempt` of `key`.
-  bool Renew(const TaskKey& key, uint32_t attempt, std::string_view worker, SteadyTime now);
+  // Extends the lease to now + timeout (at most granted + kMaxLeaseTimeouts x timeout
+  // unless the lease is `finished`; never shortens it) if `worker` holds `attempt` of
+  // `key`. `finished` (the result awaits the sink's ACK) marks the lease so, for good.
+  bool Renew(const TaskKey& key, uint32_t attempt, std::string_view worker, SteadyTime now,
+             bool finished = false);
 
   // Ends the lease if `worker` holds `attempt` of `key` and returns it; otherwise
   // returns nullopt and sets *reason.

@@ -354,7 +354,7 @@ TEST_F(WorkerIntegrationTest, SendsTheResultFirstAndDoneOnlyAfterTheSinksAck) {
   // Without an ACK the task stays leased: named in heartbeats, never DONE.
   ASSERT_TRUE(AwaitHeartbeats(3));
   EXPECT_FALSE(FindDone(broker_.Log(), task.key).has_value());
-  EXPECT_THAT(All<HeartbeatMsg>(broker_.Log()).back().running,
+  EXPECT_THAT(All<HeartbeatMsg>(broker_.Log()).back().awaiting_ack,
               Contains(TaskRef{task.key, task.attempt}));
   EXPECT_EQ(CreditGranted(broker_.Log()), 5u)
       << "the slot's credit comes back when the analytic ends; only back-pressure withholds it";
@@ -460,7 +460,7 @@ TEST_F(WorkerIntegrationTest, StopsReturningCreditWhileTooManyResultsAreUnacknow
   const int dispatched = sent.load();
   EXPECT_LE(dispatched, 3) << "at most max_unacked_results + credit results held";
   EXPECT_EQ(granted.load(), dispatched);
-  EXPECT_EQ(All<HeartbeatMsg>(broker_.Log()).back().running.size(),
+  EXPECT_EQ(All<HeartbeatMsg>(broker_.Log()).back().awaiting_ack.size(),
             static_cast<size_t>(dispatched));
   EXPECT_EQ(DoneItems(broker_.Log()), 0u);
   EXPECT_EQ(MetricValue(worker_->MetricsText(), "btrq_worker_unacked_results"), dispatched);
