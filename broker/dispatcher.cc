@@ -312,7 +312,8 @@ void Dispatcher::HandleMessage(const RouterMessage& in) {
 void Dispatcher::HandleDone(const std::string& identity, const std::string& worker,
                             const DoneMsg& done) {
   for (const DoneItem& item : done.items) {
-    if (item.error == ErrorClass::kNone) continue;
+    // A hand-back for a BTrDB outage is no failure; the worker logged the outage.
+    if (item.error == ErrorClass::kNone || item.dependency_down) continue;
     LogRateLimited(spdlog::default_logger_raw(), &peer_log_, "failed:" + worker,
                    spdlog::level::warn,
                    "btrq-broker: job={} task={} attempt={} worker={}: failed ({}): {}",
