@@ -434,14 +434,14 @@ void Scheduler::FailAttempt(Job& job, const Lease& lease, std::string_view error
   Requeue(job, lease, lease.attempt + 1, backoff ? backoff_.Delay(lease.attempt) : Nanos(0));
 }
 
-void Scheduler::RemoveWorker(std::string_view id, std::string_view why) {
+void Scheduler::RemoveWorker(std::string_view id, std::string_view why, bool charge) {
   const std::string worker(id);
   workers_.Remove(worker);
   for (const Lease& l : leases_.RemoveWorker(worker)) {
     Job* job = FindLive(l.key.job);
     if (job == nullptr) continue;
     --job->in_flight;
-    TakeBack(*job, l, "worker " + worker + " " + std::string(why), /*backoff=*/false);
+    TakeBack(*job, l, "worker " + worker + " " + std::string(why), /*backoff=*/false, charge);
   }
 }
 
@@ -449,7 +449,17 @@ size_t Scheduler::OnWorkerBye(std::string_view worker) {
   const RegisteredWorker* w = workers_.Find(worker);
   if (w == nullptr) return 0;
   const size_t n = w->info.in_flight;
-  RemoveWorker(worker, "left");
+  // The worker stopped on purpose and handed its tasks back (cancelled, unrun): no
+  // fault of theirs. A task that hangs is still charged by the next worker's cap.
+  RemoveWorker(worker, "left", /*charge=*/false);
+  return n;
+}
+
+size_t Scheduler::OnWorkerLost(std::string_view worker, std::string_view why) {
+  const RegisteredWorker* w = workers_.Find(worker);
+  if (w == nullptr) return 0;
+  const size_t n = w->info.in_flight;
+  RemoveWorker(worker, why);
   return n;
 }
 

@@ -26,8 +26,9 @@
 // reports (transient or permanent), or a lease taken back (expired, capped, its worker
 // dead or gone) while the task was queued or running there, so that a task that hangs or
 // kills its worker every time still ends. Free, with the same attempt number: a DONE
-// saying "not attempted: a dependency was down" (requeued after backoff), and a lease
-// taken back after its worker said the task finished (its result awaited the sink's ACK;
+// saying "not attempted: a dependency was down" (requeued after backoff), the tasks a
+// worker hands back with BYE (drained or stopped on purpose), and a lease taken back
+// after its worker said the task finished (its result awaited the sink's ACK;
 // run again, the sink keeps one result). A DONE "ok" for an attempt whose lease was
 // taken back from that worker ends the task if it has not ended (the sink holds its
 // result). So no task whose worker said it finished is ever dead-lettered.
@@ -171,8 +172,12 @@ class Scheduler {
   // (with dependency_down: requeued after backoff, no attempt spent); kPermanent ->
   // dead-lettered now.
   DoneOutcome OnWorkerDone(std::string_view worker, const DoneMsg& msg);
-  // The worker leaves: its tasks go back to the queue with attempt + 1. Returns how many.
+  // The worker said BYE: it handed its tasks back on purpose; they go back to the queue
+  // with their attempts unchanged. Returns how many.
   size_t OnWorkerBye(std::string_view worker);
+  // The worker is lost without a BYE (unreachable, revoked, replaced): its tasks go back
+  // to the queue, with attempt + 1 for those it had not finished. Returns how many.
+  size_t OnWorkerLost(std::string_view worker, std::string_view why);
   // Stops dispatching to the worker; its leases stay. NotFound for an unknown worker.
   Status DrainWorker(std::string_view worker);
 
@@ -240,12 +245,16 @@ class Scheduler {
   // The lease's attempt failed: retry (after `backoff` if set) or dead-letter.
   void FailAttempt(Job& job, const Lease& lease, std::string_view error, bool backoff);
   void Bury(Job& job, const Lease& lease, std::string_view error);  // dead-letters the task
-  void RemoveWorker(std::string_view id, std::string_view why);
+  // Forgets a worker and takes its leases back (TakeBack; `charge` false: none spends
+  // an attempt, for a worker that handed its tasks back with BYE).
+  void RemoveWorker(std::string_view id, std::string_view why, bool charge = true);
   // Queues `lease`'s task again as `attempt`, ready after `delay`; counts a re-dispatch.
   void Requeue(Job& job, const Lease& lease, uint32_t attempt, Nanos delay);
   // A lease ended without its own DONE (expired, its worker dead or gone): a finished
-  // one is requeued free, any other is a failed attempt. Remembered for AcceptLateDone.
-  void TakeBack(Job& job, const Lease& lease, std::string_view why, bool backoff);
+  // one, or any when !charge, is requeued free; any other is a failed attempt.
+  // Remembered for AcceptLateDone.
+  void TakeBack(Job& job, const Lease& lease, std::string_view why, bool backoff,
+                bool charge = true);
   // Ends the task of `item` (an ok DONE rejected by the lease table) when `worker` held
   // that attempt when its lease was taken back and the task has not ended.
   bool AcceptLateDone(std::string_view worker, RegisteredWorker* w, const DoneItem& item);

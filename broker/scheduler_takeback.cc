@@ -27,7 +27,8 @@ void Scheduler::Requeue(Job& job, const Lease& lease, uint32_t attempt, Nanos de
   }
 }
 
-void Scheduler::TakeBack(Job& job, const Lease& lease, std::string_view why, bool backoff) {
+void Scheduler::TakeBack(Job& job, const Lease& lease, std::string_view why, bool backoff,
+                         bool charge) {
   auto [begin, end] = taken_back_.equal_range(lease.key);
   if (static_cast<size_t>(std::distance(begin, end)) >= kTakenBackPerTask) {
     taken_back_.erase(std::min_element(begin, end, [](const auto& a, const auto& b) {
@@ -36,11 +37,11 @@ void Scheduler::TakeBack(Job& job, const Lease& lease, std::string_view why, boo
   }
   taken_back_.emplace(lease.key, TakenBack{lease.stream_index, lease.attempt,
                                            std::string(lease.worker)});
-  if (lease.finished) {
-    // Its result exists and may be stored already; running it again is how the broker
-    // learns (the sink ACKs a duplicate too), so no attempt is spent and no dead letter
-    // can follow.
-    ++unacked_rerun_total_;
+  if (lease.finished || !charge) {
+    // A finished task's result exists and may be stored already; running it again is
+    // how the broker learns (the sink ACKs a duplicate too), so no attempt is spent and
+    // no dead letter can follow.
+    if (lease.finished) ++unacked_rerun_total_;
     Requeue(job, lease, lease.attempt, Nanos(0));
     return;
   }

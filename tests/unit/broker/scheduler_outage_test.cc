@@ -203,5 +203,28 @@ TEST_F(SchedulerOutageTest, AWorkerDyingSpendsAnAttemptOnlyOfTasksItHadNotFinish
   EXPECT_EQ(Job().counts.in_flight, 0u);
 }
 
+// BYE hands tasks back on purpose (a drain past its deadline, a second SIGTERM): they
+// were cancelled, not failed.
+TEST_F(SchedulerOutageTest, TasksHandedBackWithByeSpendNoAttempt) {
+  Submit(/*max_attempts=*/1);
+  EXPECT_EQ(sched_->OnWorkerBye("w1"), 3u);
+  EXPECT_EQ(Job().counts.dead, 0u);
+  std::vector<TaskSpec> again = Dispatch("w2");
+  ASSERT_EQ(again.size(), 3u);
+  for (const TaskSpec& t : again) {
+    EXPECT_EQ(t.attempt, 1u);
+    EXPECT_EQ(Done("w2", t).accepted, 1u);
+  }
+  EXPECT_EQ(Job().state, JobState::kDone);
+}
+
+// Lost without a BYE (its process died: unreachable), a worker's unfinished tasks are
+// charged, so a task that kills every worker it runs on still ends.
+TEST_F(SchedulerOutageTest, TasksOfAWorkerLostWithoutByeSpendAnAttempt) {
+  Submit(/*max_attempts=*/1);
+  EXPECT_EQ(sched_->OnWorkerLost("w1", "gone"), 3u);
+  EXPECT_EQ(Job().counts.dead, 3u);
+}
+
 }  // namespace
 }  // namespace btrq::broker
