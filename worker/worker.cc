@@ -127,6 +127,8 @@ class Worker::Impl {
   // Consumes a probe while BTrDB is down (DependencyPause::TakeProbe).
   uint32_t CreditToGrant();
   bool IsCancelled(JobId job) const { return cancelled_set_.contains(job); }
+  // The sink fell silent while it owes us ACKs (results dropped by a cancel owe none).
+  bool SinkPaused() const { return sink_down_ && !delivery_.empty(); }
   void CountBad(std::string_view reason, Peer peer, const std::string& detail);
   Nanos silence() const {
     return Nanos(config_.worker.heartbeat_interval * static_cast<int64_t>(config_.liveness));
@@ -503,7 +505,7 @@ uint32_t Worker::Impl::CreditToGrant() {
   if (draining_ || handing_back_) return 0;
   if (delivery_.size() > config_.worker.max_unacked_results) return 0;
   // The sink is away: new results could only pile up (their leases are kept meanwhile).
-  if (sink_down_) return 0;
+  if (SinkPaused()) return 0;
   const size_t used = active_.size() + credit_outstanding_;
   if (btrdb_pause_.paused()) {
     // One task at a time, as a probe of BTrDB: its outcome resumes or re-pauses.
@@ -587,7 +589,7 @@ void Worker::Impl::UpdateGauges() {
   metrics_.credit_outstanding->Set(static_cast<double>(credit_outstanding_));
   metrics_.tasks_active->Set(static_cast<double>(active_.size()));
   metrics_.paused_btrdb->Set(btrdb_pause_.paused() ? 1 : 0);
-  metrics_.paused_sink->Set(sink_down_ ? 1 : 0);
+  metrics_.paused_sink->Set(SinkPaused() ? 1 : 0);
 }
 
 std::chrono::milliseconds Worker::Impl::PollTimeout() const {

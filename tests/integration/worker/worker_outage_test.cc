@@ -87,6 +87,15 @@ std::vector<uint32_t> Credits(const std::vector<Received>& log) {
   return out;
 }
 
+// The sink's answer to a RESULT frame: an ACK of every key in it.
+std::vector<Message> AckOf(const Received& r) {
+  const auto* results = std::get_if<ResultMsg>(&r.message);
+  if (results == nullptr) return {};
+  AckMsg ack;
+  for (const TaskResult& result : results->results) ack.keys.push_back(result.task.key);
+  return {Message(std::move(ack))};
+}
+
 // The sample `series` of the worker's /metrics text; -1 when absent.
 double Sample(const std::string& text, const std::string& series) {
   const size_t at = text.find("\n" + series + " ");
@@ -143,13 +152,7 @@ class WorkerOutageTest : public ::testing::Test {
 };
 
 TEST_F(WorkerOutageTest, BtrdbDownHandsTasksBackUnattemptedAndProbesUntilItAnswers) {
-  sink_.SetResponder([](const Received& r) -> std::vector<Message> {
-    const auto* results = std::get_if<ResultMsg>(&r.message);
-    if (results == nullptr) return {};
-    AckMsg ack;
-    for (const TaskResult& result : results->results) ack.keys.push_back(result.task.key);
-    return {Message(std::move(ack))};
-  });
+  sink_.SetResponder([](const Received& r) { return AckOf(r); });
   btrdb_down_ = true;
   StartWorker();
   ASSERT_EQ(Credits(broker_.Log()), std::vector<uint32_t>{4});
@@ -188,12 +191,8 @@ TEST_F(WorkerOutageTest, BtrdbDownHandsTasksBackUnattemptedAndProbesUntilItAnswe
 
 TEST_F(WorkerOutageTest, ASilentSinkStopsCreditAndHeartbeatsNameTheResultsItOwes) {
   std::atomic<bool> acking{false};
-  sink_.SetResponder([&acking](const Received& r) -> std::vector<Message> {
-    const auto* results = std::get_if<ResultMsg>(&r.message);
-    if (results == nullptr || !acking) return {};
-    AckMsg ack;
-    for (const TaskResult& result : results->results) ack.keys.push_back(result.task.key);
-    return {Message(std::move(ack))};
+  sink_.SetResponder([&acking](const Received& r) {
+    return acking ? AckOf(r) : std::vector<Message>{};
   });
   StartWorker();
   Send({Task(0), Task(100)});

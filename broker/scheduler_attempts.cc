@@ -1,10 +1,11 @@
-// The scheduler's side of "a passing outage never burns an attempt" (scheduler.h,
-// Attempts): requeues that spend no attempt, leases taken back without a DONE, and DONEs
-// that come after their lease was taken back.
-
-#include <algorithm>
+// How a task's attempt ends (scheduler.h, Attempts): done, dead-lettered, failed and
+// retried, requeued without spending an attempt (a passing outage, a BYE, a finished
+// task whose worker died), or ended by a DONE that came after its lease was taken back.
 
 #include "broker/scheduler.h"
+
+#include <algorithm>
+#include <string>
 
 namespace btrq::broker {
 namespace {
@@ -14,6 +15,70 @@ namespace {
 constexpr size_t kTakenBackPerTask = 8;
 
 }  // namespace
+
+void Scheduler::Complete(Job& job, const Lease& lease) {
+  ForgetTakenBack(lease.key);
+  job.done_ranges[lease.stream_index].Add(lease.key.start, lease.key.start + job.spec.chunk);
+  ++job.done;
+  ++done_total_;
+  Log([&](std::string* out) { EncodeDone(out, job.id, lease.stream_index, lease.key.start); });
+  MaybeFinish(job);
+}
+
+void Scheduler::Bury(Job& job, const Lease& lease, std::string_view error) {
+  ForgetTakenBack(lease.key);
+  job.dead_letters[ChunkId{lease.stream_index, lease.key.start}] =
+      broker::DeadLetter{lease.key, lease.attempt, std::string(error)};
+  ++job.dead;
+  ++dead_total_;
+  Log([&](std::string* out) {
+    EncodeDead(out, job.id, lease.stream_index, lease.key.start, lease.attempt, error);
+  });
+  MaybeFinish(job);
+}
+
+void Scheduler::FailAttempt(Job& job, const Lease& lease, std::string_view error, bool backoff) {
+  if (lease.attempt >= job.spec.max_attempts) {
+    std::string why(error);
+    why += " (attempt " + std::to_string(lease.attempt) + " of " +
+           std::to_string(job.spec.max_attempts) + ")";
+    Bury(job, lease, why);
+    return;
+  }
+  Log([&](std::string* out) {
+    EncodeAttemptFailed(out, job.id, lease.stream_index, lease.key.start, lease.attempt);
+  });
+  Requeue(job, lease, lease.attempt + 1, backoff ? backoff_.Delay(lease.attempt) : Nanos(0));
+}
+
+void Scheduler::RemoveWorker(std::string_view id, std::string_view why, bool charge) {
+  const std::string worker(id);
+  workers_.Remove(worker);
+  for (const Lease& l : leases_.RemoveWorker(worker)) {
+    Job* job = FindLive(l.key.job);
+    if (job == nullptr) continue;
+    --job->in_flight;
+    TakeBack(*job, l, "worker " + worker + " " + std::string(why), /*backoff=*/false, charge);
+  }
+}
+
+size_t Scheduler::OnWorkerBye(std::string_view worker) {
+  const RegisteredWorker* w = workers_.Find(worker);
+  if (w == nullptr) return 0;
+  const size_t n = w->info.in_flight;
+  // The worker stopped on purpose and handed its tasks back (cancelled, unrun): no
+  // fault of theirs. A task that hangs is still charged by the next worker's cap.
+  RemoveWorker(worker, "left", /*charge=*/false);
+  return n;
+}
+
+size_t Scheduler::OnWorkerLost(std::string_view worker, std::string_view why) {
+  const RegisteredWorker* w = workers_.Find(worker);
+  if (w == nullptr) return 0;
+  const size_t n = w->info.in_flight;
+  RemoveWorker(worker, why);
+  return n;
+}
 
 void Scheduler::Requeue(Job& job, const Lease& lease, uint32_t attempt, Nanos delay) {
   ++job.retried;
