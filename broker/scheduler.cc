@@ -430,9 +430,13 @@ std::vector<TaskSpec> Scheduler::NextDispatch(std::string_view worker, size_t ma
       continue;
     }
     Job& job = *FindLive(t->key.job);
-    if (auto done = job.done_ranges.find(t->stream_index);
-        done != job.done_ranges.end() && done->second.Contains(t->key.start)) {
-      continue;  // requeued, then ended by a late DONE (AcceptLateDone)
+    // Requeued, then ended by a late DONE (AcceptLateDone): skip it. Only then can a
+    // queued task be done, so the lookup costs nothing per task otherwise.
+    if (late_done_total_ > 0) {
+      if (auto done = job.done_ranges.find(t->stream_index);
+          done != job.done_ranges.end() && done->second.Contains(t->key.start)) {
+        continue;
+      }
     }
     if (!leases_.Grant(t->key, t->attempt, worker, now, Nanos(job.spec.task_timeout),
                        t->stream_index)) {

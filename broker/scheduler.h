@@ -241,6 +241,8 @@ class Scheduler {
   void MaybeFinish(Job& job);
   void Retire(Job& job);  // moves a finished job to the summaries
   void AddSummary(JobInfo info);
+  // How attempts end: these, TakeBack, Requeue and AcceptLateDone live in
+  // scheduler_attempts.cc.
   void Complete(Job& job, const Lease& lease);
   // The lease's attempt failed: retry (after `backoff` if set) or dead-letter.
   void FailAttempt(Job& job, const Lease& lease, std::string_view error, bool backoff);
