@@ -307,4 +307,13 @@ class Scheduler {
   std::map<LeaseReject, uint64_t> rejected_;
 };
 
+// In the header: scheduler.cc and scheduler_attempts.cc both journal.
+template <typename Encode>
+uint64_t Scheduler::Log(Encode&& encode) {
+  if (!journal_ || replaying_) return 0;
+  scratch_.clear();
+  encode(&scratch_);
+  return journal_->Append(scratch_);
+}
+
 }  // namespace btrq::broker
