@@ -142,4 +142,8 @@ void FakeRouter::ThreadMain() {
   }
 }
 
+ResponderReset::~ResponderReset() {
+  for (FakeRouter* router : routers_) router->SetResponder({});
+}
+
 }  // namespace btrq::testing

@@ -34,6 +34,7 @@ using ::btrq::testing::All;
 using ::btrq::testing::CountOf;
 using ::btrq::testing::FakeRouter;
 using ::btrq::testing::Received;
+using ::btrq::testing::ResponderReset;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -368,6 +369,7 @@ TEST_F(WorkerIntegrationTest, SendsTheResultFirstAndDoneOnlyAfterTheSinksAck) {
 
 TEST_F(WorkerIntegrationTest, ResendsAResultTheSinkIgnored) {
   std::atomic<int> seen{0};
+  const ResponderReset reset({&sink_});
   sink_.SetResponder([&](const Received& r) -> std::vector<Message> {
     if (!std::holds_alternative<ResultMsg>(r.message)) return {};
     if (seen++ == 0) return {};  // the first RESULT frame is lost
@@ -388,6 +390,7 @@ TEST_F(WorkerIntegrationTest, NeverHoldsMoreTasksThanItsCredit) {
   std::atomic<int> sent{0};
   std::atomic<int64_t> granted{0};
   std::atomic<int> violations{0};
+  const ResponderReset reset({&broker_});
   // A broker that dispatches as soon as it has credit, and checks that the worker never
   // hands out more credit than it has slots.
   broker_.SetResponder([&](const Received& r) -> std::vector<Message> {
@@ -436,6 +439,7 @@ TEST_F(WorkerIntegrationTest, StopsReturningCreditWhileTooManyResultsAreUnacknow
   std::atomic<int> sent{0};
   std::atomic<int64_t> granted{0};
   constexpr int kTasks = 8;
+  const ResponderReset reset({&broker_, &sink_});
   broker_.SetResponder([&](const Received& r) -> std::vector<Message> {
     const auto* c = std::get_if<CreditMsg>(&r.message);
     if (c == nullptr) return {};

@@ -23,6 +23,7 @@ using ::btrq::testing::All;
 using ::btrq::testing::CountOf;
 using ::btrq::testing::FakeRouter;
 using ::btrq::testing::Received;
+using ::btrq::testing::ResponderReset;
 using namespace std::chrono_literals;
 
 constexpr char kId[] = "w-outage";
@@ -191,6 +192,7 @@ TEST_F(WorkerOutageTest, BtrdbDownHandsTasksBackUnattemptedAndProbesUntilItAnswe
 
 TEST_F(WorkerOutageTest, ASilentSinkStopsCreditAndHeartbeatsNameTheResultsItOwes) {
   std::atomic<bool> acking{false};
+  const ResponderReset reset({&sink_});
   sink_.SetResponder([&acking](const Received& r) {
     return acking ? AckOf(r) : std::vector<Message>{};
   });
