@@ -30,9 +30,11 @@
 namespace btrq::worker {
 namespace {
 
+using ::btrq::testing::AckAll;
 using ::btrq::testing::All;
 using ::btrq::testing::CountOf;
 using ::btrq::testing::FakeRouter;
+using ::btrq::testing::MetricValue;
 using ::btrq::testing::Received;
 using ::btrq::testing::ResponderReset;
 using ::testing::Contains;
@@ -181,22 +183,6 @@ std::set<TaskKey> ResultKeys(const std::vector<Received>& log) {
     for (const TaskResult& r : m.results) out.insert(r.task.key);
   }
   return out;
-}
-
-// ACKs every RESULT it receives, unless told otherwise.
-std::vector<Message> AckAll(const Received& r) {
-  const auto* results = std::get_if<ResultMsg>(&r.message);
-  if (results == nullptr) return {};
-  AckMsg ack;
-  for (const TaskResult& result : results->results) ack.keys.push_back(result.task.key);
-  return {Message(std::move(ack))};
-}
-
-// The value of one sample line of the Prometheus text, or -1 when absent.
-double MetricValue(const std::string& text, const std::string& series) {
-  const size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
 }
 
 class WorkerIntegrationTest : public ::testing::Test {

@@ -19,9 +19,11 @@
 namespace btrq::worker {
 namespace {
 
+using ::btrq::testing::AckAll;
 using ::btrq::testing::All;
 using ::btrq::testing::CountOf;
 using ::btrq::testing::FakeRouter;
+using ::btrq::testing::MetricValue;
 using ::btrq::testing::Received;
 using ::btrq::testing::ResponderReset;
 using namespace std::chrono_literals;
@@ -88,21 +90,6 @@ std::vector<uint32_t> Credits(const std::vector<Received>& log) {
   return out;
 }
 
-// The sink's answer to a RESULT frame: an ACK of every key in it.
-std::vector<Message> AckOf(const Received& r) {
-  const auto* results = std::get_if<ResultMsg>(&r.message);
-  if (results == nullptr) return {};
-  AckMsg ack;
-  for (const TaskResult& result : results->results) ack.keys.push_back(result.task.key);
-  return {Message(std::move(ack))};
-}
-
-// The sample `series` of the worker's /metrics text; -1 when absent.
-double Sample(const std::string& text, const std::string& series) {
-  const size_t at = text.find("\n" + series + " ");
-  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
-}
-
 class WorkerOutageTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -153,7 +140,7 @@ class WorkerOutageTest : public ::testing::Test {
 };
 
 TEST_F(WorkerOutageTest, BtrdbDownHandsTasksBackUnattemptedAndProbesUntilItAnswers) {
-  sink_.SetResponder([](const Received& r) { return AckOf(r); });
+  sink_.SetResponder([](const Received& r) { return AckAll(r); });
   btrdb_down_ = true;
   StartWorker();
   ASSERT_EQ(Credits(broker_.Log()), std::vector<uint32_t>{4});
@@ -163,8 +150,8 @@ TEST_F(WorkerOutageTest, BtrdbDownHandsTasksBackUnattemptedAndProbesUntilItAnswe
     EXPECT_EQ(d.error, ErrorClass::kTransient);
     EXPECT_TRUE(d.dependency_down) << "not attempted: no attempt to spend";
   }
-  EXPECT_EQ(Sample(worker_->MetricsText(), "btrq_worker_paused{dependency=\"btrdb\"}"), 1);
-  EXPECT_EQ(Sample(worker_->MetricsText(), "btrq_worker_tasks_total{status=\"handed_back\"}"), 4);
+  EXPECT_EQ(MetricValue(worker_->MetricsText(), "btrq_worker_paused{dependency=\"btrdb\"}"), 1);
+  EXPECT_EQ(MetricValue(worker_->MetricsText(), "btrq_worker_tasks_total{status=\"handed_back\"}"), 4);
 
   // Paused: the four freed slots come back as one credit, a probe, a second later.
   ASSERT_TRUE(broker_.WaitUntil([](const auto& log) { return CountOf<CreditMsg>(log) >= 2; }));
@@ -187,14 +174,14 @@ TEST_F(WorkerOutageTest, BtrdbDownHandsTasksBackUnattemptedAndProbesUntilItAnswe
     for (uint32_t c : Credits(log)) total += c;
     return total == 4 + 1 + 1 + 4;
   }));
-  EXPECT_EQ(Sample(worker_->MetricsText(), "btrq_worker_paused{dependency=\"btrdb\"}"), 0);
+  EXPECT_EQ(MetricValue(worker_->MetricsText(), "btrq_worker_paused{dependency=\"btrdb\"}"), 0);
 }
 
 TEST_F(WorkerOutageTest, ASilentSinkStopsCreditAndHeartbeatsNameTheResultsItOwes) {
   std::atomic<bool> acking{false};
   const ResponderReset reset({&sink_});
   sink_.SetResponder([&acking](const Received& r) {
-    return acking ? AckOf(r) : std::vector<Message>{};
+    return acking ? AckAll(r) : std::vector<Message>{};
   });
   StartWorker();
   Send({Task(0), Task(100)});
@@ -205,7 +192,7 @@ TEST_F(WorkerOutageTest, ASilentSinkStopsCreditAndHeartbeatsNameTheResultsItOwes
   }));
   // Silent past its liveness: the worker pauses.
   ASSERT_TRUE(broker_.WaitUntil([this](const auto&) {
-    return Sample(worker_->MetricsText(), "btrq_worker_paused{dependency=\"sink\"}") == 1;
+    return MetricValue(worker_->MetricsText(), "btrq_worker_paused{dependency=\"sink\"}") == 1;
   }));
   // Two more tasks finish meanwhile: their slots' credit is withheld.
   const size_t credits = CountOf<CreditMsg>(broker_.Log());
@@ -219,7 +206,7 @@ TEST_F(WorkerOutageTest, ASilentSinkStopsCreditAndHeartbeatsNameTheResultsItOwes
   ASSERT_TRUE(broker_.WaitUntil([](const auto& log) { return DoneItemsOf(log).size() >= 4; }));
   ASSERT_TRUE(broker_.WaitUntil(
       [credits](const auto& log) { return CountOf<CreditMsg>(log) > credits; }));
-  EXPECT_EQ(Sample(worker_->MetricsText(), "btrq_worker_paused{dependency=\"sink\"}"), 0);
+  EXPECT_EQ(MetricValue(worker_->MetricsText(), "btrq_worker_paused{dependency=\"sink\"}"), 0);
 }
 
 }  // namespace
