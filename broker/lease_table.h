@@ -32,7 +32,8 @@ namespace btrq::broker {
 
 // A lease is renewed by heartbeats, but never past kMaxLeaseTimeouts x timeout after it was
 // granted: a task whose executor hangs while its worker lives (and heartbeats) is taken
-// back like one whose worker died. The factor leaves room for the time a task waits in
+// back like one whose worker died. Not so once the worker says the task finished (its
+// result awaits the sink's ACK, Lease::finished): a sink outage must not cost it. The factor leaves room for the time a task waits in
 // its worker's queue (credit = 2 x threads) before it runs for up to one timeout.
 inline constexpr int kMaxLeaseTimeouts = 2;
 
