@@ -256,7 +256,7 @@ void Dispatcher::HandleDropped(const RouterMessage& in) {
   const std::string* found = in.dropped == "revoked_key" ? WorkerOf(identity) : nullptr;
   if (found == nullptr) return;
   const std::string worker = *found;
-  const size_t requeued = scheduler_->OnWorkerBye(worker);
+  const size_t requeued = scheduler_->OnWorkerLost(worker, "revoked");
   spdlog::warn("btrq-broker: worker {}: its CURVE key was revoked; forgotten ({} tasks "
                "requeued)", worker, requeued);
   Forget(worker);
@@ -312,7 +312,8 @@ void Dispatcher::HandleMessage(const RouterMessage& in) {
 void Dispatcher::HandleDone(const std::string& identity, const std::string& worker,
                             const DoneMsg& done) {
   for (const DoneItem& item : done.items) {
-    if (item.error == ErrorClass::kNone) continue;
+    // A hand-back for a BTrDB outage is no failure; the worker logged the outage.
+    if (item.error == ErrorClass::kNone || item.dependency_down) continue;
     LogRateLimited(spdlog::default_logger_raw(), &peer_log_, "failed:" + worker,
                    spdlog::level::warn,
                    "btrq-broker: job={} task={} attempt={} worker={}: failed ({}): {}",
@@ -354,7 +355,7 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
   if (const std::string* previous = WorkerOf(identity);
       previous != nullptr && *previous != hello.worker_id) {
     const std::string old = *previous;
-    scheduler_->OnWorkerBye(old);
+    scheduler_->OnWorkerLost(old, "replaced by a new HELLO");
     Forget(old);
   }
   identity_of_[hello.worker_id] = identity;
@@ -458,7 +459,7 @@ void Dispatcher::Reject(const std::string& identity, std::string reason) {
 }
 
 void Dispatcher::PeerGone(const std::string& worker, std::string_view why) {
-  const size_t requeued = scheduler_->OnWorkerBye(worker);
+  const size_t requeued = scheduler_->OnWorkerLost(worker, "gone");
   LogRateLimited(spdlog::default_logger_raw(), &peer_log_, "gone:" + worker, spdlog::level::warn,
                  "btrq-broker: worker {} is gone ({}): {} tasks requeued", worker, why, requeued);
   Forget(worker);

@@ -229,6 +229,7 @@ bool LeaseTable::Grant(const TaskKey& key, uint32_t attempt, std::string_view wo
   l.timeout = timeout;
   l.granted = now;
   l.stream_index = stream_index;
+  l.finished = false;
   ++workers_[worker_id].leases;
   index_[pos] = IndexEntry{slot + 1, hash};
   ++live_;
@@ -237,14 +238,19 @@ bool LeaseTable::Grant(const TaskKey& key, uint32_t attempt, std::string_view wo
 }
 
 bool LeaseTable::Renew(const TaskKey& key, uint32_t attempt, std::string_view worker,
-                       SteadyTime now) {
+                       SteadyTime now, bool finished) {
   const size_t pos = FindPos(key, HashOf(key));
   if (pos == kNoPos) return false;
   const uint32_t slot = index_[pos].slot_plus_one - 1;
   Lease& l = slab_[slot].lease;
   if (l.attempt != attempt || l.worker != worker) return false;
-  const SteadyTime deadline = std::max(
-      l.deadline, std::min(now + l.timeout, l.granted + kMaxLeaseTimeouts * l.timeout));
+  if (finished) l.finished = true;
+  // The cap is for hung executors; a finished task only waits for the sink, which may
+  // be away for as long as an outage lasts.
+  const SteadyTime renewed =
+      l.finished ? now + l.timeout
+                 : std::min(now + l.timeout, l.granted + kMaxLeaseTimeouts * l.timeout);
+  const SteadyTime deadline = std::max(l.deadline, renewed);
   if (deadline == l.deadline) return true;
   l.deadline = deadline;
   ++stale_entries_;  // the entry of the old deadline

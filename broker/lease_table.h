@@ -32,7 +32,8 @@ namespace btrq::broker {
 
 // A lease is renewed by heartbeats, but never past kMaxLeaseTimeouts x timeout after it was
 // granted: a task whose executor hangs while its worker lives (and heartbeats) is taken
-// back like one whose worker died. The factor leaves room for the time a task waits in
+// back like one whose worker died. Not so once the worker says the task finished (its
+// result awaits the sink's ACK, Lease::finished): a sink outage must not cost it. The factor leaves room for the time a task waits in
 // its worker's queue (credit = 2 x threads) before it runs for up to one timeout.
 inline constexpr int kMaxLeaseTimeouts = 2;
 
@@ -46,6 +47,9 @@ struct Lease {
   Nanos timeout{0};           // renewals extend the deadline to now + timeout...
   SteadyTime granted{};       // ...but not past granted + kMaxLeaseTimeouts x timeout
   uint32_t stream_index = 0;  // the caller's cookie, handed back on completion
+  // The worker said the task finished and its result awaits the sink's ACK: renewals
+  // are no longer capped, and taking the lease back is no failure of the task.
+  bool finished = false;
 };
 
 // Why a completion was refused. Values are stable (metrics labels).
@@ -70,9 +74,11 @@ class LeaseTable {
   bool Grant(const TaskKey& key, uint32_t attempt, std::string_view worker, SteadyTime now,
              Nanos timeout, uint32_t stream_index);
 
-  // Extends the lease to now + timeout (at most granted + kMaxLeaseTimeouts x timeout;
-  // never shortens it) if `worker` holds `attempt` of `key`.
-  bool Renew(const TaskKey& key, uint32_t attempt, std::string_view worker, SteadyTime now);
+  // Extends the lease to now + timeout (at most granted + kMaxLeaseTimeouts x timeout
+  // unless the lease is `finished`; never shortens it) if `worker` holds `attempt` of
+  // `key`. `finished` (the result awaits the sink's ACK) marks the lease so, for good.
+  bool Renew(const TaskKey& key, uint32_t attempt, std::string_view worker, SteadyTime now,
+             bool finished = false);
 
   // Ends the lease if `worker` holds `attempt` of `key` and returns it; otherwise
   // returns nullopt and sets *reason.

@@ -50,6 +50,10 @@ Status Sampler::RegisterMetrics() {
   BTRQ_RETURN_IF_ERROR(tasks("dead", [](const SchedulerStats& s) { return double(s.dead_total); }));
   BTRQ_RETURN_IF_ERROR(tasks("retried", [](const SchedulerStats& s) { return double(s.retried_total); }));
   BTRQ_RETURN_IF_ERROR(tasks("expired", [](const SchedulerStats& s) { return double(s.expired_total); }));
+  // Requeues that spent no attempt, and late DONEs that ended their task (scheduler.h).
+  BTRQ_RETURN_IF_ERROR(tasks("handed_back", [](const SchedulerStats& s) { return double(s.handed_back_total); }));
+  BTRQ_RETURN_IF_ERROR(tasks("unacked_rerun", [](const SchedulerStats& s) { return double(s.unacked_rerun_total); }));
+  BTRQ_RETURN_IF_ERROR(tasks("late_done", [](const SchedulerStats& s) { return double(s.late_done_total); }));
   BTRQ_RETURN_IF_ERROR(registry_->AddCallbackCounter(
       "btrq_points_total", "Raw points read by the tasks workers reported, since start.", {},
       [this] {

@@ -12,13 +12,6 @@ uint64_t Sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
 }  // namespace
 
-template <typename Encode>
-uint64_t Scheduler::Log(Encode&& encode) {
-  if (!journal_ || replaying_) return 0;
-  scratch_.clear();
-  encode(&scratch_);
-  return journal_->Append(scratch_);
-}
 
 Scheduler::Scheduler(const SchedulerOptions& options, Clock* clock, StreamCatalog* catalog,
                      std::unique_ptr<Journal> journal)
@@ -107,6 +100,7 @@ void Scheduler::Retire(Job& job) {
     cancel_notices_.push_back(CancelNotice{std::string(l.worker), job.id});
   }
   job.in_flight = 0;
+  std::erase_if(taken_back_, [&job](const auto& e) { return e.first.job == job.id; });
   JobInfo info = InfoOf(job);
   std::erase_if(pending_pins_, [&](const PendingPin& p) { return p.job == job.id; });
   live_.erase(job.id);  // destroys `job`
@@ -339,26 +333,32 @@ Result<HeartbeatOutcome> Scheduler::OnWorkerHeartbeat(std::string_view worker,
       ++out.unknown;
     }
   }
+  for (const TaskRef& t : msg.awaiting_ack) {
+    if (leases_.Renew(t.key, t.attempt, worker, now, /*finished=*/true)) {
+      ++out.renewed;
+    } else {
+      ++out.unknown;
+    }
+  }
   return out;
 }
 
 DoneOutcome Scheduler::OnWorkerDone(std::string_view worker, const DoneMsg& msg) {
   DoneOutcome out;
   RegisteredWorker* w = workers_.Find(worker);
-  if (w == nullptr) {
-    for (const DoneItem& item : msg.items) {
-      out.rejected.emplace_back(item.task, LeaseReject::kUnknownWorker);
-    }
-    rejected_[LeaseReject::kUnknownWorker] += msg.items.size();
-    return out;
-  }
-  w->info.last_seen = clock_->Now();
+  if (w != nullptr) w->info.last_seen = clock_->Now();
   for (const DoneItem& item : msg.items) {
-    LeaseReject reason = LeaseReject::kNone;
-    std::optional<Lease> lease = leases_.Complete(item.task.key, item.task.attempt, worker, &reason);
+    LeaseReject reason = LeaseReject::kUnknownWorker;
+    std::optional<Lease> lease;
+    if (w != nullptr) lease = leases_.Complete(item.task.key, item.task.attempt, worker, &reason);
     Job* job = lease ? FindLive(lease->key.job) : nullptr;
     if (lease && job == nullptr) reason = LeaseReject::kJobNotActive;
     if (reason != LeaseReject::kNone) {
+      // A worker declared dead (and not yet back) may still hold a stored result.
+      if (AcceptLateDone(worker, w, item)) {
+        ++out.accepted;
+        continue;
+      }
       out.rejected.emplace_back(item.task, reason);
       ++rejected_[reason];
       continue;
@@ -367,17 +367,18 @@ DoneOutcome Scheduler::OnWorkerDone(std::string_view worker, const DoneMsg& msg)
     if (w->info.in_flight > 0) --w->info.in_flight;
     ++w->info.done;
     --job->in_flight;
-    if (item.points_read > 0) {
-      const auto points = static_cast<uint64_t>(item.points_read);
-      w->info.points_read += points;
-      job->points_read += points;
-      points_total_ += points;
-    }
+    AddPoints(w, *job, item.points_read);
     switch (item.error) {
       case ErrorClass::kNone:
         Complete(*job, *lease);
         break;
       case ErrorClass::kTransient:
+        if (item.dependency_down) {
+          // Not attempted: the outage is no fault of the task.
+          ++handed_back_total_;
+          Requeue(*job, *lease, lease->attempt, backoff_.Delay(lease->attempt));
+          break;
+        }
         ++w->info.failed;
         FailAttempt(*job, *lease, item.message, /*backoff=*/true);
         break;
@@ -389,67 +390,6 @@ DoneOutcome Scheduler::OnWorkerDone(std::string_view worker, const DoneMsg& msg)
     }
   }
   return out;
-}
-
-void Scheduler::Complete(Job& job, const Lease& lease) {
-  job.done_ranges[lease.stream_index].Add(lease.key.start, lease.key.start + job.spec.chunk);
-  ++job.done;
-  ++done_total_;
-  Log([&](std::string* out) { EncodeDone(out, job.id, lease.stream_index, lease.key.start); });
-  MaybeFinish(job);
-}
-
-void Scheduler::Bury(Job& job, const Lease& lease, std::string_view error) {
-  job.dead_letters[ChunkId{lease.stream_index, lease.key.start}] =
-      broker::DeadLetter{lease.key, lease.attempt, std::string(error)};
-  ++job.dead;
-  ++dead_total_;
-  Log([&](std::string* out) {
-    EncodeDead(out, job.id, lease.stream_index, lease.key.start, lease.attempt, error);
-  });
-  MaybeFinish(job);
-}
-
-void Scheduler::FailAttempt(Job& job, const Lease& lease, std::string_view error, bool backoff) {
-  if (lease.attempt >= job.spec.max_attempts) {
-    std::string why(error);
-    why += " (attempt " + std::to_string(lease.attempt) + " of " +
-           std::to_string(job.spec.max_attempts) + ")";
-    Bury(job, lease, why);
-    return;
-  }
-  ++job.retried;
-  ++retried_total_;
-  Log([&](std::string* out) {
-    EncodeAttemptFailed(out, job.id, lease.stream_index, lease.key.start, lease.attempt);
-  });
-  const SteadyTime now = clock_->Now();
-  const QueuedTask task{lease.key, lease.stream_index, lease.attempt + 1, now};
-  const Nanos delay = backoff ? backoff_.Delay(lease.attempt) : Nanos(0);
-  if (delay > Nanos(0)) {
-    queue_.PushDelayed(job.id, task, now + delay);
-  } else {
-    queue_.Push(job.id, task);
-  }
-}
-
-void Scheduler::RemoveWorker(std::string_view id, std::string_view why) {
-  const std::string worker(id);
-  workers_.Remove(worker);
-  for (const Lease& l : leases_.RemoveWorker(worker)) {
-    Job* job = FindLive(l.key.job);
-    if (job == nullptr) continue;
-    --job->in_flight;
-    FailAttempt(*job, l, "worker " + worker + " " + std::string(why), /*backoff=*/false);
-  }
-}
-
-size_t Scheduler::OnWorkerBye(std::string_view worker) {
-  const RegisteredWorker* w = workers_.Find(worker);
-  if (w == nullptr) return 0;
-  const size_t n = w->info.in_flight;
-  RemoveWorker(worker, "left");
-  return n;
 }
 
 Status Scheduler::DrainWorker(std::string_view worker) { return workers_.Drain(worker); }
@@ -483,6 +423,14 @@ std::vector<TaskSpec> Scheduler::NextDispatch(std::string_view worker, size_t ma
       continue;
     }
     Job& job = *FindLive(t->key.job);
+    // Requeued, then ended by a late DONE (AcceptLateDone): skip it. Only then can a
+    // queued task be done, so the lookup costs nothing per task otherwise.
+    if (late_done_total_ > 0) {
+      if (auto done = job.done_ranges.find(t->stream_index);
+          done != job.done_ranges.end() && done->second.Contains(t->key.start)) {
+        continue;
+      }
+    }
     if (!leases_.Grant(t->key, t->attempt, worker, now, Nanos(job.spec.task_timeout),
                        t->stream_index)) {
       continue;  // already in flight: never hand out one key twice
@@ -507,7 +455,7 @@ TickOutcome Scheduler::Tick() {
     Job* job = FindLive(l.key.job);
     if (job == nullptr) continue;
     --job->in_flight;
-    FailAttempt(*job, l, "lease expired after task_timeout", /*backoff=*/true);
+    TakeBack(*job, l, "lease expired after task_timeout", /*backoff=*/true);
   }
   out.dead_workers = workers_.Silent(now);
   for (const std::string& id : out.dead_workers) RemoveWorker(id, "silent (declared dead)");
@@ -584,6 +532,9 @@ SchedulerStats Scheduler::Stats() const {
   s.retried_total = retried_total_;
   s.expired_total = expired_total_;
   s.points_total = points_total_;
+  s.handed_back_total = handed_back_total_;
+  s.unacked_rerun_total = unacked_rerun_total_;
+  s.late_done_total = late_done_total_;
   for (const auto& [reason, n] : rejected_) s.rejected_done_total += n;
   s.rejected_by_reason = rejected_;
   if (std::optional<SteadyTime> oldest = queue_.OldestReadySince()) {

@@ -22,6 +22,17 @@
 // journaled but not waited for: after a crash a task whose DONE was lost runs again and
 // the sink keeps one result per key.
 //
+// Attempts. An attempt is spent only by a failure of the task itself: an error the worker
+// reports (transient or permanent), or a lease taken back (expired, capped, its worker
+// dead or gone) while the task was queued or running there, so that a task that hangs or
+// kills its worker every time still ends. Free, with the same attempt number: a DONE
+// saying "not attempted: a dependency was down" (requeued after backoff), the tasks a
+// worker hands back with BYE (drained or stopped on purpose), and a lease taken back
+// after its worker said the task finished (its result awaited the sink's ACK;
+// run again, the sink keeps one result). A DONE "ok" for an attempt whose lease was
+// taken back from that worker ends the task if it has not ended (the sink holds its
+// result). So no task whose worker said it finished is ever dead-lettered.
+//
 // Replay. In-flight tasks at crash time are pending again; their attempt number is the
 // last journaled failed attempt + 1: attempts are preserved across a broker crash, and
 // the attempt a crash interrupted is not charged to the task (it was not its fault).
@@ -108,6 +119,9 @@ struct SchedulerStats {
   uint64_t retried_total = 0;
   uint64_t expired_total = 0;
   uint64_t points_total = 0;  // raw points of every accepted DONE since start
+  uint64_t handed_back_total = 0;  // "not attempted: dependency down", requeued free
+  uint64_t unacked_rerun_total = 0;  // finished leases taken back, requeued free
+  uint64_t late_done_total = 0;  // DONE "ok" of a taken-back attempt that ended its task
   uint64_t rejected_done_total = 0;
   std::map<LeaseReject, uint64_t> rejected_by_reason;
   Nanos oldest_ready_age{0};  // 0 when nothing is ready
@@ -149,14 +163,21 @@ class Scheduler {
   // The worker may take `credit` more tasks. NotFound for a worker that has not said HELLO
   // (the dispatcher answers REJECT so it says HELLO again).
   Status OnWorkerCredit(std::string_view worker, uint32_t credit);
-  // Renews the leases the worker names. NotFound for an unknown worker.
+  // Renews the leases the worker names (awaiting_ack ones without the cap, see
+  // LeaseTable::Renew). NotFound for an unknown worker.
   Result<HeartbeatOutcome> OnWorkerHeartbeat(std::string_view worker, const HeartbeatMsg& msg);
-  // Counts each DONE against its live lease; the rest are rejected with a reason.
-  // ok -> done; kTransient -> retried with backoff until max_attempts, then dead-lettered;
-  // kPermanent -> dead-lettered now.
+  // Counts each DONE against its live lease; the rest are rejected with a reason, except
+  // an "ok" of an attempt taken back from this worker, which ends its task (see Attempts).
+  // ok -> done; kTransient -> retried with backoff until max_attempts, then dead-lettered
+  // (with dependency_down: requeued after backoff, no attempt spent); kPermanent ->
+  // dead-lettered now.
   DoneOutcome OnWorkerDone(std::string_view worker, const DoneMsg& msg);
-  // The worker leaves: its tasks go back to the queue with attempt + 1. Returns how many.
+  // The worker said BYE: it handed its tasks back on purpose; they go back to the queue
+  // with their attempts unchanged. Returns how many.
   size_t OnWorkerBye(std::string_view worker);
+  // The worker is lost without a BYE (unreachable, revoked, replaced): its tasks go back
+  // to the queue, with attempt + 1 for those it had not finished. Returns how many.
+  size_t OnWorkerLost(std::string_view worker, std::string_view why);
   // Stops dispatching to the worker; its leases stay. NotFound for an unknown worker.
   Status DrainWorker(std::string_view worker);
 
@@ -220,11 +241,28 @@ class Scheduler {
   void MaybeFinish(Job& job);
   void Retire(Job& job);  // moves a finished job to the summaries
   void AddSummary(JobInfo info);
+  // How attempts end: these, TakeBack, Requeue and AcceptLateDone live in
+  // scheduler_attempts.cc.
   void Complete(Job& job, const Lease& lease);
   // The lease's attempt failed: retry (after `backoff` if set) or dead-letter.
   void FailAttempt(Job& job, const Lease& lease, std::string_view error, bool backoff);
   void Bury(Job& job, const Lease& lease, std::string_view error);  // dead-letters the task
-  void RemoveWorker(std::string_view id, std::string_view why);
+  // Forgets a worker and takes its leases back (TakeBack; `charge` false: none spends
+  // an attempt, for a worker that handed its tasks back with BYE).
+  void RemoveWorker(std::string_view id, std::string_view why, bool charge = true);
+  // Queues `lease`'s task again as `attempt`, ready after `delay`; counts a re-dispatch.
+  void Requeue(Job& job, const Lease& lease, uint32_t attempt, Nanos delay);
+  // A lease ended without its own DONE (expired, its worker dead or gone): a finished
+  // one, or any when !charge, is requeued free; any other is a failed attempt.
+  // Remembered for AcceptLateDone.
+  void TakeBack(Job& job, const Lease& lease, std::string_view why, bool backoff,
+                bool charge = true);
+  // Ends the task of `item` (an ok DONE rejected by the lease table) when `worker` held
+  // that attempt when its lease was taken back and the task has not ended.
+  bool AcceptLateDone(std::string_view worker, RegisteredWorker* w, const DoneItem& item);
+  void ForgetTakenBack(const TaskKey& key);
+  // Adds an accepted DONE's points to the worker (nullable), the job and the total.
+  void AddPoints(RegisteredWorker* w, Job& job, int64_t points);
   void DropLease(const Lease& lease);  // worker bookkeeping for a lease that ended
 
   template <typename Encode>
@@ -247,6 +285,14 @@ class Scheduler {
   LeaseTable leases_;
   std::vector<PendingPin> pending_pins_;
   std::vector<CancelNotice> cancel_notices_;
+  // Attempts whose lease was taken back, per task until it ends (at most
+  // kTakenBackPerTask each, oldest dropped): who held which attempt.
+  struct TakenBack {
+    uint32_t stream_index = 0;
+    uint32_t attempt = 0;
+    std::string worker;
+  };
+  std::unordered_multimap<TaskKey, TakenBack, TaskKeyHash> taken_back_;
   uint64_t last_snapshot_bytes_ = 0;
 
   uint64_t dispatched_total_ = 0;
@@ -255,7 +301,19 @@ class Scheduler {
   uint64_t retried_total_ = 0;
   uint64_t expired_total_ = 0;
   uint64_t points_total_ = 0;
+  uint64_t handed_back_total_ = 0;
+  uint64_t unacked_rerun_total_ = 0;
+  uint64_t late_done_total_ = 0;
   std::map<LeaseReject, uint64_t> rejected_;
 };
+
+// In the header: scheduler.cc and scheduler_attempts.cc both journal.
+template <typename Encode>
+uint64_t Scheduler::Log(Encode&& encode) {
+  if (!journal_ || replaying_) return 0;
+  scratch_.clear();
+  encode(&scratch_);
+  return journal_->Append(scratch_);
+}
 
 }  // namespace btrq::broker

@@ -135,23 +135,29 @@ class Encoder {
     MapHeader(1);
     Key("n"), Uint(m.credit);
   }
-  void Body(const HeartbeatMsg& m) {
-    MapHeader(1);
-    Key("r"), ArrayHeader(m.running.size());
-    for (const auto& r : m.running) {
+  void TaskRefArray(const std::vector<TaskRef>& refs) {
+    ArrayHeader(refs.size());
+    for (const auto& r : refs) {
       MapHeader(4);
       TaskRefFields(r);
     }
+  }
+  void Body(const HeartbeatMsg& m) {
+    MapHeader(m.awaiting_ack.empty() ? 1 : 2);
+    Key("r"), TaskRefArray(m.running);
+    if (!m.awaiting_ack.empty()) Key("a"), TaskRefArray(m.awaiting_ack);
   }
   void Body(const DoneMsg& m) {
     MapHeader(1);
     Key("i"), ArrayHeader(m.items.size());
     for (const auto& d : m.items) {
-      MapHeader(5 + (d.message.empty() ? 0 : 1) + (d.points_read == 0 ? 0 : 1));
+      MapHeader(5 + (d.message.empty() ? 0 : 1) + (d.points_read == 0 ? 0 : 1) +
+                (d.dependency_down ? 1 : 0));
       TaskRefFields(d.task);
       Key("c"), Uint(static_cast<uint32_t>(d.error));
       if (!d.message.empty()) Key("m"), Str(d.message);
       if (d.points_read != 0) Key("pr"), Int(d.points_read);
+      if (d.dependency_down) Key("dd"), Uint(1);
     }
   }
   void Body(const TaskMsg& m) {

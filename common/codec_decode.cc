@@ -218,12 +218,13 @@ bool DecodeTaskRef(MsgpackReader& r, TaskRef* t) {
 }
 
 bool DecodeBody(MsgpackReader& r, HeartbeatMsg* m) {
-  static constexpr KeySpec kKeys[] = {{"r", true}};
-  return DecodeMap(r, 2, kKeys, "HEARTBEAT", [&](size_t) {
+  static constexpr KeySpec kKeys[] = {{"r", true}, {"a", false}};
+  return DecodeMap(r, 2, kKeys, "HEARTBEAT", [&](size_t k) {
+    std::vector<TaskRef>* refs = k == 0 ? &m->running : &m->awaiting_ack;
     uint32_t n;
-    return DecodeArray(r, 3, "running", &n, [&](uint32_t i) {
-      if (i == 0) m->running.reserve(std::min(n, kMaxReserve));
-      return DecodeTaskRef(r, &m->running.emplace_back());
+    return DecodeArray(r, 3, k == 0 ? "running" : "awaiting_ack", &n, [&](uint32_t i) {
+      if (i == 0) refs->reserve(std::min(n, kMaxReserve));
+      return DecodeTaskRef(r, &refs->emplace_back());
     });
   });
 }
@@ -232,7 +233,7 @@ bool DecodeBody(MsgpackReader& r, DoneMsg* m) {
   static constexpr KeySpec kKeys[] = {{"i", true}};
   static constexpr KeySpec kItemKeys[] = {{"j", true}, {"s", true}, {"b", true},
                                           {"n", true}, {"c", true}, {"m", false},
-                                          {"pr", false}};
+                                          {"pr", false}, {"dd", false}};
   return DecodeMap(r, 2, kKeys, "DONE", [&](size_t) {
     uint32_t n;
     return DecodeArray(r, 3, "items", &n, [&](uint32_t i) {
@@ -253,6 +254,13 @@ bool DecodeBody(MsgpackReader& r, DoneMsg* m) {
           }
           case 5: return ReadString(r, &d.message, "key 'm'");
           case 6: return r.ReadInt64(&d.points_read, "key 'pr'");
+          case 7: {
+            uint32_t dd;
+            if (!r.ReadUint32(&dd, "key 'dd'")) return false;
+            if (dd > 1) return r.Fail(DecodeErrorReason::kBadField, "key 'dd': not 0 or 1");
+            d.dependency_down = dd == 1;
+            return true;
+          }
           default: return ReadTaskKeyField(r, k, &d.task.key);
         }
       });

@@ -70,7 +70,8 @@ struct TaskRef {
 };
 
 struct HeartbeatMsg {
-  std::vector<TaskRef> running;
+  std::vector<TaskRef> running;       // queued or running: renewed up to the lease cap
+  std::vector<TaskRef> awaiting_ack;  // finished, result awaiting the sink's ACK: no cap
 };
 
 struct DoneItem {
@@ -78,6 +79,9 @@ struct DoneItem {
   ErrorClass error = ErrorClass::kNone;  // kNone: the sink holds the result
   std::string message;                    // the error, when there is one
   int64_t points_read = 0;                // raw points the attempt read (0 when unknown)
+  // Not attempted: a dependency (BTrDB) was down. With kTransient; the broker requeues
+  // the task without spending an attempt.
+  bool dependency_down = false;
 };
 
 struct DoneMsg {

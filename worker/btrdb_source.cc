@@ -110,17 +110,25 @@ class BtrdbTaskSource final : public TaskSource {
   }
 
   uint64_t version_read() const override { return version_read_; }
+  bool dependency_down() const override { return dependency_down_; }
 
  private:
   template <typename Call>
   Status Read(const Call& call) {
     if (cancelled_->load(std::memory_order_relaxed)) return CancelledStatus();
-    BTRQ_ASSIGN_OR_RETURN(btrdb::Client * client, connection_->Get());
-    Result<uint64_t> version = call(client);
+    Result<btrdb::Client*> client = connection_->Get();
+    if (!client.ok()) {
+      dependency_down_ = true;
+      return client.status();
+    }
+    Result<uint64_t> version = call(*client);
     if (!version.ok()) {
       // A sink's own error (cancellation, an analytic's complaint) is not transient, so
       // only BTrDB trouble drops the connection.
       connection_->ReportError(version.status());
+      // UNAVAILABLE: no server answered (it died, or the link did). A deadline may be
+      // this stream's own slowness, so it stays a failed attempt.
+      if (version.status().code() == StatusCode::kUnavailable) dependency_down_ = true;
       if (cancelled_->load(std::memory_order_relaxed)) return CancelledStatus();
       return version.status();
     }
@@ -132,6 +140,7 @@ class BtrdbTaskSource final : public TaskSource {
   const Uuid stream_;
   const std::atomic<bool>* const cancelled_;
   uint64_t version_read_ = 0;
+  bool dependency_down_ = false;
 };
 
 class BtrdbSourceProvider final : public SourceProvider {

@@ -27,6 +27,10 @@ class TaskSource : public analytics::PointSource {
  public:
   // The version of the last successful read (0 before any).
   virtual uint64_t version_read() const = 0;
+  // True once a read failed because the data's server could not be reached (no
+  // connection, or UNAVAILABLE): the task was not attempted, whatever the analytic made
+  // of the error (ExecutorOutcome::dependency_down).
+  virtual bool dependency_down() const { return false; }
 };
 
 // One executor thread's access to the data. Not thread-safe: one thread uses it.
@@ -60,8 +64,9 @@ struct ReconnectOptions {
 // (ReportError) drops the client, so the next Get() reconnects at once. A failed
 // connect makes Get() fail fast (Unavailable: transient, naming the last error) until a
 // backoff has passed: 100ms, doubling up to 5s, reset by a successful connect. Failing
-// fast hands the task back to the broker, whose retry backoff then applies, instead of
-// holding an executor thread while BTrDB is away.
+// fast hands the task back to the broker as "not attempted: dependency down" (no attempt
+// spent; the worker pauses, see worker.h) instead of holding an executor thread while
+// BTrDB is away.
 class BtrdbConnection {
  public:
   using ConnectFn = std::function<Result<std::unique_ptr<btrdb::Client>>()>;

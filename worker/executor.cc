@@ -359,6 +359,12 @@ TaskOutcome Executor::RunTask(const TaskSpec& task, SourceProvider* provider,
   outcome.result.duration_ns = duration_ns;
   if (!fields.ok()) {
     fail(fields.status());
+    if (source->dependency_down() && !outcome.cancelled) {
+      // The analytic may have wrapped or reclassified the read's error; what counts is
+      // that the data could not be read at all.
+      outcome.dependency_down = true;
+      outcome.error = ErrorClass::kTransient;
+    }
     return outcome;
   }
   if (cancelled->load()) {

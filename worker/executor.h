@@ -6,7 +6,9 @@
 //
 // Every Submit()ted task yields exactly one outcome, taken with TakeFinished(): a result,
 // an error classified by Status::IsTransient() (kTransient: retry; kPermanent: dead
-// letter), or "cancelled" (CancelJob/CancelAll; the caller reports nothing for it).
+// letter; a failure while BTrDB could not be reached is kTransient and dependency_down
+// whatever the analytic returned), or "cancelled" (CancelJob/CancelAll; the caller
+// reports nothing for it).
 // Analytics are made per thread and cached by (name, params).
 //
 // Hand-offs are batched: SubmitBatch queues many tasks under one lock and wakes one
@@ -48,6 +50,8 @@ struct TaskOutcome {
   bool cancelled = false;             // abandoned: no result, no DONE
   ErrorClass error = ErrorClass::kNone;  // kNone with !cancelled: `result` holds it
   Status status;                      // the error, when there is one
+  // With kTransient: not attempted, BTrDB could not be reached (TaskSource).
+  bool dependency_down = false;
   TaskResult result;                  // when error == kNone and !cancelled
 };
 

@@ -27,6 +27,7 @@
 #include "btrdb/rpc_observer.h"
 #include "common/zmq_util.h"
 #include "worker/delivery.h"
+#include "worker/dependency_pause.h"
 #include "worker/executor.h"
 #include "worker/peer_link.h"
 #include "worker/worker_metrics.h"
@@ -123,8 +124,11 @@ class Worker::Impl {
   void SendBye();
   void UpdateGauges();
   std::chrono::milliseconds PollTimeout() const;
-  uint32_t CreditToGrant() const;
+  // Consumes a probe while BTrDB is down (DependencyPause::TakeProbe).
+  uint32_t CreditToGrant();
   bool IsCancelled(JobId job) const { return cancelled_set_.contains(job); }
+  // The sink fell silent while it owes us ACKs (results dropped by a cancel owe none).
+  bool SinkPaused() const { return sink_down_ && !delivery_.empty(); }
   void CountBad(std::string_view reason, Peer peer, const std::string& detail);
   Nanos silence() const {
     return Nanos(config_.worker.heartbeat_interval * static_cast<int64_t>(config_.liveness));
@@ -161,6 +165,9 @@ class Worker::Impl {
   std::pmr::unordered_set<TaskRef, TaskRefHash> active_{&active_pool_};
   std::vector<TaskOutcome> outcomes_;  // TakeOutcomes' buffer (capacity reused)
   ResultDelivery delivery_;
+  DependencyPause btrdb_pause_;
+  // The sink fell silent with results pending; cleared by its next ACK.
+  bool sink_down_ = false;
   std::vector<DoneItem> done_outbox_;
   std::deque<JobId> cancelled_order_;
   std::unordered_set<JobId> cancelled_set_;
@@ -361,6 +368,10 @@ void Worker::Impl::HandleSink(Message message) {
   // Successful DONEs carry the points read, for the broker's progress figures.
   for (const TaskKey& key : ack->keys) delivery_.Ack(key, &done_outbox_);
   if (!delivery_.empty()) sink_quiet_since_ = clock_->Now();
+  if (sink_down_) {
+    sink_down_ = false;
+    spdlog::info("btrq-worker: the sink answers again; taking tasks");
+  }
 }
 
 void Worker::Impl::OnTasks(TaskMsg& msg) {
@@ -434,7 +445,9 @@ void Worker::Impl::TakeOutcomes() {
   executor_->TakeFinished(&outcomes_);
   if (outcomes_.empty()) return;
   uint64_t cancelled = 0;
+  uint64_t handed_back = 0;
   uint64_t counts[3] = {};
+  const SteadyTime now = clock_->Now();
   int64_t points = 0;
   const bool none_pending = delivery_.empty();
   for (TaskOutcome& outcome : outcomes_) {
@@ -444,6 +457,24 @@ void Worker::Impl::TakeOutcomes() {
       continue;
     }
     points += outcome.result.points_read;
+    if (outcome.dependency_down) {
+      // Not attempted: back to the broker at no cost to the task, and no new tasks here
+      // but probes until BTrDB answers.
+      if (!btrdb_pause_.paused()) {
+        spdlog::warn("btrq-worker: BTrDB unreachable ({}); handing tasks back and pausing",
+                     outcome.status.ToString());
+      }
+      btrdb_pause_.Down(now);
+      ++handed_back;
+      done_outbox_.push_back(DoneItem{outcome.task, ErrorClass::kTransient,
+                                      outcome.status.ToString(), outcome.result.points_read,
+                                      /*dependency_down=*/true});
+      continue;
+    }
+    if (btrdb_pause_.paused()) {
+      spdlog::info("btrq-worker: BTrDB answers again; taking tasks");
+      btrdb_pause_.Up();
+    }
     metrics_.duration->Observe(static_cast<double>(outcome.result.duration_ns) / 1e9);
     ++counts[static_cast<size_t>(outcome.error)];
     if (outcome.error != ErrorClass::kNone) {
@@ -463,23 +494,31 @@ void Worker::Impl::TakeOutcomes() {
   if (none_pending && !delivery_.empty()) sink_quiet_since_ = clock_->Now();
   // Counters once per batch.
   if (cancelled > 0) metrics_.cancelled_total->Inc(static_cast<double>(cancelled));
+  if (handed_back > 0) metrics_.handed_back_total->Inc(static_cast<double>(handed_back));
   if (points > 0) metrics_.points_total->Inc(static_cast<double>(points));
   for (size_t i = 0; i < 3; ++i) {
     if (counts[i] > 0) metrics_.outcome_total[i]->Inc(static_cast<double>(counts[i]));
   }
 }
 
-uint32_t Worker::Impl::CreditToGrant() const {
+uint32_t Worker::Impl::CreditToGrant() {
   if (draining_ || handing_back_) return 0;
   if (delivery_.size() > config_.worker.max_unacked_results) return 0;
+  // The sink is away: new results could only pile up (their leases are kept meanwhile).
+  if (SinkPaused()) return 0;
   const size_t used = active_.size() + credit_outstanding_;
+  if (btrdb_pause_.paused()) {
+    // One task at a time, as a probe of BTrDB: its outcome resumes or re-pauses.
+    return used == 0 && btrdb_pause_.TakeProbe(clock_->Now()) ? 1 : 0;
+  }
   return used >= capacity_ ? 0 : static_cast<uint32_t>(capacity_ - used);
 }
 
 void Worker::Impl::SendHeartbeat() {
   HeartbeatMsg hb;
   hb.running.assign(active_.begin(), active_.end());
-  for (const TaskRef& ref : delivery_.Pending()) hb.running.push_back(ref);
+  // Finished tasks apart: the broker keeps their leases, uncapped, while the sink is away.
+  hb.awaiting_ack = delivery_.Pending();
   Send(Peer::kBroker, Message(std::move(hb)));
 }
 
@@ -499,8 +538,10 @@ void Worker::Impl::CheckTimers() {
   if (!delivery_.empty() && sink_->Silent(now, sink_quiet_since_)) {
     LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "sink-silent",
                    spdlog::level::warn,
-                   "btrq-worker: {} results pending and nothing from the sink; reconnecting",
+                   "btrq-worker: {} results pending and nothing from the sink; reconnecting "
+                   "and taking no tasks until it answers",
                    delivery_.size());
+    sink_down_ = true;
     if (Status s = ConnectSink(/*again=*/true); !s.ok()) fatal_ = s;
   }
   if (draining_ && !handing_back_ && config_.drain_timeout > 0 &&
@@ -547,6 +588,8 @@ void Worker::Impl::UpdateGauges() {
   metrics_.unacked->Set(static_cast<double>(delivery_.size()));
   metrics_.credit_outstanding->Set(static_cast<double>(credit_outstanding_));
   metrics_.tasks_active->Set(static_cast<double>(active_.size()));
+  metrics_.paused_btrdb->Set(btrdb_pause_.paused() ? 1 : 0);
+  metrics_.paused_sink->Set(SinkPaused() ? 1 : 0);
 }
 
 std::chrono::milliseconds Worker::Impl::PollTimeout() const {
@@ -554,6 +597,7 @@ std::chrono::milliseconds Worker::Impl::PollTimeout() const {
   SteadyTime next = next_heartbeat_;
   next = std::min(next, broker_->SilenceDeadline() + Nanos(1'000'000));
   if (auto due = delivery_.NextDue()) next = std::min(next, *due);
+  if (auto probe = btrdb_pause_.NextProbe()) next = std::min(next, *probe);
   if (!delivery_.empty()) {
     next = std::min(next, sink_->SilenceDeadline(sink_quiet_since_) + Nanos(1'000'000));
   }

@@ -13,7 +13,12 @@
 // error class; cancelled ones not at all. Freed slots go back as CREDIT, except while
 // more than max_unacked_results results await an ACK or while draining (back-pressure).
 // HEARTBEAT every heartbeat_interval names the tasks whose leases this worker still
-// needs: queued, running and finished-but-unacknowledged ones.
+// needs: queued and running ones, and apart the finished ones awaiting the sink's ACK.
+//
+// Outages pause, they never fail a task: a task that could not reach BTrDB goes back in
+// a DONE marked dependency_down (no attempt spent), and until a task reaches BTrDB again
+// the worker takes one task at a time as a probe (DependencyPause). While the sink is
+// silent with results pending, the worker takes no tasks; results are resent until ACKed.
 //
 // Silence: no message from the broker for heartbeat_interval * liveness -> a new broker
 // DEALER with HELLO + CREDIT; pending results and no message from the sink for as long ->

@@ -26,7 +26,7 @@ Result<WorkerMetrics> WorkerMetrics::Register(metrics::Registry* registry,
                                               const std::atomic<bool>* ready) {
   WorkerMetrics m;
   std::map<std::string, metrics::Counter*, std::less<>> tasks_total;
-  for (const char* status : {"ok", "transient", "permanent", "cancelled"}) {
+  for (const char* status : {"ok", "transient", "permanent", "cancelled", "handed_back"}) {
     BTRQ_ASSIGN_OR_RETURN(
         tasks_total[status],
         registry->AddCounter("btrq_worker_tasks_total",
@@ -36,6 +36,15 @@ Result<WorkerMetrics> WorkerMetrics::Register(metrics::Registry* registry,
     m.outcome_total[static_cast<size_t>(e)] = tasks_total[ErrorClassLabel(e)];
   }
   m.cancelled_total = tasks_total["cancelled"];
+  m.handed_back_total = tasks_total["handed_back"];
+  BTRQ_ASSIGN_OR_RETURN(
+      m.paused_btrdb,
+      registry->AddGauge("btrq_worker_paused", "1 while a dependency's outage stops new tasks.",
+                         {{"dependency", "btrdb"}}));
+  BTRQ_ASSIGN_OR_RETURN(
+      m.paused_sink,
+      registry->AddGauge("btrq_worker_paused", "1 while a dependency's outage stops new tasks.",
+                         {{"dependency", "sink"}}));
   BTRQ_ASSIGN_OR_RETURN(m.points_total, registry->AddCounter("btrq_worker_points_total",
                                                              "Raw points read by analytics."));
   BTRQ_ASSIGN_OR_RETURN(m.duration,

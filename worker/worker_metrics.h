@@ -26,6 +26,11 @@ struct WorkerMetrics {
   // btrq_worker_tasks_total by ErrorClass (kNone, kTransient, kPermanent), and cancelled.
   metrics::Counter* outcome_total[3] = {};
   metrics::Counter* cancelled_total = nullptr;
+  // btrq_worker_tasks_total{status="handed_back"}: not attempted, BTrDB was down.
+  metrics::Counter* handed_back_total = nullptr;
+  // btrq_worker_paused{dependency}: 1 while BTrDB's or the sink's outage stops new tasks.
+  metrics::Gauge* paused_btrdb = nullptr;
+  metrics::Gauge* paused_sink = nullptr;
   // btrq_bad_messages_total by reason.
   std::map<std::string, metrics::Counter*, std::less<>> bad_messages;
   metrics::Counter* points_total = nullptr;

@@ -142,4 +142,22 @@ void FakeRouter::ThreadMain() {
   }
 }
 
+std::vector<Message> AckAll(const Received& r) {
+  const auto* results = std::get_if<ResultMsg>(&r.message);
+  if (results == nullptr) return {};
+  AckMsg ack;
+  for (const TaskResult& result : results->results) ack.keys.push_back(result.task.key);
+  return {Message(std::move(ack))};
+}
+
+double MetricValue(const std::string& text, const std::string& series) {
+  const size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+ResponderReset::~ResponderReset() {
+  for (FakeRouter* router : routers_) router->SetResponder({});
+}
+
 }  // namespace btrq::testing

@@ -28,6 +28,28 @@ struct Received {
   std::chrono::steady_clock::time_point at;
 };
 
+class FakeRouter;
+
+// A sink's answer to a RESULT frame: an ACK of every key in it (nothing for others).
+std::vector<Message> AckAll(const Received& r);
+
+// The value of one sample line (`series` with its labels) of a Prometheus text, or -1.
+double MetricValue(const std::string& text, const std::string& series);
+
+// Clears the routers' responders when it goes out of scope. Declare it after the locals
+// a responder captures: no frame then reaches them once they are gone (a test's end, or
+// a failed ASSERT, comes before TearDown stops the routers).
+class ResponderReset {
+ public:
+  explicit ResponderReset(std::vector<FakeRouter*> routers) : routers_(std::move(routers)) {}
+  ~ResponderReset();
+  ResponderReset(const ResponderReset&) = delete;
+  ResponderReset& operator=(const ResponderReset&) = delete;
+
+ private:
+  std::vector<FakeRouter*> routers_;
+};
+
 class FakeRouter {
  public:
   // Answers one decoded message (on the router's thread); what it returns is sent back to

@@ -30,10 +30,13 @@
 namespace btrq::worker {
 namespace {
 
+using ::btrq::testing::AckAll;
 using ::btrq::testing::All;
 using ::btrq::testing::CountOf;
 using ::btrq::testing::FakeRouter;
+using ::btrq::testing::MetricValue;
 using ::btrq::testing::Received;
+using ::btrq::testing::ResponderReset;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -180,22 +183,6 @@ std::set<TaskKey> ResultKeys(const std::vector<Received>& log) {
     for (const TaskResult& r : m.results) out.insert(r.task.key);
   }
   return out;
-}
-
-// ACKs every RESULT it receives, unless told otherwise.
-std::vector<Message> AckAll(const Received& r) {
-  const auto* results = std::get_if<ResultMsg>(&r.message);
-  if (results == nullptr) return {};
-  AckMsg ack;
-  for (const TaskResult& result : results->results) ack.keys.push_back(result.task.key);
-  return {Message(std::move(ack))};
-}
-
-// The value of one sample line of the Prometheus text, or -1 when absent.
-double MetricValue(const std::string& text, const std::string& series) {
-  const size_t at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
 }
 
 class WorkerIntegrationTest : public ::testing::Test {
@@ -354,7 +341,7 @@ TEST_F(WorkerIntegrationTest, SendsTheResultFirstAndDoneOnlyAfterTheSinksAck) {
   // Without an ACK the task stays leased: named in heartbeats, never DONE.
   ASSERT_TRUE(AwaitHeartbeats(3));
   EXPECT_FALSE(FindDone(broker_.Log(), task.key).has_value());
-  EXPECT_THAT(All<HeartbeatMsg>(broker_.Log()).back().running,
+  EXPECT_THAT(All<HeartbeatMsg>(broker_.Log()).back().awaiting_ack,
               Contains(TaskRef{task.key, task.attempt}));
   EXPECT_EQ(CreditGranted(broker_.Log()), 5u)
       << "the slot's credit comes back when the analytic ends; only back-pressure withholds it";
@@ -368,6 +355,7 @@ TEST_F(WorkerIntegrationTest, SendsTheResultFirstAndDoneOnlyAfterTheSinksAck) {
 
 TEST_F(WorkerIntegrationTest, ResendsAResultTheSinkIgnored) {
   std::atomic<int> seen{0};
+  const ResponderReset reset({&sink_});
   sink_.SetResponder([&](const Received& r) -> std::vector<Message> {
     if (!std::holds_alternative<ResultMsg>(r.message)) return {};
     if (seen++ == 0) return {};  // the first RESULT frame is lost
@@ -388,6 +376,7 @@ TEST_F(WorkerIntegrationTest, NeverHoldsMoreTasksThanItsCredit) {
   std::atomic<int> sent{0};
   std::atomic<int64_t> granted{0};
   std::atomic<int> violations{0};
+  const ResponderReset reset({&broker_});
   // A broker that dispatches as soon as it has credit, and checks that the worker never
   // hands out more credit than it has slots.
   broker_.SetResponder([&](const Received& r) -> std::vector<Message> {
@@ -436,6 +425,7 @@ TEST_F(WorkerIntegrationTest, StopsReturningCreditWhileTooManyResultsAreUnacknow
   std::atomic<int> sent{0};
   std::atomic<int64_t> granted{0};
   constexpr int kTasks = 8;
+  const ResponderReset reset({&broker_, &sink_});
   broker_.SetResponder([&](const Received& r) -> std::vector<Message> {
     const auto* c = std::get_if<CreditMsg>(&r.message);
     if (c == nullptr) return {};
@@ -460,7 +450,7 @@ TEST_F(WorkerIntegrationTest, StopsReturningCreditWhileTooManyResultsAreUnacknow
   const int dispatched = sent.load();
   EXPECT_LE(dispatched, 3) << "at most max_unacked_results + credit results held";
   EXPECT_EQ(granted.load(), dispatched);
-  EXPECT_EQ(All<HeartbeatMsg>(broker_.Log()).back().running.size(),
+  EXPECT_EQ(All<HeartbeatMsg>(broker_.Log()).back().awaiting_ack.size(),
             static_cast<size_t>(dispatched));
   EXPECT_EQ(DoneItems(broker_.Log()), 0u);
   EXPECT_EQ(MetricValue(worker_->MetricsText(), "btrq_worker_unacked_results"), dispatched);

@@ -52,6 +52,26 @@ TEST(LeaseTable, RenewExtendsOnlyForTheHolder) {
   EXPECT_EQ(t.size(), 0u);
 }
 
+// A finished task's result may wait for the sink through an outage of any length: its
+// renewals are not capped, and the lease says it finished when taken back.
+TEST(LeaseTable, AFinishedLeaseIsRenewedPastTheCapAndStaysFinished) {
+  LeaseTable t;
+  ASSERT_TRUE(t.Grant(kKey, 1, "w1", kT0, seconds(10), 0));
+  EXPECT_FALSE(t.Find(kKey)->finished);
+  for (int s = 5; s <= 60; s += 5) {
+    // The first renewal says finished; later ones need not repeat it.
+    ASSERT_TRUE(t.Renew(kKey, 1, "w1", kT0 + seconds(s), /*finished=*/s == 5));
+    EXPECT_TRUE(t.ExpireBefore(kT0 + seconds(s)).empty()) << s;
+  }
+  EXPECT_EQ(t.NextDeadline(), kT0 + seconds(70));
+  std::vector<Lease> expired = t.ExpireBefore(kT0 + seconds(71));
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_TRUE(expired[0].finished);
+  // A new grant of the key starts unfinished.
+  ASSERT_TRUE(t.Grant(kKey, 1, "w2", kT0 + seconds(80), seconds(10), 0));
+  EXPECT_FALSE(t.Find(kKey)->finished);
+}
+
 TEST(LeaseTable, ExpireBeforeReturnsEarliestFirst) {
   LeaseTable t;
   t.Grant(TaskKey{1, TestUuid(1), 0}, 1, "w", kT0 + seconds(3), seconds(1), 0);

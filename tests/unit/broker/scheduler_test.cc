@@ -256,8 +256,9 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesWithNextAttemptAfterBackoff) {
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].key, first[0].key);
   EXPECT_EQ(second[0].attempt, 2u);
-  // The late DONE of attempt 1 does not count; attempt 2's does, once.
-  DoneOutcome late = Done("w1", first[0]);
+  // A late failure of attempt 1 does not count; attempt 2's DONE does, once. (A late
+  // "ok" of attempt 1 would end the task: scheduler_outage_test.cc.)
+  DoneOutcome late = Done("w1", first[0], ErrorClass::kTransient, "late");
   ASSERT_EQ(late.rejected.size(), 1u);
   EXPECT_EQ(late.rejected[0].second, LeaseReject::kWrongAttempt);
   EXPECT_EQ(Done("w1", second[0]).accepted, 1u);

@@ -110,6 +110,34 @@ TEST_F(BtrdbConnectionTest, APermanentConnectErrorStillFailsTheTaskTransiently) 
   EXPECT_THAT(client.status().message(), HasSubstr("not a v5 server"));
 }
 
+// A read that cannot reach the server marks its source dependency_down: the executor
+// then hands the task back unattempted instead of spending an attempt on it.
+TEST(BtrdbTaskSourceTest, ASourceThatCannotReachBtrdbSaysSo) {
+  btrdb::ConnectOptions options;
+  options.endpoints = {"127.0.0.1:1"};  // nothing listens on port 1
+  options.tls = btrdb::ConnectOptions::Tls::kOff;
+  options.connect_timeout_ns = 2'000'000'000;
+  testing::FakeClock clock;
+  std::unique_ptr<SourceProvider> provider = NewBtrdbSourceProvider(options, &clock);
+  std::atomic<bool> cancelled{false};
+  TaskSpec task;
+  task.end = 1000;
+  std::unique_ptr<TaskSource> source = provider->Open(task, &cancelled);
+  EXPECT_FALSE(source->dependency_down());
+  const Status s = source->ReadRaw(0, 1000, 0, [](std::span<const btrdb::RawPoint>) {
+    return Status::OK();
+  });
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(s.IsTransient()) << s.ToString();
+  EXPECT_TRUE(source->dependency_down());
+  // The next task on this thread fails fast while the reconnect backs off: still down.
+  std::unique_ptr<TaskSource> next = provider->Open(task, &cancelled);
+  EXPECT_FALSE(next->ReadRaw(0, 1000, 0, [](std::span<const btrdb::RawPoint>) {
+                      return Status::OK();
+                    }).ok());
+  EXPECT_TRUE(next->dependency_down());
+}
+
 TEST(MakeConnectOptionsTest, MapsEndpointsTlsKeyAndTimeout) {
   BtrdbOptions options;
   options.endpoints = "a:4410, b:4411";

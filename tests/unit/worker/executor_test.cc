@@ -32,8 +32,8 @@ constexpr auto kWait = std::chrono::seconds(10);
 // Ten points delivered in batches of two, or `error` instead.
 class FakeSource final : public TaskSource {
  public:
-  FakeSource(Status error, const std::atomic<bool>* cancelled)
-      : error_(std::move(error)), cancelled_(cancelled) {}
+  FakeSource(Status error, bool down, const std::atomic<bool>* cancelled)
+      : error_(std::move(error)), down_(down), cancelled_(cancelled) {}
   Status ReadRaw(int64_t start, int64_t, uint64_t, const analytics::RawSink& sink) override {
     if (!error_.ok()) return error_;
     const analytics::RawSink guarded = CancellableRawSink(sink, cancelled_);
@@ -51,9 +51,11 @@ class FakeSource final : public TaskSource {
     return Status::Unimplemented("windows");
   }
   uint64_t version_read() const override { return version_read_; }
+  bool dependency_down() const override { return down_ && !error_.ok(); }
 
  private:
   Status error_;
+  bool down_;
   const std::atomic<bool>* cancelled_;
   uint64_t version_read_ = 0;
 };
@@ -61,6 +63,7 @@ class FakeSource final : public TaskSource {
 // Shared by the test and every provider it makes.
 struct SourceWorld {
   Status error;  // returned by every read when not OK
+  bool down = false;  // ... as a source that could not reach BTrDB
   std::atomic<int> providers_made{0};
 };
 
@@ -68,7 +71,7 @@ class FakeProvider final : public SourceProvider {
  public:
   explicit FakeProvider(SourceWorld* world) : world_(world) {}
   std::unique_ptr<TaskSource> Open(const TaskSpec&, const std::atomic<bool>* cancelled) override {
-    return std::make_unique<FakeSource>(world_->error, cancelled);
+    return std::make_unique<FakeSource>(world_->error, world_->down, cancelled);
   }
 
  private:
@@ -332,6 +335,31 @@ TEST_F(ExecutorTest, TransientSourceErrorIsTransient) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].error, ErrorClass::kTransient);
   EXPECT_THAT(out[0].status.message(), HasSubstr("btrdb down"));
+}
+
+TEST_F(ExecutorTest, TransientSourceErrorIsAFailedAttemptWhenBtrdbAnswered) {
+  world_.error = Status::DeadlineExceeded("slow stream");
+  Start(1);
+  executor_->Submit(MakeTask(3, 0, "sum"));
+  std::vector<TaskOutcome> out = Await(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].error, ErrorClass::kTransient);
+  EXPECT_FALSE(out[0].dependency_down);
+}
+
+// Whatever the analytic makes of the read's error (here: a permanent one), a task whose
+// source could not reach BTrDB was not attempted.
+TEST_F(ExecutorTest, UnreachableBtrdbIsDependencyDownWhateverTheAnalyticReturned) {
+  world_.error = Status::InvalidArgument("wrapped by the analytic");
+  world_.down = true;
+  Start(1);
+  executor_->Submit(MakeTask(3, 0, "sum"));
+  std::vector<TaskOutcome> out = Await(1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].cancelled);
+  EXPECT_TRUE(out[0].dependency_down);
+  EXPECT_EQ(out[0].error, ErrorClass::kTransient);
+  EXPECT_THAT(out[0].status.message(), HasSubstr("wrapped by the analytic"));
 }
 
 TEST_F(ExecutorTest, PermanentSourceErrorIsPermanent) {
