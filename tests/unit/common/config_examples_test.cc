@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/listen_gate.h"
 #include "common/options.h"
