@@ -4,6 +4,7 @@
 
 #include "analytics/count.h"
 #include "analytics/exec.h"
+#include "analytics/exec_policy.h"
 #include "analytics/noop.h"
 #include "analytics/quality.h"
 #include "analytics/stats.h"
@@ -41,12 +42,35 @@ std::vector<std::string> Registry::Names() const {
   return names;
 }
 
-Status RegisterBuiltins(Registry* registry) {
+Status RegisterBuiltins(Registry* registry, const BuiltinOptions& options) {
   BTRQ_RETURN_IF_ERROR(registry->Register(std::string(kQualityName), &NewQuality));
   BTRQ_RETURN_IF_ERROR(registry->Register(std::string(kStatsName), &NewStats));
   BTRQ_RETURN_IF_ERROR(registry->Register(std::string(kCountName), &NewCount));
   BTRQ_RETURN_IF_ERROR(registry->Register(std::string(kNoopName), &NewNoop));
-  BTRQ_RETURN_IF_ERROR(registry->Register(std::string(kExecName), &NewExec));
+  switch (options.exec) {
+    case ExecMode::kOff:
+      break;
+    case ExecMode::kValidateOnly:
+      // The program must still be named as an allow-list can match it.
+      BTRQ_RETURN_IF_ERROR(registry->Register(
+          std::string(kExecName), [](const Fields& params) -> Result<std::unique_ptr<Analytic>> {
+            BTRQ_RETURN_IF_ERROR(ExecProgram(params).status());
+            return NewExec(params);
+          }));
+      break;
+    case ExecMode::kAllowList: {
+      BTRQ_RETURN_IF_ERROR(ValidateExecCommands(options.exec_commands));
+      if (options.exec_commands.empty()) break;  // nothing allowed: exec is off
+      BTRQ_RETURN_IF_ERROR(registry->Register(
+          std::string(kExecName),
+          [commands = options.exec_commands](
+              const Fields& params) -> Result<std::unique_ptr<Analytic>> {
+            BTRQ_RETURN_IF_ERROR(CheckExecAllowed(commands, params));
+            return NewExec(params);
+          }));
+      break;
+    }
+  }
   return Status::OK();
 }
 

@@ -47,8 +47,20 @@ class Registry {
   std::map<std::string, AnalyticFactory, std::less<>> factories_;
 };
 
-// Registers quality, stats, count, noop and exec. AlreadyExists when one of those names
-// is already taken in `registry`.
-Status RegisterBuiltins(Registry* registry);
+// How RegisterBuiltins registers `exec`, the one analytic that runs user code.
+enum class ExecMode {
+  kOff,           // not registered: the default, and a worker with no worker.exec.commands
+  kAllowList,     // registered; a task runs only a program BuiltinOptions allows
+  kValidateOnly,  // registered with no allow-list, to check params (the broker never runs it)
+};
+
+struct BuiltinOptions {
+  ExecMode exec = ExecMode::kOff;
+  std::vector<std::string> exec_commands;  // kAllowList: analytics/exec_policy.h
+};
+
+// Registers quality, stats, count, noop, and exec as `options` say. AlreadyExists when
+// one of those names is already taken in `registry`.
+Status RegisterBuiltins(Registry* registry, const BuiltinOptions& options = BuiltinOptions());
 
 }  // namespace btrq::analytics

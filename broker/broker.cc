@@ -15,6 +15,8 @@
 #include "common/file_util.h"
 #include "common/grpc_server.h"
 #include "common/logging.h"
+#include "common/lease_token.h"
+#include "common/listen_gate.h"
 #include "common/http_server.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
@@ -85,7 +87,10 @@ class Broker::Impl {
 
 Status Broker::Impl::Init() {
   const BrokerOptions& b = config_.broker;
-  BTRQ_RETURN_IF_ERROR(analytics::RegisterBuiltins(&analytics_));
+  BTRQ_RETURN_IF_ERROR(CheckBrokerListeners(b, config_.curve));
+  analytics::BuiltinOptions builtins;
+  builtins.exec = analytics::ExecMode::kValidateOnly;  // to check params; it never runs
+  BTRQ_RETURN_IF_ERROR(analytics::RegisterBuiltins(&analytics_, builtins));
 
   BTRQ_ASSIGN_OR_RETURN(btrdb::ConnectOptions connect, BrokerConnectOptions(config_.btrdb));
   // Every BTrDB call of the catalog and the probe: btrq_btrdb_rpc_duration_seconds.
@@ -127,6 +132,10 @@ Status Broker::Impl::Init() {
   dispatcher_options.heartbeat_interval = Nanos(b.heartbeat_interval);
   dispatcher_options.limits.max_frame_bytes = static_cast<size_t>(b.max_message_bytes);
   dispatcher_options.sampler.history = &history_;
+  if (!b.lease_secret_file.empty()) {
+    BTRQ_ASSIGN_OR_RETURN(dispatcher_options.lease_signer,
+                          LeaseSigner::FromFile(b.lease_secret_file, "broker.lease_secret_file"));
+  }
   if (config_.curve.enabled) {
     // Our own pair (checked against curve.public_key); only listed worker keys get in.
     BTRQ_ASSIGN_OR_RETURN(CurveKeyPair pair, CurveKeyPairFrom(config_.curve));

@@ -7,10 +7,28 @@
 #include <thread>
 #include <utility>
 
+#include "analytics/exec.h"
+#include "analytics/exec_policy.h"
 #include "common/grpc_server.h"
 
 namespace btrq::broker {
 namespace {
+
+// An exec job is refused unless a connected worker, not draining, allows its program:
+// no worker would take its tasks, and a worker that did not allow it would dead-letter
+// them. With no worker connected at all it is refused too (the safe answer: whether a
+// later worker allows the program is unknown; submit again once one is connected).
+Status CheckSomeWorkerAllows(const JobSpec& spec, const std::vector<WorkerInfo>& workers) {
+  if (spec.analytic != analytics::kExecName) return Status::OK();
+  BTRQ_ASSIGN_OR_RETURN(std::string program, analytics::ExecProgram(spec.params));
+  for (const WorkerInfo& w : workers) {
+    if (!w.draining && analytics::ExecAllowed(w.exec_commands, program)) return Status::OK();
+  }
+  return Status::FailedPrecondition(
+      "job: no connected worker allows exec of '" + program + "' (" +
+      std::to_string(workers.size()) +
+      " connected); add it to a worker's worker.exec.commands, then submit again");
+}
 
 // Slices of a WatchJob wait, so a cancelled client is noticed quickly.
 constexpr auto kWatchSlice = std::chrono::milliseconds(50);
@@ -206,6 +224,7 @@ grpc::Status BrokerControlService::SubmitJob(grpc::ServerContext* context,
   std::future<Status> durable_answer = durable->get_future();
   JobId id = 0;
   const Status submitted = Call([&spec, &id, durable](Dispatcher& d) -> Status {
+    BTRQ_RETURN_IF_ERROR(CheckSomeWorkerAllows(spec, d.scheduler().Workers()));
     Result<JobId> r = d.scheduler().SubmitJob(
         spec, [durable](const Status& s) { durable->set_value(s); });
     if (!r.ok()) return r.status();

@@ -88,15 +88,13 @@ Status Dispatcher::Init() {
   RouterInboxOptions inbox;
   inbox.log_prefix = "btrq-broker";
   inbox.bad_help = kBadHelp;
-  inbox.reasons = {"envelope", "wrong_type", "unknown_worker", "stale_done"};
+  inbox.reasons = {"envelope", "wrong_type", "unknown_worker", "stale_done", "bad_receipt",
+                   "worker_id_in_use"};
   inbox.limits = options_.limits;
   BTRQ_ASSIGN_OR_RETURN(inbox_, RouterInbox::Create(inbox, registry_, &peer_log_, zap_.get()));
+  // Not ROUTER_HANDOVER: with it, a peer connecting with another's routing id would take
+  // that worker's messages over.
   BTRQ_ASSIGN_OR_RETURN(router_, MakeSocket(context_, zmq::socket_type::router, socket_options));
-  try {
-    router_.set(zmq::sockopt::router_handover, 1);
-  } catch (const zmq::error_t& e) {
-    return Status::Internal(std::string("setting ZMQ_ROUTER_HANDOVER: ") + e.what());
-  }
   std::string endpoint = options_.listen;
   if (endpoint.size() > 2 && endpoint.ends_with(":0")) {
     endpoint = endpoint.substr(0, endpoint.size() - 2) + ":*";
@@ -301,7 +299,7 @@ void Dispatcher::HandleMessage(const RouterMessage& in) {
       Reject(identity, "unknown worker");
     }
   } else if (const auto* done = std::get_if<DoneMsg>(&message)) {
-    HandleDone(identity, worker, *done);
+    HandleDone(identity, worker, std::move(*done));
   } else if (std::holds_alternative<ByeMsg>(message)) {
     const size_t requeued = scheduler_->OnWorkerBye(worker);
     spdlog::info("btrq-broker: worker {} said BYE ({} tasks requeued)", worker, requeued);
@@ -309,8 +307,27 @@ void Dispatcher::HandleMessage(const RouterMessage& in) {
   }
 }
 
+void Dispatcher::DropUnreceipted(const std::string& identity, const std::string& worker,
+                                 DoneMsg* done) {
+  std::erase_if(done->items, [&](const DoneItem& item) {
+    if (item.error != ErrorClass::kNone ||
+        options_.lease_signer->VerifyReceipt(item.task, worker, item.receipt)) {
+      return false;
+    }
+    // Its lease stays: should the result be stored after all, a later attempt's DONE
+    // carries a receipt; if not, the lease expires and the task is retried.
+    CountBad("bad_receipt", identity,
+             "DONE ok for job=" + std::to_string(item.task.key.job) + " task=" +
+                 item.task.key.ToString() + " attempt=" + std::to_string(item.task.attempt) +
+                 " worker=" + worker + (item.receipt.empty() ? " without" : " with a wrong") +
+                 " sink receipt");
+    return true;
+  });
+}
+
 void Dispatcher::HandleDone(const std::string& identity, const std::string& worker,
-                            const DoneMsg& done) {
+                            DoneMsg done) {
+  if (options_.lease_signer) DropUnreceipted(identity, worker, &done);
   for (const DoneItem& item : done.items) {
     // A hand-back for a BTrDB outage is no failure; the worker logged the outage.
     if (item.error == ErrorClass::kNone || item.dependency_down) continue;
@@ -346,8 +363,15 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
     Reject(identity, "HELLO without a worker id");
     return;
   }
-  // A worker that reconnected from another identity, or an identity reused by another
-  // worker id: the newest HELLO wins.
+  if (!MayTakeId(hello.worker_id, identity)) {
+    CountBad("worker_id_in_use", identity,
+             "HELLO for worker " + hello.worker_id + ", held by another live connection");
+    Reject(identity, "unknown worker: the worker id " + hello.worker_id +
+                         " is held by another live connection");
+    return;
+  }
+  // A worker that reconnected from another identity (its old one is gone), or an
+  // identity reused by another worker id: the newest HELLO wins.
   if (auto it = identity_of_.find(hello.worker_id);
       it != identity_of_.end() && it->second != identity) {
     worker_of_.erase(it->second);
@@ -363,6 +387,15 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
   scheduler_->OnWorkerHello(hello);
   spdlog::info("btrq-broker: worker {} (host {}, pid {}, {} threads) said HELLO from {}",
                hello.worker_id, hello.host, hello.pid, hello.threads, peer_address);
+}
+
+bool Dispatcher::MayTakeId(const std::string& worker, const std::string& identity) {
+  auto it = identity_of_.find(worker);
+  if (it == identity_of_.end() || it->second == identity) return true;
+  // ROUTER_MANDATORY: a send to a connection that is gone fails at once. One that is
+  // alive keeps its id, whoever asks; a reconnecting worker's old connection closes
+  // soon, and its HELLO, repeated on the REJECT, then succeeds.
+  return SendTo(it->second, Message(BrokerHeartbeatMsg{})) == SendResult::kPeerGone;
 }
 
 bool Dispatcher::DispatchAll() {
@@ -387,6 +420,11 @@ bool Dispatcher::DispatchAll() {
                            "stream params: {}",
                            t.key.job, t.key.ToString(), t.attempt, worker, s.ToString());
           }
+        }
+      }
+      if (options_.lease_signer) {
+        for (TaskSpec& t : tasks) {
+          t.lease_token = options_.lease_signer->Token(TaskRef{t.key, t.attempt}, worker);
         }
       }
       const size_t n = tasks.size();

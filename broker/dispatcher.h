@@ -13,11 +13,16 @@
 //   CANCEL for cancelled jobs' leases; PollJournal() (group commit, SubmitJob acks)
 //   BROKER_HEARTBEAT to every worker every heartbeat_interval
 //
-// Protocol rules (protocol-contract.md): the ROUTER sets HANDOVER (a reconnecting worker
-// takes over its identity) and MANDATORY (a send to a vanished peer fails with
-// EHOSTUNREACH, which is taken as "the worker is gone": its leases are requeued with
-// attempt + 1). CREDIT/HEARTBEAT/DONE from an identity that has not said HELLO get
-// REJECT "unknown worker"; a frame with another protocol version gets REJECT too.
+// Protocol rules (protocol-contract.md): the ROUTER sets MANDATORY (a send to a vanished
+// peer fails with EHOSTUNREACH, which is taken as "the worker is gone": its leases are
+// requeued with attempt + 1) and not HANDOVER: a connection never takes over the routing
+// identity of another. A HELLO naming a worker id that another connection holds is
+// refused while that connection is alive (REJECT "unknown worker: ... held by another
+// live connection", which the worker answers by saying HELLO again later); once it is
+// gone, the new connection takes the id over with its leases (a reconnect).
+// CREDIT/HEARTBEAT/DONE from an identity that has not said HELLO get REJECT "unknown
+// worker"; a frame with another protocol version gets REJECT too. With a lease signer,
+// each task carries a lease token and a DONE "ok" counts only with the sink's receipt.
 //
 // Threads: Run() is the loop thread. Post() and Stop() are thread-safe; Stop() is also
 // async-signal-safe. Commands run on the loop thread and may use the loop-thread-only
@@ -45,6 +50,7 @@
 #include "broker/scheduler.h"
 #include "common/clock.h"
 #include "common/codec.h"
+#include "common/lease_token.h"
 #include "common/logging.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
@@ -79,6 +85,9 @@ struct DispatcherOptions {
   Nanos sample_interval = std::chrono::milliseconds(250);
   // The dashboard's picture; sampler.history is borrowed and must outlive the dispatcher.
   SamplerOptions sampler;
+  // Signs each task's lease token and checks DONE receipts (broker.lease_secret_file);
+  // nullopt: tasks go without tokens and DONE "ok" needs no receipt.
+  std::optional<LeaseSigner> lease_signer;
 };
 
 // Called on each task before it is sent (e.g. to add stream params); an error is logged
@@ -149,7 +158,12 @@ class Dispatcher {
   // `peer_address` is the connection's remote IP (ZeroMQ's Peer-Address), for the log.
   void HandleHello(const std::string& identity, const HelloMsg& hello,
                    std::string_view peer_address);
-  void HandleDone(const std::string& identity, const std::string& worker, const DoneMsg& done);
+  void HandleDone(const std::string& identity, const std::string& worker, DoneMsg done);
+  // Removes from `done` each "ok" item without a valid receipt, counting it.
+  void DropUnreceipted(const std::string& identity, const std::string& worker, DoneMsg* done);
+  // Whether a HELLO for `worker` from `identity` may have the id: nobody else holds it,
+  // or its holder's connection is gone.
+  bool MayTakeId(const std::string& worker, const std::string& identity);
   const std::string* WorkerOf(const std::string& identity) const;
   // One turn of the Scheduler after receiving: Tick, Expand, dispatch, cancel notices,
   // journal. True when there is more to do at once.

@@ -17,6 +17,7 @@ void WorkerRegistry::Hello(const HelloMsg& hello, SteadyTime now) {
   w.info.pid = hello.pid;
   w.info.threads = hello.threads;
   w.info.analytics = hello.analytics;
+  w.info.exec_commands = hello.exec_commands;
   w.info.credit = 0;
   w.info.draining = false;
   w.info.last_seen = now;

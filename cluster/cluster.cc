@@ -9,6 +9,7 @@
 #include "btrdb/client.h"
 #include "cluster/ports.h"
 #include "common/file_util.h"
+#include "common/lease_token.h"
 #include "common/readiness.h"
 
 namespace btrq::cluster {
@@ -136,6 +137,13 @@ Status Cluster::Prepare() {
   c.worker.sink = c.sink.listen;
   c.control.broker = c.broker.control_listen;
   c.control.sink = c.sink.control_listen;
+  // One lease secret per deployment, shared by its broker and sink, unless given.
+  if (c.broker.lease_secret_file.empty() && c.sink.lease_secret_file.empty()) {
+    const std::string secret = (dir / "lease.secret").string();
+    BTRQ_RETURN_IF_ERROR(WriteNewLeaseSecret(secret, /*overwrite=*/true));
+    c.broker.lease_secret_file = secret;
+    c.sink.lease_secret_file = secret;
+  }
   config_path_ = (dir / "config.yaml").string();
   BTRQ_RETURN_IF_ERROR(WriteConfigFile(config_path_, c));
 

@@ -17,8 +17,8 @@
 //
 // Every wait has a deadline and waits on a process's output or exit (the ready lines of
 // common/readiness.h). Errors about a process carry the end of its output. Not
-// thread-safe: one thread drives a cluster. Directory layout: config.yaml, btrdb/ (when
-// durable), broker/, sink/, and logs/NAME.log with ClusterOptions::log_files.
+// thread-safe: one thread drives a cluster. Directory layout: config.yaml, lease.secret,
+// btrdb/ (when durable), broker/, sink/, and logs/NAME.log with ClusterOptions::log_files.
 
 #include <sys/types.h>
 
@@ -59,7 +59,9 @@ struct ClusterOptions {
   std::string dir;
   Binaries binaries;
   // The base config. Create() replaces the endpoints (btrdb.endpoints, every *listen,
-  // worker.broker/sink, control.broker/sink) and the data dirs.
+  // worker.broker/sink, control.broker/sink) and the data dirs, and, when neither
+  // broker.lease_secret_file nor sink.lease_secret_file is set, sets both to a new
+  // secret in DIR/lease.secret.
   BtrqConfig config;
   // The host of the ZeroMQ endpoints and btrdb-lite, and of the control and HTTP ones.
   std::string data_host = "127.0.0.1";

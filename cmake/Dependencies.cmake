@@ -9,6 +9,7 @@ find_package(yaml-cpp REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)     # header-only command-line parsing for every main
 find_package(SQLite3 REQUIRED)          # the sink's result store
+find_package(OpenSSL REQUIRED)          # libcrypto's HMAC: lease tokens (common/lease_token.cc)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)  # /metrics, /healthz
 if(BTRQ_BUILD_TESTS)

@@ -21,6 +21,7 @@
 //                      p     int (int64)             yes       pid
 //                      t     uint (uint32)           yes       threads
 //                      a     array of str            yes       analytics
+//                      x     array of str            no        exec allow-list (worker.exec.commands)
 //   CREDIT (2)         n     uint (uint32)           yes       credit
 //   HEARTBEAT (3)      r     array of taskref        yes       running
 //   DONE (4)           i     array of done-item      yes       items
@@ -31,17 +32,20 @@
 //   DRAIN (13)         -     empty map
 //   REJECT (14)        r     str                     yes       reason
 //   RESULT (20)        r     array of result         yes       results
-//   ACK (21)           k     array of taskkey        yes       keys
+//   ACK (21)           k     array of ack-key        yes       keys
 //
 //   taskkey   {j: uint64 job, s: bin16 stream, b: int64 start}
 //   taskref   taskkey keys + {n: uint32 attempt}
 //   done-item taskref keys + {c: uint error class 0|1|2, m: str message (optional, ""),
-//                             pr: int64 points_read (optional, 0)}
+//                             pr: int64 points_read (optional, 0),
+//                             rc: bin receipt (optional, empty)}
+//   ack-key   taskkey keys + {n: uint32 attempt, rc: bin receipt (both optional, together)}
 //   task      taskref keys + {e: int64 end, v: uint64 version, an: str analytic,
 //                             p: fields (optional, empty), se: int64 stream_earliest,
-//                             sl: int64 stream_latest}
+//                             sl: int64 stream_latest, lt: bin lease token (optional)}
 //   result    taskref keys + {e: int64 end, v: uint64 version, w: str worker_id,
-//                             f: fields, d: int64 duration_ns, pr: int64 points_read}
+//                             f: fields, d: int64 duration_ns, pr: int64 points_read,
+//                             lt: bin lease token (optional)}
 //   fields    map of str name -> int (int64) | float (float64; float32 accepted) | str;
 //             names unique; order preserved.
 //
@@ -123,13 +127,17 @@ class Encoder {
   }
 
   void Body(const HelloMsg& m) {
-    MapHeader(5);
+    MapHeader(m.exec_commands.empty() ? 5 : 6);
     Key("w"), Str(m.worker_id);
     Key("h"), Str(m.host);
     Key("p"), Int(m.pid);
     Key("t"), Uint(m.threads);
     Key("a"), ArrayHeader(m.analytics.size());
     for (const auto& a : m.analytics) Str(a);
+    if (!m.exec_commands.empty()) {
+      Key("x"), ArrayHeader(m.exec_commands.size());
+      for (const auto& c : m.exec_commands) Str(c);
+    }
   }
   void Body(const CreditMsg& m) {
     MapHeader(1);
@@ -152,19 +160,20 @@ class Encoder {
     Key("i"), ArrayHeader(m.items.size());
     for (const auto& d : m.items) {
       MapHeader(5 + (d.message.empty() ? 0 : 1) + (d.points_read == 0 ? 0 : 1) +
-                (d.dependency_down ? 1 : 0));
+                (d.dependency_down ? 1 : 0) + (d.receipt.empty() ? 0 : 1));
       TaskRefFields(d.task);
       Key("c"), Uint(static_cast<uint32_t>(d.error));
       if (!d.message.empty()) Key("m"), Str(d.message);
       if (d.points_read != 0) Key("pr"), Int(d.points_read);
       if (d.dependency_down) Key("dd"), Uint(1);
+      if (!d.receipt.empty()) Key("rc"), Bin(d.receipt);
     }
   }
   void Body(const TaskMsg& m) {
     MapHeader(1);
     Key("t"), ArrayHeader(m.tasks.size());
     for (const auto& t : m.tasks) {
-      MapHeader(t.params.empty() ? 9 : 10);
+      MapHeader((t.params.empty() ? 9 : 10) + (t.lease_token.empty() ? 0 : 1));
       TaskKeyFields(t.key);
       Key("n"), Uint(t.attempt);
       Key("e"), Int(t.end);
@@ -173,6 +182,7 @@ class Encoder {
       if (!t.params.empty()) Key("p"), FieldsMap(t.params);
       Key("se"), Int(t.stream_earliest);
       Key("sl"), Int(t.stream_latest);
+      if (!t.lease_token.empty()) Key("lt"), Bin(t.lease_token);
     }
   }
   void Body(const CancelMsg& m) {
@@ -195,7 +205,7 @@ class Encoder {
     Key("r"), ArrayHeader(results.size());
     for (const auto& element : results) {
       const TaskResult& r = deref(element);
-      MapHeader(10);
+      MapHeader(r.lease_token.empty() ? 10 : 11);
       TaskRefFields(r.task);
       Key("e"), Int(r.end);
       Key("v"), Uint(r.version);
@@ -203,14 +213,18 @@ class Encoder {
       Key("f"), FieldsMap(r.fields);
       Key("d"), Int(r.duration_ns);
       Key("pr"), Int(r.points_read);
+      if (!r.lease_token.empty()) Key("lt"), Bin(r.lease_token);
     }
   }
   void Body(const AckMsg& m) {
     MapHeader(1);
     Key("k"), ArrayHeader(m.keys.size());
-    for (const auto& k : m.keys) {
-      MapHeader(3);
-      TaskKeyFields(k);
+    const bool receipts = m.receipts.size() == m.keys.size();
+    for (size_t i = 0; i < m.keys.size(); ++i) {
+      const bool rc = receipts && !m.receipts[i].mac.empty();
+      MapHeader(rc ? 5 : 3);
+      TaskKeyFields(m.keys[i]);
+      if (rc) Key("n"), Uint(m.receipts[i].attempt), Key("rc"), Bin(m.receipts[i].mac);
     }
   }
   void Body(const ByeMsg&) { MapHeader(0); }

@@ -113,6 +113,20 @@ bool ReadString(MsgpackReader& r, std::string* out, std::string_view what) {
   return true;
 }
 
+bool ReadBytes(MsgpackReader& r, std::string* out, std::string_view what) {
+  std::string_view b;
+  if (!r.ReadBin(&b, what)) return false;
+  out->assign(b.data(), b.size());
+  return true;
+}
+
+bool ReadStrings(MsgpackReader& r, std::vector<std::string>* out, std::string_view what) {
+  uint32_t n;
+  return DecodeArray(r, 3, what, &n, [&](uint32_t) {
+    return ReadString(r, &out->emplace_back(), what);
+  });
+}
+
 // Shared by every struct that starts with a task key (indices 0..2) and attempt (3).
 enum TaskRefIndex : size_t { kJob = 0, kStream = 1, kStart = 2, kAttempt = 3 };
 
@@ -186,19 +200,15 @@ bool ReadFields(MsgpackReader& r, uint32_t depth, Fields* out, std::string_view 
 
 bool DecodeBody(MsgpackReader& r, HelloMsg* m) {
   static constexpr KeySpec kKeys[] = {
-      {"w", true}, {"h", true}, {"p", true}, {"t", true}, {"a", true}};
+      {"w", true}, {"h", true}, {"p", true}, {"t", true}, {"a", true}, {"x", false}};
   return DecodeMap(r, 2, kKeys, "HELLO", [&](size_t i) {
     switch (i) {
       case 0: return ReadString(r, &m->worker_id, "key 'w'");
       case 1: return ReadString(r, &m->host, "key 'h'");
       case 2: return r.ReadInt64(&m->pid, "key 'p'");
       case 3: return r.ReadUint32(&m->threads, "key 't'");
-      default: {
-        uint32_t n;
-        return DecodeArray(r, 3, "analytics", &n, [&](uint32_t) {
-          return ReadString(r, &m->analytics.emplace_back(), "analytic");
-        });
-      }
+      case 4: return ReadStrings(r, &m->analytics, "analytics");
+      default: return ReadStrings(r, &m->exec_commands, "exec commands");
     }
   });
 }
@@ -233,7 +243,7 @@ bool DecodeBody(MsgpackReader& r, DoneMsg* m) {
   static constexpr KeySpec kKeys[] = {{"i", true}};
   static constexpr KeySpec kItemKeys[] = {{"j", true}, {"s", true}, {"b", true},
                                           {"n", true}, {"c", true}, {"m", false},
-                                          {"pr", false}, {"dd", false}};
+                                          {"pr", false}, {"dd", false}, {"rc", false}};
   return DecodeMap(r, 2, kKeys, "DONE", [&](size_t) {
     uint32_t n;
     return DecodeArray(r, 3, "items", &n, [&](uint32_t i) {
@@ -261,6 +271,7 @@ bool DecodeBody(MsgpackReader& r, DoneMsg* m) {
             d.dependency_down = dd == 1;
             return true;
           }
+          case 8: return ReadBytes(r, &d.receipt, "key 'rc'");
           default: return ReadTaskKeyField(r, k, &d.task.key);
         }
       });
@@ -272,7 +283,8 @@ bool DecodeBody(MsgpackReader& r, TaskMsg* m) {
   static constexpr KeySpec kKeys[] = {{"t", true}};
   static constexpr KeySpec kTaskKeys[] = {{"j", true},  {"s", true},  {"b", true}, {"n", true},
                                           {"e", true},  {"v", true},  {"an", true},
-                                          {"p", false}, {"se", true}, {"sl", true}};
+                                          {"p", false}, {"se", true}, {"sl", true},
+                                          {"lt", false}};
   return DecodeMap(r, 2, kKeys, "TASK", [&](size_t) {
     uint32_t n;
     return DecodeArray(r, 3, "tasks", &n, [&](uint32_t i) {
@@ -287,6 +299,7 @@ bool DecodeBody(MsgpackReader& r, TaskMsg* m) {
           case 7: return ReadFields(r, 5, &t.params, "params");
           case 8: return r.ReadInt64(&t.stream_earliest, "key 'se'");
           case 9: return r.ReadInt64(&t.stream_latest, "key 'sl'");
+          case 10: return ReadBytes(r, &t.lease_token, "key 'lt'");
           default: return ReadTaskKeyField(r, k, &t.key);
         }
       });
@@ -310,7 +323,7 @@ bool DecodeBody(MsgpackReader& r, ResultMsg* m) {
   static constexpr KeySpec kKeys[] = {{"r", true}};
   static constexpr KeySpec kResultKeys[] = {{"j", true}, {"s", true}, {"b", true}, {"n", true},
                                             {"e", true}, {"v", true}, {"w", true}, {"f", true},
-                                            {"d", true}, {"pr", true}};
+                                            {"d", true}, {"pr", true}, {"lt", false}};
   return DecodeMap(r, 2, kKeys, "RESULT", [&](size_t) {
     uint32_t n;
     return DecodeArray(r, 3, "results", &n, [&](uint32_t i) {
@@ -325,6 +338,7 @@ bool DecodeBody(MsgpackReader& r, ResultMsg* m) {
           case 7: return ReadFields(r, 5, &t.fields, "fields");
           case 8: return r.ReadInt64(&t.duration_ns, "key 'd'");
           case 9: return r.ReadInt64(&t.points_read, "key 'pr'");
+          case 10: return ReadBytes(r, &t.lease_token, "key 'lt'");
           default: return ReadTaskKeyField(r, k, &t.task.key);
         }
       });
@@ -334,16 +348,26 @@ bool DecodeBody(MsgpackReader& r, ResultMsg* m) {
 
 bool DecodeBody(MsgpackReader& r, AckMsg* m) {
   static constexpr KeySpec kKeys[] = {{"k", true}};
-  static constexpr KeySpec kKeyKeys[] = {{"j", true}, {"s", true}, {"b", true}};
-  return DecodeMap(r, 2, kKeys, "ACK", [&](size_t) {
+  static constexpr KeySpec kKeyKeys[] = {
+      {"j", true}, {"s", true}, {"b", true}, {"n", false}, {"rc", false}};
+  bool any_receipt = false;
+  const bool ok = DecodeMap(r, 2, kKeys, "ACK", [&](size_t) {
     uint32_t n;
     return DecodeArray(r, 3, "keys", &n, [&](uint32_t i) {
       if (i == 0) m->keys.reserve(std::min(n, kMaxReserve));
       TaskKey& key = m->keys.emplace_back();
-      return DecodeMap(r, 4, kKeyKeys, "taskkey",
-                       [&](size_t k) { return ReadTaskKeyField(r, k, &key); });
+      AckReceipt& receipt = m->receipts.emplace_back();
+      return DecodeMap(r, 4, kKeyKeys, "taskkey", [&](size_t k) {
+        if (k == kAttempt) return r.ReadUint32(&receipt.attempt, "key 'n'");
+        if (k != 4) return ReadTaskKeyField(r, k, &key);
+        any_receipt = true;
+        return ReadBytes(r, &receipt.mac, "key 'rc'");
+      });
     });
   });
+  // Receipts are all-or-nothing in the struct: none kept when no key had one.
+  if (ok && !any_receipt) m->receipts.clear();
+  return ok;
 }
 
 // Bodies without fields: a map whose (unknown) keys are skipped.

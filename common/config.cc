@@ -123,8 +123,11 @@ std::string YamlOrigin(std::string_view name, int line) {
   return std::string(name) + ":" + std::to_string(line + 1);
 }
 
+// A nested key (worker.exec.commands) has '_' for each dot: BTRQ_WORKER_EXEC_COMMANDS.
 std::string EnvVarName(std::string_view prefix, const ConfigField& f) {
-  return Upper(std::string(prefix) + "_" + f.section + "_" + f.key);
+  std::string name = Upper(std::string(prefix) + "_" + f.section + "_" + f.key);
+  for (char& c : name) c = c == '.' ? '_' : c;
+  return name;
 }
 
 // The items of a YAML sequence of scalars, for a kStringList field at `path`.
@@ -339,17 +342,32 @@ Status ConfigBinder::LoadYamlText(std::string_view text, std::string_view name) 
   return Status::OK();
 }
 
+bool ConfigBinder::HasNestedKeys(std::string_view path) const {
+  for (const auto& f : fields_) {
+    const std::string p = f->path();
+    if (p.size() > path.size() && p.compare(0, path.size(), path) == 0 && p[path.size()] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
 Status ConfigBinder::LoadYamlSection(const YamlNode& keys, const std::string& sname,
-                                     std::string_view name) {
+                                     std::string_view name, const std::string& prefix) {
   std::map<std::string, std::string> seen_keys;
   for (const auto& [fkey, fvalue] : keys.entries) {
     const std::string forigin = YamlOrigin(name, fkey.line);
     if (!fkey.IsScalar()) {
       return Status::InvalidArgument(forigin + ": " + sname + ": keys must be plain strings");
     }
-    const std::string& key = fkey.scalar;
+    const std::string key = prefix + fkey.scalar;
     const std::string path = sname + "." + key;
     ConfigField* field = FindMutable(path);
+    // A mapping of nested keys ("exec:" holding "commands:"), one level deep.
+    if (field == nullptr && prefix.empty() && fvalue.IsMap() && HasNestedKeys(path)) {
+      BTRQ_RETURN_IF_ERROR(LoadYamlSection(fvalue, sname, name, key + "."));
+      continue;
+    }
     if (field == nullptr) {
       return Located(forigin, path, "unknown key" + Suggest(sname, key));
     }

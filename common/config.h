@@ -203,7 +203,10 @@ class ConfigBinder {
   std::string SuggestSection(std::string_view section) const;
   Status AssignText(ConfigField* field, std::string_view text, const std::string& origin);
   // Stage 1 for the keys of section `sname` (a YAML mapping) of the file `name`.
-  Status LoadYamlSection(const YamlNode& keys, const std::string& sname, std::string_view name);
+  // `prefix` ("exec.") names the mapping of a nested key (worker.exec.commands).
+  Status LoadYamlSection(const YamlNode& keys, const std::string& sname, std::string_view name,
+                         const std::string& prefix = "");
+  bool HasNestedKeys(std::string_view path) const;
 
   const Clock* clock_;
   std::vector<SectionInfo> sections_;

@@ -56,6 +56,8 @@ struct HelloMsg {
   int64_t pid = 0;
   uint32_t threads = 0;
   std::vector<std::string> analytics;  // names this worker can run
+  // worker.exec.commands: the programs its `exec` may run (empty: exec is off).
+  std::vector<std::string> exec_commands;
 };
 
 struct CreditMsg {
@@ -82,6 +84,7 @@ struct DoneItem {
   // Not attempted: a dependency (BTrDB) was down. With kTransient; the broker requeues
   // the task without spending an attempt.
   bool dependency_down = false;
+  std::string receipt;  // the sink's receipt for the stored result (common/lease_token.h)
 };
 
 struct DoneMsg {
@@ -101,6 +104,9 @@ struct TaskSpec {
   // the data's extent (quality).
   int64_t stream_earliest = 0;
   int64_t stream_latest = 0;
+  // HMAC proof that the broker leased this attempt to the worker (common/lease_token.h);
+  // empty when the broker has no lease secret.
+  std::string lease_token;
 };
 
 struct TaskMsg {
@@ -127,14 +133,23 @@ struct TaskResult {
   Fields fields;             // the analytic's output
   int64_t duration_ns = 0;   // time spent in the analytic, reading included
   int64_t points_read = 0;
+  std::string lease_token;  // the TASK's, returned to the sink
 };
 
 struct ResultMsg {
   std::vector<TaskResult> results;
 };
 
+// The sink's receipt (common/lease_token.h) for the result of one attempt of a task.
+struct AckReceipt {
+  uint32_t attempt = 0;  // of the result it was issued for
+  std::string mac;       // empty: none
+};
+
 struct AckMsg {
   std::vector<TaskKey> keys;  // results now durable in the sink
+  // Empty, or one per key.
+  std::vector<AckReceipt> receipts;
 };
 
 using Message = std::variant<HelloMsg, CreditMsg, HeartbeatMsg, DoneMsg, ByeMsg, TaskMsg,

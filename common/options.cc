@@ -57,7 +57,11 @@ void BindBroker(BtrqConfig* c, ConfigBinder* b) {
       .String("control_token_file", &k.control_token_file,
               "File holding the control token, when control_token is empty")
       .String("tls_cert", &k.tls_cert, "PEM certificate of the control API (with tls_key)")
-      .String("tls_key", &k.tls_key, "PEM private key of the control API (with tls_cert)");
+      .String("tls_key", &k.tls_key, "PEM private key of the control API (with tls_cert)")
+      .String("lease_secret_file", &k.lease_secret_file,
+              "File of the secret shared with the sink that signs lease tokens")
+      .Bool("insecure", &k.insecure,
+            "Start even when listening beyond loopback without control token or CURVE");
 }
 
 void BindSinkAndWorker(BtrqConfig* c, ConfigBinder* b) {
@@ -75,7 +79,11 @@ void BindSinkAndWorker(BtrqConfig* c, ConfigBinder* b) {
       .String("control_token_file", &s.control_token_file,
               "File holding the control token, when control_token is empty")
       .String("tls_cert", &s.tls_cert, "PEM certificate of the results API (with tls_key)")
-      .String("tls_key", &s.tls_key, "PEM private key of the results API (with tls_cert)");
+      .String("tls_key", &s.tls_key, "PEM private key of the results API (with tls_cert)")
+      .String("lease_secret_file", &s.lease_secret_file,
+              "File of the secret shared with the broker; results need a valid lease token")
+      .Bool("insecure", &s.insecure,
+            "Start even when listening beyond loopback without token, CURVE or lease secret");
 
   WorkerOptions& w = c->worker;
   b->Section("worker", "btrq-worker: executors running analytics.")
@@ -87,7 +95,10 @@ void BindSinkAndWorker(BtrqConfig* c, ConfigBinder* b) {
               "Results awaiting the sink's ACK before the worker stops taking tasks")
       .Duration("heartbeat_interval", &w.heartbeat_interval, "Heartbeat period to the broker")
       .String("http_listen", &w.http_listen, "HTTP address for /metrics; empty: off")
-      .Uint32("batch_results", &w.batch_results, "Results per message to the sink");
+      .Uint32("batch_results", &w.batch_results, "Results per message to the sink")
+      .StringList("exec.commands", &w.exec_commands,
+                  "Programs the exec analytic may run (absolute paths or patterns); "
+                  "empty: exec is off");
 }
 
 void BindCurveAndControl(BtrqConfig* c, ConfigBinder* b) {

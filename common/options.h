@@ -53,6 +53,10 @@ struct BrokerOptions {
   std::string control_token_file;     // read when control_token is empty
   std::string tls_cert;               // control API TLS: both or neither
   std::string tls_key;
+  // Secret shared with the sink for lease tokens (common/lease_token.h); empty: none.
+  std::string lease_secret_file;
+  // Listen beyond loopback without a token or CURVE anyway (common/listen_gate.h).
+  bool insecure = false;
 };
 
 struct SinkOptions {
@@ -67,6 +71,10 @@ struct SinkOptions {
   std::string control_token_file;  // read when control_token is empty
   std::string tls_cert;            // results API TLS: both or neither
   std::string tls_key;
+  // Secret shared with the broker: results need a valid lease token; empty: not checked.
+  std::string lease_secret_file;
+  // Listen beyond loopback without a token, CURVE or lease secret anyway.
+  bool insecure = false;
 };
 
 struct WorkerOptions {
@@ -79,6 +87,9 @@ struct WorkerOptions {
   int64_t heartbeat_interval = 1'000'000'000;  // 1s
   std::string http_listen;            // empty: no HTTP endpoint
   uint32_t batch_results = 64;
+  // `exec.commands`: programs the exec analytic may run, absolute paths or fnmatch
+  // patterns (analytics/exec_policy.h). Empty: exec is off.
+  std::vector<std::string> exec_commands;
 };
 
 struct CurveOptions {

@@ -2,7 +2,11 @@
 """The `quality` analytic as a script for btrq's `exec` analytic (docs/analytics.md).
 
 Use it as a job's analytic `exec` with params such as
-    command = "python3 /opt/btrq/examples/quality.py", rate = 30, min = 0, max = 250
+    command = "/usr/bin/python3 /opt/btrq/examples/quality.py", rate = 30, min = 0, max = 250
+on workers whose config allows the interpreter (exec is off otherwise):
+    worker:
+      exec:
+        commands: ["/usr/bin/python3"]
 
 Protocol: line 1 of stdin is the task context as JSON; every further line is one point,
 "<time ns>,<value>"; the result is one JSON object on stdout.

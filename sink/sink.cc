@@ -16,6 +16,8 @@
 #include "common/grpc_server.h"
 #include "common/logging.h"
 #include "common/http_server.h"
+#include "common/lease_token.h"
+#include "common/listen_gate.h"
 #include "common/metrics.h"
 #include "common/mutex.h"
 #include "common/text.h"
@@ -116,7 +118,9 @@ class Sink::Impl {
   }
   // Counts a finished group commit and ACKs its results on success.
   void Acknowledge(Committed* committed);
-  void SendAck(const std::vector<std::string>& envelope, std::vector<TaskKey> keys);
+  void SendAck(const std::vector<std::string>& envelope, AckMsg all);
+  // With a lease secret: whether `r` carries the token of a lease the broker issued.
+  bool LeaseTokenValid(const TaskResult& r, std::string_view identity);
   void RecordLatency(double seconds) BTRQ_EXCLUDES(latency_mu_);
   CommitLatency Latency() const BTRQ_EXCLUDES(latency_mu_);
 
@@ -129,6 +133,7 @@ class Sink::Impl {
   std::unique_ptr<ResultStore> writer_;  // the Run thread's
   std::unique_ptr<ResultStore> reader_;  // gRPC threads'
 
+  std::optional<LeaseSigner> lease_signer_;  // sink.lease_secret_file
   zmq::context_t context_;
   zmq::socket_t router_;  // owned by the thread in Run
   std::string ack_buffer_;
@@ -161,6 +166,11 @@ Status Sink::Impl::Init() {
   }
   if (options_.max_message_bytes <= 0) {
     return Status::InvalidArgument("sink.max_message_bytes must be positive");
+  }
+  BTRQ_RETURN_IF_ERROR(CheckSinkListeners(options_, curve_));
+  if (!options_.lease_secret_file.empty()) {
+    BTRQ_ASSIGN_OR_RETURN(lease_signer_, LeaseSigner::FromFile(options_.lease_secret_file,
+                                                               "sink.lease_secret_file"));
   }
 
   BTRQ_ASSIGN_OR_RETURN(WakeupFd wake, WakeupFd::Create());
@@ -199,7 +209,7 @@ Status Sink::Impl::Init() {
   }
   RouterInboxOptions inbox;
   inbox.log_prefix = "btrq-sink";
-  inbox.reasons = {"wrong_type", "envelope"};
+  inbox.reasons = {"wrong_type", "envelope", "bad_lease_token"};
   inbox.limits.max_frame_bytes = static_cast<size_t>(options_.max_message_bytes);
   BTRQ_ASSIGN_OR_RETURN(inbox_, RouterInbox::Create(inbox, &registry_, &peer_log_, zap_.get()));
   BTRQ_ASSIGN_OR_RETURN(router_,
@@ -445,6 +455,7 @@ void Sink::Impl::HandleMessage(RouterMessage* in, Batch* batch) {
       bad_key = true;
       continue;
     }
+    if (!LeaseTokenValid(r, identity)) continue;
     batch->results.push_back(std::move(r));
     batch->peer_of.push_back(peer);
   }
@@ -452,6 +463,19 @@ void Sink::Impl::HandleMessage(RouterMessage* in, Batch* batch) {
   if (!batch->deadline && !batch->results.empty()) {
     batch->deadline = clock_->Now() + Nanos(options_.commit_interval);
   }
+}
+
+bool Sink::Impl::LeaseTokenValid(const TaskResult& r, std::string_view identity) {
+  if (!lease_signer_ || lease_signer_->VerifyToken(r.task, r.worker_id, r.lease_token)) {
+    return true;
+  }
+  // Not stored and not ACKed: only the broker's lease makes a result this task's.
+  CountBad("bad_lease_token", identity,
+           "result for job=" + std::to_string(r.task.key.job) + " task=" +
+               r.task.key.ToString() + " attempt=" + std::to_string(r.task.attempt) +
+               " worker=" + r.worker_id +
+               (r.lease_token.empty() ? " without a lease token" : " with a wrong lease token"));
+  return false;
 }
 
 void Sink::Impl::Acknowledge(Committed* committed) {
@@ -474,19 +498,32 @@ void Sink::Impl::Acknowledge(Committed* committed) {
   results_total_->Inc(static_cast<double>(stored));
   duplicates_total_->Inc(static_cast<double>(outcomes->size() - stored));
 
-  std::vector<std::vector<TaskKey>> keys(batch->envelopes.size());
+  // A result for each key is stored now (this one or an earlier attempt's): the receipt
+  // says so to the broker, through the worker's DONE.
+  std::vector<AckMsg> acks(batch->envelopes.size());
   for (size_t i = 0; i < batch->results.size(); ++i) {
-    keys[batch->peer_of[i]].push_back(batch->results[i].task.key);
+    const TaskResult& r = batch->results[i];
+    AckMsg& ack = acks[batch->peer_of[i]];
+    ack.keys.push_back(r.task.key);
+    if (lease_signer_) {
+      ack.receipts.push_back({r.task.attempt, lease_signer_->Receipt(r.task, r.worker_id)});
+    }
   }
-  for (size_t p = 0; p < keys.size(); ++p) SendAck(batch->envelopes[p], std::move(keys[p]));
+  for (size_t p = 0; p < acks.size(); ++p) SendAck(batch->envelopes[p], std::move(acks[p]));
 }
 
-void Sink::Impl::SendAck(const std::vector<std::string>& envelope, std::vector<TaskKey> keys) {
+void Sink::Impl::SendAck(const std::vector<std::string>& envelope, AckMsg all) {
+  const auto slice = [](auto& v, size_t begin, size_t end) {
+    return std::remove_reference_t<decltype(v)>(
+        std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(begin)),
+        std::make_move_iterator(v.begin() + static_cast<ptrdiff_t>(end)));
+  };
+  const std::vector<TaskKey>& keys = all.keys;
   for (size_t begin = 0; begin < keys.size(); begin += kMaxKeysPerAck) {
     const size_t end = std::min(keys.size(), begin + kMaxKeysPerAck);
     AckMsg ack;
-    ack.keys.assign(std::make_move_iterator(keys.begin() + static_cast<ptrdiff_t>(begin)),
-                    std::make_move_iterator(keys.begin() + static_cast<ptrdiff_t>(end)));
+    ack.keys = slice(all.keys, begin, end);
+    if (!all.receipts.empty()) ack.receipts = slice(all.receipts, begin, end);
     EncodeMessage(Message(std::move(ack)), &ack_buffer_);
     std::vector<std::string_view> frames(envelope.begin(), envelope.end());
     frames.push_back(ack_buffer_);

@@ -454,6 +454,8 @@ Subcommand AddKeygen(CLI::App& app, Cli& cli) {
   s->add_option("--out-dir", k.out_dir, "Directory for the files")->default_str(".");
   s->add_option("--name", k.name, "File name stem")->default_str("btrq");
   s->add_flag("--force", k.force, "Overwrite existing files");
+  s->add_flag("--lease-secret", k.lease_secret,
+              "Make NAME.lease, the broker's and sink's lease secret, instead of a key pair");
   return {s, [&cli] { return cli.Fail(Keygen(cli.flags.keygen, cli.ctx), kExitError); }};
 }
 

@@ -13,6 +13,7 @@
 
 #include "common/file_util.h"
 #include "common/time_util.h"
+#include "common/lease_token.h"
 #include "common/zap.h"
 #include "common/zmq_util.h"
 #include "results/export.h"
@@ -333,6 +334,17 @@ Status Keygen(const KeygenOptions& options, const CommandContext& ctx) {
   struct stat st;
   if (::stat(options.out_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return Status::InvalidArgument("--out-dir " + options.out_dir + " is not a directory");
+  }
+  if (options.lease_secret) {
+    const std::string path = options.out_dir + "/" + options.name + ".lease";
+    Status written = WriteNewLeaseSecret(path, options.force);
+    if (written.code() == StatusCode::kAlreadyExists) {
+      return Status::AlreadyExists(written.message() + " (use --force to overwrite it)");
+    }
+    BTRQ_RETURN_IF_ERROR(written);
+    *ctx.out << "lease secret: " << path
+             << " (mode 0600; give it to the broker and the sink only, as lease_secret_file)\n";
+    return Status::OK();
   }
   Result<CurveKeyPair> pair = WriteKeyPair(options.out_dir, options.name, options.force);
   if (pair.status().code() == StatusCode::kAlreadyExists) {

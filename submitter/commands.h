@@ -99,9 +99,12 @@ struct KeygenOptions {
   std::string out_dir = ".";
   std::string name = "btrq";
   bool force = false;  // overwrite existing files
+  bool lease_secret = false;  // NAME.lease, a lease secret, instead of a key pair
 };
 // `btrq keygen`: a CurveZMQ key pair as Z85 text, NAME.key (secret, mode 0600) and
-// NAME.pub (0644), each one line. kAlreadyExists when either file exists without `force`.
+// NAME.pub (0644), each one line; with lease_secret, NAME.lease (0600), the secret of
+// broker.lease_secret_file and sink.lease_secret_file. kAlreadyExists when a file exists
+// without `force`.
 Status Keygen(const KeygenOptions& options, const CommandContext& ctx);
 
 }  // namespace btrq::submitter

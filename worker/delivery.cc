@@ -64,12 +64,14 @@ void ResultDelivery::Ack(const TaskKey& key, std::vector<TaskRef>* done) {
   pending_.erase(begin, end);
 }
 
-void ResultDelivery::Ack(const TaskKey& key, std::vector<DoneItem>* done) {
+void ResultDelivery::Ack(const TaskKey& key, std::vector<DoneItem>* done,
+                         const AckReceipt& receipt) {
   auto [begin, end] = pending_.equal_range(key);
   for (auto it = begin; it != end; ++it) {
     DoneItem item;
     item.task = it->second.result.task;
     item.points_read = it->second.result.points_read;
+    if (item.task.attempt == receipt.attempt) item.receipt = receipt.mac;
     done->push_back(std::move(item));
   }
   pending_.erase(begin, end);

@@ -43,8 +43,10 @@ class ResultDelivery {
 
   // Removes the results with `key` and appends their refs to `*done` (for DONE).
   void Ack(const TaskKey& key, std::vector<TaskRef>* done);
-  // The same, appending successful DONE items that carry each result's points_read.
-  void Ack(const TaskKey& key, std::vector<DoneItem>* done);
+  // The same, appending successful DONE items that carry each result's points_read, and
+  // `receipt` on the item of the attempt it was issued for.
+  void Ack(const TaskKey& key, std::vector<DoneItem>* done,
+           const AckReceipt& receipt = AckReceipt());
 
   // Forgets the results of `job` (cancelled); returns how many.
   size_t DropJob(JobId job);

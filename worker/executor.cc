@@ -376,6 +376,7 @@ TaskOutcome Executor::RunTask(const TaskSpec& task, SourceProvider* provider,
   r.end = task.end;
   r.version = task.version != 0 ? task.version : source->version_read();
   r.fields = std::move(fields).value();
+  r.lease_token = task.lease_token;  // the sink stores the result only with it
   return outcome;
 }
 

@@ -24,6 +24,7 @@
 #include "common/mutex.h"
 #include "common/readiness.h"
 #include "common/zap.h"
+#include "analytics/exec.h"
 #include "btrdb/rpc_observer.h"
 #include "common/zmq_util.h"
 #include "worker/delivery.h"
@@ -212,7 +213,10 @@ Status Worker::Impl::Init() {
     analytics_ = deps_.registry;
   } else {
     own_registry_ = std::make_unique<analytics::Registry>();
-    BTRQ_RETURN_IF_ERROR(analytics::RegisterBuiltins(own_registry_.get()));
+    analytics::BuiltinOptions builtins;
+    builtins.exec = analytics::ExecMode::kAllowList;
+    builtins.exec_commands = config_.worker.exec_commands;
+    BTRQ_RETURN_IF_ERROR(analytics::RegisterBuiltins(own_registry_.get(), builtins));
     analytics_ = own_registry_.get();
   }
   SourceProviderFactory sources = deps_.sources;
@@ -265,7 +269,8 @@ PeerLinkOptions Worker::Impl::LinkOptions(Peer peer) const {
   PeerLinkOptions o;
   o.peer = broker ? "broker" : "sink";
   o.endpoint = broker ? config_.worker.broker : config_.worker.sink;
-  o.routing_id = worker_id_;
+  // No routing id of our own: each connection gets a fresh one from the peer's ROUTER,
+  // which no other peer can claim (the broker binds a worker id to it at HELLO).
   o.max_message_bytes = config_.max_message_bytes;
   if (curve_keys_) {
     o.curve =
@@ -297,6 +302,10 @@ void Worker::Impl::SendHello() {
   hello.pid = static_cast<int64_t>(getpid());
   hello.threads = threads_;
   hello.analytics = analytics_->Names();
+  // The broker refuses at submit an exec job that no connected worker allows.
+  if (analytics_->Contains(analytics::kExecName)) {
+    hello.exec_commands = config_.worker.exec_commands;
+  }
   Send(Peer::kBroker, Message(std::move(hello)));
   last_hello_ = clock_->Now();
   rehello_armed_ = false;
@@ -366,7 +375,11 @@ void Worker::Impl::HandleSink(Message message) {
     return;
   }
   // Successful DONEs carry the points read, for the broker's progress figures.
-  for (const TaskKey& key : ack->keys) delivery_.Ack(key, &done_outbox_);
+  // A receipt goes into the DONE of its attempt: the broker's proof that it is stored.
+  for (size_t i = 0; i < ack->keys.size(); ++i) {
+    delivery_.Ack(ack->keys[i], &done_outbox_,
+                  i < ack->receipts.size() ? ack->receipts[i] : AckReceipt());
+  }
   if (!delivery_.empty()) sink_quiet_since_ = clock_->Now();
   if (sink_down_) {
     sink_down_ = false;

@@ -5,6 +5,8 @@
 
 #include <httplib.h>
 
+#include "common/listen_gate.h"
+
 namespace btrq::faults {
 namespace {
 
@@ -49,6 +51,13 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(const ClusterOptions& options) {
   config.worker.heartbeat_interval = ns(options.heartbeat_interval);
   config.worker.threads = options.worker_threads;
   co.data_host = options.data_host;
+  // The fault suite's exec jobs run /bin/sh scripts (worker.exec.commands).
+  config.worker.exec_commands = {"/bin/sh"};
+  // A network-namespace link has no CURVE keys here: run open, as the config must say.
+  if (!IsLoopbackEndpoint(options.data_host)) {
+    config.broker.insecure = true;
+    config.sink.insecure = true;
+  }
   co.btrdb_fault_inject = true;
   for (size_t i = 0; i < options.workers; ++i) {
     co.workers.push_back(cluster::WorkerSpec{

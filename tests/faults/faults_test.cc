@@ -150,6 +150,8 @@ TEST_F(FaultTest, HungExecutorOnALiveWorkerIsTakenBackByItsLease) {
         << "echo \"{\\\"n\\\":$n}\"\n";
   }
   ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  // An exec job is refused while no connected worker allows its program.
+  ASSERT_OK(cluster_->WaitForWorkers(cluster_->workers(), Millis(10'000)));
 
   ASSERT_OK_AND_ASSIGN(
       JobId job, cluster_->Submit({"--collection", spec_.collection, "--prefix", "--chunk",

@@ -51,6 +51,7 @@ Status Cluster::Prepare() {
   c.broker.retry_backoff_max = 200'000'000;
   c.worker.threads = 2;
   c.worker.heartbeat_interval = 200'000'000;
+  c.worker.exec_commands = {"/bin/sh"};  // the tests' exec scripts
   o.btrdb_fault_inject = true;
   o.ready_timeout = kStartTimeout;
   BTRQ_ASSIGN_OR_RETURN(cluster_, cluster::Cluster::Create(std::move(o)));

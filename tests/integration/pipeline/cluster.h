@@ -96,6 +96,8 @@ class Cluster {
   const std::string& dir() const { return dir_; }
   const testing::Json& manifest() const { return manifest_; }
   const std::string& btrdb_endpoint() const { return cluster_->btrdb_endpoint(); }
+  // The whole deployment's endpoints and config, for tests that play a peer themselves.
+  const cluster::Cluster& deployment() const { return *cluster_; }
   testing::Subprocess* broker() { return cluster_->process(cluster::Role::kBroker); }
   testing::Subprocess* sink() { return cluster_->process(cluster::Role::kSink); }
   // Workers in start order (killed ones included until StopAll).

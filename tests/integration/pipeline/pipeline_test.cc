@@ -136,7 +136,7 @@ class PipelineTest : public ::testing::Test {
   std::string Script(const std::string& name, const std::string& body) {
     const std::string path = dir_.File(name);
     std::ofstream(path) << "#!/bin/sh\n" << body;
-    return "command=sh " + path;
+    return "command=/bin/sh " + path;
   }
 
   const Json& Stream(int i) const { return cluster_->manifest()["streams"][i]; }

@@ -344,6 +344,11 @@ Status SecureCluster::Start() {
   BTRQ_RETURN_IF_ERROR(MakeKeys("curve-sink", &sink_keys));
   BTRQ_RETURN_IF_ERROR(MakeKeys("worker-good", &good_keys));
   BTRQ_RETURN_IF_ERROR(MakeKeys("worker-bad", &bad_keys));
+  // The broker's and sink's lease secret, as secure.yaml names it (btrq.lease).
+  if (const Ran ran = Cli({"keygen", "--out-dir", etc, "--name", "btrq", "--lease-secret"});
+      ran.code != 0) {
+    return Status::Internal("btrq keygen --lease-secret failed: " + ran.err);
+  }
   // Only the good worker is listed, with a label as operators write them.
   BTRQ_RETURN_IF_ERROR(WriteFile(etc + "/authorized_workers",
                                  "# workers allowed to connect\n" + good_keys.public_key +

@@ -118,6 +118,9 @@ void FakeRouter::ThreadMain() {
     {
       MutexLock lock(&mu_);
       outgoing.swap(outbox_);
+      for (auto& message : outgoing) {
+        if (message.front().empty() && !identities_.empty()) message.front() = identities_.back();
+      }
       if (hb_ms > 0 && now >= next_heartbeat) {
         next_heartbeat = now + std::chrono::milliseconds(hb_ms);
         heartbeat_to = identities_;

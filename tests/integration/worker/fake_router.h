@@ -52,6 +52,7 @@ class ResponderReset {
 
 class FakeRouter {
  public:
+  static inline const std::string kLastPeer;
   // Answers one decoded message (on the router's thread); what it returns is sent back to
   // the same identity.
   using Responder = std::function<std::vector<Message>(const Received&)>;
@@ -71,7 +72,8 @@ class FakeRouter {
   void SetResponder(Responder responder) BTRQ_EXCLUDES(mu_);
 
   // Queues a message (or raw frames, sent as one multipart message) for `identity`;
-  // retried until the identity is connected.
+  // retried until the identity is connected. kLastPeer: the identity heard from last
+  // (workers take the routing id the ROUTER gives them, one per connection).
   void Send(const std::string& identity, const Message& message) BTRQ_EXCLUDES(mu_);
   void SendFrames(const std::string& identity, std::vector<std::string> frames) BTRQ_EXCLUDES(mu_);
 

@@ -260,7 +260,7 @@ class WorkerIntegrationTest : public ::testing::Test {
   }
 
   void SendTasks(std::vector<TaskSpec> tasks) {
-    broker_.Send(kWorkerId, Message(TaskMsg{std::move(tasks)}));
+    broker_.Send(FakeRouter::kLastPeer, Message(TaskMsg{std::move(tasks)}));
   }
 
   // Waits for `n` more worker HEARTBEATs than the broker has now.
@@ -287,7 +287,9 @@ TEST_F(WorkerIntegrationTest, SaysHelloThenGivesItsCreditOnConnect) {
   ASSERT_GE(log.size(), 2u);
   const auto* hello = std::get_if<HelloMsg>(&log[0].message);
   ASSERT_NE(hello, nullptr) << "the first message is HELLO";
-  EXPECT_EQ(log[0].identity, kWorkerId) << "the DEALER's routing id is the worker id";
+  // The ROUTER names the connection; a worker choosing its own routing id could take
+  // over another's (issue #14).
+  EXPECT_NE(log[0].identity, kWorkerId) << "the worker sets no routing id of its own";
   EXPECT_EQ(hello->worker_id, kWorkerId);
   EXPECT_EQ(hello->pid, static_cast<int64_t>(getpid()));
   EXPECT_EQ(hello->threads, 2u);
@@ -323,12 +325,14 @@ TEST_F(WorkerIntegrationTest, SaysHelloThenGivesItsCreditOnConnect) {
 TEST_F(WorkerIntegrationTest, SendsTheResultFirstAndDoneOnlyAfterTheSinksAck) {
   sink_.SetResponder(nullptr);  // the test ACKs by hand
   StartWorker();
-  const TaskSpec task = MakeTask(1, 0, 500 * kPeriod, "count");
+  TaskSpec task = MakeTask(1, 0, 500 * kPeriod, "count");
+  task.lease_token = "the broker's token";
   SendTasks({task});
 
   ASSERT_TRUE(sink_.WaitUntil([&](const auto& log) { return !ResultsFor(log, task.key).empty(); }));
   const TaskResult result = ResultsFor(sink_.Log(), task.key).front();
   EXPECT_EQ(result.task, (TaskRef{task.key, task.attempt}));
+  EXPECT_EQ(result.lease_token, task.lease_token) << "the sink checks the lease token";
   EXPECT_EQ(result.end, task.end);
   EXPECT_EQ(result.version, version_);
   EXPECT_EQ(result.worker_id, kWorkerId);
@@ -346,11 +350,13 @@ TEST_F(WorkerIntegrationTest, SendsTheResultFirstAndDoneOnlyAfterTheSinksAck) {
   EXPECT_EQ(CreditGranted(broker_.Log()), 5u)
       << "the slot's credit comes back when the analytic ends; only back-pressure withholds it";
 
-  sink_.Send(kWorkerId, Message(AckMsg{{task.key}}));
+  sink_.Send(FakeRouter::kLastPeer,
+             Message(AckMsg{{task.key}, {AckReceipt{task.attempt, "the sink's receipt"}}}));
   ASSERT_TRUE(broker_.WaitUntil([&](const auto& log) { return FindDone(log, task.key).has_value(); }));
   const DoneItem done = *FindDone(broker_.Log(), task.key);
   EXPECT_EQ(done.error, ErrorClass::kNone);
   EXPECT_EQ(done.task.attempt, task.attempt);
+  EXPECT_EQ(done.receipt, "the sink's receipt") << "the broker counts DONE ok with it";
 }
 
 TEST_F(WorkerIntegrationTest, ResendsAResultTheSinkIgnored) {
@@ -466,7 +472,7 @@ TEST_F(WorkerIntegrationTest, CancelAbandonsTheJobsTasksAndReturnsTheirCredit) {
   const TaskSpec doomed = MakeTask(7, 0, 100 * kPeriod, "gate");
   SendTasks({doomed});
   ASSERT_TRUE(gate_.WaitEntered(1));
-  broker_.Send(kWorkerId, Message(CancelMsg{7}));
+  broker_.Send(FakeRouter::kLastPeer, Message(CancelMsg{7}));
   // The slot comes back as credit (4 at first, 1 used by the cancelled task).
   ASSERT_TRUE(broker_.WaitUntil([](const auto& log) { return CreditGranted(log) >= 5; }));
 
@@ -481,7 +487,7 @@ TEST_F(WorkerIntegrationTest, CancelAbandonsTheJobsTasksAndReturnsTheirCredit) {
 
 TEST_F(WorkerIntegrationTest, AnUnknownWorkerRejectMakesItSayHelloAgain) {
   StartWorker();
-  broker_.Send(kWorkerId, Message(RejectMsg{"unknown worker"}));
+  broker_.Send(FakeRouter::kLastPeer, Message(RejectMsg{"unknown worker"}));
   ASSERT_TRUE(broker_.WaitUntil([](const auto& log) { return CountOf<HelloMsg>(log) >= 2; }));
   ASSERT_TRUE(broker_.WaitUntil([](const auto& log) { return CountOf<CreditMsg>(log) >= 2; }));
   const std::vector<Received> log = broker_.Log();
@@ -501,7 +507,7 @@ TEST_F(WorkerIntegrationTest, AnUnknownWorkerRejectMakesItSayHelloAgain) {
 
 TEST_F(WorkerIntegrationTest, AProtocolVersionRejectEndsTheWorker) {
   StartWorker();
-  broker_.Send(kWorkerId, Message(RejectMsg{"bad version: protocol 2 required"}));
+  broker_.Send(FakeRouter::kLastPeer, Message(RejectMsg{"bad version: protocol 2 required"}));
   const Status exit = AwaitExit();
   EXPECT_EQ(exit.code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(exit.message(), HasSubstr("version"));
@@ -534,7 +540,7 @@ TEST_F(WorkerIntegrationTest, DrainFinishesDeliversSaysDoneThenByeAndReturns) {
   StartWorker();
   const TaskSpec task = MakeTask(6, 0, 1000 * kPeriod, "count");
   SendTasks({task});
-  broker_.Send(kWorkerId, Message(DrainMsg{}));
+  broker_.Send(FakeRouter::kLastPeer, Message(DrainMsg{}));
   const Status exit = AwaitExit();
   EXPECT_OK(exit);
   ASSERT_TRUE(broker_.WaitUntil([](const auto& log) { return CountOf<ByeMsg>(log) == 1; }));
@@ -566,7 +572,7 @@ TEST_F(WorkerIntegrationTest, ADrainThatOutlivesItsDeadlineHandsBack) {
   const TaskSpec task = MakeTask(11, 0, 100 * kPeriod, "gate");
   SendTasks({task});
   ASSERT_TRUE(gate_.WaitEntered(1));
-  broker_.Send(kWorkerId, Message(DrainMsg{}));  // the gate never opens
+  broker_.Send(FakeRouter::kLastPeer, Message(DrainMsg{}));  // the gate never opens
   const Status exit = AwaitExit();
   EXPECT_OK(exit);
   ASSERT_TRUE(broker_.WaitUntil([](const auto& log) { return CountOf<ByeMsg>(log) == 1; }));
@@ -591,7 +597,7 @@ TEST_F(WorkerIntegrationTest, ASilentSinkGetsANewConnectionAndEveryResultAgain) 
   // The new connection carries the result again, and an ACK on it completes the task.
   const size_t sent = ResultsFor(sink_.Log(), task.key).size();
   ASSERT_TRUE(sink_.WaitUntil([&](const auto& log) { return ResultsFor(log, task.key).size() > sent; }));
-  sink_.Send(kWorkerId, Message(AckMsg{{task.key}}));
+  sink_.Send(FakeRouter::kLastPeer, Message(AckMsg{{task.key}}));
   ASSERT_TRUE(broker_.WaitUntil([&](const auto& log) { return FindDone(log, task.key).has_value(); }));
 }
 
@@ -611,10 +617,10 @@ TEST_F(WorkerIntegrationTest, MalformedFramesAreDroppedAndCounted) {
   SendTasks({first});
   ASSERT_TRUE(broker_.WaitUntil([&](const auto& log) { return FindDone(log, first.key).has_value(); }));
 
-  broker_.SendFrames(kWorkerId, {std::string("\xc1garbage", 8)});
-  broker_.SendFrames(kWorkerId, {"two", "frames"});
-  broker_.Send(kWorkerId, Message(ResultMsg{}));  // a sink's message from the broker
-  sink_.SendFrames(kWorkerId, {std::string("\x93\x01\x63\x80", 4)});  // unknown type 99
+  broker_.SendFrames(FakeRouter::kLastPeer, {std::string("\xc1garbage", 8)});
+  broker_.SendFrames(FakeRouter::kLastPeer, {"two", "frames"});
+  broker_.Send(FakeRouter::kLastPeer, Message(ResultMsg{}));  // a sink's message from the broker
+  sink_.SendFrames(FakeRouter::kLastPeer, {std::string("\x93\x01\x63\x80", 4)});  // unknown type 99
   const char* const reasons[] = {"malformed", "envelope", "wrong_type", "unknown_type"};
   const auto counted = [&](const char* reason) {
     return MetricValue(worker_->MetricsText(),

@@ -23,9 +23,45 @@ class Constant final : public Analytic {
   int64_t v_;
 };
 
-TEST(Registry, BuiltinsAreRegisteredByName) {
+BuiltinOptions ValidateOnly() {
+  BuiltinOptions o;
+  o.exec = ExecMode::kValidateOnly;
+  return o;
+}
+
+// Issue #14: exec ran any command for anyone who could reach the control API.
+TEST(Registry, ExecIsOffByDefault) {
   Registry registry;
   ASSERT_OK(RegisterBuiltins(&registry));
+  EXPECT_THAT(registry.Names(), ElementsAre("count", "noop", "quality", "stats"));
+  EXPECT_EQ(registry.ValidateParams("exec", {{"command", "/bin/sh -c id"}}).code(),
+            StatusCode::kInvalidArgument);
+
+  BuiltinOptions empty_list;
+  empty_list.exec = ExecMode::kAllowList;
+  Registry none_allowed;
+  ASSERT_OK(RegisterBuiltins(&none_allowed, empty_list));
+  EXPECT_FALSE(none_allowed.Contains("exec"));
+}
+
+TEST(Registry, ExecRunsOnlyAllowedPrograms) {
+  BuiltinOptions o;
+  o.exec = ExecMode::kAllowList;
+  o.exec_commands = {"/usr/bin/python3", "/opt/btrq/bin/*"};
+  Registry registry;
+  ASSERT_OK(RegisterBuiltins(&registry, o));
+  EXPECT_TRUE(registry.Contains("exec"));
+  EXPECT_OK(registry.ValidateParams("exec", {{"command", "/usr/bin/python3 q.py"}}));
+  EXPECT_OK(registry.ValidateParams("exec", {{"command", "[\"/opt/btrq/bin/score\"]"}}));
+  const Status s = registry.ValidateParams("exec", {{"command", "/bin/sh -c id"}});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(s.IsTransient());
+  EXPECT_THAT(s.message(), HasSubstr("'/bin/sh' is not allowed"));
+}
+
+TEST(Registry, BuiltinsAreRegisteredByName) {
+  Registry registry;
+  ASSERT_OK(RegisterBuiltins(&registry, ValidateOnly()));
   EXPECT_THAT(registry.Names(), ElementsAre("count", "exec", "noop", "quality", "stats"));
   EXPECT_TRUE(registry.Contains("quality"));
   EXPECT_FALSE(registry.Contains("qualty"));
@@ -48,10 +84,14 @@ TEST(Registry, UnknownAnalyticIsAPermanentError) {
 
 TEST(Registry, ValidateParamsRunsTheFactory) {
   Registry registry;
-  ASSERT_OK(RegisterBuiltins(&registry));
+  ASSERT_OK(RegisterBuiltins(&registry, ValidateOnly()));
   EXPECT_OK(registry.ValidateParams("quality", {{"rate", int64_t{30}}, {"min", -1.0}}));
   EXPECT_OK(registry.ValidateParams("noop", {}));
-  EXPECT_OK(registry.ValidateParams("exec", {{"command", "python3 q.py"}, {"threshold", 3.0}}));
+  EXPECT_OK(registry.ValidateParams("exec", {{"command", "/usr/bin/python3 q.py"},
+                                             {"threshold", 3.0}}));
+  // An allow-list matches absolute paths only: a bare name is refused at submit.
+  EXPECT_THAT(registry.ValidateParams("exec", {{"command", "python3 q.py"}}).message(),
+              HasSubstr("absolute path"));
 
   const Status bad_rate = registry.ValidateParams("quality", {{"rate", "fast"}});
   EXPECT_EQ(bad_rate.code(), StatusCode::kInvalidArgument);
@@ -65,10 +105,10 @@ TEST(Registry, ValidateParamsRunsTheFactory) {
 
 TEST(Registry, EveryBuiltinAcceptsTheBrokersRateParam) {
   Registry registry;
-  ASSERT_OK(RegisterBuiltins(&registry));
+  ASSERT_OK(RegisterBuiltins(&registry, ValidateOnly()));
   for (const std::string& name : registry.Names()) {
     Fields params = {{"rate", int64_t{120}}};
-    if (name == "exec") params.emplace_back("command", "true");
+    if (name == "exec") params.emplace_back("command", "/bin/true");
     const Status s = registry.ValidateParams(name, params);
     EXPECT_TRUE(s.ok()) << name << ": " << s.ToString();
   }

@@ -25,6 +25,7 @@ using ::testing::HasSubstr;
 
 constexpr auto kDeadline = seconds(10);
 constexpr int64_t kChunk = 10;
+constexpr char kLeaseSecret[] = "a secret the broker and the sink share";
 
 // A Dispatcher on 127.0.0.1 over a Scheduler without a journal holding one job of 8
 // tasks, its loop on a thread of its own, and DEALERs to talk to it.
@@ -49,6 +50,7 @@ class DispatcherTest : public ::testing::Test {
     DispatcherOptions options;
     options.listen = "tcp://127.0.0.1:0";
     options.limits.max_frame_bytes = 64 * 1024;
+    ASSERT_OK_AND_ASSIGN(options.lease_signer, LeaseSigner::Create(kLeaseSecret));
     ASSERT_OK_AND_ASSIGN(
         dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler), {}, &registry_));
     loop_ = std::thread([this] { run_status_ = dispatcher_->Run(); });
@@ -90,6 +92,26 @@ class DispatcherTest : public ::testing::Test {
     }
     ADD_FAILURE() << "no such message within the deadline";
     return std::nullopt;
+  }
+
+  // Waits until the registry's text has `needle`.
+  bool AwaitMetric(const std::string& needle) {
+    const auto until = std::chrono::steady_clock::now() + kDeadline;
+    while (registry_.Render().find(needle) == std::string::npos) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return true;
+  }
+
+  // The job's counts, read on the loop.
+  JobCounts Counts() {
+    std::promise<JobCounts> counts;
+    EXPECT_TRUE(dispatcher_->Post([&counts](Dispatcher& d) {
+      Result<JobInfo> info = d.scheduler().GetJob(1);
+      counts.set_value(info.ok() ? info->counts : JobCounts());
+    }));
+    return counts.get_future().get();
   }
 
   SystemClock clock_;
@@ -173,6 +195,90 @@ TEST_F(DispatcherTest, AfterStopNoCommandIsTaken) {
   dispatcher_->Stop();
   loop_.join();
   EXPECT_FALSE(dispatcher_->Post([](Dispatcher&) {}));
+}
+
+// Issue #14: a HELLO from another peer took over an existing worker id (and its leases).
+TEST_F(DispatcherTest, AHelloCannotTakeOverALiveWorkersId) {
+  zmq::socket_t worker = Dealer("w1");
+  Send(worker, Message(Hello("w1")));
+  Send(worker, Message(CreditMsg{1}));
+  ASSERT_TRUE(Await<TaskMsg>(worker).has_value());
+
+  zmq::socket_t forger = Dealer("forger");
+  Send(forger, Message(Hello("w1")));
+  std::optional<RejectMsg> reject = Await<RejectMsg>(forger);
+  ASSERT_TRUE(reject.has_value());
+  EXPECT_THAT(reject->reason, HasSubstr("held by another live connection"));
+  EXPECT_TRUE(AwaitMetric("btrq_bad_messages_total{reason=\"worker_id_in_use\"} 1"));
+  Send(forger, Message(CreditMsg{8}));  // still nobody to the broker
+  reject = Await<RejectMsg>(forger);
+  ASSERT_TRUE(reject.has_value());
+  EXPECT_EQ(reject->reason, "unknown worker");
+
+  // A second connection under the worker's own routing id takes nothing over either.
+  zmq::socket_t same_id = Dealer("w1");
+  Send(same_id, Message(Hello("w1")));
+  Send(same_id, Message(CreditMsg{8}));
+  // The real worker still holds its id: its next credit brings it a task.
+  Send(worker, Message(CreditMsg{1}));
+  ASSERT_TRUE(Await<TaskMsg>(worker).has_value());
+}
+
+TEST_F(DispatcherTest, AWorkerThatReconnectsGetsItsIdBack) {
+  {
+    zmq::socket_t first = Dealer("first-connection");
+    Send(first, Message(Hello("w1")));
+    Send(first, Message(CreditMsg{1}));
+    ASSERT_TRUE(Await<TaskMsg>(first).has_value());
+  }  // closed: the broker's next send to it fails
+  zmq::socket_t second = Dealer("second-connection");
+  // Until the broker has seen the first connection go, it answers REJECT; the worker
+  // says HELLO again, as btrq-worker does.
+  const auto until = std::chrono::steady_clock::now() + kDeadline;
+  bool taken = false;
+  while (!taken && std::chrono::steady_clock::now() < until) {
+    Send(second, Message(Hello("w1")));
+    Send(second, Message(CreditMsg{1}));
+    std::vector<zmq::message_t> frames;
+    while (!taken) {
+      Result<bool> ready = PollIn(second, milliseconds(200));
+      if (!ready.ok() || !*ready) break;
+      if (!RecvMultipart(second, 4, &frames).ok()) break;
+      Result<Message> m = DecodeMessage(frames.back().to_string_view(), CodecLimits());
+      taken = m.ok() && std::holds_alternative<TaskMsg>(*m);
+    }
+  }
+  EXPECT_TRUE(taken);
+}
+
+// Issue #14: a peer could send DONE "ok" with no result stored in the sink.
+TEST_F(DispatcherTest, DoneOkCountsOnlyWithTheSinksReceipt) {
+  ASSERT_OK_AND_ASSIGN(LeaseSigner signer, LeaseSigner::Create(kLeaseSecret));
+  zmq::socket_t worker = Dealer("w1");
+  Send(worker, Message(Hello("w1")));
+  Send(worker, Message(CreditMsg{1}));
+  std::optional<TaskMsg> tasks = Await<TaskMsg>(worker);
+  ASSERT_TRUE(tasks.has_value());
+  const TaskSpec& task = tasks->tasks.at(0);
+  const TaskRef ref{task.key, task.attempt};
+  EXPECT_TRUE(signer.VerifyToken(ref, "w1", task.lease_token));
+
+  DoneItem forged;
+  forged.task = ref;
+  Send(worker, Message(DoneMsg{{forged}}));
+  forged.receipt = signer.Token(ref, "w1");  // a lease token is no receipt
+  Send(worker, Message(DoneMsg{{forged}}));
+  EXPECT_TRUE(AwaitMetric("btrq_bad_messages_total{reason=\"bad_receipt\"} 2"));
+  EXPECT_EQ(Counts().done, 0u);
+
+  DoneItem stored = forged;
+  stored.receipt = signer.Receipt(ref, "w1");
+  Send(worker, Message(DoneMsg{{stored}}));
+  const auto until = std::chrono::steady_clock::now() + kDeadline;
+  while (Counts().done == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(Counts().done, 1u);
 }
 
 TEST(DispatcherCreateTest, CurveWithoutZapIsRefused) {

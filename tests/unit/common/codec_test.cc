@@ -182,7 +182,45 @@ std::vector<std::pair<std::string, Message>> RoundTripCases() {
   AckMsg ack;
   for (int i = 0; i < 16; ++i) ack.keys.push_back(MakeTask(i).key);
   cases.emplace_back("ack_batch", ack);
+  // Lease tokens, receipts and the exec allow-list (issue #14), all optional keys.
+  cases.emplace_back("hello_exec", HelloMsg{"h:1:a", "h", 1, 2, {"exec"}, {"/usr/bin/*"}});
+  tasks.tasks[0].lease_token = std::string(16, '\x01');
+  cases.emplace_back("task_token", tasks);
+  results.results[2].lease_token = std::string(16, '\xfe');
+  cases.emplace_back("result_token", results);
+  done.items[0].receipt = std::string(16, '\x7f');
+  cases.emplace_back("done_receipt", done);
+  ack.receipts.assign(ack.keys.size(), AckReceipt{});
+  ack.receipts[1] = AckReceipt{3, std::string(16, '\x02')};
+  cases.emplace_back("ack_receipts", ack);
   return cases;
+}
+
+TEST(Codec, LeaseFieldsRoundTripAndAreOptional) {
+  TaskMsg tasks{{MakeTask(1)}};
+  tasks.tasks[0].lease_token = "0123456789abcdef";
+  ASSERT_OK_AND_ASSIGN(Message m, DecodeMessage(EncodeMessage(Message(tasks))));
+  EXPECT_EQ(std::get<TaskMsg>(m).tasks[0].lease_token, "0123456789abcdef");
+  tasks.tasks[0].lease_token.clear();  // a broker without a lease secret
+  ASSERT_OK_AND_ASSIGN(m, DecodeMessage(EncodeMessage(Message(tasks))));
+  EXPECT_TRUE(std::get<TaskMsg>(m).tasks[0].lease_token.empty());
+
+  AckMsg ack;
+  ack.keys = {MakeTask(1).key, MakeTask(2).key};
+  ack.receipts = {AckReceipt{}, AckReceipt{4, "receipt-of-key-2"}};
+  ASSERT_OK_AND_ASSIGN(m, DecodeMessage(EncodeMessage(Message(ack))));
+  const AckMsg& got = std::get<AckMsg>(m);
+  ASSERT_EQ(got.receipts.size(), 2u);
+  EXPECT_TRUE(got.receipts[0].mac.empty());
+  EXPECT_EQ(got.receipts[1].attempt, 4u);
+  EXPECT_EQ(got.receipts[1].mac, "receipt-of-key-2");
+  ack.receipts.clear();  // a sink without a lease secret: no receipts at all
+  ASSERT_OK_AND_ASSIGN(m, DecodeMessage(EncodeMessage(Message(ack))));
+  EXPECT_TRUE(std::get<AckMsg>(m).receipts.empty());
+
+  HelloMsg hello{"h:1:a", "h", 1, 2, {"exec", "noop"}, {"/usr/bin/python3"}};
+  ASSERT_OK_AND_ASSIGN(m, DecodeMessage(EncodeMessage(Message(hello))));
+  EXPECT_EQ(std::get<HelloMsg>(m).exec_commands, hello.exec_commands);
 }
 
 TEST(Codec, EveryMessageRoundTrips) {

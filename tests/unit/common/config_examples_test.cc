@@ -5,7 +5,11 @@
 
 #include <string>
 
+#include <filesystem>
+
+#include "common/clock.h"
 #include "common/config.h"
+#include "common/listen_gate.h"
 #include "common/options.h"
 #include "common/time_util.h"
 #include "tests/support/status_matchers.h"
@@ -66,6 +70,54 @@ TEST(ConfigExamples, SecureUsesCurveTlsAndSecretsFromFiles) {
   EXPECT_EQ(c.btrdb.api_key, "k3y");
   EXPECT_THAT(rendered, Not(HasSubstr("t0ken")));
   EXPECT_THAT(rendered, Not(HasSubstr("k3y")));
+}
+
+// Issue #14: config/cluster.yaml listened on 0.0.0.0 with no token and no CURVE. Every
+// example must pass the gate broker and sink apply at start, without `insecure: true`.
+TEST(ConfigExamples, EveryExampleIsSecureAsShipped) {
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(ExamplePath(""))) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++files;
+    SCOPED_TRACE(entry.path().string());
+    BtrqConfig c;
+    ASSERT_OK(LoadConfig(entry.path().string(), Env::FromMap({}), {}, &c));
+    EXPECT_FALSE(c.broker.insecure);
+    EXPECT_FALSE(c.sink.insecure);
+    EXPECT_OK(CheckBrokerListeners(c.broker, c.curve));
+    EXPECT_OK(CheckSinkListeners(c.sink, c.curve));
+    EXPECT_TRUE(c.worker.exec_commands.empty());  // exec is off unless allow-listed
+  }
+  EXPECT_GE(files, 3u);
+}
+
+TEST(ConfigExamples, ClusterRequiresTokenCurveAndLeaseSecret) {
+  BtrqConfig c;
+  ASSERT_OK(LoadConfig(ExamplePath("cluster.yaml"), Env::FromMap({}), {}, &c));
+  EXPECT_TRUE(c.curve.enabled);
+  EXPECT_FALSE(c.curve.authorized_keys_file.empty());
+  EXPECT_FALSE(c.broker.control_token_file.empty());
+  EXPECT_FALSE(c.sink.control_token_file.empty());
+  EXPECT_EQ(c.broker.lease_secret_file, c.sink.lease_secret_file);
+  EXPECT_FALSE(c.broker.lease_secret_file.empty());
+}
+
+TEST(ConfigExamples, ExecCommandsNestUnderWorker) {
+  BtrqConfig c;
+  ConfigBinder binder(SystemClock::Default());
+  BindConfig(&c, &binder);
+  ASSERT_OK(binder.LoadYamlText("worker:\n  exec:\n    commands: [\"/usr/bin/python3\", "
+                                "\"/opt/btrq/bin/*\"]\n", "test.yaml"));
+  EXPECT_EQ(c.worker.exec_commands,
+            (std::vector<std::string>{"/usr/bin/python3", "/opt/btrq/bin/*"}));
+  EXPECT_THAT(binder.LoadYamlText("worker:\n  exec:\n    comands: []\n", "t.yaml").message(),
+              HasSubstr("worker.exec.comands: unknown key"));
+  ASSERT_OK(LoadConfig("", Env::FromMap({{"BTRQ_WORKER_EXEC_COMMANDS", "/bin/a, /bin/b"}}),
+                       {"worker.exec.commands=/bin/c"}, &c));
+  EXPECT_EQ(c.worker.exec_commands, std::vector<std::string>{"/bin/c"});
+  ASSERT_OK(LoadConfig("", Env::FromMap({{"BTRQ_WORKER_EXEC_COMMANDS", "/bin/a, /bin/b"}}), {},
+                       &c));
+  EXPECT_EQ(c.worker.exec_commands, (std::vector<std::string>{"/bin/a", "/bin/b"}));
 }
 
 }  // namespace

@@ -66,10 +66,20 @@ TEST_F(SinkCreateTest, AnUnreadableTlsFileNamesItsConfigKey) {
 
 TEST_F(SinkCreateTest, AControlAddressOfAnotherHostCannotBeListenedOn) {
   options_.control_listen = "192.0.2.1:0";
+  options_.insecure = true;  // past the gate for an open listener, to the bind itself
   Result<std::unique_ptr<Sink>> sink = Sink::Create(options_, SystemClock::Default());
   ASSERT_FALSE(sink.ok());
   EXPECT_EQ(sink.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(sink.status().message(), "cannot listen on sink.control_listen 192.0.2.1:0");
+}
+
+// Issue #14: beyond loopback without a token, the sink does not start at all.
+TEST_F(SinkCreateTest, AControlAddressBeyondLoopbackNeedsATokenOrInsecure) {
+  options_.control_listen = "0.0.0.0:0";
+  Result<std::unique_ptr<Sink>> sink = Sink::Create(options_, SystemClock::Default());
+  ASSERT_FALSE(sink.ok());
+  EXPECT_EQ(sink.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(sink.status().message(), ::testing::HasSubstr("sink.control_token"));
 }
 
 TEST(ResultStorePathTest, IsResultsDbInTheDataDir) {

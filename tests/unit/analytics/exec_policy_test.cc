@@ -1,0 +1,58 @@
+#include "analytics/exec_policy.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/status_matchers.h"
+
+namespace btrq::analytics {
+namespace {
+
+using ::testing::HasSubstr;
+
+Fields Command(std::string command) { return {{"command", std::move(command)}}; }
+
+TEST(ExecPolicy, TheProgramIsAnAbsoluteNormalPath) {
+  ASSERT_OK_AND_ASSIGN(std::string p, ExecProgram(Command("/usr/bin/python3 -u q.py")));
+  EXPECT_EQ(p, "/usr/bin/python3");
+  ASSERT_OK_AND_ASSIGN(p, ExecProgram(Command("[\"/opt/my tools/score\", \"x\"]")));
+  EXPECT_EQ(p, "/opt/my tools/score");
+  for (const char* bad : {"python3 q.py", "./score", "/opt/btrq/../../bin/sh", "/opt//sh",
+                          "/opt/./sh", "/opt/bin/", "/"}) {
+    const Result<std::string> r = ExecProgram(Command(bad));
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(ExecProgram({}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ExecPolicy, PatternsMatchWholePathsAndStarStopsAtSlash) {
+  const std::vector<std::string> allow = {"/usr/bin/python3", "/opt/btrq/bin/*",
+                                          "/srv/score-[0-9]"};
+  EXPECT_TRUE(ExecAllowed(allow, "/usr/bin/python3"));
+  EXPECT_TRUE(ExecAllowed(allow, "/opt/btrq/bin/quality"));
+  EXPECT_TRUE(ExecAllowed(allow, "/srv/score-7"));
+  EXPECT_FALSE(ExecAllowed(allow, "/usr/bin/python3.11"));
+  EXPECT_FALSE(ExecAllowed(allow, "/opt/btrq/bin/sub/quality"));
+  EXPECT_FALSE(ExecAllowed(allow, "/bin/sh"));
+  EXPECT_FALSE(ExecAllowed({}, "/bin/sh"));
+}
+
+TEST(ExecPolicy, RefusalNamesTheProgram) {
+  const Status s = CheckExecAllowed({"/usr/bin/python3"}, Command("/bin/sh -c id"));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("'/bin/sh'"));
+  EXPECT_THAT(s.message(), HasSubstr("worker.exec.commands"));
+  EXPECT_OK(CheckExecAllowed({"/bin/sh"}, Command("/bin/sh -c id")));
+}
+
+TEST(ExecPolicy, PatternsMustBeAbsolute) {
+  EXPECT_OK(ValidateExecCommands({}));
+  EXPECT_OK(ValidateExecCommands({"/usr/bin/*"}));
+  const Status s = ValidateExecCommands({"/usr/bin/python3", "python3"});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("'python3'"));
+  EXPECT_FALSE(ValidateExecCommands({""}).ok());
+}
+
+}  // namespace
+}  // namespace btrq::analytics
