@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/limits.h"
+
 namespace btrq::broker {
 namespace {
 
@@ -225,7 +227,8 @@ bool LeaseTable::Grant(const TaskKey& key, uint32_t attempt, std::string_view wo
   l.key = key;
   l.attempt = attempt;
   l.worker = workers_[worker_id].name;
-  l.deadline = now + timeout;
+  // Saturating: a timeout near int64's end must not wrap the deadline into the past.
+  l.deadline = limits::SaturatingAdd(now, timeout);
   l.timeout = timeout;
   l.granted = now;
   l.stream_index = stream_index;
@@ -243,8 +246,10 @@ bool LeaseTable::Renew(const TaskKey& key, uint32_t attempt, std::string_view wo
   const uint32_t slot = index_[pos].slot_plus_one - 1;
   Lease& l = slab_[slot].lease;
   if (l.attempt != attempt || l.worker != worker) return false;
-  const SteadyTime deadline = std::max(
-      l.deadline, std::min(now + l.timeout, l.granted + kMaxLeaseTimeouts * l.timeout));
+  SteadyTime cap = l.granted;
+  for (int i = 0; i < kMaxLeaseTimeouts; ++i) cap = limits::SaturatingAdd(cap, l.timeout);
+  const SteadyTime deadline =
+      std::max(l.deadline, std::min(limits::SaturatingAdd(now, l.timeout), cap));
   if (deadline == l.deadline) return true;
   l.deadline = deadline;
   ++stale_entries_;  // the entry of the old deadline

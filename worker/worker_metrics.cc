@@ -26,7 +26,7 @@ Result<WorkerMetrics> WorkerMetrics::Register(metrics::Registry* registry,
                                               const std::atomic<bool>* ready) {
   WorkerMetrics m;
   std::map<std::string, metrics::Counter*, std::less<>> tasks_total;
-  for (const char* status : {"ok", "transient", "permanent", "cancelled"}) {
+  for (const char* status : {"ok", "transient", "permanent", "cancelled", "refused"}) {
     BTRQ_ASSIGN_OR_RETURN(
         tasks_total[status],
         registry->AddCounter("btrq_worker_tasks_total",
@@ -36,6 +36,7 @@ Result<WorkerMetrics> WorkerMetrics::Register(metrics::Registry* registry,
     m.outcome_total[static_cast<size_t>(e)] = tasks_total[ErrorClassLabel(e)];
   }
   m.cancelled_total = tasks_total["cancelled"];
+  m.refused_total = tasks_total["refused"];
   BTRQ_ASSIGN_OR_RETURN(m.points_total, registry->AddCounter("btrq_worker_points_total",
                                                              "Raw points read by analytics."));
   BTRQ_ASSIGN_OR_RETURN(m.duration,

@@ -26,6 +26,8 @@ struct WorkerMetrics {
   // btrq_worker_tasks_total by ErrorClass (kNone, kTransient, kPermanent), and cancelled.
   metrics::Counter* outcome_total[3] = {};
   metrics::Counter* cancelled_total = nullptr;
+  // ...and refused: TASKs this worker could not decode, sent back in REFUSE.
+  metrics::Counter* refused_total = nullptr;
   // btrq_bad_messages_total by reason.
   std::map<std::string, metrics::Counter*, std::less<>> bad_messages;
   metrics::Counter* points_total = nullptr;
