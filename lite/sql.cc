@@ -199,7 +199,9 @@ class Parser {
     if (tok.kind == Token::kString || tok.kind == Token::kNumber) return tok.text;
     if (tok.kind == Token::kParam) {
       uint64_t n = 0;
-      if (!tok.text.empty()) BTRQ_ASSIGN_OR_RETURN(n, ParseSqlNumber(tok.text, "parameter $"));
+      if (!tok.text.empty()) {
+        BTRQ_ASSIGN_OR_RETURN(n, ParseSqlNumber(tok.text, "parameter $"));
+      }
       if (n == 0 || n > params_.size()) return BtrdbError(kBadSqlValue, "no value for parameter $" + tok.text);
       return params_[n - 1];
     }

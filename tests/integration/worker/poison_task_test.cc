@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/codec.h"
 #include "lite/server.h"
 #include "tests/integration/worker/fake_router.h"
 #include "tests/support/status_matchers.h"
