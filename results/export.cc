@@ -143,7 +143,7 @@ CsvWriter::CsvWriter(const std::vector<StoredResult>& results) : CsvWriter() {
 }
 
 Status CsvWriter::AddColumnsOf(const StoredResult& result) {
-  for (const auto& field : result.fields) {
+  for (const auto& field : result.result.fields) {
     if (seen_.contains(field.first)) continue;
     if (field_names_.size() >= kMaxCsvFieldColumns) {
       return Status::ResourceExhausted("more than " + std::to_string(kMaxCsvFieldColumns) +
