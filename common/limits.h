@@ -48,9 +48,10 @@ inline constexpr size_t kMaxHelloAnalytics = 256;
 inline constexpr size_t kMaxAnalyticNameBytes = 128;
 inline constexpr size_t kMaxWorkerIdBytes = 256;
 
-// --- Control API answers: ListJobs/GetStats stay under the client's 64 MiB receive size
-// by sending at most this many jobs, each with params cut to their names ---
-inline constexpr size_t kMaxListedJobs = 10'000;
+// --- Control API answers: ListJobs sends the newest jobs that fit in this many bytes, so
+// its answer stays under the CLI's 64 MiB receive size (one job's spec is at most a few
+// MiB by the bounds above) ---
+inline constexpr size_t kMaxListResponseBytes = size_t{32} << 20;
 
 // --- HTTP servers (/metrics, /healthz, dashboard): bodies are refused with 413 ---
 inline constexpr size_t kMaxHttpBodyBytes = 0;
