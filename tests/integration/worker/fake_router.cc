@@ -142,4 +142,18 @@ void FakeRouter::ThreadMain() {
   }
 }
 
+uint64_t CreditGranted(const std::vector<Received>& log) {
+  uint64_t n = 0;
+  for (const CreditMsg& c : All<CreditMsg>(log)) n += c.credit;
+  return n;
+}
+
+std::vector<Message> AckAll(const Received& r) {
+  const auto* results = std::get_if<ResultMsg>(&r.message);
+  if (results == nullptr) return {};
+  AckMsg ack;
+  for (const TaskResult& result : results->results) ack.keys.push_back(result.task.key);
+  return {Message(std::move(ack))};
+}
+
 }  // namespace btrq::testing

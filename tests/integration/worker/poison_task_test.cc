@@ -18,8 +18,10 @@
 namespace btrq::worker {
 namespace {
 
+using ::btrq::testing::AckAll;
 using ::btrq::testing::All;
 using ::btrq::testing::CountOf;
+using ::btrq::testing::CreditGranted;
 using ::btrq::testing::FakeRouter;
 using ::btrq::testing::Received;
 using namespace std::chrono_literals;
@@ -35,12 +37,6 @@ TaskSpec Noop(JobId job, int64_t start, Fields params = {}) {
   return t;
 }
 
-uint64_t CreditGranted(const std::vector<Received>& log) {
-  uint64_t n = 0;
-  for (const CreditMsg& c : All<CreditMsg>(log)) n += c.credit;
-  return n;
-}
-
 bool Done(const std::vector<Received>& log, const TaskKey& key) {
   for (const DoneMsg& d : All<DoneMsg>(log)) {
     for (const DoneItem& item : d.items) {
@@ -54,14 +50,6 @@ std::vector<RefuseItem> Refused(const std::vector<Received>& log) {
   std::vector<RefuseItem> out;
   for (const RefuseMsg& m : All<RefuseMsg>(log)) out.insert(out.end(), m.items.begin(), m.items.end());
   return out;
-}
-
-std::vector<Message> AckAll(const Received& r) {
-  const auto* results = std::get_if<ResultMsg>(&r.message);
-  if (results == nullptr) return {};
-  AckMsg ack;
-  for (const TaskResult& result : results->results) ack.keys.push_back(result.task.key);
-  return {Message(std::move(ack))};
 }
 
 class PoisonTaskTest : public ::testing::Test {

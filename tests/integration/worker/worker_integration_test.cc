@@ -30,8 +30,10 @@
 namespace btrq::worker {
 namespace {
 
+using ::btrq::testing::AckAll;
 using ::btrq::testing::All;
 using ::btrq::testing::CountOf;
+using ::btrq::testing::CreditGranted;
 using ::btrq::testing::FakeRouter;
 using ::btrq::testing::Received;
 using ::testing::Contains;
@@ -158,11 +160,6 @@ size_t DoneItems(const std::vector<Received>& log) {
   return n;
 }
 
-uint64_t CreditGranted(const std::vector<Received>& log) {
-  uint64_t n = 0;
-  for (const CreditMsg& c : All<CreditMsg>(log)) n += c.credit;
-  return n;
-}
 
 std::vector<TaskResult> ResultsFor(const std::vector<Received>& log, const TaskKey& key) {
   std::vector<TaskResult> out;
@@ -180,15 +177,6 @@ std::set<TaskKey> ResultKeys(const std::vector<Received>& log) {
     for (const TaskResult& r : m.results) out.insert(r.task.key);
   }
   return out;
-}
-
-// ACKs every RESULT it receives, unless told otherwise.
-std::vector<Message> AckAll(const Received& r) {
-  const auto* results = std::get_if<ResultMsg>(&r.message);
-  if (results == nullptr) return {};
-  AckMsg ack;
-  for (const TaskResult& result : results->results) ack.keys.push_back(result.task.key);
-  return {Message(std::move(ack))};
 }
 
 // The value of one sample line of the Prometheus text, or -1 when absent.
