@@ -265,7 +265,8 @@ void Database::CheckpointLoop() {
       continue;
     }
     checkpoint_failures_.fetch_add(1);
-    pause = std::clamp(2 * pause, options_.checkpoint_retry_min, std::chrono::milliseconds(60'000));
+    pause = std::min(std::max(2 * pause, options_.checkpoint_retry_min),
+                     std::chrono::milliseconds(60'000));
     MutexLock l(&bg_mu_);
     const auto until = std::chrono::steady_clock::now() + pause;
     while (!bg_stop_ && std::chrono::steady_clock::now() < until) {
