@@ -10,6 +10,7 @@
 #include "analytics/exec.h"
 #include "analytics/exec_policy.h"
 #include "common/grpc_server.h"
+#include "common/limits.h"
 
 namespace btrq::broker {
 namespace {
@@ -269,12 +270,20 @@ grpc::Status BrokerControlService::ListJobs(grpc::ServerContext* context,
         return IsFinished(j.state) && j.state != JobState::kDoneWithFailures;
       });
     }
-    // The newest `limit` jobs, oldest first.
+    // The newest `limit` jobs that fit in kMaxListResponseBytes, oldest first: a few
+    // large specs must not make the answer too big for every client.
     size_t first = 0;
     if (request->limit() != 0 && jobs.size() > request->limit()) first = jobs.size() - request->limit();
-    for (size_t i = first; i < jobs.size(); ++i) {
-      JobToProto(jobs[i], d.progress(), response->add_jobs());
+    std::vector<v1::Job> listed;
+    size_t bytes = 0;
+    for (size_t i = jobs.size(); i > first; --i) {
+      v1::Job job;
+      JobToProto(jobs[i - 1], d.progress(), &job);
+      bytes += job.ByteSizeLong() + 8;  // + the field's tag and length
+      if (bytes > limits::kMaxListResponseBytes && !listed.empty()) break;
+      listed.push_back(std::move(job));
     }
+    for (auto it = listed.rbegin(); it != listed.rend(); ++it) *response->add_jobs() = std::move(*it);
     return Status::OK();
   }));
 }

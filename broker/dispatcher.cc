@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/limits.h"
 #include "common/text.h"
 
 namespace btrq::broker {
@@ -17,6 +18,24 @@ constexpr int kLingerMs = 100;
 constexpr Nanos kMaxPollWait = std::chrono::seconds(1);
 
 constexpr std::string_view kBadHelp = "Frames from workers dropped or refused, by reason.";
+
+// Splits `tasks` into TASK frames of at most `max_bytes` each (a task alone over it still
+// gets a frame of its own): submit's param limits keep one task far below a frame, but 256
+// of them need not be, and a worker refuses a frame over its max_message_bytes.
+std::vector<std::vector<TaskSpec>> SplitFrames(std::vector<TaskSpec> tasks, size_t max_bytes) {
+  std::vector<std::vector<TaskSpec>> frames;
+  size_t bytes = kTaskFrameOverheadBytes;
+  for (TaskSpec& t : tasks) {
+    const size_t b = TaskEncodedBytesBound(t);
+    if (frames.empty() || (bytes + b > max_bytes && !frames.back().empty())) {
+      frames.emplace_back();
+      bytes = kTaskFrameOverheadBytes;
+    }
+    bytes += b;
+    frames.back().push_back(std::move(t));
+  }
+  return frames;
+}
 
 }  // namespace
 
@@ -273,6 +292,7 @@ void Dispatcher::HandleMessage(const RouterMessage& in) {
   const bool from_worker = std::holds_alternative<CreditMsg>(message) ||
                            std::holds_alternative<HeartbeatMsg>(message) ||
                            std::holds_alternative<DoneMsg>(message) ||
+                           std::holds_alternative<RefuseMsg>(message) ||
                            std::holds_alternative<ByeMsg>(message);
   if (!from_worker) {
     CountBad("wrong_type", identity,
@@ -299,7 +319,17 @@ void Dispatcher::HandleMessage(const RouterMessage& in) {
       Reject(identity, "unknown worker");
     }
   } else if (const auto* done = std::get_if<DoneMsg>(&message)) {
-    HandleDone(identity, worker, std::move(*done));
+    HandleDone(identity, worker, *done);
+  } else if (const auto* refuse = std::get_if<RefuseMsg>(&message)) {
+    // A task the worker cannot decode fails the same way on every worker: a permanent
+    // failure, dead-lettered with the worker's reason. Its credit comes back by CREDIT.
+    DoneMsg failed;
+    failed.items.reserve(refuse->items.size());
+    for (const RefuseItem& item : refuse->items) {
+      failed.items.push_back(DoneItem{item.task, ErrorClass::kPermanent,
+                                      "refused by worker " + worker + ": " + item.reason, 0});
+    }
+    HandleDone(identity, worker, failed);
   } else if (std::holds_alternative<ByeMsg>(message)) {
     const size_t requeued = scheduler_->OnWorkerBye(worker);
     spdlog::info("btrq-broker: worker {} said BYE ({} tasks requeued)", worker, requeued);
@@ -361,6 +391,11 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
   if (hello.worker_id.empty()) {
     CountBad("bad_field", identity, "HELLO without a worker id");
     Reject(identity, "HELLO without a worker id");
+    return;
+  }
+  if (Status s = limits::CheckHello(hello); !s.ok()) {
+    CountBad("bad_field", identity, s.message());
+    Reject(identity, s.message());
     return;
   }
   if (!MayTakeId(hello.worker_id, identity)) {
@@ -429,7 +464,12 @@ bool Dispatcher::DispatchAll() {
       }
       const size_t n = tasks.size();
       auto it = identity_of_.find(worker);
-      const SendResult sent = SendTo(it->second, Message(TaskMsg{std::move(tasks)}));
+      SendResult sent = SendResult::kOk;
+      for (std::vector<TaskSpec>& part :
+           SplitFrames(std::move(tasks), options_.limits.max_frame_bytes)) {
+        sent = SendTo(it->second, Message(TaskMsg{std::move(part)}));
+        if (sent != SendResult::kOk) break;
+      }
       if (sent != SendResult::kOk) {
         PeerGone(worker, sent == SendResult::kQueueFull ? "its queue is full" : "unreachable");
         break;

@@ -2,10 +2,59 @@
 
 #include <string>
 
+#include "common/limits.h"
+
 namespace btrq::broker {
 namespace {
 
 bool InTimeRange(int64_t t) { return t >= kMinTime && t < kMaxTime; }
+
+Status TooMany(std::string_view what, size_t value, size_t limit, std::string_view unit) {
+  return Status::InvalidArgument("job: " + std::string(what) + " is " + std::to_string(value) +
+                                 " " + std::string(unit) + "; the limit is " +
+                                 std::to_string(limit));
+}
+
+// The bounds of common/limits.h on the spec's size: what the broker keeps, journals and
+// lists per job, and what every task carries to a worker.
+Status CheckSizes(const JobSpec& spec) {
+  using namespace limits;
+  for (const auto& [what, text] : {std::pair<std::string_view, const std::string*>{
+                                       "name", &spec.name},
+                                   {"collection", &spec.collection},
+                                   {"analytic", &spec.analytic}}) {
+    if (text->size() > kMaxJobTextBytes) {
+      return TooMany(what, text->size(), kMaxJobTextBytes, "bytes");
+    }
+  }
+  if (spec.streams.size() > kMaxJobStreams) {
+    return TooMany("the stream list", spec.streams.size(), kMaxJobStreams, "streams");
+  }
+  if (spec.versions.size() > kMaxJobStreams) {
+    return TooMany("the version list", spec.versions.size(), kMaxJobStreams, "streams");
+  }
+  for (const auto* filters : {&spec.tags, &spec.annotations}) {
+    if (filters->size() > kMaxJobFilters) {
+      return TooMany(filters == &spec.tags ? "tags" : "annotations", filters->size(),
+                     kMaxJobFilters, "filters");
+    }
+    for (const auto& [key, value] : *filters) {
+      const size_t bytes = key.size() + (value ? value->size() : 0);
+      if (bytes > kMaxJobTextBytes) return TooMany("a filter", bytes, kMaxJobTextBytes, "bytes");
+    }
+  }
+  if (Status s = CheckParams(spec.params); !s.ok()) return s.WithContext("job");
+  if (spec.priority < kMinPriority || spec.priority > kMaxPriority) {
+    return Status::InvalidArgument("job: priority " + std::to_string(spec.priority) +
+                                   " is outside [" + std::to_string(kMinPriority) + ", " +
+                                   std::to_string(kMaxPriority) + "]");
+  }
+  if (spec.task_timeout > kMaxTaskTimeoutNs) {
+    return TooMany("task_timeout", static_cast<size_t>(spec.task_timeout), kMaxTaskTimeoutNs,
+                   "ns");
+  }
+  return Status::OK();
+}
 
 }  // namespace
 
@@ -39,7 +88,7 @@ Status JobSpec::Validate() const {
   if (task_timeout <= 0) {
     return Status::InvalidArgument("job: task_timeout must be positive");
   }
-  return Status::OK();
+  return CheckSizes(*this);
 }
 
 std::string_view JobStateName(JobState state) {

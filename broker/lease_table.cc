@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/limits.h"
+
 namespace btrq::broker {
 namespace {
 
@@ -225,7 +227,8 @@ bool LeaseTable::Grant(const TaskKey& key, uint32_t attempt, std::string_view wo
   l.key = key;
   l.attempt = attempt;
   l.worker = workers_[worker_id].name;
-  l.deadline = now + timeout;
+  // Saturating: a timeout near int64's end must not wrap the deadline into the past.
+  l.deadline = limits::SaturatingAdd(now, timeout);
   l.timeout = timeout;
   l.granted = now;
   l.stream_index = stream_index;
@@ -247,10 +250,10 @@ bool LeaseTable::Renew(const TaskKey& key, uint32_t attempt, std::string_view wo
   if (finished) l.finished = true;
   // The cap is for hung executors; a finished task only waits for the sink, which may
   // be away for as long as an outage lasts.
-  const SteadyTime renewed =
-      l.finished ? now + l.timeout
-                 : std::min(now + l.timeout, l.granted + kMaxLeaseTimeouts * l.timeout);
-  const SteadyTime deadline = std::max(l.deadline, renewed);
+  const SteadyTime renewal = limits::SaturatingAdd(now, l.timeout);
+  SteadyTime cap = l.granted;
+  for (int i = 0; i < kMaxLeaseTimeouts; ++i) cap = limits::SaturatingAdd(cap, l.timeout);
+  const SteadyTime deadline = std::max(l.deadline, l.finished ? renewal : std::min(renewal, cap));
   if (deadline == l.deadline) return true;
   l.deadline = deadline;
   ++stale_entries_;  // the entry of the old deadline

@@ -460,8 +460,16 @@ TickOutcome Scheduler::Tick() {
   out.dead_workers = workers_.Silent(now);
   for (const std::string& id : out.dead_workers) RemoveWorker(id, "silent (declared dead)");
   if (journal_ && journal_->file_bytes() > options_.compact_after_bytes &&
-      journal_->file_bytes() > 2 * last_snapshot_bytes_) {
+      journal_->file_bytes() > 2 * last_snapshot_bytes_ && now >= compact_not_before_) {
     out.compaction = Compact();
+    // A failed compaction (a full disk) is retried after a doubling pause, not on every
+    // loop turn: each try writes a whole snapshot.
+    if (out.compaction.ok()) {
+      compact_retry_ = Nanos(0);
+    } else {
+      compact_retry_ = std::clamp(2 * compact_retry_, kCompactRetryMin, kCompactRetryMax);
+      compact_not_before_ = now + compact_retry_;
+    }
   }
   return out;
 }

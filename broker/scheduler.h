@@ -294,6 +294,11 @@ class Scheduler {
   };
   std::unordered_multimap<TaskKey, TakenBack, TaskKeyHash> taken_back_;
   uint64_t last_snapshot_bytes_ = 0;
+  // After a failed compaction, none before compact_not_before_ (pause doubling to 60 s).
+  static constexpr Nanos kCompactRetryMin = std::chrono::seconds(1);
+  static constexpr Nanos kCompactRetryMax = std::chrono::seconds(60);
+  Nanos compact_retry_{0};
+  SteadyTime compact_not_before_{};
 
   uint64_t dispatched_total_ = 0;
   uint64_t done_total_ = 0;

@@ -7,6 +7,14 @@ namespace btrq::broker {
 uint32_t WorkerRegistry::InternAnalytic(const std::string& name) {
   auto [it, inserted] =
       analytic_ids_.try_emplace(name, static_cast<uint32_t>(analytic_ids_.size()));
+  if (inserted) {
+    // A name new to the broker: the workers that announced it can run it.
+    for (auto& [id, w] : workers_) {
+      w.can_run.resize(analytic_ids_.size(), false);
+      w.can_run[it->second] = std::find(w.info.analytics.begin(), w.info.analytics.end(),
+                                        name) != w.info.analytics.end();
+    }
+  }
   return it->second;
 }
 
@@ -21,10 +29,12 @@ void WorkerRegistry::Hello(const HelloMsg& hello, SteadyTime now) {
   w.info.credit = 0;
   w.info.draining = false;
   w.info.last_seen = now;
-  // Analytic ids interned after this HELLO are names this worker did not announce.
-  for (const std::string& a : hello.analytics) InternAnalytic(a);
+  // Only jobs intern names (InternAnalytic): a HELLO's names cost memory only while its
+  // worker is registered, and a new HELLO replaces them, however many a peer invents.
   w.can_run.assign(analytic_ids_.size(), false);
-  for (const std::string& a : hello.analytics) w.can_run[analytic_ids_.at(a)] = true;
+  for (const std::string& a : hello.analytics) {
+    if (auto it = analytic_ids_.find(a); it != analytic_ids_.end()) w.can_run[it->second] = true;
+  }
 }
 
 RegisteredWorker* WorkerRegistry::Find(std::string_view id) {

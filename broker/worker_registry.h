@@ -49,11 +49,13 @@ class WorkerRegistry {
   // A worker not heard from for longer than `silence` is reported by Silent().
   explicit WorkerRegistry(Nanos silence) : silence_(silence) {}
 
-  // A small dense id per analytic name, stable for the registry's life.
+  // A small dense id per analytic name, stable for the registry's life. Called for the
+  // analytics of jobs only (names the broker validated), so the table stays small.
   uint32_t InternAnalytic(const std::string& name);
 
   // Registers, or re-registers, the worker that sent `hello`: its credit resets to 0 and
-  // it stops draining; counters and in_flight are kept.
+  // it stops draining; counters and in_flight are kept; its analytics are replaced.
+  // REQUIRES: `hello` passed CheckHello (bounded names).
   void Hello(const HelloMsg& hello, SteadyTime now);
   // nullptr for a worker that has not said HELLO (or was removed).
   RegisteredWorker* Find(std::string_view id);

@@ -31,6 +31,7 @@
 //   BROKER_HB (12)     -     empty map
 //   DRAIN (13)         -     empty map
 //   REJECT (14)        r     str                     yes       reason
+//   REFUSE (15)        i     array of refuse-item    yes       items
 //   RESULT (20)        r     array of result         yes       results
 //   ACK (21)           k     array of ack-key        yes       keys
 //
@@ -38,8 +39,10 @@
 //   taskref   taskkey keys + {n: uint32 attempt}
 //   done-item taskref keys + {c: uint error class 0|1|2, m: str message (optional, ""),
 //                             pr: int64 points_read (optional, 0),
+//                             dd: uint 0|1 dependency down (optional, 0),
 //                             rc: bin receipt (optional, empty)}
 //   ack-key   taskkey keys + {n: uint32 attempt, rc: bin receipt (both optional, together)}
+//   refuse-item taskref keys + {m: str reason}
 //   task      taskref keys + {e: int64 end, v: uint64 version, an: str analytic,
 //                             p: fields (optional, empty), se: int64 stream_earliest,
 //                             sl: int64 stream_latest, lt: bin lease token (optional)}
@@ -189,6 +192,15 @@ class Encoder {
     MapHeader(1);
     Key("j"), Uint(m.job);
   }
+  void Body(const RefuseMsg& m) {
+    MapHeader(1);
+    Key("i"), ArrayHeader(m.items.size());
+    for (const auto& item : m.items) {
+      MapHeader(5);
+      TaskRefFields(item.task);
+      Key("m"), Str(item.reason);
+    }
+  }
   void Body(const RejectMsg& m) {
     MapHeader(1);
     Key("r"), Str(m.reason);
@@ -259,6 +271,18 @@ DecodeErrorReason DecodeReasonOf(const Status& status) {
     return DecodeErrorReason::kNone;
   }
   return static_cast<DecodeErrorReason>(sub);
+}
+
+size_t TaskEncodedBytesBound(const TaskSpec& task) {
+  // A map header (5), ten keys (3 each), nine scalars (9 each, the stream's bin 18) and
+  // the analytic's str header (5); each param a str header (5), a value (9, or 5 + str).
+  size_t bytes = 5 + 10 * 3 + 9 * 9 + 18 + 5 + task.analytic.size() + 5;
+  if (!task.lease_token.empty()) bytes += 3 + 5 + task.lease_token.size();  // key "lt", bin
+  for (const auto& [name, value] : task.params) {
+    bytes += 5 + name.size() + 9;
+    if (const auto* s = std::get_if<std::string>(&value)) bytes += s->size();
+  }
+  return bytes;
 }
 
 void EncodeMessage(const Message& message, std::string* out) {

@@ -9,7 +9,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/limits.h"
 #include "common/messages.h"
 #include "common/status.h"
 
@@ -20,16 +22,16 @@ namespace btrq {
 // of N bytes never costs more than the decoded message itself (itself bounded by N).
 struct CodecLimits {
   // A longer frame is rejected before any parsing ("too_large").
-  size_t max_frame_bytes = 16u << 20;  // 16 MiB
+  size_t max_frame_bytes = limits::kMaxFrameBytes;  // 16 MiB
   // Nesting of arrays and maps, the frame array counting as 1. Our messages need 5;
   // values deeper than this (in unknown keys too) are rejected. Clamped to 64.
   uint32_t max_depth = 8;
   // Longest str and bin payloads.
-  uint32_t max_str = 1u << 20;  // 1 MiB
-  uint32_t max_bin = 1u << 20;  // 1 MiB
+  uint32_t max_str = limits::kMaxStrBytes;  // 1 MiB
+  uint32_t max_bin = limits::kMaxBinBytes;  // 1 MiB
   // Most elements in one array, and most key/value pairs in one map.
-  uint32_t max_array = 1u << 20;
-  uint32_t max_map = 4096;
+  uint32_t max_array = limits::kMaxArrayElements;
+  uint32_t max_map = limits::kMaxMapPairs;
   // Largest ext payload; 0 rejects every ext value (we define none).
   uint32_t max_ext = 0;
 };
@@ -65,5 +67,23 @@ void EncodeResults(std::span<const TaskResult* const> results, std::string_view 
 // whose message starts with the reason's name and whose subcode is the DecodeErrorReason;
 // never throws, whatever the peer sent. Unknown body keys are skipped (within limits).
 Result<Message> DecodeMessage(std::string_view frame, const CodecLimits& limits = CodecLimits());
+
+// An upper bound on the bytes one task adds to a TASK frame, and the frame's own bytes
+// besides its tasks, so a sender can keep its frames under a peer's max_frame_bytes.
+size_t TaskEncodedBytesBound(const TaskSpec& task);
+inline constexpr size_t kTaskFrameOverheadBytes = 32;
+
+// A TASK frame that DecodeMessage refused, split into the tasks that do decode within
+// `limits` (all but max_frame_bytes) and, for each that does not, its key and attempt
+// (read with every size limit raised to the frame's length) and why. `lost` counts tasks
+// whose key could not be read either. InvalidMessage when the frame is not a TASK frame
+// or its task list cannot be walked; never throws.
+struct SalvagedTasks {
+  TaskMsg tasks;
+  std::vector<RefuseItem> refused;
+  size_t lost = 0;
+};
+Result<SalvagedTasks> SalvageTaskFrame(std::string_view frame,
+                                       const CodecLimits& limits = CodecLimits());
 
 }  // namespace btrq

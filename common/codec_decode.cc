@@ -279,29 +279,51 @@ bool DecodeBody(MsgpackReader& r, DoneMsg* m) {
   });
 }
 
-bool DecodeBody(MsgpackReader& r, TaskMsg* m) {
-  static constexpr KeySpec kKeys[] = {{"t", true}};
+// One task map, at depth 4.
+bool DecodeTask(MsgpackReader& r, TaskSpec* t) {
   static constexpr KeySpec kTaskKeys[] = {{"j", true},  {"s", true},  {"b", true}, {"n", true},
                                           {"e", true},  {"v", true},  {"an", true},
                                           {"p", false}, {"se", true}, {"sl", true},
                                           {"lt", false}};
+  return DecodeMap(r, 4, kTaskKeys, "task", [&](size_t k) {
+    switch (k) {
+      case kAttempt: return r.ReadUint32(&t->attempt, "key 'n'");
+      case 4: return r.ReadInt64(&t->end, "key 'e'");
+      case 5: return r.ReadUint64(&t->version, "key 'v'");
+      case 6: return ReadString(r, &t->analytic, "key 'an'");
+      case 7: return ReadFields(r, 5, &t->params, "params");
+      case 8: return r.ReadInt64(&t->stream_earliest, "key 'se'");
+      case 9: return r.ReadInt64(&t->stream_latest, "key 'sl'");
+      case 10: return ReadBytes(r, &t->lease_token, "key 'lt'");
+      default: return ReadTaskKeyField(r, k, &t->key);
+    }
+  });
+}
+
+bool DecodeBody(MsgpackReader& r, TaskMsg* m) {
+  static constexpr KeySpec kKeys[] = {{"t", true}};
   return DecodeMap(r, 2, kKeys, "TASK", [&](size_t) {
     uint32_t n;
     return DecodeArray(r, 3, "tasks", &n, [&](uint32_t i) {
       if (i == 0) m->tasks.reserve(std::min(n, kMaxReserve));
-      TaskSpec& t = m->tasks.emplace_back();
-      return DecodeMap(r, 4, kTaskKeys, "task", [&](size_t k) {
-        switch (k) {
-          case kAttempt: return r.ReadUint32(&t.attempt, "key 'n'");
-          case 4: return r.ReadInt64(&t.end, "key 'e'");
-          case 5: return r.ReadUint64(&t.version, "key 'v'");
-          case 6: return ReadString(r, &t.analytic, "key 'an'");
-          case 7: return ReadFields(r, 5, &t.params, "params");
-          case 8: return r.ReadInt64(&t.stream_earliest, "key 'se'");
-          case 9: return r.ReadInt64(&t.stream_latest, "key 'sl'");
-          case 10: return ReadBytes(r, &t.lease_token, "key 'lt'");
-          default: return ReadTaskKeyField(r, k, &t.key);
-        }
+      return DecodeTask(r, &m->tasks.emplace_back());
+    });
+  });
+}
+
+bool DecodeBody(MsgpackReader& r, RefuseMsg* m) {
+  static constexpr KeySpec kKeys[] = {{"i", true}};
+  static constexpr KeySpec kItemKeys[] = {
+      {"j", true}, {"s", true}, {"b", true}, {"n", true}, {"m", true}};
+  return DecodeMap(r, 2, kKeys, "REFUSE", [&](size_t) {
+    uint32_t n;
+    return DecodeArray(r, 3, "items", &n, [&](uint32_t i) {
+      if (i == 0) m->items.reserve(std::min(n, kMaxReserve));
+      RefuseItem& item = m->items.emplace_back();
+      return DecodeMap(r, 4, kItemKeys, "refuse item", [&](size_t k) {
+        if (k == kAttempt) return r.ReadUint32(&item.task.attempt, "key 'n'");
+        if (k == 4) return ReadString(r, &item.reason, "key 'm'");
+        return ReadTaskKeyField(r, k, &item.task.key);
       });
     });
   });
@@ -396,6 +418,7 @@ bool DecodeTyped(MsgpackReader& r, MessageType type, Message* out) {
       return DecodeEmptyBody(r, "BROKER_HEARTBEAT");
     case MessageType::kDrain: out->emplace<DrainMsg>(); return DecodeEmptyBody(r, "DRAIN");
     case MessageType::kReject: return DecodeInto<RejectMsg>(r, out);
+    case MessageType::kRefuse: return DecodeInto<RefuseMsg>(r, out);
     case MessageType::kResult: return DecodeInto<ResultMsg>(r, out);
     case MessageType::kAck: return DecodeInto<AckMsg>(r, out);
   }
@@ -409,6 +432,7 @@ bool IsKnownType(uint64_t t) {
     case MessageType::kDone: case MessageType::kBye: case MessageType::kTask:
     case MessageType::kCancel: case MessageType::kBrokerHeartbeat: case MessageType::kDrain:
     case MessageType::kReject: case MessageType::kResult: case MessageType::kAck:
+    case MessageType::kRefuse:
       return t <= std::numeric_limits<uint32_t>::max();
   }
   return false;
@@ -468,6 +492,65 @@ Result<Message> DecodeFrame(std::string_view frame, const CodecLimits& limits) {
   return message;
 }
 
+// `limits` with every size bound raised to the frame's length (announced counts are still
+// checked against the bytes left), to walk a frame that broke them.
+CodecLimits Lenient(const CodecLimits& limits, size_t frame_size) {
+  CodecLimits out = limits;
+  const auto n = static_cast<uint32_t>(
+      std::min<size_t>(frame_size, std::numeric_limits<uint32_t>::max()));
+  out.max_frame_bytes = std::max(limits.max_frame_bytes, frame_size);
+  out.max_str = std::max(out.max_str, n);
+  out.max_bin = std::max(out.max_bin, n);
+  out.max_array = std::max(out.max_array, n);
+  out.max_map = std::max(out.max_map, n);
+  return out;
+}
+
+// One task's bytes: kept when it decodes within `limits`, else refused by its key.
+void SalvageOne(std::string_view bytes, const CodecLimits& limits, const CodecLimits& lenient,
+                SalvagedTasks* out) {
+  MsgpackReader strict(bytes, limits);
+  TaskSpec task;
+  if (DecodeTask(strict, &task) && strict.at_end()) {
+    out->tasks.tasks.push_back(std::move(task));
+    return;
+  }
+  MsgpackReader keys(bytes, lenient);
+  RefuseItem item;
+  if (!DecodeTaskRef(keys, &item.task)) {
+    ++out->lost;
+    return;
+  }
+  item.reason = std::string(DecodeErrorReasonName(strict.reason())) + ": " + strict.error();
+  out->refused.push_back(std::move(item));
+}
+
+Result<SalvagedTasks> SalvageFrame(std::string_view frame, const CodecLimits& limits) {
+  const CodecLimits lenient = Lenient(limits, frame.size());
+  MsgpackReader r(frame, lenient);
+  uint32_t n = 0;
+  uint64_t version = 0, type = 0;
+  if (!r.ReadArrayHeader(1, &n, "frame") || n != 3 ||
+      !r.ReadUint64(&version, "protocol version") || version != kProtocolVersion ||
+      !r.ReadUint64(&type, "message type") || type != static_cast<uint64_t>(MessageType::kTask)) {
+    return DecodeFailure(DecodeErrorReason::kMalformed, "not a TASK frame");
+  }
+  SalvagedTasks out;
+  static constexpr KeySpec kKeys[] = {{"t", true}};
+  const bool ok = DecodeMap(r, 2, kKeys, "TASK", [&](size_t) {
+    uint32_t count;
+    return DecodeArray(r, 3, "tasks", &count, [&](uint32_t) {
+      const size_t begin = frame.size() - r.remaining();
+      if (!r.Skip(4)) return false;
+      SalvageOne(frame.substr(begin, frame.size() - r.remaining() - begin), limits, lenient,
+                 &out);
+      return true;
+    });
+  });
+  if (!ok) return DecodeFailure(r.reason(), r.error());
+  return out;
+}
+
 }  // namespace
 
 Result<Message> DecodeMessage(std::string_view frame, const CodecLimits& limits) {
@@ -479,6 +562,14 @@ Result<Message> DecodeMessage(std::string_view frame, const CodecLimits& limits)
     return DecodeFailure(DecodeErrorReason::kLimits,
                          "out of memory decoding a frame of " + std::to_string(frame.size()) +
                              " bytes");
+  }
+}
+
+Result<SalvagedTasks> SalvageTaskFrame(std::string_view frame, const CodecLimits& limits) {
+  try {
+    return SalvageFrame(frame, limits);
+  } catch (const std::bad_alloc&) {
+    return DecodeFailure(DecodeErrorReason::kLimits, "out of memory salvaging a TASK frame");
   }
 }
 

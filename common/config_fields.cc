@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/config_internal.h"
+#include "common/limits.h"
 #include "common/logging.h"
 #include "common/number_format.h"
 #include "common/time_util.h"
@@ -151,7 +152,13 @@ ConfigBinder::SectionBuilder& ConfigBinder::SectionBuilder::Duration(std::string
                                                                       std::string doc) {
   auto f = NewField(std::move(key), ConfigType::kDuration, nanos, std::move(doc));
   f->parse = [nanos](std::string_view t) {
-    BTRQ_ASSIGN_OR_RETURN(*nanos, ParseDuration(t));
+    BTRQ_ASSIGN_OR_RETURN(const int64_t parsed, ParseDuration(t));
+    // Every config duration is added to a time point somewhere: bounded here, once.
+    if (parsed > limits::kMaxConfigDurationNs) {
+      return Status::InvalidArgument("duration '" + std::string(t) + "' exceeds the limit of " +
+                                     FormatDuration(limits::kMaxConfigDurationNs));
+    }
+    *nanos = parsed;
     return Status::OK();
   };
   f->format = [nanos] { return FormatDuration(*nanos); };

@@ -1,6 +1,10 @@
 #include "common/http_server.h"
 
+#include <charconv>
+#include <cstdint>
 #include <utility>
+
+#include "common/limits.h"
 
 namespace btrq {
 
@@ -29,6 +33,27 @@ Status HttpServer::Start(Options options) {
   if (options_.listen.empty()) return Status::OK();
   if (!server_) return Status::FailedPrecondition("the HTTP server has been stopped");
   BTRQ_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(options_.listen));
+  // None of our routes takes a body. httplib would read one whole into memory before
+  // routing (a 1 GiB POST cost 1 GiB), so a request that announces more than the limit, or
+  // a chunked one, is answered 413 from its headers and its connection closed unread.
+  server_->set_payload_max_length(limits::kMaxHttpBodyBytes);
+  server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    const bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") !=
+                         std::string::npos;
+    const std::string length = req.get_header_value("Content-Length");
+    uint64_t announced = 0;
+    const char* end = length.data() + length.size();
+    const auto parsed = std::from_chars(length.data(), end, announced);
+    const bool too_long = !length.empty() && (parsed.ec != std::errc() || parsed.ptr != end ||
+                                              announced > limits::kMaxHttpBodyBytes);
+    if (!chunked && !too_long) return httplib::Server::HandlerResponse::Unhandled;
+    res.status = 413;
+    res.set_header("Connection", "close");
+    res.set_content("request bodies are limited to " +
+                        std::to_string(limits::kMaxHttpBodyBytes) + " bytes\n",
+                    "text/plain");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(options_.render_metrics(), "text/plain; version=0.0.4; charset=utf-8");
   });

@@ -18,6 +18,7 @@ constexpr MessageType TypeOfAlternative() {
   else if constexpr (std::is_same_v<T, DrainMsg>) return MessageType::kDrain;
   else if constexpr (std::is_same_v<T, RejectMsg>) return MessageType::kReject;
   else if constexpr (std::is_same_v<T, ResultMsg>) return MessageType::kResult;
+  else if constexpr (std::is_same_v<T, RefuseMsg>) return MessageType::kRefuse;
   else {
     static_assert(std::is_same_v<T, AckMsg>, "every Message alternative needs a MessageType");
     return MessageType::kAck;
@@ -43,6 +44,7 @@ std::string_view MessageTypeName(MessageType t) {
     case MessageType::kBrokerHeartbeat: return "BROKER_HEARTBEAT";
     case MessageType::kDrain: return "DRAIN";
     case MessageType::kReject: return "REJECT";
+    case MessageType::kRefuse: return "REFUSE";
     case MessageType::kResult: return "RESULT";
     case MessageType::kAck: return "ACK";
   }

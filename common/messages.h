@@ -33,6 +33,8 @@ enum class MessageType : uint32_t {
   kBrokerHeartbeat = 12,
   kDrain = 13,
   kReject = 14,
+  // worker -> broker
+  kRefuse = 15,
   // worker -> sink, sink -> worker
   kResult = 20,
   kAck = 21,
@@ -125,6 +127,17 @@ struct RejectMsg {
   std::string reason;
 };
 
+// A task the worker cannot take (its TASK frame broke a limit of the worker's codec):
+// the broker dead-letters it with `reason`. Its credit comes back in a later CREDIT.
+struct RefuseItem {
+  TaskRef task;
+  std::string reason;
+};
+
+struct RefuseMsg {
+  std::vector<RefuseItem> items;
+};
+
 struct TaskResult {
   TaskRef task;
   int64_t end = 0;
@@ -154,7 +167,7 @@ struct AckMsg {
 
 using Message = std::variant<HelloMsg, CreditMsg, HeartbeatMsg, DoneMsg, ByeMsg, TaskMsg,
                              CancelMsg, BrokerHeartbeatMsg, DrainMsg, RejectMsg, ResultMsg,
-                             AckMsg>;
+                             AckMsg, RefuseMsg>;
 
 MessageType TypeOf(const Message& m);
 std::string_view MessageTypeName(MessageType t);

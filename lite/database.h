@@ -11,6 +11,8 @@
 //
 // Errors carry the BTrDB status code as Status::subcode() (see BtrdbCode).
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -84,6 +86,9 @@ struct DatabaseOptions {
   std::string data_dir;
   // A snapshot is written in the background once the live log outgrows this.
   uint64_t checkpoint_log_bytes = uint64_t{256} << 20;
+  // After a failed background checkpoint, the first pause before the next try (doubling
+  // up to 60 s).
+  std::chrono::milliseconds checkpoint_retry_min{1000};
 };
 
 struct RecoveryInfo {
@@ -134,6 +139,8 @@ class Database {
   // Writes a snapshot now and drops the logs it covers. No-op in memory mode.
   Status Checkpoint();
   const RecoveryInfo& recovery() const { return recovery_; }
+  // Background checkpoints that failed since Open.
+  uint64_t checkpoint_failures() const { return checkpoint_failures_.load(); }
   bool durable() const { return !options_.data_dir.empty(); }
 
  private:
@@ -175,6 +182,7 @@ class Database {
   bool bg_stop_ BTRQ_GUARDED_BY(bg_mu_) = false;
   bool bg_wanted_ BTRQ_GUARDED_BY(bg_mu_) = false;
   std::thread bg_;
+  std::atomic<uint64_t> checkpoint_failures_{0};
 };
 
 }  // namespace btrq::lite

@@ -3,6 +3,7 @@
 #include "lite/database.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -248,6 +249,7 @@ Status Database::Checkpoint() {
 }
 
 void Database::CheckpointLoop() {
+  std::chrono::milliseconds pause{0};
   for (;;) {
     {
       MutexLock l(&bg_mu_);
@@ -255,8 +257,21 @@ void Database::CheckpointLoop() {
       if (bg_stop_) return;
       bg_wanted_ = false;
     }
-    // A failed checkpoint leaves the logs in place; the next trigger retries.
-    Checkpoint().IgnoreError();
+    // A failed checkpoint (a full disk) leaves the logs in place. Every append past the
+    // size asks again, so without a pause it would rewrite the snapshot on each write:
+    // retry after a doubling pause (1 s to 60 s), which only Close() cuts short.
+    if (Checkpoint().ok()) {
+      pause = std::chrono::milliseconds(0);
+      continue;
+    }
+    checkpoint_failures_.fetch_add(1);
+    pause = std::min(std::max(2 * pause, options_.checkpoint_retry_min),
+                     std::chrono::milliseconds(60'000));
+    MutexLock l(&bg_mu_);
+    const auto until = std::chrono::steady_clock::now() + pause;
+    while (!bg_stop_ && std::chrono::steady_clock::now() < until) {
+      bg_cv_.WaitFor(&bg_mu_, until - std::chrono::steady_clock::now());
+    }
   }
 }
 

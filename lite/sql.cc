@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <optional>
 #include <regex>
 #include <set>
@@ -124,16 +125,46 @@ std::string JsonOf(const Column& c, const Uuid& id, const StreamMeta& m) {
   return v ? JsonQuote(*v) : "null";
 }
 
+}  // namespace
+
 bool LikeMatch(std::string_view s, std::string_view p) {
-  if (p.empty()) return s.empty();
-  if (p[0] == '%') {
-    for (size_t i = 0; i <= s.size(); ++i) {
-      if (LikeMatch(s.substr(i), p.substr(1))) return true;
+  // Greedy with one backtrack point, the last '%' seen: each '%' only ever moves forward
+  // through `s`, so O(|s| * |p|) whatever the pattern (the recursive form was exponential
+  // in the number of '%').
+  size_t si = 0, pi = 0;
+  size_t star = std::string_view::npos, mark = 0;
+  while (si < s.size()) {
+    if (pi < p.size() && p[pi] == '%') {
+      star = pi++;
+      mark = si;
+    } else if (pi < p.size() && (p[pi] == '_' || p[pi] == s[si])) {
+      ++si;
+      ++pi;
+    } else if (star != std::string_view::npos) {
+      pi = star + 1;
+      si = ++mark;
+    } else {
+      return false;
     }
-    return false;
   }
-  return !s.empty() && (p[0] == '_' || p[0] == s[0]) && LikeMatch(s.substr(1), p.substr(1));
+  while (pi < p.size() && p[pi] == '%') ++pi;
+  return pi == p.size();
 }
+
+namespace {
+
+// A LIMIT or $N: digits only, below 2^64; otherwise the in-band BadSQLValue (stoull threw,
+// which gRPC answered as UNKNOWN).
+Result<uint64_t> ParseSqlNumber(std::string_view text, std::string_view what) {
+  uint64_t n = 0;
+  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || parsed.ec != std::errc() || parsed.ptr != text.data() + text.size()) {
+    return BtrdbError(kBadSqlValue, std::string(what) + " '" + std::string(text) +
+                                        "' is not a number below 2^64");
+  }
+  return n;
+}
+
 
 class Parser {
  public:
@@ -167,7 +198,10 @@ class Parser {
     const Token& tok = t_[i_++];
     if (tok.kind == Token::kString || tok.kind == Token::kNumber) return tok.text;
     if (tok.kind == Token::kParam) {
-      const size_t n = tok.text.empty() ? 0 : std::stoul(tok.text);
+      uint64_t n = 0;
+      if (!tok.text.empty()) {
+        BTRQ_ASSIGN_OR_RETURN(n, ParseSqlNumber(tok.text, "parameter $"));
+      }
       if (n == 0 || n > params_.size()) return BtrdbError(kBadSqlValue, "no value for parameter $" + tok.text);
       return params_[n - 1];
     }
@@ -234,7 +268,7 @@ class Parser {
     }
     if (Eat("limit")) {
       if (i_ >= t_.size() || t_[i_].kind != Token::kNumber) return Unsupported("LIMIT needs a number");
-      limit = std::stoull(t_[i_++].text);
+      BTRQ_ASSIGN_OR_RETURN(limit, ParseSqlNumber(t_[i_++].text, "LIMIT"));
     }
     if (!done()) return Unsupported("unexpected '" + t_[i_].text + "'");
     return Status::OK();

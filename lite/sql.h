@@ -15,12 +15,16 @@
 // a bad parameter reference answers 441 (BadSQLValue).
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lite/database.h"
 #include "common/status.h"
 
 namespace btrq::lite {
+
+// SQL LIKE: '%' any run, '_' any one byte, the rest literal. O(|s| * |pattern|).
+bool LikeMatch(std::string_view s, std::string_view pattern);
 
 Result<std::vector<std::string>> RunSqlQuery(const Database& db, const std::string& query,
                                              const std::vector<std::string>& params);

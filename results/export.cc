@@ -64,6 +64,11 @@ bool IsFixedColumn(std::string_view name) {
 void AppendCsvCell(std::string_view text, std::string* out) {
   const bool quote = text.find_first_of(",\"\r\n") != std::string_view::npos;
   if (quote) out->push_back('"');
+  // A spreadsheet runs a text cell that starts like a formula: a single quote in front
+  // makes it text (OWASP's advice for CSV injection). Our numbers never go through here.
+  if (!text.empty() && std::string_view("=+-@\t\r").find(text.front()) != std::string_view::npos) {
+    out->push_back('\'');
+  }
   ForEachUtf8(text, [out](std::string_view piece) {
     if (piece == "\"") {
       out->append("\"\"");
@@ -129,17 +134,26 @@ std::string ToJsonLine(const StoredResult& result) {
   return out;
 }
 
-CsvWriter::CsvWriter(const std::vector<StoredResult>& first_page)
-    : columns_(kFixedColumns.begin(), kFixedColumns.end()) {
-  std::unordered_set<std::string> seen;
-  for (const StoredResult& s : first_page) {
-    for (const auto& field : s.result.fields) {
-      if (seen.insert(field.first).second) {
-        field_names_.push_back(field.first);
-        columns_.push_back(ExportFieldName(field.first));
-      }
-    }
+CsvWriter::CsvWriter() : columns_(kFixedColumns.begin(), kFixedColumns.end()) {}
+
+CsvWriter::CsvWriter(const std::vector<StoredResult>& results) : CsvWriter() {
+  for (const StoredResult& s : results) {
+    if (!AddColumnsOf(s).ok()) break;
   }
+}
+
+Status CsvWriter::AddColumnsOf(const StoredResult& result) {
+  for (const auto& field : result.result.fields) {
+    if (seen_.contains(field.first)) continue;
+    if (field_names_.size() >= kMaxCsvFieldColumns) {
+      return Status::ResourceExhausted("more than " + std::to_string(kMaxCsvFieldColumns) +
+                                       " distinct field names; use --format jsonl");
+    }
+    seen_.insert(field.first);
+    field_names_.push_back(field.first);
+    columns_.push_back(ExportFieldName(field.first));
+  }
+  return Status::OK();
 }
 
 void CsvWriter::AppendHeader(std::string* out) const {

@@ -11,7 +11,10 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
+
+#include "common/status.h"
 
 #include "results/stored_result.h"
 
@@ -25,12 +28,23 @@ std::string ToJsonLine(const StoredResult& result);
 
 // CSV per RFC 4180: CRLF line ends, a field is quoted when it holds a comma, a quote,
 // CR or LF (quotes doubled). Doubles as in JSON, NaN as "nan", ±Inf as "inf"/"-inf".
+// A text cell starting with = + - @ TAB or CR gets a ' in front (no spreadsheet formula).
 class CsvWriter {
  public:
-  // The columns are the fixed ones plus the union of the field names in `first_page`,
-  // in order of first appearance. Fields of later results that are not among them are
-  // left out; columns a result lacks are empty.
-  explicit CsvWriter(const std::vector<StoredResult>& first_page);
+  // At most this many field columns (the fixed ones aside), so that a set of results
+  // with ever new field names costs bounded memory.
+  static constexpr size_t kMaxCsvFieldColumns = 4096;
+
+  // The fixed columns only; AddColumnsOf adds the field columns.
+  CsvWriter();
+  // The columns are the fixed ones plus the union of the field names in `results`, in
+  // order of first appearance (up to kMaxCsvFieldColumns).
+  explicit CsvWriter(const std::vector<StoredResult>& results);
+
+  // Adds a column for each field name of `result` not seen yet. Call for every result
+  // before the header: fields of a result whose names have no column are left out, and
+  // columns a result lacks are empty. ResourceExhausted past kMaxCsvFieldColumns.
+  Status AddColumnsOf(const StoredResult& result);
 
   const std::vector<std::string>& columns() const { return columns_; }
 
@@ -42,6 +56,7 @@ class CsvWriter {
  private:
   std::vector<std::string> columns_;       // fixed columns, then field columns
   std::vector<std::string> field_names_;   // the fields' own names, per field column
+  std::unordered_set<std::string> seen_;   // field_names_, for lookup
 };
 
 // The name a field is written under (adds "field_" when it clashes with a fixed column).

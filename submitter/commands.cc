@@ -283,7 +283,21 @@ Status ExportResults(SinkClient& sink, const ResultsOptions& options, const Comm
     return Status::OK();
   };
 
+  // CSV takes its columns from every result, not the first page: a first pass collects
+  // the field names (bounded by CsvWriter), the second writes the rows.
   std::unique_ptr<results::CsvWriter> csv;
+  if (options.format == ResultFormat::kCsv) {
+    csv = std::make_unique<results::CsvWriter>();
+    BTRQ_RETURN_IF_ERROR(
+        sink.GetResults(options.job, options.limit, [&](const v1::ResultBatch& batch) {
+              for (const v1::Result& r : batch.results()) {
+                BTRQ_ASSIGN_OR_RETURN(results::StoredResult stored, results::ResultFromProto(r));
+                BTRQ_RETURN_IF_ERROR(csv->AddColumnsOf(stored));
+              }
+              return Status::OK();
+            }).WithContext("results of job " + std::to_string(options.job)));
+  }
+  bool header_written = false;
   uint64_t count = 0;
   std::string buffer;
   Status s = sink.GetResults(options.job, options.limit, [&](const v1::ResultBatch& batch) {
@@ -294,10 +308,10 @@ Status ExportResults(SinkClient& sink, const ResultsOptions& options, const Comm
       page.push_back(std::move(stored));
     }
     buffer.clear();
-    if (options.format == ResultFormat::kCsv) {
-      if (!csv) {
-        csv = std::make_unique<results::CsvWriter>(page);
+    if (csv) {
+      if (!header_written) {
         csv->AppendHeader(&buffer);
+        header_written = true;
       }
       for (const results::StoredResult& r : page) csv->AppendRow(r, &buffer);
     } else {
@@ -308,10 +322,10 @@ Status ExportResults(SinkClient& sink, const ResultsOptions& options, const Comm
     return Status::OK();
   });
   if (!s.ok()) return s.WithContext("results of job " + std::to_string(options.job));
-  if (options.format == ResultFormat::kCsv && !csv) {
+  if (csv && !header_written) {
     // No results: the header of the fixed columns still makes a valid, empty table.
     buffer.clear();
-    results::CsvWriter({}).AppendHeader(&buffer);
+    csv->AppendHeader(&buffer);
     BTRQ_RETURN_IF_ERROR(write(buffer));
   }
   if (!file) {

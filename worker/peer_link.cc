@@ -75,7 +75,7 @@ void PeerLink::Receive(size_t max, const std::function<bool()>& keep_going,
                        "btrq-worker: receiving failed: {}", received.status().ToString());
         return;
       }
-      on_bad("envelope", received.status().message());
+      on_bad("envelope", received.status().message(), std::string_view());
       continue;
     }
     if (!*received) return;
@@ -83,7 +83,8 @@ void PeerLink::Receive(size_t max, const std::function<bool()>& keep_going,
     heard_ = clock_->Now();
     auto decoded = DecodeMessage(frames.front().to_string_view(), limits_);
     if (!decoded.ok()) {
-      on_bad(DecodeErrorReasonName(DecodeReasonOf(decoded.status())), decoded.status().message());
+      on_bad(DecodeErrorReasonName(DecodeReasonOf(decoded.status())), decoded.status().message(),
+             frames.front().to_string_view());
       continue;
     }
     on_message(std::move(decoded).value());

@@ -43,8 +43,10 @@ class PeerLink {
   // A decoded message from the peer.
   using MessageFn = std::function<void(Message)>;
   // A frame dropped: `reason` is a btrq_bad_messages_total reason ("envelope", or a
-  // DecodeErrorReasonName), `detail` says what was wrong.
-  using BadFrameFn = std::function<void(std::string_view reason, const std::string& detail)>;
+  // DecodeErrorReasonName), `detail` says what was wrong; `frame` is its bytes (empty for
+  // an envelope error), valid during the call.
+  using BadFrameFn = std::function<void(std::string_view reason, const std::string& detail,
+                                        std::string_view frame)>;
 
   // `context`, `clock` and `log_limiter` are borrowed and must outlive the link.
   PeerLink(PeerLinkOptions options, zmq::context_t* context, Clock* clock,

@@ -99,6 +99,12 @@ class Worker::Impl {
   Status StartHttp();
   void StopHttp();
   PeerLinkOptions LinkOptions(Peer peer) const;
+  // The codec limits our links decode with.
+  CodecLimits LinkLimits() const {
+    CodecLimits limits;
+    limits.max_frame_bytes = static_cast<size_t>(config_.max_message_bytes);
+    return limits;
+  }
   PeerLink& LinkOf(Peer peer) { return peer == Peer::kBroker ? *broker_ : *sink_; }
   // A new broker socket (`again`: after silence, counted), then HELLO + CREDIT.
   Status ConnectBroker(bool again);
@@ -112,6 +118,11 @@ class Worker::Impl {
   void HandleBroker(Message message);
   void HandleSink(Message message);
   void OnTasks(TaskMsg& msg);
+  // A frame from the broker that did not decode: if it is a TASK frame, runs the tasks in
+  // it that decode and REFUSEs the rest; if its tasks cannot even be counted, HELLOs again
+  // (which resets the broker's credit for us) so that no credit leaks.
+  void OnBadBrokerFrame(std::string_view frame);
+  void Refuse(std::vector<RefuseItem> items);
   void OnCancel(JobId job);
   void OnReject(const std::string& reason);
   void StartDrain(std::string_view why);
@@ -344,8 +355,9 @@ void Worker::Impl::ReceiveFrom(Peer peer) {
           HandleSink(std::move(message));
         }
       },
-      [this, peer](std::string_view reason, const std::string& detail) {
+      [this, peer](std::string_view reason, const std::string& detail, std::string_view frame) {
         CountBad(reason, peer, detail);
+        if (peer == Peer::kBroker && !frame.empty()) OnBadBrokerFrame(frame);
       });
 }
 
@@ -412,6 +424,44 @@ void Worker::Impl::OnTasks(TaskMsg& msg) {
   }
   msg.tasks.resize(kept);
   if (!msg.tasks.empty()) executor_->SubmitBatch(std::move(msg.tasks));
+}
+
+void Worker::Impl::OnBadBrokerFrame(std::string_view frame) {
+  Result<SalvagedTasks> salvaged = SalvageTaskFrame(frame, LinkLimits());
+  if (!salvaged.ok()) {
+    // Not a TASK frame we can walk (or not a TASK at all): whatever credit it used is
+    // unknown. A HELLO resets the broker's count of it to ours; leases of any lost tasks
+    // expire and are retried. At most once per heartbeat interval.
+    if (clock_->Now() - last_hello_ >= Nanos(config_.worker.heartbeat_interval)) {
+      spdlog::warn("btrq-worker: an undecodable frame from the broker ({}); saying HELLO "
+                   "again to resynchronise credit", salvaged.status().message());
+      SendHello();
+    }
+    return;
+  }
+  SalvagedTasks& s = *salvaged;
+  // Refused and lost tasks used credit the broker counted; their slots are free at once.
+  const size_t spent = s.refused.size() + s.lost;
+  credit_outstanding_ -= static_cast<uint32_t>(std::min<size_t>(credit_outstanding_, spent));
+  if (s.lost > 0) {
+    LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "lost-tasks",
+                   spdlog::level::warn,
+                   "btrq-worker: {} tasks of a TASK frame had no readable key; their leases "
+                   "will expire", s.lost);
+  }
+  if (!s.tasks.tasks.empty()) OnTasks(s.tasks);
+  if (!s.refused.empty()) Refuse(std::move(s.refused));
+}
+
+void Worker::Impl::Refuse(std::vector<RefuseItem> items) {
+  for (const RefuseItem& item : items) {
+    LogRateLimited(spdlog::default_logger_raw(), &log_limiter_, "refused", spdlog::level::warn,
+                   "btrq-worker: job={} task={} attempt={} worker={}: refused: {}",
+                   item.task.key.job, item.task.key.ToString(), item.task.attempt, worker_id_,
+                   item.reason);
+  }
+  metrics_.refused_total->Inc(static_cast<double>(items.size()));
+  Send(Peer::kBroker, Message(RefuseMsg{std::move(items)}));
 }
 
 void Worker::Impl::OnCancel(JobId job) {

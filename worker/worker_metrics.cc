@@ -26,7 +26,8 @@ Result<WorkerMetrics> WorkerMetrics::Register(metrics::Registry* registry,
                                               const std::atomic<bool>* ready) {
   WorkerMetrics m;
   std::map<std::string, metrics::Counter*, std::less<>> tasks_total;
-  for (const char* status : {"ok", "transient", "permanent", "cancelled", "handed_back"}) {
+  for (const char* status :
+       {"ok", "transient", "permanent", "cancelled", "handed_back", "refused"}) {
     BTRQ_ASSIGN_OR_RETURN(
         tasks_total[status],
         registry->AddCounter("btrq_worker_tasks_total",
@@ -45,6 +46,7 @@ Result<WorkerMetrics> WorkerMetrics::Register(metrics::Registry* registry,
       m.paused_sink,
       registry->AddGauge("btrq_worker_paused", "1 while a dependency's outage stops new tasks.",
                          {{"dependency", "sink"}}));
+  m.refused_total = tasks_total["refused"];
   BTRQ_ASSIGN_OR_RETURN(m.points_total, registry->AddCounter("btrq_worker_points_total",
                                                              "Raw points read by analytics."));
   BTRQ_ASSIGN_OR_RETURN(m.duration,

@@ -31,6 +31,8 @@ struct WorkerMetrics {
   // btrq_worker_paused{dependency}: 1 while BTrDB's or the sink's outage stops new tasks.
   metrics::Gauge* paused_btrdb = nullptr;
   metrics::Gauge* paused_sink = nullptr;
+  // ...and refused: TASKs this worker could not decode, sent back in REFUSE.
+  metrics::Counter* refused_total = nullptr;
   // btrq_bad_messages_total by reason.
   std::map<std::string, metrics::Counter*, std::less<>> bad_messages;
   metrics::Counter* points_total = nullptr;

@@ -145,6 +145,12 @@ void FakeRouter::ThreadMain() {
   }
 }
 
+uint64_t CreditGranted(const std::vector<Received>& log) {
+  uint64_t n = 0;
+  for (const CreditMsg& c : All<CreditMsg>(log)) n += c.credit;
+  return n;
+}
+
 std::vector<Message> AckAll(const Received& r) {
   const auto* results = std::get_if<ResultMsg>(&r.message);
   if (results == nullptr) return {};

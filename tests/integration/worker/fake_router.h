@@ -121,4 +121,10 @@ size_t CountOf(const std::vector<Received>& log) {
   return All<T>(log).size();
 }
 
+// The credit the worker granted in `log`, summed over its CREDITs.
+uint64_t CreditGranted(const std::vector<Received>& log);
+
+// A sink's responder that ACKs every RESULT it receives.
+std::vector<Message> AckAll(const Received& r);
+
 }  // namespace btrq::testing

@@ -33,6 +33,7 @@ namespace {
 using ::btrq::testing::AckAll;
 using ::btrq::testing::All;
 using ::btrq::testing::CountOf;
+using ::btrq::testing::CreditGranted;
 using ::btrq::testing::FakeRouter;
 using ::btrq::testing::MetricValue;
 using ::btrq::testing::Received;
@@ -161,11 +162,6 @@ size_t DoneItems(const std::vector<Received>& log) {
   return n;
 }
 
-uint64_t CreditGranted(const std::vector<Received>& log) {
-  uint64_t n = 0;
-  for (const CreditMsg& c : All<CreditMsg>(log)) n += c.credit;
-  return n;
-}
 
 std::vector<TaskResult> ResultsFor(const std::vector<Received>& log, const TaskKey& key) {
   std::vector<TaskResult> out;

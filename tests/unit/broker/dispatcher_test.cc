@@ -182,6 +182,40 @@ TEST_F(DispatcherTest, ABrokerMessageFromAWorkerIsTheWrongType) {
   EXPECT_THAT(registry_.Render(), HasSubstr("btrq_bad_messages_total{reason=\"wrong_type\"} 1"));
 }
 
+TEST_F(DispatcherTest, ARefusedTaskIsDeadLetteredWithTheWorkersReason) {
+  zmq::socket_t worker = Dealer("w1");
+  Send(worker, Message(Hello("w1")));
+  Send(worker, Message(CreditMsg{1}));
+  std::optional<TaskMsg> tasks = Await<TaskMsg>(worker);
+  ASSERT_TRUE(tasks.has_value());
+  ASSERT_EQ(tasks->tasks.size(), 1u);
+  const TaskSpec& t = tasks->tasks[0];
+  Send(worker, Message(RefuseMsg{{{{t.key, t.attempt}, "limits: params too big"}}}));
+  const auto until = std::chrono::steady_clock::now() + kDeadline;
+  std::vector<DeadLetter> dead;
+  while (dead.empty() && std::chrono::steady_clock::now() < until) {
+    std::promise<std::vector<DeadLetter>> got;
+    ASSERT_TRUE(dispatcher_->Post([&got](Dispatcher& d) {
+      got.set_value(d.scheduler().DeadLetters(1).value_or(std::vector<DeadLetter>{}));
+    }));
+    dead = got.get_future().get();
+    if (dead.empty()) std::this_thread::sleep_for(milliseconds(10));
+  }
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].key, t.key);
+  EXPECT_THAT(dead[0].error, HasSubstr("refused by worker w1: limits: params too big"));
+}
+
+TEST_F(DispatcherTest, AHelloOverItsBoundsIsRejected) {
+  zmq::socket_t worker = Dealer("w1");
+  HelloMsg hello = Hello("w1");
+  for (int i = 0; i < 1000; ++i) hello.analytics.push_back("a" + std::to_string(i));
+  Send(worker, Message(hello));
+  std::optional<RejectMsg> reject = Await<RejectMsg>(worker);
+  ASSERT_TRUE(reject.has_value());
+  EXPECT_THAT(reject->reason, HasSubstr("the limit is 256"));
+}
+
 TEST_F(DispatcherTest, CommandsRunOnTheLoopAndDrainingAStrangerIsNotFound) {
   std::promise<Status> drained;
   ASSERT_TRUE(

@@ -35,6 +35,23 @@ TEST(JobSpec, EachFaultHasItsOwnError) {
       {"no analytic", [](JobSpec& s) { s.analytic.clear(); }, "analytic is empty"},
       {"no streams", [](JobSpec& s) { s.collection.clear(); }, "collection or a list"},
       {"no timeout", [](JobSpec& s) { s.task_timeout = 0; }, "task_timeout"},
+      {"task_timeout near int64", [](JobSpec& s) { s.task_timeout = INT64_MAX - 5; },
+       "task_timeout is 9223372036854775802 ns; the limit is 604800000000000"},
+      {"priority too high", [](JobSpec& s) { s.priority = 1001; }, "outside [-1000, 1000]"},
+      {"priority too low", [](JobSpec& s) { s.priority = INT32_MIN; }, "outside [-1000, 1000]"},
+      {"1.1 MB param", [](JobSpec& s) { s.params = {{"x", std::string(1153433, 'x')}}; },
+       "job: param 'x' is 1153433 bytes; the limit is 65536"},
+      {"4097 params",
+       [](JobSpec& s) {
+         for (int i = 0; i < 4097; ++i) s.params.emplace_back("p" + std::to_string(i), int64_t{i});
+       },
+       "job: params is 4097 entries; the limit is 1024"},
+      {"duplicate params",
+       [](JobSpec& s) { s.params = {{"rate", 1.0}, {"rate", 2.0}}; },
+       "job: param 'rate' is given twice"},
+      {"33 MB of names", [](JobSpec& s) { s.name.assign(33 << 20, 'n'); }, "job: name is"},
+      {"too many streams",
+       [](JobSpec& s) { s.streams.assign(100'001, Uuid::Random()); }, "the stream list"},
   };
   for (const Case& c : cases) {
     JobSpec s = ValidSpec();

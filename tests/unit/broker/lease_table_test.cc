@@ -39,6 +39,19 @@ TEST(LeaseTable, CompleteAcceptsOnlyTheLiveLeaseAndSaysWhyNot) {
   EXPECT_EQ(t.size(), 0u);
 }
 
+TEST(LeaseTable, ATimeoutNearInt64SaturatesInsteadOfExpiringAtOnce) {
+  // A task_timeout near int64's end wrapped now + timeout into the past: the lease expired
+  // on the next tick and the task burnt its attempts.
+  LeaseTable t;
+  const Nanos huge(INT64_MAX - 5);
+  ASSERT_TRUE(t.Grant(kKey, 1, "w1", kT0, huge, 0));
+  EXPECT_TRUE(t.ExpireBefore(kT0 + seconds(3600)).empty());
+  EXPECT_EQ(t.NextDeadline(), SteadyTime::max());
+  EXPECT_TRUE(t.Renew(kKey, 1, "w1", kT0 + seconds(10)));
+  EXPECT_TRUE(t.ExpireBefore(kT0 + seconds(7200)).empty());
+  EXPECT_EQ(t.size(), 1u);
+}
+
 TEST(LeaseTable, RenewExtendsOnlyForTheHolder) {
   LeaseTable t;
   t.Grant(kKey, 1, "w1", kT0, seconds(10), 0);

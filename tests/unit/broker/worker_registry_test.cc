@@ -67,6 +67,25 @@ TEST(WorkerRegistry, HelloAgainResetsCreditAndDrainKeepsCounters) {
   EXPECT_TRUE(w->CanRun(r.InternAnalytic("stats")));
 }
 
+TEST(WorkerRegistry, HelloNamesCostMemoryOnlyWhileTheirWorkerHoldsThem) {
+  // Each HELLO with new unique names used to intern them for good (50 MB -> 675 MB).
+  WorkerRegistry r(seconds(3));
+  const uint32_t quality = r.InternAnalytic("quality");
+  for (int round = 0; round < 100; ++round) {
+    std::vector<std::string> names = {"quality"};
+    for (int i = 0; i < 200; ++i) names.push_back("junk-" + std::to_string(round) + "-" + std::to_string(i));
+    r.Hello(Hello("w1", names), At(round));
+  }
+  const RegisteredWorker* w = r.Find("w1");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->info.analytics.size(), 201u);  // the last HELLO's, not the sum
+  EXPECT_EQ(w->can_run.size(), 1u);           // only names jobs use are interned
+  EXPECT_TRUE(w->CanRun(quality));
+  // A job's analytic interned later finds the workers that announced it.
+  EXPECT_TRUE(w->CanRun(r.InternAnalytic("junk-99-7")));
+  EXPECT_FALSE(w->CanRun(r.InternAnalytic("junk-0-7")));
+}
+
 TEST(WorkerRegistry, CreditAddsUpToTheCap) {
   WorkerRegistry r(seconds(3));
   r.Hello(Hello("w1", {}), At(0));

@@ -164,6 +164,10 @@ std::vector<std::pair<std::string, Message>> RoundTripCases() {
   cases.emplace_back("broker_heartbeat", BrokerHeartbeatMsg{});
   cases.emplace_back("drain", DrainMsg{});
   cases.emplace_back("reject", RejectMsg{"bad version: expected 1, got 2"});
+  RefuseMsg refuse;
+  refuse.items.push_back({{MakeTask(1).key, 2}, "limits: params 'x': str of 1153433 bytes"});
+  refuse.items.push_back({{MakeTask(2).key, 1}, ""});
+  cases.emplace_back("refuse", refuse);
   ResultMsg results;
   for (int i = 0; i < 16; ++i) {
     TaskResult r;

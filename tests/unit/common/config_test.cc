@@ -94,6 +94,14 @@ app:
   EXPECT_EQ(binder_.Find("app.offset")->origin, "config/test.yaml:5");
 }
 
+TEST_F(SampleConfig, ADurationBeyondAYearIsRefused) {
+  // Every config duration is added to a time point; 290 years overflowed it.
+  const Status s = Load("app:\n  every: 106000d\n");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("exceeds the limit of"));
+  ASSERT_OK(Load("app:\n  every: 365d\n"));
+}
+
 TEST_F(SampleConfig, StringListAcceptsACommaSeparatedScalar) {
   ASSERT_OK(Load("app:\n  hosts: \"x:1, y:2,,z:3\"\n"));
   EXPECT_EQ(sample_.hosts, (std::vector<std::string>{"x:1", "y:2", "z:3"}));

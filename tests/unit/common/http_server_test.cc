@@ -1,5 +1,11 @@
 #include "common/http_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <string>
 
@@ -83,6 +89,51 @@ TEST_F(HttpServerTest, ServesMetricsLivenessAndReadiness) {
   server.Stop();
   server.Stop();  // idempotent
   EXPECT_FALSE(client.Get("/livez"));
+}
+
+// Sends `request` on a fresh connection to `endpoint` and reads until the server closes
+// it or 5 s pass; returns what arrived.
+std::string RawExchange(const std::string& endpoint, const std::string& request) {
+  const int port = std::stoi(endpoint.substr(endpoint.rfind(':') + 1));
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string got;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) got.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return got;
+}
+
+TEST_F(HttpServerTest, RequestBodiesAreRefusedWith413BeforeTheyAreRead) {
+  HttpServer server;
+  ASSERT_OK(server.Start(MakeOptions("127.0.0.1:0")));
+  // A 1 GiB POST announced, 16 bytes sent: answered from the headers, connection closed.
+  const std::string big = RawExchange(
+      server.endpoint(),
+      "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n0123456789abcdef");
+  EXPECT_THAT(big, HasSubstr("HTTP/1.1 413"));
+  const std::string chunked = RawExchange(
+      server.endpoint(),
+      "POST /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n");
+  EXPECT_THAT(chunked, HasSubstr("HTTP/1.1 413"));
+  const std::string garbage = RawExchange(
+      server.endpoint(), "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 9x\r\n\r\n");
+  EXPECT_THAT(garbage, ::testing::Not(HasSubstr("HTTP/1.1 200")));
+  // Requests without a body are served as before.
+  httplib::Client client("http://" + server.endpoint());
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  server.Stop();
 }
 
 TEST_F(HttpServerTest, AnAddressItCannotBindIsUnavailableAndNamesTheConfigKey) {

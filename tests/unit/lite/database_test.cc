@@ -106,7 +106,7 @@ TEST(Database, LookupByCollectionAndFilters) {
 }
 
 TEST(DatabaseDurability, ReopenRecoversEverythingAcknowledged) {
-  testing::TempDir dir;
+  btrq::testing::TempDir dir;
   {
     auto db = OpenAt(dir.path());
     ASSERT_OK(db->Create(Id(1), "c", {{"name", "n"}}, {}));
@@ -131,7 +131,7 @@ TEST(DatabaseDurability, ReopenRecoversEverythingAcknowledged) {
 }
 
 TEST(DatabaseDurability, TornTailOfTheLastLogIsIgnored) {
-  testing::TempDir dir;
+  btrq::testing::TempDir dir;
   {
     auto db = OpenAt(dir.path());
     ASSERT_OK(db->Create(Id(1), "c", {}, {}));
@@ -153,7 +153,7 @@ TEST(DatabaseDurability, TornTailOfTheLastLogIsIgnored) {
 }
 
 TEST(DatabaseDurability, ChecksumMismatchEndsReplayOfTheLastLog) {
-  testing::TempDir dir;
+  btrq::testing::TempDir dir;
   {
     auto db = OpenAt(dir.path());
     ASSERT_OK(db->Create(Id(1), "c", {}, {}));
@@ -176,7 +176,7 @@ TEST(DatabaseDurability, ChecksumMismatchEndsReplayOfTheLastLog) {
 }
 
 TEST(DatabaseDurability, CorruptionInAnOlderLogIsAnError) {
-  testing::TempDir dir;
+  btrq::testing::TempDir dir;
   {
     auto db = OpenAt(dir.path());
     ASSERT_OK(db->Create(Id(1), "c", {}, {}));
@@ -198,7 +198,7 @@ TEST(DatabaseDurability, CorruptionInAnOlderLogIsAnError) {
 }
 
 TEST(DatabaseDurability, SnapshotPlusLogReplay) {
-  testing::TempDir dir;
+  btrq::testing::TempDir dir;
   {
     auto db = OpenAt(dir.path());
     ASSERT_OK(db->Create(Id(1), "c", {{"name", "x"}}, {}));
@@ -217,7 +217,7 @@ TEST(DatabaseDurability, SnapshotPlusLogReplay) {
 }
 
 TEST(DatabaseDurability, ConcurrentWritersShareSyncsAndAllSurvive) {
-  testing::TempDir dir;
+  btrq::testing::TempDir dir;
   {
     auto db = OpenAt(dir.path());
     for (uint8_t s = 1; s <= 4; ++s) ASSERT_OK(db->Create(Id(s), "c", {}, {}));
@@ -248,6 +248,33 @@ TEST(BtrdbErrorTest, UsesTheClientsCodeTable) {
   }
   EXPECT_EQ(BtrdbError(kContextError, "m").code(), StatusCode::kDeadlineExceeded);
   EXPECT_EQ(BtrdbError(kFaultInjectionDisabled, "m").code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(Database, AFailedBackgroundCheckpointWaitsBeforeTryingAgain) {
+  // After ENOSPC every append asked for a checkpoint, and each wrote a whole snapshot.
+  btrq::testing::TempDir dir;
+  DatabaseOptions o;
+  o.data_dir = dir.path();
+  o.checkpoint_log_bytes = 1;  // every append asks for one
+  o.checkpoint_retry_min = std::chrono::hours(1);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Database> db, Database::Open(o));
+  // No snapshot can be committed now: a non-empty directory sits where each would go.
+  for (int n = 1; n <= 300; ++n) {
+    char name[64];
+    std::snprintf(name, sizeof(name), "/snapshot-%020d/x", n);
+    fs::create_directories(dir.path() + name);
+  }
+  ASSERT_OK(db->Create(Id(1), "c", {}, {}));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (int64_t t = 1; db->checkpoint_failures() == 0 && std::chrono::steady_clock::now() < until; ++t) {
+    ASSERT_OK(db->Insert(Id(1), {{t, 1.0}}, MergePolicy::kNever).status());
+  }
+  ASSERT_EQ(db->checkpoint_failures(), 1u);
+  for (int64_t t = 1'000; t < 1'200; ++t) {
+    ASSERT_OK(db->Insert(Id(1), {{t, 1.0}}, MergePolicy::kNever).status());
+  }
+  EXPECT_EQ(db->checkpoint_failures(), 1u) << "retried before its pause";
+  db.reset();  // closing cuts the pause short
 }
 
 }  // namespace

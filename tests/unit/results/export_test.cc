@@ -87,6 +87,20 @@ TEST(Csv, QuotesPerRfc4180AndSpellsNonFiniteNumbers) {
             "42,done,2,host-a:17:x,-10,0.1,nan,-inf,\"say \"\"hi\"\", then\nbye\t\x01\",3\r\n");
 }
 
+TEST(Csv, FormulaLikeTextCellsGetAQuoteInFront) {
+  StoredResult s = Example();
+  s.result.worker_id = "@w";
+  s.result.fields = {{"a", std::string("=1+2")}, {"b", std::string("+x")},
+                     {"c", std::string("-y,z")}, {"d", std::string("\tt")},
+                     {"e", std::string("ok=")}, {"f", int64_t{-5}}, {"g", -2.5}};
+  CsvWriter writer({s});
+  std::string out;
+  writer.AppendRow(s, &out);
+  EXPECT_EQ(out,
+            "7,0f3c2a10-5b6d-4e7f-8091-a2b3c4d5e6f7,1700000000000000000,1700043200000000000,"
+            "42,done,2,'@w,'=1+2,'+x,\"'-y,z\",'\tt,ok=,-5,-2.5\r\n");
+}
+
 TEST(Csv, FieldsUnknownToTheHeaderAreLeftOut) {
   StoredResult a = Example();
   a.result.fields = {{"count", int64_t{1}}};

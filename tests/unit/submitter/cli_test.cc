@@ -676,9 +676,14 @@ TEST_F(CliTest, ResultsAsJsonLinesToAFile) {
 }
 
 TEST_F(CliTest, ResultsAsCsvToAFile) {
-  const std::vector<results::StoredResult> results = SomeResults();
-  sink_.batches.resize(1);
-  for (const auto& r : results) results::ToProto(r, sink_.batches[0].add_results());
+  // The columns come from every page, not the first (a field first seen on page 2 was
+  // dropped), and a formula-like text cell is neutralised.
+  std::vector<results::StoredResult> results = SomeResults();
+  results.back().result.fields.emplace_back("late", std::string("=HYPERLINK(1)"));
+  sink_.batches.resize(2);
+  for (size_t i = 0; i < results.size(); ++i) {
+    results::ToProto(results[i], sink_.batches[i + 1 < results.size() ? 0 : 1].add_results());
+  }
   const std::string out = dir_.File("results.csv");
   const CliRun run = Run({"results", "7", "--format", "csv", "-o", out});
   ASSERT_EQ(run.code, 0) << run.err;
@@ -687,6 +692,8 @@ TEST_F(CliTest, ResultsAsCsvToAFile) {
   csv.AppendHeader(&want);
   for (const auto& r : results) csv.AppendRow(r, &want);
   EXPECT_EQ(ReadFile(out), want);
+  EXPECT_NE(want.find(",late\r\n"), std::string::npos) << want;
+  EXPECT_NE(want.find(",'=HYPERLINK(1)\r\n"), std::string::npos) << want;
 }
 
 TEST_F(CliTest, ResultsToStdoutAndAFailedStreamLeavesNoFile) {

@@ -81,7 +81,9 @@ class PeerLinkTest : public ::testing::Test {
       link.Receive(
           max_per_turn, [] { return true; },
           [this](Message m) { messages_.push_back(std::move(m)); },
-          [this](std::string_view reason, const std::string&) { bad_.emplace_back(reason); });
+          [this](std::string_view reason, const std::string&, std::string_view) {
+            bad_.emplace_back(reason);
+          });
     }
   }
 
@@ -148,7 +150,7 @@ TEST_F(PeerLinkTest, ReceiveIsBoundedAndStopsWhenAsked) {
   size_t asked = 0;
   link.Receive(
       512, [&asked] { return ++asked < 1; }, [this](Message m) { messages_.push_back(m); },
-      [](std::string_view, const std::string&) {});
+      [](std::string_view, const std::string&, std::string_view) {});
   EXPECT_EQ(messages_.size(), 2u);
   EXPECT_EQ(asked, 1u);
   ReceiveUntil(link, 5);
