@@ -135,6 +135,25 @@ uint64_t Journal::AppendAcked(std::string_view payload, DurableCallback on_durab
   return seq;
 }
 
+void Journal::WhenDurable(DurableCallback on_durable) {
+  if (durable_seq_ >= appended_seq_) {
+    on_durable(Status::OK());
+    return;
+  }
+  waiters_.emplace_back(appended_seq_, std::move(on_durable));
+}
+
+void Journal::RunWaiters(uint64_t seq, const Status& status) {
+  // Sequence numbers only grow, so waiters_ is sorted: the due ones are a prefix.
+  size_t due = 0;
+  while (due < waiters_.size() && waiters_[due].first <= seq) ++due;
+  if (due == 0) return;
+  std::vector<std::pair<uint64_t, DurableCallback>> run(
+      std::make_move_iterator(waiters_.begin()), std::make_move_iterator(waiters_.begin() + due));
+  waiters_.erase(waiters_.begin(), waiters_.begin() + due);
+  for (auto& [s, callback] : run) callback(status);
+}
+
 std::optional<SteadyTime> Journal::NextSyncAt() const {
   {
     MutexLock lock(&mu_);
@@ -286,6 +305,7 @@ Status Journal::Collect(bool requeue_on_failure) {
       oldest_buffered_ = clock_->Now();  // retry after another interval, not in a hot loop
     }
     for (Acked& a : failed) a.callback(error);
+    RunWaiters(g.last_seq, error);
     return error;
   }
   stats_.bytes_written += g.data.size();
@@ -295,6 +315,7 @@ Status Journal::Collect(bool requeue_on_failure) {
   std::vector<Acked> done = std::move(g.acked);
   g.acked.clear();
   for (Acked& a : done) a.callback(Status::OK());
+  RunWaiters(durable_seq_, Status::OK());
   return Status::OK();
 }
 
@@ -335,6 +356,7 @@ void Journal::FailBuffer(const Status& error) {
   std::vector<Acked> failed = std::move(acked_);
   acked_.clear();
   for (Acked& a : failed) a.callback(error);
+  RunWaiters(appended_seq_, error);
 }
 
 Status Journal::Rewrite(const std::vector<std::string>& payloads) {
@@ -367,6 +389,7 @@ Status Journal::Rewrite(const std::vector<std::string>& payloads) {
   std::vector<Acked> done = std::move(acked_);
   acked_.clear();
   for (Acked& a : done) a.callback(Status::OK());
+  RunWaiters(durable_seq_, Status::OK());
   // A failed directory sync leaves the rename's durability in doubt; say so.
   return s.ok() ? s : s.WithContext("journal compaction");
 }

@@ -46,6 +46,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "broker/journal_file.h"
@@ -118,6 +119,11 @@ class Journal {
   uint64_t Append(std::string_view payload);
   // Buffers a record whose writer needs to know when it is durable (see above).
   uint64_t AppendAcked(std::string_view payload, DurableCallback on_durable);
+  // Runs `on_durable` (on the owner's thread) once every record appended so far is
+  // durable: with OK, or with the error of the group that failed to make them so (those
+  // records stay buffered and are retried; they are not dropped). At once when nothing
+  // is pending. For an acknowledgement of state already changed in memory.
+  void WhenDurable(DurableCallback on_durable);
 
   // Collects the group the journal thread finished, if any (durable_seq, callbacks),
   // then hands the buffer to the thread if the oldest record has waited sync_interval
@@ -184,6 +190,8 @@ class Journal {
   // failed group goes back to the front of the buffer whole (for Rewrite to subsume).
   Status Collect(bool requeue_on_failure);
   void FailBuffer(const Status& error);
+  // Runs the WhenDurable callbacks up to `seq` with `status`.
+  void RunWaiters(uint64_t seq, const Status& status);
   // Puts `data` with its acknowledged records back in front of the buffer.
   void Prepend(std::string* data, std::vector<Acked>* acked);
   void ThreadMain();
@@ -199,6 +207,7 @@ class Journal {
 
   std::string buffer_;
   std::vector<Acked> acked_;
+  std::vector<std::pair<uint64_t, DurableCallback>> waiters_;  // WhenDurable, by seq
   std::optional<SteadyTime> oldest_buffered_;
   uint64_t appended_seq_ = 0;
   uint64_t durable_seq_ = 0;

@@ -457,5 +457,37 @@ TEST(JournalRecords, TruncatedOrUnknownPayloadsAreErrors) {
   EXPECT_EQ(DecodeRecord("\x7f\x01").status().code(), StatusCode::kInvalidMessage);
 }
 
+TEST_F(JournalTest, WhenDurableWaitsForEverythingAppendedSoFar) {
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  int ran = 0;
+  j->WhenDurable([&](const Status& s) {
+    EXPECT_OK(s);
+    ++ran;
+  });
+  EXPECT_EQ(ran, 1);  // nothing pending: at once
+  j->Append("cancel");
+  Status answer = Status::Internal("not run");
+  j->WhenDurable([&](const Status& s) { answer = s; });
+  j->Append("later");  // not waited for
+  EXPECT_EQ(answer.code(), StatusCode::kInternal);
+  ASSERT_OK(j->Sync());
+  EXPECT_OK(answer);
+}
+
+TEST_F(JournalTest, WhenDurableGetsTheErrorAndTheRecordIsKeptForRetry) {
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  env_.fail_writes = true;
+  j->Append("cancel");
+  Status answer;
+  j->WhenDurable([&](const Status& s) { answer = s; });
+  EXPECT_EQ(j->Sync().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(answer.code(), StatusCode::kResourceExhausted);
+  env_.fail_writes = false;
+  ASSERT_OK(j->Sync());
+  j.reset();
+  ASSERT_OK_AND_ASSIGN(auto reopened, Open());
+  EXPECT_EQ(Recovered(*reopened), (std::vector<std::string>{"cancel"}));
+}
+
 }  // namespace
 }  // namespace btrq::broker
