@@ -65,11 +65,7 @@ Status Journal::Recover() {
   const record_log::LogEnd end = reader.end();
   if (end.kind == record_log::EndKind::kCorrupt) {
     // Records after the damage were acknowledged: cutting them would forget jobs quietly.
-    uint64_t after = 0;
-    do {
-      reader.SkipCorrupt();
-      while (reader.Next(&payload)) ++after;
-    } while (reader.end().kind == record_log::EndKind::kCorrupt);
+    const uint64_t after = reader.CountIntactAfterCorrupt();
     return Status::IoError("journal " + path_ + ": corrupt record at offset " +
                            std::to_string(end.offset) + " (" + std::to_string(after) +
                            " valid records follow); the file is left as it is: stop here, or "

@@ -77,4 +77,14 @@ void Reader::SkipCorrupt() {
   if (end_.kind == EndKind::kCorrupt) offset_ = end_.next;
 }
 
+uint64_t Reader::CountIntactAfterCorrupt() {
+  uint64_t n = 0;
+  std::string_view payload;
+  while (end_.kind == EndKind::kCorrupt) {
+    SkipCorrupt();
+    while (Next(&payload)) ++n;
+  }
+  return n;
+}
+
 }  // namespace btrq::record_log

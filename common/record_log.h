@@ -59,6 +59,9 @@ class Reader {
   const LogEnd& end() const { return end_; }
   // After a kCorrupt end: steps over the damage, so Next continues at end().next.
   void SkipCorrupt();
+  // After a kCorrupt end: how many intact records follow the damage (stepping over any
+  // further damage), for the error that names it. Reads to the end.
+  uint64_t CountIntactAfterCorrupt();
 
  private:
   // The payload of the intact record at `at`, if one starts there.
