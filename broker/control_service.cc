@@ -289,32 +289,35 @@ grpc::Status BrokerControlService::ListJobs(grpc::ServerContext* context,
   }));
 }
 
+Status BrokerControlService::ChangeJob(JobId id, const std::string& doing,
+                                       const std::function<Status(Scheduler&)>& change,
+                                       v1::Job* response) const {
+  return CallDurably(
+      [&](Dispatcher& d) -> Status {
+        BTRQ_RETURN_IF_ERROR(change(d.scheduler()));
+        BTRQ_ASSIGN_OR_RETURN(JobInfo info, d.scheduler().GetJob(id));
+        JobToProto(info, d.progress(), response);
+        return Status::OK();
+      },
+      doing + " job " + std::to_string(id));
+}
+
 grpc::Status BrokerControlService::CancelJob(grpc::ServerContext* context,
                                              const v1::CancelJobRequest* request,
                                              v1::Job* response) {
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
-  return ToGrpcStatus(CallDurably(
-      [&](Dispatcher& d) -> Status {
-        BTRQ_RETURN_IF_ERROR(d.scheduler().CancelJob(request->job_id()).status());
-        BTRQ_ASSIGN_OR_RETURN(JobInfo info, d.scheduler().GetJob(request->job_id()));
-        JobToProto(info, d.progress(), response);
-        return Status::OK();
-      },
-      "cancelling job " + std::to_string(request->job_id())));
+  const JobId id = request->job_id();
+  return ToGrpcStatus(ChangeJob(
+      id, "cancelling", [id](Scheduler& s) { return s.CancelJob(id).status(); }, response));
 }
 
 grpc::Status BrokerControlService::RetryJob(grpc::ServerContext* context,
                                             const v1::RetryJobRequest* request,
                                             v1::Job* response) {
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
-  return ToGrpcStatus(CallDurably(
-      [&](Dispatcher& d) -> Status {
-        BTRQ_RETURN_IF_ERROR(d.scheduler().RetryJob(request->job_id()).status());
-        BTRQ_ASSIGN_OR_RETURN(JobInfo info, d.scheduler().GetJob(request->job_id()));
-        JobToProto(info, d.progress(), response);
-        return Status::OK();
-      },
-      "retrying job " + std::to_string(request->job_id())));
+  const JobId id = request->job_id();
+  return ToGrpcStatus(ChangeJob(
+      id, "retrying", [id](Scheduler& s) { return s.RetryJob(id).status(); }, response));
 }
 
 grpc::Status BrokerControlService::WatchJob(grpc::ServerContext* context,

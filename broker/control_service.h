@@ -80,6 +80,10 @@ class BrokerControlService final : public v1::Broker::Service {
   // Call, then waits (call_timeout at most) until what the journal holds at that point
   // is durable. `what` names the change in errors ("cancelling job 7").
   Status CallDurably(const std::function<Status(Dispatcher&)>& fn, const std::string& what) const;
+  // CancelJob/RetryJob: `change` on the loop, then the job as it now is into *response,
+  // answered once durable (CallDurably).
+  Status ChangeJob(JobId id, const std::string& doing,
+                   const std::function<Status(Scheduler&)>& change, v1::Job* response) const;
   // Waits for a durability answer (Scheduler::WhenDurable, SubmitJob's callback).
   Status AwaitDurable(std::future<Status>* answer, const std::string& what) const;
 

@@ -43,6 +43,7 @@ record_log::ReaderOptions Journal::ReaderOptions(const JournalOptions& options) 
 
 Status Journal::Recover() {
   BTRQ_RETURN_IF_ERROR(env_->CreateDir(options_.dir));
+  BTRQ_ASSIGN_OR_RETURN(lock_, env_->LockFile(options_.dir + "/" + std::string(kLockFileName)));
   Result<std::string> data = env_->ReadFile(path_);
   if (!data.ok() && data.status().code() != StatusCode::kNotFound) {
     return data.status().WithContext("journal");

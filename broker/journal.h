@@ -28,6 +28,8 @@
 // leaves the file alone; btrq-broker --salvage-journal (journal_salvage.h) repairs it.
 //
 // Files (the log, its compaction temp file) are owner-only, 0600: they hold job params.
+// One journal per directory: Open locks <dir>/LOCK (flock) until the journal is gone, so a
+// second broker on the same data directory, or a salvage under a running one, is refused.
 //
 // Compaction: Rewrite() waits for the group in flight, then writes a snapshot of live
 // state (as payloads) to a new file, fsyncs it, renames it over journal.log and fsyncs
@@ -93,6 +95,7 @@ using DurableCallback = std::function<void(const Status&)>;
 class Journal {
  public:
   static constexpr std::string_view kFileName = "journal.log";
+  static constexpr std::string_view kLockFileName = "LOCK";
   // The payload of every journal's first frame: the format.
   static constexpr std::string_view kHeader = "btrq-journal/1";
 
@@ -201,6 +204,7 @@ class Journal {
   Clock* const clock_;
   JournalEnv* const env_;
   const std::string path_;
+  std::unique_ptr<FileLock> lock_;  // <dir>/LOCK, for the journal's lifetime
   std::unique_ptr<WritableFile> file_;  // the journal thread's while a group is queued
   std::string recovered_;  // the valid log as read at Open, until ReleaseRecovered()
   JournalRecoveryInfo recovery_;

@@ -1,12 +1,14 @@
 #include "broker/journal_file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <system_error>
 
 #include <spdlog/spdlog.h>
@@ -41,6 +43,17 @@ class PosixWritableFile final : public WritableFile {
 
  private:
   const std::string path_;
+  const int fd_;
+};
+
+// flock, not fcntl locks: those are per process, and a second Journal in the same
+// process (a test, a salvage from inside a broker) must be refused too.
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override { ::close(fd_); }  // releases the lock
+
+ private:
   const int fd_;
 };
 
@@ -94,6 +107,20 @@ class PosixEnv final : public JournalEnv {
   Status RemoveFile(const std::string& path) override {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return PosixError("unlink " + path, errno);
     return Status::OK();
+  }
+
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kJournalFileMode);
+    if (fd < 0) return PosixError("open " + path, errno);
+    auto lock = std::make_unique<PosixFileLock>(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) {
+        return Status::FailedPrecondition(
+            path + " is locked: another btrq-broker (or a salvage) is using this data directory");
+      }
+      return PosixError("flock " + path, errno);
+    }
+    return std::unique_ptr<FileLock>(std::move(lock));
   }
 };
 

@@ -28,6 +28,12 @@ class WritableFile {
 // Permission bits of every file the journal creates: it holds job params.
 inline constexpr int kJournalFileMode = 0600;
 
+// An exclusive lock on a file, held until destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
 class JournalEnv {
  public:
   virtual ~JournalEnv() = default;
@@ -46,6 +52,9 @@ class JournalEnv {
   virtual Status CreateDir(const std::string& dir) = 0;
   // Removes `path`; OK when it does not exist.
   virtual Status RemoveFile(const std::string& path) = 0;
+  // Locks `path` (created 0600 if missing) exclusively, without waiting: one journal
+  // writer per directory. FailedPrecondition when another holder (any process) has it.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 
   // The process-wide POSIX implementation. Thread-safe.
   static JournalEnv* Posix();

@@ -61,6 +61,8 @@ Result<SalvageReport> SalvageJournal(const std::string& dir, const RecordValidat
                                      int64_t wall_ns, JournalEnv* env) {
   SalvageReport report;
   report.path = dir + "/" + std::string(Journal::kFileName);
+  BTRQ_ASSIGN_OR_RETURN(const std::unique_ptr<FileLock> lock,
+                        env->LockFile(dir + "/" + std::string(Journal::kLockFileName)));
   BTRQ_ASSIGN_OR_RETURN(const std::string log, env->ReadFile(report.path));
   std::string kept;
   record_log::AppendRecord(&kept, Journal::kHeader);  // fresh, in case the old one was lost

@@ -45,14 +45,7 @@ class JournalDamageTest : public ::testing::Test {
     EXPECT_OK((*j)->Sync());
     return offsets;
   }
-  std::vector<std::string> Recovered(const Journal& j) {
-    std::vector<std::string> out;
-    EXPECT_OK(j.ForEachRecovered([&](std::string_view p) {
-      out.emplace_back(p);
-      return Status::OK();
-    }));
-    return out;
-  }
+  std::vector<std::string> Recovered(const Journal& j) { return RecoveredPayloads(j); }
   std::string LogPath() const { return dir_.path() + "/journal.log"; }
   std::string Contents() const {
     std::ifstream f(LogPath(), std::ios::binary);
@@ -228,6 +221,17 @@ TEST_F(JournalDamageTest, TheJournalIsOwnerOnly) {
   EXPECT_EQ(Mode(LogPath()), 0600u);
   ASSERT_OK(j->Rewrite({"snapshot"}));
   EXPECT_EQ(Mode(LogPath()), 0600u);
+}
+
+// Two writers on one journal interleave their appends: a second broker on the same data
+// directory (or a salvage under a running broker) is refused while the first holds it.
+TEST_F(JournalDamageTest, OneJournalPerDirectory) {
+  ASSERT_OK_AND_ASSIGN(auto first, Open());
+  EXPECT_THAT(Open().status(), StatusIs(StatusCode::kFailedPrecondition));
+  EXPECT_THAT(SalvageJournal(dir_.path(), DecodeRecordValidator(), 1, &env_).status(),
+              StatusIs(StatusCode::kFailedPrecondition));
+  first.reset();
+  EXPECT_OK(Open().status());
 }
 
 }  // namespace

@@ -37,14 +37,7 @@ class JournalTest : public ::testing::Test {
     return j;
   }
   Result<std::unique_ptr<Journal>> Open() { return Open(Options()); }
-  std::vector<std::string> Recovered(const Journal& j) {
-    std::vector<std::string> out;
-    EXPECT_OK(j.ForEachRecovered([&](std::string_view p) {
-      out.emplace_back(p);
-      return Status::OK();
-    }));
-    return out;
-  }
+  std::vector<std::string> Recovered(const Journal& j) { return RecoveredPayloads(j); }
   std::string LogPath() const { return dir_.path() + "/journal.log"; }
   uint64_t LogSize() const { return std::filesystem::file_size(LogPath()); }
   void FlipByteAt(uint64_t offset) {
