@@ -203,6 +203,37 @@ Status BrokerControlService::Call(const std::function<Status(Dispatcher&)>& fn) 
   return answer.get();
 }
 
+Status BrokerControlService::CallDurably(const std::function<Status(Dispatcher&)>& fn,
+                                         const std::string& what) const {
+  auto durable = std::make_shared<std::promise<Status>>();
+  std::future<Status> durable_answer = durable->get_future();
+  BTRQ_RETURN_IF_ERROR(Call([&fn, durable](Dispatcher& d) -> Status {
+    BTRQ_RETURN_IF_ERROR(fn(d));
+    d.scheduler().WhenDurable([durable](const Status& s) { durable->set_value(s); });
+    return Status::OK();
+  }));
+  const Status s = AwaitDurable(&durable_answer, what);
+  if (s.ok() || s.code() == StatusCode::kDeadlineExceeded || s.code() == StatusCode::kUnavailable) {
+    return s;
+  }
+  // The change is made in memory and its record stays queued: the journal retries it.
+  return s.WithContext(what + " took effect but is not durable yet (the journal retries it)");
+}
+
+Status BrokerControlService::AwaitDurable(std::future<Status>* answer,
+                                          const std::string& what) const {
+  if (answer->wait_for(std::chrono::nanoseconds(options_.call_timeout)) !=
+      std::future_status::ready) {
+    return Status::DeadlineExceeded(what + " was not made durable in time; check its state later");
+  }
+  try {
+    return answer->get();
+  } catch (const std::future_error&) {
+    // The journal went away with the callback unrun (the broker is stopping).
+    return Status::Unavailable("the broker stopped before " + what + " was durable");
+  }
+}
+
 grpc::Status BrokerControlService::SubmitJob(grpc::ServerContext* context,
                                              const v1::SubmitJobRequest* request,
                                              v1::SubmitJobResponse* response) {
@@ -233,12 +264,10 @@ grpc::Status BrokerControlService::SubmitJob(grpc::ServerContext* context,
     return Status::OK();
   });
   if (!submitted.ok()) return ToGrpcStatus(submitted);
-  if (durable_answer.wait_for(std::chrono::nanoseconds(options_.call_timeout)) !=
-      std::future_status::ready) {
-    return ToGrpcStatus(Status::DeadlineExceeded(
-        "job " + std::to_string(id) + " was not made durable in time; check its state later"));
-  }
-  if (Status s = durable_answer.get(); !s.ok()) {
+  if (Status s = AwaitDurable(&durable_answer, "job " + std::to_string(id)); !s.ok()) {
+    if (s.code() == StatusCode::kDeadlineExceeded || s.code() == StatusCode::kUnavailable) {
+      return ToGrpcStatus(s);
+    }
     if (s.code() == StatusCode::kResourceExhausted) {
       return ToGrpcStatus(Status::ResourceExhausted(
           "the broker's journal is full (disk full?), the job was not accepted: " + s.message()));
@@ -288,28 +317,35 @@ grpc::Status BrokerControlService::ListJobs(grpc::ServerContext* context,
   }));
 }
 
+Status BrokerControlService::ChangeJob(JobId id, const std::string& doing,
+                                       const std::function<Status(Scheduler&)>& change,
+                                       v1::Job* response) const {
+  return CallDurably(
+      [&](Dispatcher& d) -> Status {
+        BTRQ_RETURN_IF_ERROR(change(d.scheduler()));
+        BTRQ_ASSIGN_OR_RETURN(JobInfo info, d.scheduler().GetJob(id));
+        JobToProto(info, d.progress(), response);
+        return Status::OK();
+      },
+      doing + " job " + std::to_string(id));
+}
+
 grpc::Status BrokerControlService::CancelJob(grpc::ServerContext* context,
                                              const v1::CancelJobRequest* request,
                                              v1::Job* response) {
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
-  return ToGrpcStatus(Call([&](Dispatcher& d) -> Status {
-    BTRQ_RETURN_IF_ERROR(d.scheduler().CancelJob(request->job_id()).status());
-    BTRQ_ASSIGN_OR_RETURN(JobInfo info, d.scheduler().GetJob(request->job_id()));
-    JobToProto(info, d.progress(), response);
-    return Status::OK();
-  }));
+  const JobId id = request->job_id();
+  return ToGrpcStatus(ChangeJob(
+      id, "cancelling", [id](Scheduler& s) { return s.CancelJob(id).status(); }, response));
 }
 
 grpc::Status BrokerControlService::RetryJob(grpc::ServerContext* context,
                                             const v1::RetryJobRequest* request,
                                             v1::Job* response) {
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
-  return ToGrpcStatus(Call([&](Dispatcher& d) -> Status {
-    BTRQ_RETURN_IF_ERROR(d.scheduler().RetryJob(request->job_id()).status());
-    BTRQ_ASSIGN_OR_RETURN(JobInfo info, d.scheduler().GetJob(request->job_id()));
-    JobToProto(info, d.progress(), response);
-    return Status::OK();
-  }));
+  const JobId id = request->job_id();
+  return ToGrpcStatus(ChangeJob(
+      id, "retrying", [id](Scheduler& s) { return s.RetryJob(id).status(); }, response));
 }
 
 grpc::Status BrokerControlService::WatchJob(grpc::ServerContext* context,
@@ -408,7 +444,8 @@ grpc::Status BrokerControlService::DrainWorker(grpc::ServerContext* context,
                                                v1::DrainWorkerResponse* /*response*/) {
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
   return ToGrpcStatus(
-      Call([&](Dispatcher& d) -> Status { return d.DrainWorker(request->worker_id()); }));
+      CallDurably([&](Dispatcher& d) -> Status { return d.DrainWorker(request->worker_id()); },
+                  "draining worker " + request->worker_id()));
 }
 
 grpc::Status BrokerControlService::ListDeadLetters(grpc::ServerContext* context,

@@ -9,7 +9,10 @@
 // answers (`probe`). It returns the job id only once the job is durable; a journal
 // failure (a full disk) is RESOURCE_EXHAUSTED and the job is forgotten. Streams are
 // looked up later, on the dispatcher thread: a collection that matches nothing fails the
-// job (state FAILED, with the reason in Job.error).
+// job (state FAILED, with the reason in Job.error). CancelJob, RetryJob and DrainWorker
+// answer only once everything journaled up to their change is durable; when that fails
+// or takes longer than call_timeout the answer is the error (the change has been made
+// and its record stays queued for the journal: check the job's state).
 //
 // Rates (tasks_per_second) are over the dispatcher's recent samples. points_per_second
 // and counts.points_read stay 0: DONE carries no point counts (the sink has them).
@@ -17,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <string>
 
 #include "broker/dispatcher.h"
@@ -73,6 +77,15 @@ class BrokerControlService final : public v1::Broker::Service {
   // Runs `fn` on the dispatcher thread and waits for its answer; Unavailable once the
   // dispatcher has stopped.
   Status Call(const std::function<Status(Dispatcher&)>& fn) const;
+  // Call, then waits (call_timeout at most) until what the journal holds at that point
+  // is durable. `what` names the change in errors ("cancelling job 7").
+  Status CallDurably(const std::function<Status(Dispatcher&)>& fn, const std::string& what) const;
+  // CancelJob/RetryJob: `change` on the loop, then the job as it now is into *response,
+  // answered once durable (CallDurably).
+  Status ChangeJob(JobId id, const std::string& doing,
+                   const std::function<Status(Scheduler&)>& change, v1::Job* response) const;
+  // Waits for a durability answer (Scheduler::WhenDurable, SubmitJob's callback).
+  Status AwaitDurable(std::future<Status>* answer, const std::string& what) const;
 
   const ControlServiceOptions options_;
   Dispatcher* const dispatcher_;

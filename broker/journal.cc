@@ -6,12 +6,6 @@
 #include "common/record_log.h"
 
 namespace btrq::broker {
-namespace {
-
-constexpr std::string_view kHeader = "btrq-journal/1";
-
-}  // namespace
-
 Journal::Journal(const JournalOptions& options, Clock* clock, JournalEnv* env)
     : options_(options),
       clock_(clock),
@@ -41,39 +35,25 @@ void Journal::Frame(std::string* out, std::string_view payload) const {
   record_log::AppendRecord(out, payload);
 }
 
+record_log::ReaderOptions Journal::ReaderOptions(const JournalOptions& options) {
+  // The journal never writes an empty payload, and zeros to the end are what a power
+  // loss leaves after the file grew: a torn tail, like a half-written frame.
+  return {.max_record_bytes = options.max_record_bytes, .zero_tail_is_torn = true};
+}
+
 Status Journal::Recover() {
   BTRQ_RETURN_IF_ERROR(env_->CreateDir(options_.dir));
+  BTRQ_ASSIGN_OR_RETURN(lock_, env_->LockFile(options_.dir + "/" + std::string(kLockFileName)));
   Result<std::string> data = env_->ReadFile(path_);
   if (!data.ok() && data.status().code() != StatusCode::kNotFound) {
     return data.status().WithContext("journal");
   }
   std::string log = data.ok() ? std::move(*data) : std::string();
 
-  // Walk the frames; `valid` ends the last good one.
-  record_log::Reader reader(log, {.max_record_bytes = options_.max_record_bytes});
-  size_t valid = 0;
-  std::string kept;  // the frames kept, when a corrupt one is skipped
-  bool skipped_any = false;
+  record_log::Reader reader(log, ReaderOptions(options_));
   bool header_seen = false;
-  for (;;) {
-    const uint64_t pos = reader.offset();
-    std::string_view payload;
-    if (!reader.Next(&payload)) {
-      const record_log::LogEnd& end = reader.end();
-      if (end.kind != record_log::EndKind::kCorrupt) break;  // clean, or a torn tail to cut
-      if (!options_.skip_corrupt) {
-        return Status::Internal("journal " + path_ + ": corrupt record at offset " +
-                                std::to_string(end.offset) + " followed by " +
-                                std::to_string(log.size() - end.next) +
-                                " more bytes; refusing to drop them (set skip_corrupt to skip it)");
-      }
-      if (!skipped_any) kept.assign(log, 0, end.offset);
-      skipped_any = true;
-      ++recovery_.skipped_records;
-      reader.SkipCorrupt();
-      valid = reader.offset();
-      continue;
-    }
+  std::string_view payload;
+  while (reader.Next(&payload)) {
     if (!header_seen) {
       if (payload != kHeader) {
         return Status::InvalidArgument("journal " + path_ + " is not a btrq journal (bad header)");
@@ -82,24 +62,21 @@ Status Journal::Recover() {
     } else {
       ++recovery_.records;
     }
-    if (skipped_any) kept.append(log, pos, reader.offset() - pos);
-    valid = reader.offset();
   }
+  const record_log::LogEnd end = reader.end();
+  if (end.kind == record_log::EndKind::kCorrupt) {
+    // Records after the damage were acknowledged: cutting them would forget jobs quietly.
+    const uint64_t after = reader.CountIntactAfterCorrupt();
+    return Status::IoError("journal " + path_ + ": corrupt record at offset " +
+                           std::to_string(end.offset) + " (" + std::to_string(after) +
+                           " valid records follow); the file is left as it is: stop here, or "
+                           "run btrq-broker --salvage-journal (docs/operations.md, \"Salvaging "
+                           "a journal\") to keep every valid record and drop the damage");
+  }
+  const uint64_t valid = end.offset;  // kClean: the size; kTornTail: where the tear starts
   recovery_.truncated_bytes = log.size() - valid;
-  if (skipped_any) {
-    // Rewrite the log without the skipped frames so they are not met again.
-    log = std::move(kept);
-    const std::string tmp = path_ + ".tmp";
-    BTRQ_ASSIGN_OR_RETURN(auto f, env_->OpenWritable(tmp, /*truncate=*/true));
-    BTRQ_RETURN_IF_ERROR(f->Append(log));
-    BTRQ_RETURN_IF_ERROR(f->Sync());
-    f.reset();
-    BTRQ_RETURN_IF_ERROR(env_->Rename(tmp, path_));
-    BTRQ_RETURN_IF_ERROR(env_->SyncDir(options_.dir));
-  } else {
-    log.resize(valid);
-    if (recovery_.truncated_bytes > 0) BTRQ_RETURN_IF_ERROR(env_->TruncateFile(path_, valid));
-  }
+  log.resize(valid);
+  if (recovery_.truncated_bytes > 0) BTRQ_RETURN_IF_ERROR(env_->TruncateFile(path_, valid));
   recovery_.valid_bytes = log.size();
   recovered_ = std::move(log);
 
@@ -118,15 +95,20 @@ Status Journal::Recover() {
 
 Status Journal::ForEachRecovered(const std::function<Status(std::string_view)>& fn) const {
   // recovered_ holds intact frames only (Recover cut the rest), the header first.
-  record_log::Reader reader(recovered_, {.max_record_bytes = options_.max_record_bytes});
+  record_log::Reader reader(recovered_, ReaderOptions(options_));
   std::string_view payload;
   bool header = true;
-  while (reader.Next(&payload)) {
+  for (uint64_t at = 0; reader.Next(&payload); at = reader.offset()) {
     if (header) {
       header = false;
       continue;
     }
-    BTRQ_RETURN_IF_ERROR(fn(payload));
+    if (Status s = fn(payload); !s.ok()) {
+      return Status(s.code(), "journal " + path_ + ": record at offset " + std::to_string(at) +
+                                  ": " + s.message() +
+                                  " (btrq-broker --salvage-journal drops records that do not "
+                                  "decode)");
+    }
   }
   return Status::OK();
 }
@@ -148,6 +130,25 @@ uint64_t Journal::AppendAcked(std::string_view payload, DurableCallback on_durab
   a.callback = std::move(on_durable);
   acked_.push_back(std::move(a));
   return seq;
+}
+
+void Journal::WhenDurable(DurableCallback on_durable) {
+  if (durable_seq_ >= appended_seq_) {
+    on_durable(Status::OK());
+    return;
+  }
+  waiters_.emplace_back(appended_seq_, std::move(on_durable));
+}
+
+void Journal::RunWaiters(uint64_t seq, const Status& status) {
+  // Sequence numbers only grow, so waiters_ is sorted: the due ones are a prefix.
+  size_t due = 0;
+  while (due < waiters_.size() && waiters_[due].first <= seq) ++due;
+  if (due == 0) return;
+  std::vector<std::pair<uint64_t, DurableCallback>> run(
+      std::make_move_iterator(waiters_.begin()), std::make_move_iterator(waiters_.begin() + due));
+  waiters_.erase(waiters_.begin(), waiters_.begin() + due);
+  for (auto& [s, callback] : run) callback(status);
 }
 
 std::optional<SteadyTime> Journal::NextSyncAt() const {
@@ -301,6 +302,7 @@ Status Journal::Collect(bool requeue_on_failure) {
       oldest_buffered_ = clock_->Now();  // retry after another interval, not in a hot loop
     }
     for (Acked& a : failed) a.callback(error);
+    RunWaiters(g.last_seq, error);
     return error;
   }
   stats_.bytes_written += g.data.size();
@@ -310,6 +312,7 @@ Status Journal::Collect(bool requeue_on_failure) {
   std::vector<Acked> done = std::move(g.acked);
   g.acked.clear();
   for (Acked& a : done) a.callback(Status::OK());
+  RunWaiters(durable_seq_, Status::OK());
   return Status::OK();
 }
 
@@ -350,6 +353,7 @@ void Journal::FailBuffer(const Status& error) {
   std::vector<Acked> failed = std::move(acked_);
   acked_.clear();
   for (Acked& a : failed) a.callback(error);
+  RunWaiters(appended_seq_, error);
 }
 
 Status Journal::Rewrite(const std::vector<std::string>& payloads) {
@@ -357,25 +361,15 @@ Status Journal::Rewrite(const std::vector<std::string>& payloads) {
   // back into the buffer, to be subsumed (or failed, if the rewrite fails).
   if (WaitForGroup()) static_cast<void>(Collect(/*requeue_on_failure=*/true));
   BTRQ_RETURN_IF_ERROR(broken_);
-  const std::string tmp = path_ + ".tmp";
   std::string data;
   Frame(&data, kHeader);
   for (const std::string& p : payloads) Frame(&data, p);
-  Status s;
-  {
-    Result<std::unique_ptr<WritableFile>> f = env_->OpenWritable(tmp, /*truncate=*/true);
-    s = f.status();
-    if (s.ok()) s = (*f)->Append(data);
-    if (s.ok()) s = (*f)->Sync();
-  }
-  if (s.ok()) s = env_->Rename(tmp, path_);
-  if (!s.ok()) {
-    env_->RemoveFile(tmp).IgnoreError();  // the next compaction truncates it anyway
+  if (Status s = ReplaceFileContents(env_, path_, data); !s.ok()) {
     ++stats_.failures;
     return s.WithContext("journal compaction");
   }
   // From here the new log is in place: it must become the one we append to.
-  s = env_->SyncDir(options_.dir);
+  const Status s = env_->SyncDir(options_.dir);
   Result<std::unique_ptr<WritableFile>> f = env_->OpenWritable(path_, /*truncate=*/false);
   if (!f.ok()) {
     broken_ = f.status().WithContext("journal unusable after compaction");
@@ -392,6 +386,7 @@ Status Journal::Rewrite(const std::vector<std::string>& payloads) {
   std::vector<Acked> done = std::move(acked_);
   acked_.clear();
   for (Acked& a : done) a.callback(Status::OK());
+  RunWaiters(durable_seq_, Status::OK());
   // A failed directory sync leaves the rename's durability in doubt; say so.
   return s.ok() ? s : s.WithContext("journal compaction");
 }

@@ -22,9 +22,14 @@
 // durable size, so a partial write never leaves a torn frame in the middle of the log; if
 // that fails too, the journal is broken for good and every later group fails.
 //
-// Recovery (Open): a torn or corrupt *last* frame (a crash mid-write) is cut off. A
-// corrupt frame followed by valid ones is real damage and fails Open, unless
-// `skip_corrupt` is set, in which case it is skipped and counted.
+// Recovery (Open): a torn tail (a damaged last frame with nothing intact after it, or
+// zeros to the end: common/record_log.h) is a crash mid-write and is cut off. Damage
+// followed by intact frames is corruption: Open fails naming the file and offset and
+// leaves the file alone; btrq-broker --salvage-journal (journal_salvage.h) repairs it.
+//
+// Files (the log, its compaction temp file) are owner-only, 0600: they hold job params.
+// One journal per directory: Open locks <dir>/LOCK (flock) until the journal is gone, so a
+// second broker on the same data directory, or a salvage under a running one, is refused.
 //
 // Compaction: Rewrite() waits for the group in flight, then writes a snapshot of live
 // state (as payloads) to a new file, fsyncs it, renames it over journal.log and fsyncs
@@ -43,11 +48,13 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "broker/journal_file.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "common/record_log.h"
 #include "common/status.h"
 
 namespace btrq::broker {
@@ -62,8 +69,6 @@ struct JournalOptions {
   uint32_t max_record_bytes = uint32_t{256} << 20;
   // When false, writes are never fdatasync'ed (benchmarks of CPU cost; never in service).
   bool fsync = true;
-  // Skip a corrupt frame in the middle of the log instead of failing Open.
-  bool skip_corrupt = false;
   // Told the duration of every fdatasync of the log (e.g. for a histogram); may be empty.
   // Runs on the owner's thread, when Poll/Sync collects the group.
   std::function<void(Nanos)> on_sync;
@@ -72,8 +77,7 @@ struct JournalOptions {
 struct JournalRecoveryInfo {
   uint64_t records = 0;         // payloads recovered (header excluded)
   uint64_t valid_bytes = 0;     // length of the log kept
-  uint64_t truncated_bytes = 0; // torn or corrupt tail cut off
-  uint64_t skipped_records = 0; // corrupt frames skipped (skip_corrupt)
+  uint64_t truncated_bytes = 0; // torn tail cut off
 };
 
 struct JournalStats {
@@ -91,6 +95,9 @@ using DurableCallback = std::function<void(const Status&)>;
 class Journal {
  public:
   static constexpr std::string_view kFileName = "journal.log";
+  static constexpr std::string_view kLockFileName = "LOCK";
+  // The payload of every journal's first frame: the format.
+  static constexpr std::string_view kHeader = "btrq-journal/1";
 
   // Opens (or creates) the journal in options.dir and recovers it. `clock` and `env`
   // are borrowed and must outlive the journal.
@@ -101,16 +108,25 @@ class Journal {
   Journal& operator=(const Journal&) = delete;
   ~Journal();
 
+  // How a journal's frames are read (Open, ForEachRecovered, salvage).
+  static record_log::ReaderOptions ReaderOptions(const JournalOptions& options);
+
   const JournalRecoveryInfo& recovery() const { return recovery_; }
-  // Calls fn on each recovered payload in order, stopping at the first error.
-  // Available until ReleaseRecovered().
+  // Calls fn on each recovered payload in order, stopping at the first error, which is
+  // returned with the journal's path and the record's offset. Until ReleaseRecovered().
   Status ForEachRecovered(const std::function<Status(std::string_view)>& fn) const;
   void ReleaseRecovered();
 
-  // Buffers a record; returns its sequence number (1, 2, ...).
+  // Buffers a record; returns its sequence number (1, 2, ...). REQUIRES: a non-empty
+  // payload (an empty frame is all zeros: recovery reads it as a torn tail).
   uint64_t Append(std::string_view payload);
   // Buffers a record whose writer needs to know when it is durable (see above).
   uint64_t AppendAcked(std::string_view payload, DurableCallback on_durable);
+  // Runs `on_durable` (on the owner's thread) once every record appended so far is
+  // durable: with OK, or with the error of the group that failed to make them so (those
+  // records stay buffered and are retried; they are not dropped). At once when nothing
+  // is pending. For an acknowledgement of state already changed in memory.
+  void WhenDurable(DurableCallback on_durable);
 
   // Collects the group the journal thread finished, if any (durable_seq, callbacks),
   // then hands the buffer to the thread if the oldest record has waited sync_interval
@@ -177,6 +193,8 @@ class Journal {
   // failed group goes back to the front of the buffer whole (for Rewrite to subsume).
   Status Collect(bool requeue_on_failure);
   void FailBuffer(const Status& error);
+  // Runs the WhenDurable callbacks up to `seq` with `status`.
+  void RunWaiters(uint64_t seq, const Status& status);
   // Puts `data` with its acknowledged records back in front of the buffer.
   void Prepend(std::string* data, std::vector<Acked>* acked);
   void ThreadMain();
@@ -186,12 +204,14 @@ class Journal {
   Clock* const clock_;
   JournalEnv* const env_;
   const std::string path_;
+  std::unique_ptr<FileLock> lock_;  // <dir>/LOCK, for the journal's lifetime
   std::unique_ptr<WritableFile> file_;  // the journal thread's while a group is queued
   std::string recovered_;  // the valid log as read at Open, until ReleaseRecovered()
   JournalRecoveryInfo recovery_;
 
   std::string buffer_;
   std::vector<Acked> acked_;
+  std::vector<std::pair<uint64_t, DurableCallback>> waiters_;  // WhenDurable, by seq
   std::optional<SteadyTime> oldest_buffered_;
   uint64_t appended_seq_ = 0;
   uint64_t durable_seq_ = 0;

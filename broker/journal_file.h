@@ -25,10 +25,20 @@ class WritableFile {
   virtual Status Truncate(uint64_t size) = 0;
 };
 
+// Permission bits of every file the journal creates: it holds job params.
+inline constexpr int kJournalFileMode = 0600;
+
+// An exclusive lock on a file, held until destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
 class JournalEnv {
  public:
   virtual ~JournalEnv() = default;
   // Opens (creating it if missing) `path` for appending; `truncate` empties it first.
+  // The file is left with mode kJournalFileMode, tightened (with a warning) if wider.
   virtual Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,
                                                              bool truncate) = 0;
   // The whole file; NotFound when it does not exist.
@@ -38,13 +48,21 @@ class JournalEnv {
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   // Makes renames and creations in `dir` durable.
   virtual Status SyncDir(const std::string& dir) = 0;
-  // Creates `dir` (and parents) if missing.
+  // Creates `dir` (and parents) if missing; a directory created is owner-only (0700).
   virtual Status CreateDir(const std::string& dir) = 0;
   // Removes `path`; OK when it does not exist.
   virtual Status RemoveFile(const std::string& path) = 0;
+  // Locks `path` (created 0600 if missing) exclusively, without waiting: one journal
+  // writer per directory. FailedPrecondition when another holder (any process) has it.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 
   // The process-wide POSIX implementation. Thread-safe.
   static JournalEnv* Posix();
 };
+
+// Writes `data` to "<path>.tmp", syncs it and renames it over `path`; on failure the
+// temp file is removed and `path` is untouched. The directory is not synced: the caller
+// decides what a failed SyncDir means.
+Status ReplaceFileContents(JournalEnv* env, const std::string& path, std::string_view data);
 
 }  // namespace btrq::broker

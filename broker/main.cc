@@ -4,10 +4,14 @@
 //   btrq-broker [--config FILE] [--set section.key=value]... [--data-dir DIR]
 //               [--listen-control HOST:PORT] [--listen-tasks tcp://HOST:PORT]
 //               [--listen-http HOST:PORT] [--btrdb HOST:PORT[,HOST:PORT...]]
+//   btrq-broker [--config FILE] [--data-dir DIR] --salvage-journal
+//               repairs a journal the broker refuses to open, prints what it dropped, exits
 
+#include <cstdio>
 #include <memory>
 
 #include "broker/broker.h"
+#include "broker/journal_salvage.h"
 #include "common/clock.h"
 #include "common/daemon.h"
 
@@ -28,9 +32,21 @@ Status RunFromCommandLine(int argc, char** argv) {
               {"--listen-http", "broker.http_listen",
                "HTTP host:port for /metrics (broker.http_listen)"},
               {"--btrdb", "btrdb.endpoints", "BTrDB endpoints host:port,... (btrdb.endpoints)"},
+              {"--salvage-journal", "",
+               "repair the journal in the data dir (keep every valid record, back up the "
+               "original, print what was dropped) and exit; stop the broker first",
+               /*is_switch=*/true},
           },
           argc, argv));
   if (command_line.help_printed) return Status::OK();
+  if (command_line.extra_flags.count("--salvage-journal") != 0) {
+    BTRQ_ASSIGN_OR_RETURN(
+        const SalvageReport report,
+        SalvageJournal(command_line.config.broker.data_dir, DecodeRecordValidator(),
+                       SystemClock::Default()->WallNanos()));
+    std::fputs(FormatSalvageReport(report).c_str(), stdout);
+    return Status::OK();
+  }
   BTRQ_ASSIGN_OR_RETURN(std::unique_ptr<Broker> broker,
                         Broker::Create(command_line.config, SystemClock::Default()));
   return RunUntilShutdown(*broker);

@@ -484,6 +484,13 @@ std::vector<CancelNotice> Scheduler::TakeCancelNotices() {
 
 Status Scheduler::PollJournal() { return journal_ ? journal_->Poll() : Status::OK(); }
 Status Scheduler::SyncJournal() { return journal_ ? journal_->Sync() : Status::OK(); }
+void Scheduler::WhenDurable(DurableCallback on_durable) {
+  if (journal_) {
+    journal_->WhenDurable(std::move(on_durable));
+  } else {
+    on_durable(Status::OK());
+  }
+}
 void Scheduler::SetJournalWakeup(std::function<void()> wakeup) {
   if (journal_) journal_->SetWakeup(std::move(wakeup));
 }

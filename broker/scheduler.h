@@ -147,7 +147,7 @@ class Scheduler {
   Result<JobId> SubmitJob(const JobSpec& spec, DurableCallback on_durable);
   // Cancels a job that has not finished: drops its queued tasks and leases (the workers
   // holding them appear in TakeCancelNotices and in the result). NotFound, or
-  // FailedPrecondition for a finished job.
+  // FailedPrecondition for a finished job. Journaled, not waited for: see WhenDurable.
   Result<std::vector<std::string>> CancelJob(JobId job);
   // Requeues a job's dead letters with fresh attempts; returns how many.
   // FailedPrecondition when it has none or was cancelled/failed.
@@ -200,6 +200,10 @@ class Scheduler {
   Status PollJournal();
   // Makes everything journaled so far durable and waits for it (shutdown).
   Status SyncJournal();
+  // Runs `on_durable` once everything journaled so far is durable, or with the error that
+  // kept it from being so (Journal::WhenDurable); at once without a journal. Acknowledge
+  // a call that changed state (CancelJob, RetryJob, ...) only from there.
+  void WhenDurable(DurableCallback on_durable);
   // Called from the journal's thread when a group commit finishes, so the loop can
   // PollJournal() without waiting for NextWakeup(); see Journal::SetWakeup. Thread-safe.
   void SetJournalWakeup(std::function<void()> wakeup);

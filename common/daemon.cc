@@ -36,7 +36,11 @@ Result<DaemonCommandLine> LoadDaemonConfig(const std::string& description,
   app.add_option("--config", config_path, "YAML config file");
   app.add_option("--set", sets, "section.key=value, overrides the file and environment");
   for (size_t i = 0; i < flags.size(); ++i) {
-    app.add_option(flags[i].name, values[i], flags[i].help);
+    if (flags[i].is_switch) {
+      app.add_flag_callback(flags[i].name, [&values, i] { values[i] = "true"; }, flags[i].help);
+    } else {
+      app.add_option(flags[i].name, values[i], flags[i].help);
+    }
   }
   DaemonCommandLine out;
   try {

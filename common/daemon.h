@@ -19,6 +19,7 @@ struct DaemonFlag {
   std::string name;        // "--data-dir"
   std::string config_key;  // "broker.data_dir"; empty: not a config override
   std::string help;
+  bool is_switch = false;  // takes no value; given, it appears in extra_flags as "true"
 };
 
 struct DaemonCommandLine {

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,25 +19,29 @@ inline constexpr size_t kHeaderBytes = 8;
 // Appends `payload` as one record to `*out`.
 void AppendRecord(std::string* out, std::string_view payload);
 
-// How the records of a log end.
+// How the records of a log end. A record is intact when its header fits, its length is
+// within the limit and the data, and its CRC matches. A damaged record is a torn tail
+// when no intact, non-empty record starts anywhere after it (a write cut short by a
+// crash leaves nothing valid behind it), and corruption when one does.
 enum class EndKind {
   kClean,     // the last record ends the data
-  kTornTail,  // an incomplete or unreadable last record: a write cut short by a crash
-  kCorrupt,   // a record failing its checksum, followed by more data
+  kTornTail,  // damage with nothing intact after it (or only zeros, see below)
+  kCorrupt,   // damage followed by intact records
 };
 
 struct LogEnd {
   EndKind kind = EndKind::kClean;
-  uint64_t offset = 0;  // where the bad record starts (the data's size when kClean)
-  uint64_t next = 0;    // kCorrupt: where the record after it starts
+  uint64_t offset = 0;  // where the damaged record starts (the data's size when kClean)
+  uint64_t next = 0;    // kCorrupt: where the first intact record after it starts
 };
 
 struct ReaderOptions {
-  // A length above this is unreadable (a torn header, not a giant record).
+  // A length above this is unreadable (a damaged header, not a giant record).
   uint32_t max_record_bytes = uint32_t{1} << 30;
   // When set, a tail of zero bytes (a file extended but never written: a crash after
   // the size was updated) is a torn tail; when not, it reads as empty records, since a
-  // zero header is a valid empty record.
+  // zero header is a valid empty record. Either way, looking for intact records after a
+  // damaged one skips empty ones: they cannot be told from zero fill.
   bool zero_tail_is_torn = false;
 };
 
@@ -52,10 +57,19 @@ class Reader {
   uint64_t offset() const { return offset_; }
   // Valid once Next returned false.
   const LogEnd& end() const { return end_; }
-  // After a kCorrupt end: steps over the bad record, so Next continues after it.
+  // After a kCorrupt end: steps over the damage, so Next continues at end().next.
   void SkipCorrupt();
+  // After a kCorrupt end: how many intact records follow the damage (stepping over any
+  // further damage), for the error that names it. Reads to the end.
+  uint64_t CountIntactAfterCorrupt();
 
  private:
+  // The payload of the intact record at `at`, if one starts there.
+  std::optional<std::string_view> IntactAt(uint64_t at) const;
+  // Where the first intact non-empty record after the damaged one at offset_ starts:
+  // `hint` (the damaged record's own length, when believable) is tried first.
+  std::optional<uint64_t> Resync(uint64_t hint) const;
+
   const std::string_view data_;
   const ReaderOptions options_;
   uint64_t offset_ = 0;

@@ -50,6 +50,12 @@ Status Database::Recover() {
     const std::string path = dir + "/" + LogName(n);
     BTRQ_ASSIGN_OR_RETURN(LogReadResult r, ReadLog(path, [this](std::string_view p) BTRQ_REQUIRES(map_mu_) { return ReplayRecord(p); }));
     recovery_.log_records += r.records;
+    if (r.end.kind == record_log::EndKind::kCorrupt) {
+      // Intact records after the damage were acknowledged: cutting there would lose them.
+      return Status::IoError("corrupt record in " + path + " at offset " +
+                             std::to_string(r.end.offset) + " (" + std::to_string(r.records_after) +
+                             " valid records follow); refusing to start and leaving the file as it is");
+    }
     if (r.valid_bytes < r.file_bytes) {
       if (n != *logs.rbegin()) {
         return Status::IoError("corrupt record in " + path + " at offset " + std::to_string(r.valid_bytes) +

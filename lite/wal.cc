@@ -99,15 +99,18 @@ Result<LogReadResult> ReadLog(const std::string& path, const std::function<Statu
   BTRQ_ASSIGN_OR_RETURN(const std::string data, ReadFileToString(path));
   LogReadResult r;
   r.file_bytes = data.size();
-  record_log::Reader reader(data, {.max_record_bytes = kMaxRecordBytes});
+  // Records are never empty (a type and a UUID at least), so zeros to the end are a
+  // power loss's torn tail, not empty records.
+  record_log::Reader reader(data, {.max_record_bytes = kMaxRecordBytes, .zero_tail_is_torn = true});
   std::string_view payload;
   while (reader.Next(&payload)) {
     BTRQ_RETURN_IF_ERROR(fn(payload));
     ++r.records;
   }
-  // Today every bad end stops the read the same way; Database::Recover decides.
+  // Every bad end stops the read the same way; Database::Recover decides.
   r.valid_bytes = reader.offset();
   r.end = reader.end();
+  r.records_after = reader.CountIntactAfterCorrupt();
   return r;
 }
 

@@ -25,6 +25,7 @@ class LogWriter {
   ~LogWriter();
 
   // Buffers one record; returns its sequence number for Sync(). Thread-safe, no I/O.
+  // REQUIRES: a non-empty payload (an empty frame is zeros: read back as a torn tail).
   uint64_t Append(std::string_view payload) BTRQ_EXCLUDES(mu_);
   // Returns once every record up to `seq` is written and fdatasync'ed. Concurrent callers
   // share one write + fdatasync (group commit): one leader flushes everything pending.
@@ -55,10 +56,12 @@ struct LogReadResult {
   uint64_t valid_bytes = 0;  // length of the intact prefix
   uint64_t file_bytes = 0;   // file_bytes > valid_bytes: a torn or corrupt tail was skipped
   record_log::LogEnd end;    // how the intact prefix ended
+  uint64_t records_after = 0;  // end.kind == kCorrupt: intact records after the damage
 };
 
 // Calls fn(payload) for each intact record of the file, in order, up to the first torn
-// or corrupt record. An error from fn stops the read and is returned.
+// or corrupt record (a tail of zeros is torn: common/record_log.h). An error from fn
+// stops the read and is returned.
 Result<LogReadResult> ReadLog(const std::string& path, const std::function<Status(std::string_view)>& fn);
 
 }  // namespace btrq::lite

@@ -37,14 +37,7 @@ class JournalTest : public ::testing::Test {
     return j;
   }
   Result<std::unique_ptr<Journal>> Open() { return Open(Options()); }
-  std::vector<std::string> Recovered(const Journal& j) {
-    std::vector<std::string> out;
-    EXPECT_OK(j.ForEachRecovered([&](std::string_view p) {
-      out.emplace_back(p);
-      return Status::OK();
-    }));
-    return out;
-  }
+  std::vector<std::string> Recovered(const Journal& j) { return RecoveredPayloads(j); }
   std::string LogPath() const { return dir_.path() + "/journal.log"; }
   uint64_t LogSize() const { return std::filesystem::file_size(LogPath()); }
   void FlipByteAt(uint64_t offset) {
@@ -106,12 +99,12 @@ TEST_F(JournalTest, RecordsSurviveReopenInOrder) {
     ASSERT_OK_AND_ASSIGN(auto j, Open());
     EXPECT_EQ(j->Append("one"), 1u);
     EXPECT_EQ(j->Append(std::string(100000, 'x')), 2u);
-    EXPECT_EQ(j->Append(""), 3u);
+    EXPECT_EQ(j->Append("3"), 3u);  // never empty: an empty frame reads as zero fill
     ASSERT_OK(j->Sync());
     EXPECT_EQ(j->durable_seq(), 3u);
   }
   ASSERT_OK_AND_ASSIGN(auto j, Open());
-  EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"one", std::string(100000, 'x'), ""}));
+  EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"one", std::string(100000, 'x'), "3"}));
   EXPECT_EQ(j->recovery().truncated_bytes, 0u);
 }
 
@@ -253,7 +246,7 @@ TEST_F(JournalTest, CorruptLastRecordIsCutOff) {
   EXPECT_EQ(j->recovery().truncated_bytes, 8u + 7u);
 }
 
-TEST_F(JournalTest, CorruptRecordInTheMiddleFailsOpenUnlessSkipping) {
+TEST_F(JournalTest, CorruptRecordInTheMiddleFailsOpen) {
   uint64_t middle = 0;
   {
     ASSERT_OK_AND_ASSIGN(auto j, Open());
@@ -266,18 +259,10 @@ TEST_F(JournalTest, CorruptRecordInTheMiddleFailsOpenUnlessSkipping) {
   }
   FlipByteAt(middle + 8 + 2);  // inside "second"'s payload
   Result<std::unique_ptr<Journal>> refused = Open();
-  ASSERT_THAT(refused.status(), StatusIs(StatusCode::kInternal));
-  EXPECT_NE(refused.status().message().find("corrupt record at offset"), std::string::npos);
-
-  JournalOptions skip = Options();
-  skip.skip_corrupt = true;
-  {
-    ASSERT_OK_AND_ASSIGN(auto j, Open(skip));
-    EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"first", "third"}));
-    EXPECT_EQ(j->recovery().skipped_records, 1u);
-  }
-  ASSERT_OK_AND_ASSIGN(auto j, Open());  // the damage was rewritten away
-  EXPECT_EQ(Recovered(*j), (std::vector<std::string>{"first", "third"}));
+  ASSERT_THAT(refused.status(), StatusIs(StatusCode::kIoError));
+  EXPECT_NE(refused.status().message().find("corrupt record at offset " + std::to_string(middle)),
+            std::string::npos);
+  // journal_damage_test.cc: what --salvage-journal then keeps.
 }
 
 TEST_F(JournalTest, AFileWithAForeignHeaderIsRefused) {
@@ -463,6 +448,38 @@ TEST(JournalRecords, TruncatedOrUnknownPayloadsAreErrors) {
     EXPECT_FALSE(DecodeRecord(payload.substr(0, n)).ok()) << n;
   }
   EXPECT_EQ(DecodeRecord("\x7f\x01").status().code(), StatusCode::kInvalidMessage);
+}
+
+TEST_F(JournalTest, WhenDurableWaitsForEverythingAppendedSoFar) {
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  int ran = 0;
+  j->WhenDurable([&](const Status& s) {
+    EXPECT_OK(s);
+    ++ran;
+  });
+  EXPECT_EQ(ran, 1);  // nothing pending: at once
+  j->Append("cancel");
+  Status answer = Status::Internal("not run");
+  j->WhenDurable([&](const Status& s) { answer = s; });
+  j->Append("later");  // not waited for
+  EXPECT_EQ(answer.code(), StatusCode::kInternal);
+  ASSERT_OK(j->Sync());
+  EXPECT_OK(answer);
+}
+
+TEST_F(JournalTest, WhenDurableGetsTheErrorAndTheRecordIsKeptForRetry) {
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  env_.fail_writes = true;
+  j->Append("cancel");
+  Status answer;
+  j->WhenDurable([&](const Status& s) { answer = s; });
+  EXPECT_EQ(j->Sync().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(answer.code(), StatusCode::kResourceExhausted);
+  env_.fail_writes = false;
+  ASSERT_OK(j->Sync());
+  j.reset();
+  ASSERT_OK_AND_ASSIGN(auto reopened, Open());
+  EXPECT_EQ(Recovered(*reopened), (std::vector<std::string>{"cancel"}));
 }
 
 }  // namespace

@@ -13,12 +13,28 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include <gtest/gtest.h>
+
+#include "broker/journal.h"
 #include "broker/journal_file.h"
 #include "common/ids.h"
 #include "common/posix_error.h"
 
 namespace btrq::broker {
+
+// The payloads Open recovered, in order (a test failure if reading them fails).
+inline std::vector<std::string> RecoveredPayloads(const Journal& j) {
+  std::vector<std::string> out;
+  const Status s = j.ForEachRecovered([&](std::string_view p) {
+    out.emplace_back(p);
+    return Status::OK();
+  });
+  if (!s.ok()) ADD_FAILURE() << s.ToString();
+  return out;
+}
 
 class TempDir {
  public:
@@ -88,6 +104,9 @@ class FaultEnv final : public JournalEnv {
   Status SyncDir(const std::string& dir) override { return JournalEnv::Posix()->SyncDir(dir); }
   Status CreateDir(const std::string& dir) override { return JournalEnv::Posix()->CreateDir(dir); }
   Status RemoveFile(const std::string& path) override { return JournalEnv::Posix()->RemoveFile(path); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    return JournalEnv::Posix()->LockFile(path);
+  }
 
  private:
   class File final : public WritableFile {

@@ -62,14 +62,55 @@ TEST(RecordLog, TornTails) {
   }
 }
 
-TEST(RecordLog, ALengthPastTheLimitIsATornHeader) {
-  std::string data = Log({"x"});
-  const std::string big = Log({std::string(100, 'y')});
-  data += big + Log({"z"});
+TEST(RecordLog, ALengthPastTheLimitWithNothingValidAfterIsATornHeader) {
+  const std::string data = Log({"x"}) + Log({std::string(100, 'y')});
   LogEnd end;
   EXPECT_EQ(ReadAll(data, &end, {.max_record_bytes = 50}), (std::vector<std::string>{"x"}));
   EXPECT_EQ(end.kind, EndKind::kTornTail);
   EXPECT_EQ(end.offset, 9u);
+}
+
+// The 69 MB journal: one corrupt length field in the middle read as a torn tail
+// cut everything after it. Valid records after a bad header make it corruption.
+TEST(RecordLog, ACorruptLengthFollowedByValidRecordsIsCorruptNotTorn) {
+  const std::string first = Log({"first"});
+  std::string second = Log({"second"});
+  second[3] = '\x7f';  // the length now points far past the end
+  const std::string rest = Log({"third"}) + Log({"fourth"});
+  const std::string data = first + second + rest;
+  Reader reader(data);
+  std::string_view payload;
+  ASSERT_TRUE(reader.Next(&payload));
+  ASSERT_FALSE(reader.Next(&payload));
+  EXPECT_EQ(reader.end().kind, EndKind::kCorrupt);
+  EXPECT_EQ(reader.end().offset, first.size());
+  EXPECT_EQ(reader.end().next, first.size() + second.size());  // resynchronised
+  reader.SkipCorrupt();
+  ASSERT_TRUE(reader.Next(&payload));
+  EXPECT_EQ(payload, "third");
+}
+
+TEST(RecordLog, ALengthPastTheLimitFollowedByValidRecordsIsCorrupt) {
+  const std::string big = Log({std::string(100, 'y')});
+  const std::string data = Log({"x"}) + big + Log({"z"});
+  LogEnd end;
+  EXPECT_EQ(ReadAll(data, &end, {.max_record_bytes = 50}), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(end.kind, EndKind::kCorrupt);
+  EXPECT_EQ(end.offset, 9u);
+  EXPECT_EQ(end.next, 9u + big.size());
+}
+
+// A bad CRC on the last complete frame followed only by a fragment of the next (a group
+// write cut short) is still a torn tail: nothing valid follows it.
+TEST(RecordLog, ABadRecordFollowedOnlyByAFragmentIsATornTail) {
+  const std::string good = Log({"one"});
+  std::string bad = Log({"two"});
+  bad.back() ^= 0x01;
+  const std::string data = good + bad + Log({"three"}).substr(0, 9);
+  LogEnd end;
+  EXPECT_EQ(ReadAll(data, &end), (std::vector<std::string>{"one"}));
+  EXPECT_EQ(end.kind, EndKind::kTornTail);
+  EXPECT_EQ(end.offset, good.size());
 }
 
 TEST(RecordLog, CorruptThenValidIsCorruptAndCanBeSkipped) {
@@ -105,11 +146,24 @@ TEST(RecordLog, ZeroFilledTail) {
   EXPECT_EQ(ReadAll(data, &end, {.zero_tail_is_torn = true}), (std::vector<std::string>{"one"}));
   EXPECT_EQ(end.kind, EndKind::kTornTail);
   EXPECT_EQ(end.offset, good.size());
-  // Zeros followed by a record are not a tail.
+  // Zeros followed by a record are not a tail (a zero header is a valid empty record;
+  // what an empty payload means is the caller's business).
   const std::string inner = good + std::string(8, '\0') + Log({"two"});
   EXPECT_EQ(ReadAll(inner, &end, {.zero_tail_is_torn = true}),
             (std::vector<std::string>{"one", "", "two"}));
   EXPECT_EQ(end.kind, EndKind::kClean);
+  // Nor is a damaged record followed by zeros and then a record: the zeros are skipped
+  // while looking for the next valid record.
+  std::string bad = Log({"bad"});
+  bad.back() ^= 0x01;
+  const std::string damaged = good + bad + std::string(16, '\0') + Log({"three"});
+  EXPECT_EQ(ReadAll(damaged, &end, {.zero_tail_is_torn = true}), (std::vector<std::string>{"one"}));
+  EXPECT_EQ(end.kind, EndKind::kCorrupt);
+  EXPECT_EQ(end.next, good.size() + bad.size() + 16);
+  // A damaged record followed by zeros only is a torn tail.
+  EXPECT_EQ(ReadAll(good + bad + std::string(16, '\0'), &end, {.zero_tail_is_torn = true}),
+            (std::vector<std::string>{"one"}));
+  EXPECT_EQ(end.kind, EndKind::kTornTail);
 }
 
 TEST(RecordLog, OffsetFollowsTheRecordsRead) {

@@ -175,6 +175,54 @@ TEST(DatabaseDurability, ChecksumMismatchEndsReplayOfTheLastLog) {
   EXPECT_THAT(ReadAll(*db, Id(1)), ElementsAre(Point{1, 1}));
 }
 
+// Damage in the middle of the last log, with acknowledged records after it, is not a
+// torn tail: the database refuses to open (naming the file and offset) and cuts nothing.
+TEST(DatabaseDurability, CorruptionInTheMiddleOfTheLastLogIsAnError) {
+  testing::TempDir dir;
+  {
+    auto db = OpenAt(dir.path());
+    ASSERT_OK(db->Create(Id(1), "c", {}, {}));
+    ASSERT_OK(db->Insert(Id(1), {{1, 1}}, MergePolicy::kNever).status());
+    ASSERT_OK(db->Insert(Id(1), {{2, 2}}, MergePolicy::kNever).status());
+  }
+  const std::string log = Logs(dir.path()).back();
+  const auto size = fs::file_size(log);
+  {
+    std::fstream f(log, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(3);  // the first record's length now points far past the end
+    f.put('\x7f');
+  }
+  DatabaseOptions o;
+  o.data_dir = dir.path();
+  auto db = Database::Open(o);
+  ASSERT_THAT(db.status(), StatusIs(StatusCode::kIoError));
+  EXPECT_NE(db.status().message().find("at offset 0 (2 valid records follow)"), std::string::npos)
+      << db.status().message();
+  EXPECT_EQ(fs::file_size(log), size);
+}
+
+// A power loss can leave the log extended with zeros: a torn tail, not empty records.
+TEST(DatabaseDurability, AZeroFilledTailOfTheLastLogIsTorn) {
+  testing::TempDir dir;
+  {
+    auto db = OpenAt(dir.path());
+    ASSERT_OK(db->Create(Id(1), "c", {}, {}));
+    ASSERT_OK(db->Insert(Id(1), {{1, 1}}, MergePolicy::kNever).status());
+  }
+  const std::string log = Logs(dir.path()).back();
+  {
+    std::ofstream f(log, std::ios::app | std::ios::binary);
+    f << std::string(4096, '\0');
+  }
+  DatabaseOptions o;
+  o.data_dir = dir.path();
+  auto db = Database::Open(o);
+  ASSERT_OK(db.status());
+  EXPECT_EQ((*db)->recovery().log_records, 2u);
+  EXPECT_EQ((*db)->recovery().discarded_bytes, 4096u);
+  EXPECT_THAT(ReadAll(**db, Id(1)), ElementsAre(Point{1, 1}));
+}
+
 TEST(DatabaseDurability, CorruptionInAnOlderLogIsAnError) {
   btrq::testing::TempDir dir;
   {

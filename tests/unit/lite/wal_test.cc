@@ -61,12 +61,12 @@ TEST(Wal, WrittenRecordsReadBackInOrder) {
     EXPECT_EQ(w->Append("a"), 1u);
     const uint64_t second = w->Append("bb");
     ASSERT_OK(w->Sync(second));
-    w->Append("");  // flushed by the destructor
-    EXPECT_EQ(w->size_bytes(), 3 * record_log::kHeaderBytes + 3);
+    w->Append("c");  // flushed by the destructor
+    EXPECT_EQ(w->size_bytes(), 3 * record_log::kHeaderBytes + 4);
   }
   LogReadResult r;
   ASSERT_OK_AND_ASSIGN(auto seen, ReadAll(path, &r));
-  EXPECT_THAT(seen, ElementsAre("a", "bb", ""));
+  EXPECT_THAT(seen, ElementsAre("a", "bb", "c"));
   EXPECT_EQ(r.valid_bytes, r.file_bytes);
   EXPECT_EQ(r.end.kind, record_log::EndKind::kClean);
 }
