@@ -48,4 +48,15 @@ Result<TotalCheck> FaultTest::Finish(JobId job, Millis timeout, const CheckOptio
   return check;
 }
 
+Status FaultTest::TakeBaseline() {
+  BTRQ_ASSIGN_OR_RETURN(JobId job, cluster_->Submit(QualityJob()));
+  BTRQ_ASSIGN_OR_RETURN(TotalCheck check, Finish(job));
+  if (!check.ok() || check.results != check.tasks) {
+    return Status::Internal("the undisturbed run is not clean: " + check.Summary());
+  }
+  size_t repeated = 0;
+  BTRQ_ASSIGN_OR_RETURN(baseline_, FetchResults(cluster_.get(), job, &repeated));
+  return Status::OK();
+}
+
 }  // namespace btrq::faults

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,9 +38,14 @@ class FaultTest : public ::testing::Test {
   Result<TotalCheck> Finish(JobId job, Millis timeout = Millis(120'000),
                             const CheckOptions& options = CheckOptions());
 
+  // Runs QualityJob() undisturbed once and keeps its results in baseline_: what every
+  // faulted run must equal. Internal when that run is not clean.
+  Status TakeBaseline();
+
   std::unique_ptr<Cluster> cluster_;
   GenerateSpec spec_;
   ManifestTruth truth_;
+  std::map<ChunkKey, testing::Json> baseline_;
 };
 
 // Integer value of a JSON number member.

@@ -20,18 +20,6 @@ namespace {
 
 class RandomScheduleTest : public FaultTest {
  protected:
-  // Runs the job undisturbed once; its results are what every faulted run must equal.
-  Status TakeBaseline() {
-    BTRQ_ASSIGN_OR_RETURN(JobId job, cluster_->Submit(QualityJob()));
-    BTRQ_ASSIGN_OR_RETURN(TotalCheck check, Finish(job));
-    if (!check.ok() || check.results != check.tasks) {
-      return Status::Internal("the undisturbed run is not clean: " + check.Summary());
-    }
-    size_t repeated = 0;
-    BTRQ_ASSIGN_OR_RETURN(baseline_, FetchResults(cluster_.get(), job, &repeated));
-    return Status::OK();
-  }
-
   // One job under a random schedule: its check, and the faults injected.
   Result<TotalCheck> RunOnce(std::mt19937_64* rng, size_t faults, size_t* injected) {
     BTRQ_ASSIGN_OR_RETURN(JobId job, cluster_->Submit(QualityJob()));
@@ -44,8 +32,6 @@ class RandomScheduleTest : public FaultTest {
     check.baseline = &baseline_;
     return Finish(job, Millis(120'000), check);
   }
-
-  std::map<ChunkKey, testing::Json> baseline_;
 };
 
 TEST_F(RandomScheduleTest, RandomFaultsLoseAndDuplicateNothing) {
