@@ -2,14 +2,17 @@
 
 // The gRPC Broker service (proto/btrq/v1/control.proto). Runs on gRPC's threads and
 // touches the Scheduler only through Dispatcher::Post, so the Scheduler stays
-// single-threaded: each call queues a command and waits for its answer.
+// single-threaded: each call queues a command and waits for its answer until the call's
+// deadline or `loop_timeout`, whichever comes first; then it answers DEADLINE_EXCEEDED
+// and the command, if it has not started, never runs.
 //
 // SubmitJob validates before anything is journaled: the spec (JobSpec::Validate), the
-// analytic and its params (with the workers' own analytics registry), and that BTrDB
-// answers (`probe`). It returns the job id only once the job is durable; a journal
-// failure (a full disk) is RESOURCE_EXHAUSTED and the job is forgotten. Streams are
-// looked up later, on the dispatcher thread: a collection that matches nothing fails the
-// job (state FAILED, with the reason in Job.error).
+// analytic and its params (with the workers' own analytics registry). It does not ask
+// BTrDB: a job submitted while BTrDB is away is accepted and expands once BTrDB is back.
+// It returns the job id only once the job is durable; a journal failure (a full disk) is
+// RESOURCE_EXHAUSTED and the job is forgotten. Streams are looked up later, off the
+// dispatcher's loop: a collection that matches nothing fails the job (state FAILED, with
+// the reason in Job.error).
 //
 // Rates (tasks_per_second) are over the dispatcher's recent samples. points_per_second
 // and counts.points_read stay 0: DONE carries no point counts (the sink has them).
@@ -35,16 +38,16 @@ struct ControlServiceOptions {
   int64_t default_watch_interval = 500'000'000;
   // How long SubmitJob waits for the job to be durable before it gives up answering.
   int64_t call_timeout = 30'000'000'000;
+  // How long a call waits for the dispatcher's loop to run its command (it takes one
+  // loop iteration, normally under a millisecond) when the client's deadline is later.
+  int64_t loop_timeout = 5'000'000'000;
 };
-
-// Returns OK when BTrDB answers; otherwise the (Unavailable) error. Thread-safe.
-using BtrdbProbe = std::function<Status()>;
 
 class BrokerControlService final : public v1::Broker::Service {
  public:
-  // `dispatcher`, `analytics` must outlive the service; `probe` may be empty (no check).
+  // `dispatcher`, `analytics` must outlive the service.
   BrokerControlService(const ControlServiceOptions& options, Dispatcher* dispatcher,
-                       const analytics::Registry* analytics, BtrdbProbe probe);
+                       const analytics::Registry* analytics);
 
   grpc::Status SubmitJob(grpc::ServerContext* context, const v1::SubmitJobRequest* request,
                          v1::SubmitJobResponse* response) override;
@@ -70,14 +73,15 @@ class BrokerControlService final : public v1::Broker::Service {
 
  private:
   grpc::Status Authorize(const grpc::ServerContext& context) const;
-  // Runs `fn` on the dispatcher thread and waits for its answer; Unavailable once the
-  // dispatcher has stopped.
-  Status Call(const std::function<Status(Dispatcher&)>& fn) const;
+  // Runs `fn` on the dispatcher thread and waits for its answer, until the call's
+  // deadline or options_.loop_timeout: then DeadlineExceeded, and `fn` never runs if it
+  // had not started. Unavailable once the dispatcher has stopped.
+  Status Call(const grpc::ServerContext& context,
+              const std::function<Status(Dispatcher&)>& fn) const;
 
   const ControlServiceOptions options_;
   Dispatcher* const dispatcher_;
   const analytics::Registry* const analytics_;
-  const BtrdbProbe probe_;
 };
 
 // A v1::JobSpec as the broker's JobSpec, with `options`' defaults for fields left at 0.

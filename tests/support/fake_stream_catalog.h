@@ -24,6 +24,8 @@ class FakeStreamCatalog final : public broker::StreamCatalog {
     order_.push_back(uuid);
     pins_[uuid] = broker::StreamPin{version, 0, 0, false};
   }
+  // The stream's params (as its annotations would give them), pinned with it.
+  void SetParams(const Uuid& uuid, Fields params) { pins_[uuid].params = std::move(params); }
   // The next ListStreams calls fail with these statuses, one each.
   void FailListing(Status s) { list_errors_.push_back(std::move(s)); }
   // The next PinStream calls (any stream) fail with these statuses, one each.
