@@ -49,6 +49,7 @@ void JobExpander::SetStreams(std::vector<Uuid> streams) {
   pins_.assign(streams_.size(), PinSlot{});
   pinned_count_ = 0;
   pins_requested_ = 0;
+  without_params_ = 0;
   total_known_ = 0;
   listed_ = true;
   cursor_ = ExpansionCursor{};
@@ -60,6 +61,7 @@ const StreamPin& JobExpander::SetPin(uint32_t index, const StreamPin& pin, bool 
     slot.requested = false;
     --pins_requested_;
   }
+  if (slot.state != PinState::kUnpinned && !slot.pin.params_pinned) --without_params_;
   if (slot.state == PinState::kUnpinned) {
     ++pinned_count_;
     slot.pin = pin;
@@ -73,6 +75,7 @@ const StreamPin& JobExpander::SetPin(uint32_t index, const StreamPin& pin, bool 
     total_known_ -= SpanOf(*spec_, slot.pin).count;
     slot.pin = pin;
   }
+  if (!slot.pin.params_pinned) ++without_params_;
   // Never usable without its params, whatever the caller says.
   slot.state = usable && slot.pin.params_pinned ? PinState::kUsable : PinState::kPending;
   total_known_ += SpanOf(*spec_, slot.pin).count;

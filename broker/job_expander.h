@@ -104,6 +104,8 @@ class JobExpander {
   // Streams pinned so far, and whether all are.
   size_t pinned_count() const { return pinned_count_; }
   bool all_pinned() const { return listed_ && pinned_count_ == streams_.size(); }
+  // Every stream pinned, and every pin with its params: nothing left to ask the catalog.
+  bool pins_complete() const { return all_pinned() && without_params_ == 0; }
   // The chunk count of every pinned stream, summed.
   uint64_t total_known() const { return total_known_; }
 
@@ -140,6 +142,7 @@ class JobExpander {
   std::vector<PinSlot> pins_;
   size_t pinned_count_ = 0;
   size_t pins_requested_ = 0;
+  size_t without_params_ = 0;  // pins replayed without params, not yet read again
   uint64_t total_known_ = 0;
   ExpansionCursor cursor_;
 };

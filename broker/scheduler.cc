@@ -12,14 +12,6 @@ uint64_t Sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
 }  // namespace
 
-template <typename Encode>
-uint64_t Scheduler::Log(Encode&& encode) {
-  if (!journal_ || replaying_) return 0;
-  scratch_.clear();
-  encode(&scratch_);
-  return journal_->Append(scratch_);
-}
-
 Scheduler::Scheduler(const SchedulerOptions& options, Clock* clock,
                      std::unique_ptr<CatalogRunner> runner, std::unique_ptr<Journal> journal)
     : options_(options),

@@ -279,4 +279,15 @@ class Scheduler {
   std::map<LeaseReject, uint64_t> rejected_;
 };
 
+// Journals one record (encode(&payload)); returns its sequence number, 0 without a
+// journal or while replaying. Here, not in a .cc: scheduler.cc and scheduler_expand.cc
+// both log.
+template <typename Encode>
+uint64_t Scheduler::Log(Encode&& encode) {
+  if (!journal_ || replaying_) return 0;
+  scratch_.clear();
+  encode(&scratch_);
+  return journal_->Append(scratch_);
+}
+
 }  // namespace btrq::broker

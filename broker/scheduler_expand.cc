@@ -123,7 +123,7 @@ size_t Scheduler::Refill(Job& job, bool allow_catalog) {
   }
   const size_t materialised = queue_.ready(job.id) + queue_.delayed(job.id);
   if (materialised > options_.window_per_job / 2) return 0;
-  if (allow_catalog && !ex.all_pinned()) RequestCatalog(job);
+  if (allow_catalog && !ex.pins_complete()) RequestCatalog(job);
   const SkipFn skip = [&job](uint32_t stream, int64_t start) -> int64_t {
     auto it = job.done_ranges.find(stream);
     const int64_t t = it == job.done_ranges.end() ? start : it->second.SkipFrom(start);

@@ -72,8 +72,8 @@ TEST_F(FaultTest, BtrdbStoppedMidJobLeavesTheBrokerResponsive) {
   ClusterOptions options;
   options.btrdb_call_timeout = Millis(20'000);  // longer than any answer we wait for
   GenerateSpec spec;
-  spec.streams = 96;  // pinned 16 at a time ahead of the cursor: pinning outlasts the fault
-  spec.duration = "1h";
+  spec.streams = 400;  // pinned a few at a time ahead of the cursor: pinning outlasts the
+  spec.duration = "30m";  // fault
   ASSERT_OK(Boot(options, spec));
   ASSERT_OK_AND_ASSIGN(JobId first, cluster_->Submit(QualityJob()));
   ASSERT_OK(cluster_->WaitForJob(

@@ -69,6 +69,22 @@ class FakeStreamCatalog final : public broker::StreamCatalog {
   int pin_calls_ = 0;
 };
 
+// Forwards every call to a borrowed catalog, which must outlive it: what a
+// CatalogRunner's factory hands each thread in tests.
+class BorrowedCatalog final : public broker::StreamCatalog {
+ public:
+  explicit BorrowedCatalog(broker::StreamCatalog* catalog) : catalog_(catalog) {}
+  Result<std::vector<broker::StreamRef>> ListStreams(const broker::JobSpec& spec) override {
+    return catalog_->ListStreams(spec);
+  }
+  Result<broker::StreamPin> PinStream(const Uuid& uuid, uint64_t version) override {
+    return catalog_->PinStream(uuid, version);
+  }
+
+ private:
+  broker::StreamCatalog* const catalog_;
+};
+
 // A deterministic UUID for tests: n in the last bytes.
 inline Uuid TestUuid(uint32_t n) {
   Uuid u;

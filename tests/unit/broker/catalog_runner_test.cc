@@ -11,6 +11,7 @@
 namespace btrq::broker {
 namespace {
 
+using btrq::testing::BorrowedCatalog;
 using btrq::testing::FakeStreamCatalog;
 using btrq::testing::TestUuid;
 
@@ -55,21 +56,7 @@ TEST(CatalogRunner, ThreadsAnswerEveryRequestAndWakeTheLoop) {
   ASSERT_OK_AND_ASSIGN(
       std::unique_ptr<CatalogRunner> runner,
       CatalogRunner::Start(1, [&catalog]() -> Result<std::unique_ptr<StreamCatalog>> {
-        // Each thread owns its catalog; this one forwards to the shared fake.
-        class Forward final : public StreamCatalog {
-         public:
-          explicit Forward(StreamCatalog* c) : c_(c) {}
-          Result<std::vector<StreamRef>> ListStreams(const JobSpec& s) override {
-            return c_->ListStreams(s);
-          }
-          Result<StreamPin> PinStream(const Uuid& u, uint64_t v) override {
-            return c_->PinStream(u, v);
-          }
-
-         private:
-          StreamCatalog* c_;
-        };
-        return std::unique_ptr<StreamCatalog>(new Forward(&catalog));
+        return std::unique_ptr<StreamCatalog>(new BorrowedCatalog(&catalog));
       }));
   WakeupCounter wakeups;
   runner->SetWakeup(wakeups.Hook());
@@ -78,7 +65,9 @@ TEST(CatalogRunner, ThreadsAnswerEveryRequestAndWakeTheLoop) {
   while (all.size() < 20) {
     const uint64_t seen = wakeups.count();
     for (CatalogAnswer& a : runner->TakeAnswers()) all.push_back(std::move(a));
-    if (all.size() < 20) ASSERT_TRUE(wakeups.WaitBeyond(seen));
+    if (all.size() < 20) {
+      ASSERT_TRUE(wakeups.WaitBeyond(seen));
+    }
   }
   EXPECT_EQ(runner->outstanding(), 0u);
   for (uint32_t i = 0; i < 20; ++i) {

@@ -27,6 +27,10 @@ JobSpec Spec(int64_t chunk) {
 
 // Lists the job's streams from the catalog's answer, as the scheduler does.
 void List(JobExpander& ex, FakeStreamCatalog& cat) {
+  if (!ex.lists_from_catalog()) {
+    ex.List({});
+    return;
+  }
   Result<std::vector<StreamRef>> found = cat.ListStreams(JobSpec());
   ASSERT_OK(found);
   ex.List(*found);
@@ -258,6 +262,8 @@ TEST(JobExpander, APinWithoutParamsIsNeverUsableAndIsAskedForAgainAtItsVersion) 
   std::vector<Chunk> out;
   EXPECT_EQ(ex.NextChunks(100, {}, &out), 0u);
   EXPECT_TRUE(ex.blocked_on_pin());
+  EXPECT_TRUE(ex.all_pinned());
+  EXPECT_FALSE(ex.pins_complete());
 
   EXPECT_EQ(ex.RequestPins(10, 10), (std::vector<uint32_t>{0}));
   EXPECT_EQ(ex.RequestPins(10, 10), (std::vector<uint32_t>{}));  // already asked
@@ -271,6 +277,7 @@ TEST(JobExpander, APinWithoutParamsIsNeverUsableAndIsAskedForAgainAtItsVersion) 
   EXPECT_EQ(now.params, answer.params);
   EXPECT_EQ(ex.total_known(), 3u);
   EXPECT_EQ(ex.pins_requested(), 0u);
+  EXPECT_TRUE(ex.pins_complete());
   ex.MarkPinUsable(0);
   EXPECT_EQ(ex.NextChunks(100, {}, &out), 3u);
   EXPECT_EQ(ex.MakeTask(0, 0, 1).params, answer.params);

@@ -20,6 +20,7 @@
 namespace btrq::broker {
 namespace {
 
+using btrq::testing::BorrowedCatalog;
 using btrq::testing::FakeClock;
 using btrq::testing::FakeStreamCatalog;
 using btrq::testing::TestUuid;
@@ -215,17 +216,6 @@ class GatedCatalog final : public StreamCatalog {
   std::mutex mu_;
   std::condition_variable cv_;
   bool open_ = false;
-};
-
-// Borrows a GatedCatalog for the runner's one thread.
-class BorrowedCatalog final : public StreamCatalog {
- public:
-  explicit BorrowedCatalog(StreamCatalog* c) : c_(c) {}
-  Result<std::vector<StreamRef>> ListStreams(const JobSpec& s) override { return c_->ListStreams(s); }
-  Result<StreamPin> PinStream(const Uuid& u, uint64_t v) override { return c_->PinStream(u, v); }
-
- private:
-  StreamCatalog* const c_;
 };
 
 TEST(SchedulerCatalogTest, ExpandNeverWaitsForBtrdb) {
