@@ -168,10 +168,10 @@ TaskSpec JobExpander::MakeTask(uint32_t stream_index, int64_t start, uint32_t at
   t.version = p.version;
   t.analytic = spec_->analytic;
   t.params = spec_->params;
-  for (const auto& [name, value] : p.params) {
+  for (const auto& param : p.params) {
     const bool named = std::any_of(t.params.begin(), t.params.end(),
-                                   [&name](const auto& q) { return q.first == name; });
-    if (!named) t.params.emplace_back(name, value);
+                                   [&param](const auto& q) { return q.first == param.first; });
+    if (!named) t.params.push_back(param);
   }
   t.stream_earliest = p.earliest;
   t.stream_latest = p.latest;
