@@ -33,9 +33,10 @@
 namespace btrq::broker {
 namespace {
 
-// The submit-time reachability check must answer fast.
-constexpr int64_t kProbeTimeoutNs = 3'000'000'000;
 constexpr int kMaxControlMessageBytes = 64 << 20;
+// BTrDB calls of the catalog (listing, pinning) in flight at most, each on its own
+// thread and connection, off the dispatcher's loop.
+constexpr size_t kCatalogThreads = 4;
 
 }  // namespace
 
@@ -63,7 +64,6 @@ class Broker::Impl {
   Status StartGrpc();
   Status StartHttp();
   void StopServers();
-  Status Probe() BTRQ_EXCLUDES(probe_mu_);
 
   const BtrqConfig config_;
   Clock* const clock_;
@@ -73,12 +73,7 @@ class Broker::Impl {
   analytics::Registry analytics_;
   metrics::Registry metrics_;
   dashboard::DashboardHistory history_;
-  std::unique_ptr<BtrdbCatalog> catalog_;
   std::unique_ptr<Dispatcher> dispatcher_;
-
-  btrdb::ConnectOptions probe_options_;
-  Mutex probe_mu_;
-  std::unique_ptr<btrdb::Client> probe_client_ BTRQ_GUARDED_BY(probe_mu_);
 
   std::unique_ptr<BrokerControlService> service_;
   std::unique_ptr<GrpcServer> grpc_server_;
@@ -93,12 +88,14 @@ Status Broker::Impl::Init() {
   BTRQ_RETURN_IF_ERROR(analytics::RegisterBuiltins(&analytics_, builtins));
 
   BTRQ_ASSIGN_OR_RETURN(btrdb::ConnectOptions connect, BrokerConnectOptions(config_.btrdb));
-  // Every BTrDB call of the catalog and the probe: btrq_btrdb_rpc_duration_seconds.
+  // Every BTrDB call of the catalog: btrq_btrdb_rpc_duration_seconds.
   connect.observer = btrdb::MakeRpcMetrics(&metrics_);
-  probe_options_ = connect;
-  probe_options_.call_timeout_ns = std::min(connect.call_timeout_ns, kProbeTimeoutNs);
-  probe_options_.connect_timeout_ns = std::min(connect.connect_timeout_ns, kProbeTimeoutNs);
-  BTRQ_ASSIGN_OR_RETURN(catalog_, BtrdbCatalog::Create(connect));
+  BTRQ_ASSIGN_OR_RETURN(
+      std::unique_ptr<CatalogRunner> runner,
+      CatalogRunner::Start(kCatalogThreads, [connect]() -> Result<std::unique_ptr<StreamCatalog>> {
+        BTRQ_ASSIGN_OR_RETURN(std::unique_ptr<BtrdbCatalog> c, BtrdbCatalog::Create(connect));
+        return std::unique_ptr<StreamCatalog>(std::move(c));
+      }));
 
   JournalOptions journal_options;
   journal_options.dir = b.data_dir;
@@ -123,7 +120,7 @@ Status Broker::Impl::Init() {
   scheduler_options.liveness = b.liveness;
   scheduler_options.retry_backoff.base = Nanos(b.retry_backoff);
   scheduler_options.retry_backoff.cap = Nanos(b.retry_backoff_max);
-  auto scheduler = Scheduler::Create(scheduler_options, clock_, catalog_.get(),
+  auto scheduler = Scheduler::Create(scheduler_options, clock_, std::move(runner),
                                      std::move(journal).value());
   if (!scheduler.ok()) return scheduler.status().WithContext("recovering the broker's state");
 
@@ -145,12 +142,8 @@ Status Broker::Impl::Init() {
                  dispatcher_options.zap->authorized_keys.size(),
                  config_.curve.authorized_keys_file);
   }
-  BtrdbCatalog* catalog = catalog_.get();
-  BTRQ_ASSIGN_OR_RETURN(
-      dispatcher_,
-      Dispatcher::Create(dispatcher_options, clock_, std::move(scheduler).value(),
-                         [catalog](TaskSpec* t) { return catalog->AddStreamParams(t); },
-                         &metrics_));
+  BTRQ_ASSIGN_OR_RETURN(dispatcher_, Dispatcher::Create(dispatcher_options, clock_,
+                                                       std::move(scheduler).value(), &metrics_));
   tasks_endpoint_ = dispatcher_->endpoint();
 
   BTRQ_RETURN_IF_ERROR(metrics_.AddCallbackGauge(
@@ -164,22 +157,6 @@ Status Broker::Impl::Init() {
   return Status::OK();
 }
 
-Status Broker::Impl::Probe() {
-  MutexLock lock(&probe_mu_);
-  if (!probe_client_) {
-    auto connected = btrdb::Client::Connect(probe_options_);  // asks Info
-    if (!connected.ok()) return connected.status();
-    probe_client_ = std::move(connected).value();
-    return Status::OK();
-  }
-  auto info = probe_client_->GetInfo();
-  if (!info.ok()) {
-    if (info.status().IsTransient()) probe_client_.reset();
-    return info.status().WithContext("BTrDB at " + probe_client_->endpoint());
-  }
-  return Status::OK();
-}
-
 Status Broker::Impl::StartGrpc() {
   const BrokerOptions& b = config_.broker;
   BTRQ_ASSIGN_OR_RETURN(std::string token, ResolveSecret(b.control_token, b.control_token_file,
@@ -189,7 +166,7 @@ Status Broker::Impl::StartGrpc() {
   service_options.default_max_attempts = b.max_attempts;
   service_options.default_task_timeout = b.task_timeout;
   service_ = std::make_unique<BrokerControlService>(service_options, dispatcher_.get(),
-                                                    &analytics_, [this] { return Probe(); });
+                                                    &analytics_);
 
   GrpcServerOptions server_options =
       ControlServerOptions("broker", b.control_listen, b.tls_cert, b.tls_key);

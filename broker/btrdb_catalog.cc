@@ -30,11 +30,6 @@ std::optional<double> NumberAnnotation(const btrdb::KeyOptValues& annotations,
   return std::nullopt;
 }
 
-bool HasParam(const Fields& params, std::string_view name) {
-  return std::any_of(params.begin(), params.end(),
-                     [name](const auto& p) { return p.first == name; });
-}
-
 }  // namespace
 
 Result<btrdb::ConnectOptions> BrokerConnectOptions(const BtrdbOptions& options) {
@@ -97,10 +92,6 @@ void BtrdbCatalog::OnError(const Status& status) {
   if (status.IsTransient()) client_.reset();
 }
 
-void BtrdbCatalog::Remember(const btrdb::StreamDescriptor& descriptor) {
-  stream_params_[descriptor.uuid] = StreamParamsFromAnnotations(descriptor.annotations);
-}
-
 Result<std::vector<StreamRef>> BtrdbCatalog::ListStreams(const JobSpec& spec) {
   BTRQ_ASSIGN_OR_RETURN(btrdb::Client * c, client());
   std::vector<StreamRef> out;
@@ -116,7 +107,6 @@ Result<std::vector<StreamRef>> BtrdbCatalog::ListStreams(const JobSpec& spec) {
         }
         return info.status().WithContext("StreamInfo of " + u.ToString());
       }
-      if (info->descriptor) Remember(*info->descriptor);
       out.push_back(StreamRef{u});
     }
     return out;
@@ -140,10 +130,7 @@ Result<std::vector<StreamRef>> BtrdbCatalog::ListStreams(const JobSpec& spec) {
               return a.uuid < b.uuid;
             });
   out.reserve(found->size());
-  for (const btrdb::StreamDescriptor& d : *found) {
-    Remember(d);
-    out.push_back(StreamRef{d.uuid});
-  }
+  for (const btrdb::StreamDescriptor& d : *found) out.push_back(StreamRef{d.uuid});
   return out;
 }
 
@@ -159,9 +146,11 @@ Result<StreamPin> BtrdbCatalog::PinStream(const Uuid& uuid, uint64_t requested_v
   };
   auto info = c->GetStreamInfo(uuid, /*omit_version=*/false, /*omit_descriptor=*/false);
   if (!info.ok()) return fail(info.status(), "StreamInfo");
-  if (info->descriptor) Remember(*info->descriptor);
   StreamPin pin;
   pin.version = requested_version != 0 ? requested_version : info->version_major;
+  // Taken with the version, journaled with it: the params a task gets never depend on
+  // whether BTrDB answers at dispatch.
+  if (info->descriptor) pin.params = StreamParamsFromAnnotations(info->descriptor->annotations);
   auto earliest = c->Earliest(uuid, pin.version);
   if (!earliest.ok()) return fail(earliest.status(), "Nearest (earliest point)");
   if (!earliest->has_value()) return pin;  // no data at that version
@@ -172,30 +161,6 @@ Result<StreamPin> BtrdbCatalog::PinStream(const Uuid& uuid, uint64_t requested_v
   pin.earliest = (*earliest)->time;
   pin.latest = (*latest)->time;
   return pin;
-}
-
-Status BtrdbCatalog::AddStreamParams(TaskSpec* task) {
-  if (HasParam(task->params, kRateParam) && HasParam(task->params, kMinParam) &&
-      HasParam(task->params, kMaxParam)) {
-    return Status::OK();
-  }
-  auto it = stream_params_.find(task->key.stream);
-  if (it == stream_params_.end()) {
-    BTRQ_ASSIGN_OR_RETURN(btrdb::Client * c, client());
-    auto info = c->GetStreamInfo(task->key.stream, /*omit_version=*/true,
-                                 /*omit_descriptor=*/false);
-    if (!info.ok()) {
-      OnError(info.status());
-      return info.status().WithContext("StreamInfo of " + task->key.stream.ToString());
-    }
-    Fields params;
-    if (info->descriptor) params = StreamParamsFromAnnotations(info->descriptor->annotations);
-    it = stream_params_.emplace(task->key.stream, std::move(params)).first;
-  }
-  for (const auto& [name, value] : it->second) {
-    if (!HasParam(task->params, name)) task->params.emplace_back(name, value);
-  }
-  return Status::OK();
 }
 
 }  // namespace btrq::broker

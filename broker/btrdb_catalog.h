@@ -1,9 +1,8 @@
 #pragma once
 
 // The StreamCatalog over a real BTrDB (btrdb::Client): which streams a job covers and
-// each stream's pinned version and extent, plus the stream parameters the broker adds to
-// tasks from the streams' annotations (`rate` in Hz, `min`, `max`; each only when the
-// job's params do not have it: the job's params win).
+// each stream's pin: version, extent and the stream params analytics read from the
+// stream's annotations (StreamParamsFromAnnotations), all from one pin's calls.
 //
 // Calls:
 //   ListStreams   LookupStreams (collection, prefix, tag and annotation filters), or for
@@ -12,20 +11,18 @@
 //                 permanent NotFound: "collection 'x' (prefix) matches no stream".
 //   PinStream     StreamInfo (version + annotations), then Nearest forward/backward
 //                 (earliest/latest point) at the pinned version: three calls.
-//   AddStreamParams  nothing when the stream was listed or pinned by this process (the
-//                 annotations are cached); otherwise one StreamInfo (after a restart).
 //
 // The client connects lazily, so the broker starts while BTrDB is away; connection
 // failures are Unavailable (transient: the scheduler retries later). Every call carries
 // the options' deadline.
 //
-// Thread rule: one thread (the dispatcher's) uses a catalog.
+// Thread rule: one thread uses a catalog (the broker gives each catalog-runner thread
+// its own).
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "btrdb/client.h"
@@ -42,6 +39,8 @@ namespace btrq::broker {
 // max(call_timeout, 60s); connecting gets min(call_timeout, 5s).
 Result<btrdb::ConnectOptions> BrokerConnectOptions(const BtrdbOptions& options);
 
+// The stream params: the annotations StreamParamsFromAnnotations reads, and the params
+// they become in a pin (and so in every task of the stream). Adding one here pins it.
 // The annotation a stream's nominal rate (Hz) is read from, and the param it becomes.
 inline constexpr char kRateAnnotation[] = "rate";
 inline constexpr char kRateParam[] = "rate";
@@ -60,25 +59,14 @@ class BtrdbCatalog final : public StreamCatalog {
   Result<std::vector<StreamRef>> ListStreams(const JobSpec& spec) override;
   Result<StreamPin> PinStream(const Uuid& uuid, uint64_t requested_version) override;
 
-  // Appends to task->params each of StreamParamsFromAnnotations() of the task's stream
-  // whose name the params do not have yet. Returns the error of the StreamInfo call when
-  // the annotations were not cached and BTrDB failed; the task is then left unchanged.
-  Status AddStreamParams(TaskSpec* task);
-
-  // Streams whose annotation params are cached so far (streams listed or pinned).
-  size_t cached_streams() const { return stream_params_.size(); }
-
  private:
   explicit BtrdbCatalog(const btrdb::ConnectOptions& options) : options_(options) {}
   Result<btrdb::Client*> client();
   // Drops the connection after a transient error so the next call reconnects.
   void OnError(const Status& status);
-  void Remember(const btrdb::StreamDescriptor& descriptor);
 
   const btrdb::ConnectOptions options_;
   std::unique_ptr<btrdb::Client> client_;
-  // Stream -> the params its annotations give (StreamParamsFromAnnotations).
-  std::unordered_map<Uuid, Fields> stream_params_;
 };
 
 // The `rate` annotation of a descriptor as Hz, when present and a number in (0, 1e9].

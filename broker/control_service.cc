@@ -11,6 +11,7 @@
 #include "analytics/exec_policy.h"
 #include "common/grpc_server.h"
 #include "common/limits.h"
+#include "common/mutex.h"
 
 namespace btrq::broker {
 namespace {
@@ -181,9 +182,8 @@ Result<JobSpec> JobSpecFromProto(const v1::JobSpec& proto, const ControlServiceO
 
 BrokerControlService::BrokerControlService(const ControlServiceOptions& options,
                                            Dispatcher* dispatcher,
-                                           const analytics::Registry* analytics,
-                                           BtrdbProbe probe)
-    : options_(options), dispatcher_(dispatcher), analytics_(analytics), probe_(std::move(probe)) {}
+                                           const analytics::Registry* analytics)
+    : options_(options), dispatcher_(dispatcher), analytics_(analytics) {}
 
 grpc::Status BrokerControlService::Authorize(const grpc::ServerContext& context) const {
   return CheckBearer(context, options_.token,
@@ -192,22 +192,44 @@ grpc::Status BrokerControlService::Authorize(const grpc::ServerContext& context)
                       .wrong = "wrong bearer token for the broker"});
 }
 
-Status BrokerControlService::Call(const std::function<Status(Dispatcher&)>& fn) const {
-  auto done = std::make_shared<std::promise<Status>>();
-  std::future<Status> answer = done->get_future();
-  if (!dispatcher_->Post([fn, done](Dispatcher& d) { done->set_value(fn(d)); })) {
+Status BrokerControlService::Call(const grpc::ServerContext& context,
+                                  const std::function<Status(Dispatcher&)>& fn) const {
+  // The command refers to this frame (`fn` captures the request and the response). It
+  // runs under `mu` and checks `abandoned`, so once this call has given up it never runs.
+  struct Pending {
+    Mutex mu;
+    bool abandoned BTRQ_GUARDED_BY(mu) = false;
+    std::promise<Status> answer;
+  };
+  auto pending = std::make_shared<Pending>();
+  std::future<Status> answer = pending->answer.get_future();
+  if (!dispatcher_->Post([&fn, pending](Dispatcher& d) {
+        MutexLock lock(&pending->mu);
+        if (pending->abandoned) return;
+        pending->answer.set_value(fn(d));
+      })) {
     return Status::Unavailable("the broker is shutting down");
   }
-  // No timeout: the command refers to this frame, and every posted command runs (the
-  // dispatcher runs what is left when it stops), after at most one loop iteration.
-  return answer.get();
+  const auto limit = std::chrono::system_clock::now() +
+                     std::chrono::nanoseconds(options_.loop_timeout);
+  if (answer.wait_until(std::min(limit, context.deadline())) == std::future_status::ready) {
+    return answer.get();
+  }
+  MutexLock lock(&pending->mu);
+  // It may have run while we took the lock.
+  if (answer.wait_for(std::chrono::seconds(0)) == std::future_status::ready) return answer.get();
+  pending->abandoned = true;
+  return Status::DeadlineExceeded(
+      "the broker did not get to the request in time (its loop is busy); nothing was done, "
+      "try again");
 }
 
-Status BrokerControlService::CallDurably(const std::function<Status(Dispatcher&)>& fn,
+Status BrokerControlService::CallDurably(const grpc::ServerContext& context,
+                                         const std::function<Status(Dispatcher&)>& fn,
                                          const std::string& what) const {
   auto durable = std::make_shared<std::promise<Status>>();
   std::future<Status> durable_answer = durable->get_future();
-  BTRQ_RETURN_IF_ERROR(Call([&fn, durable](Dispatcher& d) -> Status {
+  BTRQ_RETURN_IF_ERROR(Call(context, [&fn, durable](Dispatcher& d) -> Status {
     BTRQ_RETURN_IF_ERROR(fn(d));
     d.scheduler().WhenDurable([durable](const Status& s) { durable->set_value(s); });
     return Status::OK();
@@ -245,17 +267,11 @@ grpc::Status BrokerControlService::SubmitJob(grpc::ServerContext* context,
   if (Status s = analytics_->ValidateParams(spec.analytic, spec.params); !s.ok()) {
     return ToGrpcStatus(Status::InvalidArgument("job: " + s.message()));
   }
-  if (probe_) {
-    if (Status s = probe_(); !s.ok()) {
-      return ToGrpcStatus(Status::Unavailable("BTrDB is unreachable, the job was not accepted: " +
-                                              s.message()));
-    }
-  }
   // The answer arrives from the journal's group commit, after Call's command returned.
   auto durable = std::make_shared<std::promise<Status>>();
   std::future<Status> durable_answer = durable->get_future();
   JobId id = 0;
-  const Status submitted = Call([&spec, &id, durable](Dispatcher& d) -> Status {
+  const Status submitted = Call(*context, [&spec, &id, durable](Dispatcher& d) -> Status {
     BTRQ_RETURN_IF_ERROR(CheckSomeWorkerAllows(spec, d.scheduler().Workers()));
     Result<JobId> r = d.scheduler().SubmitJob(
         spec, [durable](const Status& s) { durable->set_value(s); });
@@ -281,7 +297,7 @@ grpc::Status BrokerControlService::SubmitJob(grpc::ServerContext* context,
 grpc::Status BrokerControlService::GetJob(grpc::ServerContext* context,
                                           const v1::GetJobRequest* request, v1::Job* response) {
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
-  return ToGrpcStatus(Call([&](Dispatcher& d) -> Status {
+  return ToGrpcStatus(Call(*context, [&](Dispatcher& d) -> Status {
     BTRQ_ASSIGN_OR_RETURN(JobInfo info, d.scheduler().GetJob(request->job_id()));
     JobToProto(info, d.progress(), response);
     return Status::OK();
@@ -292,7 +308,7 @@ grpc::Status BrokerControlService::ListJobs(grpc::ServerContext* context,
                                             const v1::ListJobsRequest* request,
                                             v1::ListJobsResponse* response) {
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
-  return ToGrpcStatus(Call([&](Dispatcher& d) -> Status {
+  return ToGrpcStatus(Call(*context, [&](Dispatcher& d) -> Status {
     std::vector<JobInfo> jobs = d.scheduler().ListJobs();
     if (!request->include_finished()) {
       std::erase_if(jobs, [](const JobInfo& j) {
@@ -317,10 +333,12 @@ grpc::Status BrokerControlService::ListJobs(grpc::ServerContext* context,
   }));
 }
 
-Status BrokerControlService::ChangeJob(JobId id, const std::string& doing,
+Status BrokerControlService::ChangeJob(const grpc::ServerContext& context, JobId id,
+                                       const std::string& doing,
                                        const std::function<Status(Scheduler&)>& change,
                                        v1::Job* response) const {
   return CallDurably(
+      context,
       [&](Dispatcher& d) -> Status {
         BTRQ_RETURN_IF_ERROR(change(d.scheduler()));
         BTRQ_ASSIGN_OR_RETURN(JobInfo info, d.scheduler().GetJob(id));
@@ -336,7 +354,7 @@ grpc::Status BrokerControlService::CancelJob(grpc::ServerContext* context,
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
   const JobId id = request->job_id();
   return ToGrpcStatus(ChangeJob(
-      id, "cancelling", [id](Scheduler& s) { return s.CancelJob(id).status(); }, response));
+      *context, id, "cancelling", [id](Scheduler& s) { return s.CancelJob(id).status(); }, response));
 }
 
 grpc::Status BrokerControlService::RetryJob(grpc::ServerContext* context,
@@ -345,7 +363,7 @@ grpc::Status BrokerControlService::RetryJob(grpc::ServerContext* context,
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
   const JobId id = request->job_id();
   return ToGrpcStatus(ChangeJob(
-      id, "retrying", [id](Scheduler& s) { return s.RetryJob(id).status(); }, response));
+      *context, id, "retrying", [id](Scheduler& s) { return s.RetryJob(id).status(); }, response));
 }
 
 grpc::Status BrokerControlService::WatchJob(grpc::ServerContext* context,
@@ -358,7 +376,7 @@ grpc::Status BrokerControlService::WatchJob(grpc::ServerContext* context,
   const auto interval = std::chrono::nanoseconds(interval_ns);
   while (true) {
     v1::Job job;
-    const Status s = Call([&](Dispatcher& d) -> Status {
+    const Status s = Call(*context, [&](Dispatcher& d) -> Status {
       BTRQ_ASSIGN_OR_RETURN(JobInfo info, d.scheduler().GetJob(request->job_id()));
       JobToProto(info, d.progress(), &job);
       return Status::OK();
@@ -382,7 +400,7 @@ grpc::Status BrokerControlService::GetStats(grpc::ServerContext* context,
                                             const v1::GetStatsRequest* /*request*/,
                                             v1::BrokerStats* response) {
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
-  return ToGrpcStatus(Call([&](Dispatcher& d) -> Status {
+  return ToGrpcStatus(Call(*context, [&](Dispatcher& d) -> Status {
     const SchedulerStats stats = d.scheduler().Stats();
     uint64_t depth = 0;
     for (const JobInfo& job : d.scheduler().ListJobs()) {
@@ -413,7 +431,7 @@ grpc::Status BrokerControlService::ListWorkers(grpc::ServerContext* context,
                                                const v1::ListWorkersRequest* /*request*/,
                                                v1::ListWorkersResponse* response) {
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
-  return ToGrpcStatus(Call([&](Dispatcher& d) -> Status {
+  return ToGrpcStatus(Call(*context, [&](Dispatcher& d) -> Status {
     const auto wall_now = std::chrono::system_clock::now();
     const auto steady_now = std::chrono::steady_clock::now();
     for (const WorkerInfo& w : d.scheduler().Workers()) {
@@ -444,7 +462,7 @@ grpc::Status BrokerControlService::DrainWorker(grpc::ServerContext* context,
                                                v1::DrainWorkerResponse* /*response*/) {
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
   return ToGrpcStatus(
-      CallDurably([&](Dispatcher& d) -> Status { return d.DrainWorker(request->worker_id()); },
+      CallDurably(*context, [&](Dispatcher& d) -> Status { return d.DrainWorker(request->worker_id()); },
                   "draining worker " + request->worker_id()));
 }
 
@@ -452,7 +470,7 @@ grpc::Status BrokerControlService::ListDeadLetters(grpc::ServerContext* context,
                                                    const v1::ListDeadLettersRequest* request,
                                                    v1::ListDeadLettersResponse* response) {
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
-  return ToGrpcStatus(Call([&](Dispatcher& d) -> Status {
+  return ToGrpcStatus(Call(*context, [&](Dispatcher& d) -> Status {
     BTRQ_ASSIGN_OR_RETURN(JobInfo info, d.scheduler().GetJob(request->job_id()));
     BTRQ_ASSIGN_OR_RETURN(std::vector<DeadLetter> dead,
                           d.scheduler().DeadLetters(request->job_id()));

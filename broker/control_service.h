@@ -2,14 +2,17 @@
 
 // The gRPC Broker service (proto/btrq/v1/control.proto). Runs on gRPC's threads and
 // touches the Scheduler only through Dispatcher::Post, so the Scheduler stays
-// single-threaded: each call queues a command and waits for its answer.
+// single-threaded: each call queues a command and waits for its answer until the call's
+// deadline or `loop_timeout`, whichever comes first; then it answers DEADLINE_EXCEEDED
+// and the command, if it has not started, never runs.
 //
 // SubmitJob validates before anything is journaled: the spec (JobSpec::Validate), the
-// analytic and its params (with the workers' own analytics registry), and that BTrDB
-// answers (`probe`). It returns the job id only once the job is durable; a journal
-// failure (a full disk) is RESOURCE_EXHAUSTED and the job is forgotten. Streams are
-// looked up later, on the dispatcher thread: a collection that matches nothing fails the
-// job (state FAILED, with the reason in Job.error). CancelJob, RetryJob and DrainWorker
+// analytic and its params (with the workers' own analytics registry). It does not ask
+// BTrDB: a job submitted while BTrDB is away is accepted and expands once BTrDB is back.
+// It returns the job id only once the job is durable; a journal failure (a full disk) is
+// RESOURCE_EXHAUSTED and the job is forgotten. Streams are looked up later, off the
+// dispatcher's loop: a collection that matches nothing fails the job (state FAILED, with
+// the reason in Job.error). CancelJob, RetryJob and DrainWorker
 // answer only once everything journaled up to their change is durable; when that fails
 // or takes longer than call_timeout the answer is the error (the change has been made
 // and its record stays queued for the journal: check the job's state).
@@ -39,16 +42,16 @@ struct ControlServiceOptions {
   int64_t default_watch_interval = 500'000'000;
   // How long SubmitJob waits for the job to be durable before it gives up answering.
   int64_t call_timeout = 30'000'000'000;
+  // How long a call waits for the dispatcher's loop to run its command (it takes one
+  // loop iteration, normally under a millisecond) when the client's deadline is later.
+  int64_t loop_timeout = 5'000'000'000;
 };
-
-// Returns OK when BTrDB answers; otherwise the (Unavailable) error. Thread-safe.
-using BtrdbProbe = std::function<Status()>;
 
 class BrokerControlService final : public v1::Broker::Service {
  public:
-  // `dispatcher`, `analytics` must outlive the service; `probe` may be empty (no check).
+  // `dispatcher`, `analytics` must outlive the service.
   BrokerControlService(const ControlServiceOptions& options, Dispatcher* dispatcher,
-                       const analytics::Registry* analytics, BtrdbProbe probe);
+                       const analytics::Registry* analytics);
 
   grpc::Status SubmitJob(grpc::ServerContext* context, const v1::SubmitJobRequest* request,
                          v1::SubmitJobResponse* response) override;
@@ -74,15 +77,18 @@ class BrokerControlService final : public v1::Broker::Service {
 
  private:
   grpc::Status Authorize(const grpc::ServerContext& context) const;
-  // Runs `fn` on the dispatcher thread and waits for its answer; Unavailable once the
-  // dispatcher has stopped.
-  Status Call(const std::function<Status(Dispatcher&)>& fn) const;
+  // Runs `fn` on the dispatcher thread and waits for its answer, until the call's
+  // deadline or options_.loop_timeout: then DeadlineExceeded, and `fn` never runs if it
+  // had not started. Unavailable once the dispatcher has stopped.
+  Status Call(const grpc::ServerContext& context,
+              const std::function<Status(Dispatcher&)>& fn) const;
   // Call, then waits (call_timeout at most) until what the journal holds at that point
   // is durable. `what` names the change in errors ("cancelling job 7").
-  Status CallDurably(const std::function<Status(Dispatcher&)>& fn, const std::string& what) const;
+  Status CallDurably(const grpc::ServerContext& context,
+                     const std::function<Status(Dispatcher&)>& fn, const std::string& what) const;
   // CancelJob/RetryJob: `change` on the loop, then the job as it now is into *response,
   // answered once durable (CallDurably).
-  Status ChangeJob(JobId id, const std::string& doing,
+  Status ChangeJob(const grpc::ServerContext& context, JobId id, const std::string& doing,
                    const std::function<Status(Scheduler&)>& change, v1::Job* response) const;
   // Waits for a durability answer (Scheduler::WhenDurable, SubmitJob's callback).
   Status AwaitDurable(std::future<Status>* answer, const std::string& what) const;
@@ -90,7 +96,6 @@ class BrokerControlService final : public v1::Broker::Service {
   const ControlServiceOptions options_;
   Dispatcher* const dispatcher_;
   const analytics::Registry* const analytics_;
-  const BtrdbProbe probe_;
 };
 
 // A v1::JobSpec as the broker's JobSpec, with `options`' defaults for fields left at 0.

@@ -40,12 +40,10 @@ std::vector<std::vector<TaskSpec>> SplitFrames(std::vector<TaskSpec> tasks, size
 }  // namespace
 
 Dispatcher::Dispatcher(const DispatcherOptions& options, Clock* clock,
-                       std::unique_ptr<Scheduler> scheduler, TaskDecorator decorate,
-                       metrics::Registry* registry)
+                       std::unique_ptr<Scheduler> scheduler, metrics::Registry* registry)
     : options_(options),
       clock_(clock),
       scheduler_(std::move(scheduler)),
-      decorate_(std::move(decorate)),
       registry_(registry),
       peer_log_(RateLimiter::Options{}, clock) {}
 
@@ -64,7 +62,6 @@ void Dispatcher::Close() {
 Result<std::unique_ptr<Dispatcher>> Dispatcher::Create(const DispatcherOptions& options,
                                                        Clock* clock,
                                                        std::unique_ptr<Scheduler> scheduler,
-                                                       TaskDecorator decorate,
                                                        metrics::Registry* registry) {
   if (options.max_tasks_per_frame == 0 || options.max_frames_per_worker == 0 ||
       options.max_receive_per_iteration == 0) {
@@ -78,7 +75,7 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::Create(const DispatcherOptions& 
         "dispatcher: CURVE without a ZAP handler would admit every client key");
   }
   std::unique_ptr<Dispatcher> d(
-      new Dispatcher(options, clock, std::move(scheduler), std::move(decorate), registry));
+      new Dispatcher(options, clock, std::move(scheduler), registry));
   BTRQ_RETURN_IF_ERROR(d->Init());
   return d;
 }
@@ -86,10 +83,6 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::Create(const DispatcherOptions& 
 Status Dispatcher::Init() {
   BTRQ_ASSIGN_OR_RETURN(WakeupFd wake, WakeupFd::Create());
   wake_.emplace(std::move(wake));
-  BTRQ_ASSIGN_OR_RETURN(decorate_errors_,
-                        registry_->AddCounter("btrq_task_param_errors_total",
-                                              "Tasks sent without stream params because "
-                                              "BTrDB could not be asked for them."));
   BTRQ_ASSIGN_OR_RETURN(sampler_, Sampler::Create(options_.sampler, clock_, registry_));
 
   SocketOptions socket_options;
@@ -154,9 +147,10 @@ void Dispatcher::RunCommands() {
 // --- The loop ---
 
 Status Dispatcher::Run() {
-  // The journal syncs on its own thread; a finished group commit wakes the poll below so
-  // PollJournal() runs its callbacks (job acks, usable pins) at once.
-  scheduler_->SetJournalWakeup([this] { wake_->Notify(); });
+  // The journal syncs on its own thread and BTrDB is asked on the catalog runner's: a
+  // finished group commit or a catalog answer wakes the poll below, so PollJournal() runs
+  // its callbacks (job acks, usable pins) and Expand() takes the answers at once.
+  scheduler_->SetWakeup([this] { wake_->Notify(); });
   SteadyTime next_heartbeat = clock_->Now();
   SteadyTime next_sample = clock_->Now() + options_.sample_interval;
   Status status;
@@ -204,7 +198,7 @@ Status Dispatcher::Run() {
   // Stop dispatching; answer what was asked, make everything durable.
   Close();
   Status synced = scheduler_->SyncJournal();
-  scheduler_->SetJournalWakeup(nullptr);
+  scheduler_->SetWakeup(nullptr);
   sampler_->Sample(clock_->Now(), *scheduler_);
   router_.close();
   if (zap_) zap_->Stop();
@@ -445,18 +439,6 @@ bool Dispatcher::DispatchAll() {
     for (size_t frame = 0; frame < options_.max_frames_per_worker; ++frame) {
       std::vector<TaskSpec> tasks = scheduler_->NextDispatch(worker, options_.max_tasks_per_frame);
       if (tasks.empty()) break;
-      if (decorate_) {
-        for (TaskSpec& t : tasks) {
-          if (Status s = decorate_(&t); !s.ok()) {
-            decorate_errors_->Inc();
-            LogRateLimited(spdlog::default_logger_raw(), &peer_log_, "decorate",
-                           spdlog::level::warn,
-                           "btrq-broker: job={} task={} attempt={} worker={}: sent without "
-                           "stream params: {}",
-                           t.key.job, t.key.ToString(), t.attempt, worker, s.ToString());
-          }
-        }
-      }
       if (options_.lease_signer) {
         for (TaskSpec& t : tasks) {
           t.lease_token = options_.lease_signer->Token(TaskRef{t.key, t.attempt}, worker);

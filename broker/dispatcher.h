@@ -8,7 +8,7 @@
 //   run posted commands (control API requests, marshalled from gRPC threads)
 //   receive: HELLO/CREDIT/HEARTBEAT/DONE/BYE -> Scheduler; anything malformed is
 //       dropped, counted in btrq_bad_messages_total{reason} and logged (rate-limited)
-//   Tick(), Expand() (BTrDB calls, each under its own deadline)
+//   Tick(), Expand() (catalog answers applied; BTrDB calls run on the catalog runner)
 //   TASK frames of up to max_tasks_per_frame tasks to each worker, never above its credit
 //   CANCEL for cancelled jobs' leases; PollJournal() (group commit, SubmitJob acks)
 //   BROKER_HEARTBEAT to every worker every heartbeat_interval
@@ -26,8 +26,7 @@
 //
 // Threads: Run() is the loop thread. Post() and Stop() are thread-safe; Stop() is also
 // async-signal-safe. Commands run on the loop thread and may use the loop-thread-only
-// methods below. Expand() blocks the loop for the BTrDB calls it makes (a few per job per
-// iteration, each bounded by the BTrDB call deadline).
+// methods below. Nothing in the loop waits for BTrDB: a TASK carries what its pin holds.
 
 #include <atomic>
 #include <cstdint>
@@ -90,20 +89,15 @@ struct DispatcherOptions {
   std::optional<LeaseSigner> lease_signer;
 };
 
-// Called on each task before it is sent (e.g. to add stream params); an error is logged
-// and the task is sent unchanged.
-using TaskDecorator = std::function<Status(TaskSpec*)>;
-
 class Dispatcher {
  public:
   using Command = std::function<void(Dispatcher&)>;
 
   // Binds the ROUTER and registers the dispatcher's metrics in `registry`. `clock` and
-  // `registry` are borrowed and must outlive the dispatcher. `decorate` may be empty.
+  // `registry` are borrowed and must outlive the dispatcher.
   static Result<std::unique_ptr<Dispatcher>> Create(const DispatcherOptions& options,
                                                     Clock* clock,
                                                     std::unique_ptr<Scheduler> scheduler,
-                                                    TaskDecorator decorate,
                                                     metrics::Registry* registry);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
@@ -144,8 +138,7 @@ class Dispatcher {
   enum class SendResult { kOk, kPeerGone, kQueueFull, kError };
 
   Dispatcher(const DispatcherOptions& options, Clock* clock,
-             std::unique_ptr<Scheduler> scheduler, TaskDecorator decorate,
-             metrics::Registry* registry);
+             std::unique_ptr<Scheduler> scheduler, metrics::Registry* registry);
   Status Init();
 
   void RunCommands() BTRQ_EXCLUDES(mu_);
@@ -185,7 +178,6 @@ class Dispatcher {
   const DispatcherOptions options_;
   Clock* const clock_;
   std::unique_ptr<Scheduler> scheduler_;
-  const TaskDecorator decorate_;
   metrics::Registry* const registry_;
   std::optional<WakeupFd> wake_;
   std::atomic<bool> stop_{false};
@@ -210,8 +202,6 @@ class Dispatcher {
   Mutex mu_;
   std::deque<Command> commands_ BTRQ_GUARDED_BY(mu_);
   bool closed_ BTRQ_GUARDED_BY(mu_) = false;
-
-  metrics::Counter* decorate_errors_ = nullptr;
 };
 
 }  // namespace btrq::broker

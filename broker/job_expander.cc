@@ -26,15 +26,13 @@ ChunkSpan SpanOf(const JobSpec& spec, const StreamPin& pin) {
 
 JobExpander::JobExpander(JobId job, const JobSpec* spec) : job_(job), spec_(spec) {}
 
-Status JobExpander::List(StreamCatalog* catalog) {
+void JobExpander::List(const std::vector<StreamRef>& found) {
   std::vector<Uuid> uuids;
   if (!spec_->streams.empty()) {
     uuids = spec_->streams;
   } else {
-    Result<std::vector<StreamRef>> refs = catalog->ListStreams(*spec_);
-    if (!refs.ok()) return refs.status().WithContext("listing streams");
-    uuids.reserve(refs->size());
-    for (const StreamRef& r : *refs) uuids.push_back(r.uuid);
+    uuids.reserve(found.size());
+    for (const StreamRef& r : found) uuids.push_back(r.uuid);
   }
   // Drop duplicates, keeping the first occurrence: a task key must not appear twice.
   std::unordered_set<Uuid> seen;
@@ -44,56 +42,79 @@ Status JobExpander::List(StreamCatalog* catalog) {
     if (seen.insert(u).second) unique.push_back(u);
   }
   SetStreams(std::move(unique));
-  return Status::OK();
 }
 
 void JobExpander::SetStreams(std::vector<Uuid> streams) {
   streams_ = std::move(streams);
   pins_.assign(streams_.size(), PinSlot{});
   pinned_count_ = 0;
+  pins_requested_ = 0;
+  without_params_ = 0;
   total_known_ = 0;
   listed_ = true;
   cursor_ = ExpansionCursor{};
 }
 
-void JobExpander::AddPin(uint32_t index, const StreamPin& pin, bool usable) {
+const StreamPin& JobExpander::SetPin(uint32_t index, const StreamPin& pin, bool usable) {
   PinSlot& slot = pins_[index];
+  if (slot.requested) {
+    slot.requested = false;
+    --pins_requested_;
+  }
+  if (slot.state != PinState::kUnpinned && !slot.pin.params_pinned) --without_params_;
   if (slot.state == PinState::kUnpinned) {
     ++pinned_count_;
+    slot.pin = pin;
+  } else if (!slot.pin.params_pinned) {
+    // A pin from an old journal: its tasks may have run against this version and extent
+    // already, so only the params are new.
+    total_known_ -= SpanOf(*spec_, slot.pin).count;
+    slot.pin.params = pin.params;
+    slot.pin.params_pinned = pin.params_pinned;
   } else {
     total_known_ -= SpanOf(*spec_, slot.pin).count;
+    slot.pin = pin;
   }
-  slot.pin = pin;
-  slot.state = usable ? PinState::kUsable : PinState::kPending;
-  total_known_ += SpanOf(*spec_, pin).count;
+  if (!slot.pin.params_pinned) ++without_params_;
+  // Never usable without its params, whatever the caller says.
+  slot.state = usable && slot.pin.params_pinned ? PinState::kUsable : PinState::kPending;
+  total_known_ += SpanOf(*spec_, slot.pin).count;
+  return slot.pin;
 }
 
-void JobExpander::SetPin(uint32_t index, const StreamPin& pin, bool usable) {
-  AddPin(index, pin, usable);
+void JobExpander::PinFailed(uint32_t index) {
+  PinSlot& slot = pins_[index];
+  if (slot.requested) {
+    slot.requested = false;
+    --pins_requested_;
+  }
 }
 
 void JobExpander::MarkPinUsable(uint32_t index) {
-  if (pins_[index].state == PinState::kPending) pins_[index].state = PinState::kUsable;
+  PinSlot& slot = pins_[index];
+  if (slot.state == PinState::kPending && slot.pin.params_pinned) slot.state = PinState::kUsable;
 }
 
-Status JobExpander::PinAhead(StreamCatalog* catalog, size_t max_pins, size_t lookahead,
-                             bool usable, std::vector<uint32_t>* pinned) {
+uint64_t JobExpander::RequestedVersion(uint32_t index) const {
+  if (auto it = spec_->versions.find(streams_[index]); it != spec_->versions.end()) {
+    return it->second;
+  }
+  return pins_[index].state != PinState::kUnpinned ? pins_[index].pin.version : 0;
+}
+
+std::vector<uint32_t> JobExpander::RequestPins(size_t max_pins, size_t lookahead) {
+  std::vector<uint32_t> out;
   const size_t begin = cursor_.stream_index;
   const size_t stop = std::min(streams_.size(), begin + lookahead);
-  size_t made = 0;
-  for (size_t i = begin; i < stop && made < max_pins; ++i) {
-    if (pins_[i].state != PinState::kUnpinned) continue;
-    uint64_t requested = 0;
-    if (auto it = spec_->versions.find(streams_[i]); it != spec_->versions.end()) {
-      requested = it->second;
-    }
-    Result<StreamPin> pin = catalog->PinStream(streams_[i], requested);
-    if (!pin.ok()) return pin.status().WithContext("pinning stream " + streams_[i].ToString());
-    AddPin(static_cast<uint32_t>(i), *pin, usable);
-    pinned->push_back(static_cast<uint32_t>(i));
-    ++made;
+  for (size_t i = begin; i < stop && out.size() < max_pins; ++i) {
+    PinSlot& slot = pins_[i];
+    if (slot.requested) continue;
+    if (slot.state != PinState::kUnpinned && slot.pin.params_pinned) continue;
+    slot.requested = true;
+    ++pins_requested_;
+    out.push_back(static_cast<uint32_t>(i));
   }
-  return Status::OK();
+  return out;
 }
 
 bool JobExpander::blocked_on_pin() const {
@@ -147,6 +168,11 @@ TaskSpec JobExpander::MakeTask(uint32_t stream_index, int64_t start, uint32_t at
   t.version = p.version;
   t.analytic = spec_->analytic;
   t.params = spec_->params;
+  for (const auto& param : p.params) {
+    const bool named = std::any_of(t.params.begin(), t.params.end(),
+                                   [&param](const auto& q) { return q.first == param.first; });
+    if (!named) t.params.push_back(param);
+  }
   t.stream_earliest = p.earliest;
   t.stream_latest = p.latest;
   return t;

@@ -4,11 +4,13 @@
 // within a stream, its chunks [t, t + chunk) aligned to multiples of `chunk` since the
 // epoch. Memory is O(streams + what the caller asks for), never O(chunks).
 //
-// Streams are pinned lazily, a few streams ahead of the cursor (PinAhead), because a pin
-// costs about three BTrDB calls: a job over 100k streams starts dispatching after the
-// first pins, not after 300k calls. A pin can be held back from use (SetPin with
-// usable=false) until the caller has journaled it, so no task is dispatched against a
-// version a restarted broker would not know.
+// Streams are pinned lazily, a few streams ahead of the cursor (RequestPins), because a
+// pin costs about three BTrDB calls: a job over 100k streams starts dispatching after the
+// first pins, not after 300k calls. The expander does no I/O: the caller runs the catalog
+// calls (off its loop) and hands the answers back (SetPin). A pin can be held back from
+// use (usable=false) until the caller has journaled it, so no task is dispatched against
+// a pin a restarted broker would not know. A pin replayed without params (an old
+// journal) is not usable and is requested again (its params only).
 //
 // Range of a pinned stream with data: lo = max(start, earliest), hi = min(end, latest+1)
 // (missing start/end: earliest / latest+1). The first chunk is the one containing lo,
@@ -71,28 +73,39 @@ class JobExpander {
 
   // --- Streams ---
   bool listed() const { return listed_; }
-  // Lists the job's streams: spec.streams (duplicates dropped) or the catalog's answer.
-  // REQUIRES: !listed().
-  Status List(StreamCatalog* catalog);
+  // True when the stream list comes from the catalog (spec.streams is empty).
+  bool lists_from_catalog() const { return spec_->streams.empty(); }
+  // Lists the job's streams: spec.streams when given, else `found` (the catalog's
+  // answer); duplicates dropped, the first kept. REQUIRES: !listed().
+  void List(const std::vector<StreamRef>& found);
   // Sets the stream list as journaled (resume). REQUIRES: !listed().
   void SetStreams(std::vector<Uuid> streams);
   const std::vector<Uuid>& streams() const { return streams_; }
 
   // --- Pins ---
-  // Pins unpinned streams among the `lookahead` streams starting at the cursor, at most
-  // `max_pins` of them, in order; returns the indices pinned (as not yet usable when
-  // `usable` is false). On an error the pins made so far are kept and the error is
-  // returned; the stream that failed stays unpinned.
-  Status PinAhead(StreamCatalog* catalog, size_t max_pins, size_t lookahead, bool usable,
-                  std::vector<uint32_t>* pinned);
-  // Sets a pin (resume, or tests). REQUIRES: listed(), index < streams().size().
-  void SetPin(uint32_t index, const StreamPin& pin, bool usable);
+  // Marks as requested and returns, in order, up to `max_pins` streams among the
+  // `lookahead` starting at the cursor that need a pin: unpinned, or pinned without
+  // params. Each must end in SetPin or PinFailed. REQUIRES: listed().
+  std::vector<uint32_t> RequestPins(size_t max_pins, size_t lookahead);
+  // The version to ask the catalog for: the job's `versions` entry, the pinned version
+  // (a pin replayed without params), or 0 (the current one).
+  uint64_t RequestedVersion(uint32_t index) const;
+  // Streams requested and not yet answered.
+  size_t pins_requested() const { return pins_requested_; }
+  // Sets a pin: the catalog's answer to a request, a replayed record, or tests. A stream
+  // pinned without params keeps its version and extent and takes `pin`'s params. Returns
+  // the pin now held. REQUIRES: listed(), index < streams().size().
+  const StreamPin& SetPin(uint32_t index, const StreamPin& pin, bool usable);
+  // The request for the stream ended without a pin; it may be requested again.
+  void PinFailed(uint32_t index);
   void MarkPinUsable(uint32_t index);
   bool pinned(uint32_t index) const { return pins_[index].state != PinState::kUnpinned; }
   const StreamPin& pin(uint32_t index) const { return pins_[index].pin; }
   // Streams pinned so far, and whether all are.
   size_t pinned_count() const { return pinned_count_; }
   bool all_pinned() const { return listed_ && pinned_count_ == streams_.size(); }
+  // Every stream pinned, and every pin with its params: nothing left to ask the catalog.
+  bool pins_complete() const { return all_pinned() && without_params_ == 0; }
   // The chunk count of every pinned stream, summed.
   uint64_t total_known() const { return total_known_; }
 
@@ -110,17 +123,17 @@ class JobExpander {
   // Moves the cursor (resume). REQUIRES: listed().
   void Seek(const ExpansionCursor& cursor) { cursor_ = cursor; }
 
-  // The task for a chunk of this job, as dispatched. REQUIRES: the stream is pinned.
+  // The task for a chunk of this job, as dispatched: the job's params, then the pin's
+  // params the job's do not name. REQUIRES: the stream is pinned.
   TaskSpec MakeTask(uint32_t stream_index, int64_t start, uint32_t attempt) const;
 
  private:
   enum class PinState : uint8_t { kUnpinned, kPending, kUsable };
   struct PinSlot {
     PinState state = PinState::kUnpinned;
+    bool requested = false;
     StreamPin pin;
   };
-
-  void AddPin(uint32_t index, const StreamPin& pin, bool usable);
 
   const JobId job_;
   const JobSpec* const spec_;
@@ -128,6 +141,8 @@ class JobExpander {
   std::vector<Uuid> streams_;
   std::vector<PinSlot> pins_;
   size_t pinned_count_ = 0;
+  size_t pins_requested_ = 0;
+  size_t without_params_ = 0;  // pins replayed without params, not yet read again
   uint64_t total_known_ = 0;
   ExpansionCursor cursor_;
 };

@@ -89,6 +89,9 @@ class Reader {
 
 enum FieldTag : uint8_t { kInt = 0, kDouble = 1, kString = 2 };
 
+// Marks the params tail of a kPin record (on disk: do not change).
+constexpr uint8_t kPinParamsV1 = 1;
+
 void PutFields(Writer& w, const Fields& fields) {
   w.Var(fields.size());
   for (const auto& [name, value] : fields) {
@@ -261,6 +264,12 @@ void EncodePin(std::string* out, JobId job, uint32_t stream_index, const StreamP
   w.SVar(pin.earliest);
   w.SVar(pin.latest);
   w.U8(pin.has_data ? 1 : 0);
+  // The params follow as an optional tail: a pin without it (a journal from before pinned
+  // params, or a pin still waiting for them) decodes with params_pinned false.
+  if (pin.params_pinned) {
+    w.U8(kPinParamsV1);
+    PutFields(w, pin.params);
+  }
 }
 
 void EncodeDone(std::string* out, JobId job, uint32_t stream_index, int64_t start) {
@@ -343,6 +352,11 @@ void GetTaskRecord(uint8_t type, Reader& r, JournalRecord* rec) {
     rec->pin.earliest = r.SVar();
     rec->pin.latest = r.SVar();
     rec->pin.has_data = r.U8() != 0;
+    rec->pin.params_pinned = !r.at_end();
+    if (rec->pin.params_pinned) {
+      if (r.U8() != kPinParamsV1) r.Invalidate();
+      rec->pin.params = GetFields(r);
+    }
     return;
   }
   rec->start = r.SVar();

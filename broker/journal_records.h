@@ -23,7 +23,8 @@ enum class RecordType : uint8_t {
   kNextJobId = 1,      // value: the next job id to hand out
   kJob = 2,            // job, spec, submitted_wall_ns: a job accepted
   kStreams = 3,        // job, streams: the job's stream list, in expansion order
-  kPin = 4,            // job, stream_index, pin
+  kPin = 4,            // job, stream_index, pin (version, extent; then, since pinned
+                       // params, a tail: 1, params); without the tail: params_pinned false
   kDone = 5,           // job, stream_index, start: a task done
   kDoneRange = 6,      // job, stream_index, [start, end): chunks done (snapshots)
   kDead = 7,           // job, stream_index, start, attempt, message: dead-lettered

@@ -47,6 +47,8 @@ struct LiveJob {
   std::unique_ptr<JobExpander> expander;  // borrows `spec`: a LiveJob is never moved
   SteadyTime expand_not_before{};
   Nanos expand_delay{0};
+  bool listing = false;  // a ListStreams request is in flight
+  std::string waiting;   // why expansion waits ("waiting for BTrDB: ..."), or empty
 
   uint64_t done = 0;
   uint64_t dead = 0;

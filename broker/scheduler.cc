@@ -12,12 +12,11 @@ uint64_t Sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 
 }  // namespace
 
-
-Scheduler::Scheduler(const SchedulerOptions& options, Clock* clock, StreamCatalog* catalog,
-                     std::unique_ptr<Journal> journal)
+Scheduler::Scheduler(const SchedulerOptions& options, Clock* clock,
+                     std::unique_ptr<CatalogRunner> runner, std::unique_ptr<Journal> journal)
     : options_(options),
       clock_(clock),
-      catalog_(catalog),
+      runner_(std::move(runner)),
       journal_(std::move(journal)),
       random_(options.seed != 0 ? options.seed : static_cast<uint64_t>(clock->WallNanos()) | 1),
       backoff_(options.retry_backoff, &random_),
@@ -28,13 +27,22 @@ Scheduler::~Scheduler() = default;
 Result<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerOptions& options,
                                                      Clock* clock, StreamCatalog* catalog,
                                                      std::unique_ptr<Journal> journal) {
+  return Create(options, clock, CatalogRunner::Inline(catalog), std::move(journal));
+}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerOptions& options,
+                                                     Clock* clock,
+                                                     std::unique_ptr<CatalogRunner> runner,
+                                                     std::unique_ptr<Journal> journal) {
+  if (runner == nullptr) return Status::InvalidArgument("scheduler: no catalog runner");
   if (options.window_per_job == 0) {
     return Status::InvalidArgument("scheduler: window_per_job must be positive");
   }
   if (options.liveness == 0 || options.heartbeat_interval <= Nanos(0)) {
     return Status::InvalidArgument("scheduler: heartbeat interval and liveness must be positive");
   }
-  std::unique_ptr<Scheduler> s(new Scheduler(options, clock, catalog, std::move(journal)));
+  std::unique_ptr<Scheduler> s(
+      new Scheduler(options, clock, std::move(runner), std::move(journal)));
   if (s->journal_) {
     BTRQ_RETURN_IF_ERROR(s->Replay());
     s->last_snapshot_bytes_ = s->journal_->file_bytes();
@@ -70,7 +78,7 @@ JobInfo Scheduler::InfoOf(const Job& job) const {
   info.spec = job.spec;
   info.state = job.state;
   info.counts = CountsOf(job);
-  info.error = job.error;
+  info.error = job.error.empty() ? job.waiting : job.error;
   info.submitted_wall_ns = job.submitted_wall_ns;
   info.finished_wall_ns = job.finished_wall_ns;
   info.queued = queue_.ready(job.id);
@@ -224,93 +232,6 @@ Result<size_t> Scheduler::RetryJob(JobId id) {
   job->finished_wall_ns = 0;
   Log([&](std::string* out) { EncodeRetry(out, id); });
   return n;
-}
-
-size_t Scheduler::Refill(Job& job, bool allow_catalog) {
-  if (!job.durable || !IsActive(job.state)) return 0;
-  JobExpander& ex = *job.expander;
-  const SteadyTime now = clock_->Now();
-  const auto catalog_error = [&](const Status& s) {
-    if (s.IsTransient()) {
-      job.expand_delay = job.expand_delay == Nanos(0)
-                             ? options_.expand_retry
-                             : std::min<Nanos>(job.expand_delay * 2, std::chrono::seconds(60));
-      job.expand_not_before = now + job.expand_delay;
-    } else {
-      FailJob(job, s);
-    }
-  };
-  if (!ex.listed()) {
-    if (!allow_catalog || now < job.expand_not_before) return 0;
-    job.state = JobState::kExpanding;
-    if (Status s = ex.List(catalog_); !s.ok()) {
-      catalog_error(s);
-      return 0;
-    }
-    job.expand_delay = Nanos(0);
-    Log([&](std::string* out) { EncodeStreams(out, job.id, ex.streams()); });
-  }
-  const size_t materialised = queue_.ready(job.id) + queue_.delayed(job.id);
-  if (materialised > options_.window_per_job / 2) return 0;
-  if (allow_catalog && now >= job.expand_not_before && !ex.all_pinned()) {
-    std::vector<uint32_t> pinned;
-    Status s = ex.PinAhead(catalog_, options_.pins_per_expand, options_.pin_lookahead,
-                           /*usable=*/journal_ == nullptr, &pinned);
-    for (uint32_t i : pinned) {
-      const uint64_t seq = Log([&](std::string* out) { EncodePin(out, job.id, i, ex.pin(i)); });
-      if (journal_) pending_pins_.push_back(PendingPin{job.id, i, seq});
-    }
-    if (!s.ok()) {
-      catalog_error(s);
-      if (!s.IsTransient()) return 0;  // the job is gone
-    } else {
-      job.expand_delay = Nanos(0);
-    }
-  }
-  const SkipFn skip = [&job](uint32_t stream, int64_t start) -> int64_t {
-    auto it = job.done_ranges.find(stream);
-    const int64_t t = it == job.done_ranges.end() ? start : it->second.SkipFrom(start);
-    if (job.dead_letters.count(ChunkId{stream, t}) != 0) return t + job.spec.chunk;
-    return t;
-  };
-  std::vector<Chunk> chunks;
-  ex.NextChunks(options_.window_per_job - materialised, skip, &chunks);
-  for (const Chunk& c : chunks) {
-    uint32_t attempt = 1;
-    if (!job.failed_attempts.empty()) {
-      if (auto it = job.failed_attempts.find(ChunkId{c.stream_index, c.start});
-          it != job.failed_attempts.end()) {
-        attempt = it->second + 1;
-        job.failed_attempts.erase(it);
-      }
-    }
-    queue_.Push(job.id, QueuedTask{TaskKey{job.id, ex.streams()[c.stream_index], c.start},
-                                   c.stream_index, attempt, now});
-  }
-  if (ex.listed() && (!chunks.empty() || ex.pinned_count() > 0)) job.state = JobState::kRunning;
-  MaybeFinish(job);
-  return chunks.size();
-}
-
-void Scheduler::Expand() {
-  if (journal_ && !pending_pins_.empty()) {
-    const uint64_t durable = journal_->durable_seq();
-    size_t kept = 0;
-    for (const PendingPin& p : pending_pins_) {
-      if (p.seq <= durable) {
-        if (Job* job = FindLive(p.job)) job->expander->MarkPinUsable(p.stream_index);
-      } else {
-        pending_pins_[kept++] = p;
-      }
-    }
-    pending_pins_.resize(kept);
-  }
-  std::vector<Job*> jobs;
-  jobs.reserve(live_.size());
-  for (auto& [id, job] : live_) {
-    if (IsActive(job->state)) jobs.push_back(job.get());
-  }
-  for (Job* job : jobs) Refill(*job, /*allow_catalog=*/true);  // may retire the job
 }
 
 // --- Workers ---
@@ -491,7 +412,9 @@ void Scheduler::WhenDurable(DurableCallback on_durable) {
     on_durable(Status::OK());
   }
 }
-void Scheduler::SetJournalWakeup(std::function<void()> wakeup) {
+
+void Scheduler::SetWakeup(std::function<void()> wakeup) {
+  runner_->SetWakeup(wakeup);
   if (journal_) journal_->SetWakeup(std::move(wakeup));
 }
 

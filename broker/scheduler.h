@@ -4,13 +4,15 @@
 // retries, dead letters, workers and their credit, and the journal that makes all of it
 // survive a crash. No sockets, no gRPC, no threads: the dispatcher thread owns the
 // Scheduler and calls it from its poll loop; the control service reaches it through
-// that thread. Time comes from the Clock; BTrDB from the StreamCatalog.
+// that thread. Time comes from the Clock; BTrDB from the StreamCatalog, whose calls run
+// on the CatalogRunner's threads: the Scheduler never waits for BTrDB.
 //
 // The dispatcher's loop, in order:
 //   poll sockets until NextWakeup()
 //   OnWorkerHello/Credit/Heartbeat/Done/Bye for each message; SubmitJob/CancelJob/...
 //   Tick()                       leases, dead workers, backoff, compaction
-//   Expand()                     lists and pins streams (BTrDB calls), fills windows
+//   Expand()                     applies catalog answers (lists, pins), asks for more,
+//                                fills windows
 //   NextDispatch(w) for each worker with credit, and send the TASKs
 //   TakeCancelNotices()          send CANCEL to whoever holds a cancelled job's tasks
 //   PollJournal()                group commit; runs SubmitJob's on_durable callbacks
@@ -18,7 +20,9 @@
 // Reliability. SubmitJob's callback runs once the job is durable (or with the error,
 // e.g. ResourceExhausted on a full disk, in which case the job is forgotten). A job
 // dispatches nothing before it is durable, and a stream's tasks nothing before its pin
-// is, so a restart never re-runs a task against a version it forgot. DONEs are
+// is, so a restart never re-runs a task against a version it forgot. A pin holds
+// everything a task's result depends on beyond the spec (version, extent, the stream's
+// params), so a restart, an outage or a slow BTrDB never changes a result. DONEs are
 // journaled but not waited for: after a crash a task whose DONE was lost runs again and
 // the sink keeps one result per key.
 //
@@ -48,6 +52,7 @@
 #include <vector>
 
 #include "broker/backoff.h"
+#include "broker/catalog_runner.h"
 #include "broker/chunk_ranges.h"
 #include "broker/job.h"
 #include "broker/job_expander.h"
@@ -67,8 +72,8 @@ namespace btrq::broker {
 struct SchedulerOptions {
   // Materialised (ready + delayed) tasks per job at most; refilled below half.
   size_t window_per_job = 4096;
-  // Stream pins per job per Expand() (each about three BTrDB calls), and how many streams
-  // ahead of the expansion cursor may be pinned.
+  // Stream pins per job in flight at most (each about three BTrDB calls), and how many
+  // streams ahead of the expansion cursor may be pinned.
   size_t pins_per_expand = 16;
   size_t pin_lookahead = 16;
   // A worker silent for heartbeat_interval * liveness is dead.
@@ -130,8 +135,13 @@ struct SchedulerStats {
 class Scheduler {
  public:
   // Replays `journal` (nullable: no durability, for tests and benchmarks) into a new
-  // scheduler, which then owns it. `clock` and `catalog` are borrowed and must outlive
-  // the scheduler. Fails on a journal that does not decode.
+  // scheduler, which then owns it and `runner`. `clock` is borrowed and must outlive the
+  // scheduler. Fails on a journal that does not decode.
+  static Result<std::unique_ptr<Scheduler>> Create(const SchedulerOptions& options,
+                                                   Clock* clock,
+                                                   std::unique_ptr<CatalogRunner> runner,
+                                                   std::unique_ptr<Journal> journal);
+  // As above with CatalogRunner::Inline(catalog): catalog calls run inside Expand().
   static Result<std::unique_ptr<Scheduler>> Create(const SchedulerOptions& options,
                                                    Clock* clock, StreamCatalog* catalog,
                                                    std::unique_ptr<Journal> journal);
@@ -152,9 +162,11 @@ class Scheduler {
   // Requeues a job's dead letters with fresh attempts; returns how many.
   // FailedPrecondition when it has none or was cancelled/failed.
   Result<size_t> RetryJob(JobId job);
-  // Lists and pins streams (catalog calls, bounded by the options) and refills the
-  // windows of jobs below half. Transient catalog errors retry later; permanent ones fail
-  // the job with the message.
+  // Applies the catalog's answers (stream lists and pins, journaled; a pin is usable
+  // once durable), asks for the pins the cursors will need next (bounded by the options)
+  // and refills the windows of jobs below half. Never waits for BTrDB. Transient catalog
+  // errors retry later with backoff (the job's error says "waiting for BTrDB: ...");
+  // permanent ones fail the job with the message.
   void Expand();
 
   // --- Workers ---
@@ -204,9 +216,10 @@ class Scheduler {
   // kept it from being so (Journal::WhenDurable); at once without a journal. Acknowledge
   // a call that changed state (CancelJob, RetryJob, ...) only from there.
   void WhenDurable(DurableCallback on_durable);
-  // Called from the journal's thread when a group commit finishes, so the loop can
-  // PollJournal() without waiting for NextWakeup(); see Journal::SetWakeup. Thread-safe.
-  void SetJournalWakeup(std::function<void()> wakeup);
+  // Called from another thread when a group commit finishes (see Journal::SetWakeup) or
+  // a catalog answer arrives, so the loop can PollJournal()/Expand() without waiting for
+  // NextWakeup(). Thread-safe.
+  void SetWakeup(std::function<void()> wakeup);
   // Writes a snapshot of live state and switches the journal to it.
   Status Compact();
   const Journal* journal() const { return journal_.get(); }
@@ -229,8 +242,8 @@ class Scheduler {
     uint64_t seq;
   };
 
-  Scheduler(const SchedulerOptions& options, Clock* clock, StreamCatalog* catalog,
-            std::unique_ptr<Journal> journal);
+  Scheduler(const SchedulerOptions& options, Clock* clock,
+            std::unique_ptr<CatalogRunner> runner, std::unique_ptr<Journal> journal);
   // Rebuilds the state from the journal's records. Replay, Apply and Compact live in
   // recovery.cc, beside the per-job halves they call.
   Status Replay();
@@ -240,7 +253,15 @@ class Scheduler {
   JobInfo InfoOf(const Job& job) const;
   JobCounts CountsOf(const Job& job) const;
 
+  // Expansion (scheduler_expand.cc).
   size_t Refill(Job& job, bool allow_catalog);
+  void RequestCatalog(Job& job);  // asks for the job's list or next pins, when due
+  bool ApplyCatalogAnswers();     // true when there were any
+  void ApplyListAnswer(Job& job, const CatalogAnswer& answer);
+  void ApplyPinAnswer(Job& job, const CatalogAnswer& answer);
+  void OnCatalogError(Job& job, const Status& error);
+  void OnCatalogSuccess(Job& job);
+  void PromoteDurablePins();
   void FailJob(Job& job, const Status& error);
   void MaybeFinish(Job& job);
   void Retire(Job& job);  // moves a finished job to the summaries
@@ -274,7 +295,7 @@ class Scheduler {
 
   const SchedulerOptions options_;
   Clock* const clock_;
-  StreamCatalog* const catalog_;
+  const std::unique_ptr<CatalogRunner> runner_;
   std::unique_ptr<Journal> journal_;
   SeededRandom random_;
   Backoff backoff_;
@@ -316,7 +337,9 @@ class Scheduler {
   std::map<LeaseReject, uint64_t> rejected_;
 };
 
-// In the header: scheduler.cc and scheduler_attempts.cc both journal.
+// Journals one record (encode(&payload)); returns its sequence number, 0 without a
+// journal or while replaying. In the header: scheduler.cc, scheduler_attempts.cc and
+// scheduler_expand.cc all journal.
 template <typename Encode>
 uint64_t Scheduler::Log(Encode&& encode) {
   if (!journal_ || replaying_) return 0;

@@ -70,7 +70,7 @@ class BrokerHarness {
     options.listen = "tcp://127.0.0.1:0";
     options.limits.max_frame_bytes = 32 * 1024;
     dispatcher_ = fuzz::CheckOk(kWho, broker::Dispatcher::Create(options, clock_,
-                                                                 std::move(scheduler), {},
+                                                                 std::move(scheduler),
                                                                  &registry_));
     loop_ = std::thread([this] {
       const Status s = dispatcher_->Run();

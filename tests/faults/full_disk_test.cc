@@ -88,7 +88,7 @@ TEST(FullDiskTest, SubmitJobFailsWithAClearErrorWhenTheJournalDiskIsFull) {
   const std::string mnt = dir.File("journal");
   ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
   const std::string control = testing::FreeHostPort();
-  // The broker refuses jobs while BTrDB is unreachable: give it one.
+  // A BTrDB for the broker to expand the job against.
   const std::string btrdb = testing::FreeHostPort();
   auto lite = testing::Subprocess::Spawn({BTRQ_BTRDB_LITE_BINARY, "--listen", btrdb});
   ASSERT_OK(lite);

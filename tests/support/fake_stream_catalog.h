@@ -24,6 +24,8 @@ class FakeStreamCatalog final : public broker::StreamCatalog {
     order_.push_back(uuid);
     pins_[uuid] = broker::StreamPin{version, 0, 0, false};
   }
+  // The stream's params (as its annotations would give them), pinned with it.
+  void SetParams(const Uuid& uuid, Fields params) { pins_[uuid].params = std::move(params); }
   // The next ListStreams calls fail with these statuses, one each.
   void FailListing(Status s) { list_errors_.push_back(std::move(s)); }
   // The next PinStream calls (any stream) fail with these statuses, one each.
@@ -65,6 +67,22 @@ class FakeStreamCatalog final : public broker::StreamCatalog {
   std::deque<Status> pin_errors_;
   int list_calls_ = 0;
   int pin_calls_ = 0;
+};
+
+// Forwards every call to a borrowed catalog, which must outlive it: what a
+// CatalogRunner's factory hands each thread in tests.
+class BorrowedCatalog final : public broker::StreamCatalog {
+ public:
+  explicit BorrowedCatalog(broker::StreamCatalog* catalog) : catalog_(catalog) {}
+  Result<std::vector<broker::StreamRef>> ListStreams(const broker::JobSpec& spec) override {
+    return catalog_->ListStreams(spec);
+  }
+  Result<broker::StreamPin> PinStream(const Uuid& uuid, uint64_t version) override {
+    return catalog_->PinStream(uuid, version);
+  }
+
+ private:
+  broker::StreamCatalog* const catalog_;
 };
 
 // A deterministic UUID for tests: n in the last bytes.

@@ -351,14 +351,33 @@ TEST_F(BrokerTest, AJobWhoseStreamsDoNotExistFails) {
   EXPECT_THAT(job.error(), HasSubstr("stream " + missing.ToString() + " does not exist"));
 }
 
-TEST_F(BrokerTest, SubmitFailsClearlyWhenBtrdbIsUnreachable) {
-  AddChunkedStream(1, "grid/a", 2);
+// Submitting does not ask BTrDB: a job submitted while it is away is accepted (durable),
+// says what it waits for, and expands once BTrDB is back.
+TEST_F(BrokerTest, AJobSubmittedWhileBtrdbIsAwayIsAcceptedAndExpandsOnceItIsBack) {
   StartBroker();
+  const std::string address = lite_->address();
+  btrdb_.reset();
   lite_->Shutdown();
-  uint64_t id = 0;
-  const grpc::Status s = Submit(Spec("grid/a"), &id);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_THAT(s.error_message(), HasSubstr("BTrDB is unreachable"));
+  const uint64_t id = SubmitOk(Spec("grid/a"));
+  ASSERT_NE(id, 0u);
+  const v1::Job waiting = WaitForJob(id, [](const v1::Job& j) {
+    return j.error().find("waiting for BTrDB") != std::string::npos;
+  });
+  EXPECT_NE(waiting.state(), v1::FAILED);
+
+  // BTrDB is back (a new one on the same address, given the stream).
+  lite::ServerOptions lite_options;
+  lite_options.listen = address;
+  ASSERT_OK_AND_ASSIGN(lite_, lite::Server::Start(lite_options));
+  btrdb::ConnectOptions connect;
+  connect.endpoints = {lite_->address()};
+  ASSERT_OK_AND_ASSIGN(btrdb_, btrdb::Client::Connect(connect));
+  AddChunkedStream(1, "grid/a", 2);
+  const v1::Job expanded = WaitForJob(id, [](const v1::Job& j) {
+    return j.counts().total_final() && j.counts().total() == 2;
+  });
+  EXPECT_EQ(expanded.state(), v1::RUNNING);
+  EXPECT_EQ(expanded.error(), "");
 }
 
 TEST_F(BrokerTest, AWorkerNeverGetsMoreTasksThanItsCredit) {

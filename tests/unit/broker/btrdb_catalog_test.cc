@@ -1,6 +1,6 @@
 // The broker's BTrDB catalog against an in-process btrdb-lite: tag filters with and
-// without a value, and the params it adds to tasks from the streams' annotations
-// (`rate`, `min`, `max`; the job's params win).
+// without a value, and the stream params a pin takes from the streams' annotations
+// (`rate`, `min`, `max`).
 
 #include "broker/btrdb_catalog.h"
 
@@ -109,41 +109,28 @@ TEST_F(BtrdbCatalogTest, TagFilterWithoutValueMatchesStreamsThatHaveTheKey) {
             "collection 'site/a' with the given filters matches no stream");
 }
 
-TEST_F(BtrdbCatalogTest, AddsRateAndBoundsFromAnnotationsWhereTheJobGivesNone) {
-  TaskSpec task;
-  task.key.stream = TestUuid(1);
-  ASSERT_OK(catalog_->AddStreamParams(&task));  // not cached yet: one StreamInfo
-  EXPECT_THAT(task.params, ElementsAre(Pair("rate", FieldValue(30.0)),
-                                       Pair("min", FieldValue(6840.0)),
-                                       Pair("max", FieldValue(7560.0))));
-  EXPECT_EQ(catalog_->cached_streams(), 1u);
-
-  // The job's params win, name by name; the others still come from the annotations.
-  TaskSpec own;
-  own.key.stream = TestUuid(1);
-  own.params = {{"min", FieldValue(int64_t{0})}, {"stuck_min", FieldValue(int64_t{5})}};
-  ASSERT_OK(catalog_->AddStreamParams(&own));
-  EXPECT_THAT(own.params, ElementsAre(Pair("min", FieldValue(int64_t{0})),
-                                      Pair("stuck_min", FieldValue(int64_t{5})),
-                                      Pair("rate", FieldValue(30.0)),
+TEST_F(BtrdbCatalogTest, APinTakesRateAndBoundsFromTheAnnotationsWithTheVersion) {
+  const std::vector<btrdb::RawPoint> points = {{100, 1.0}, {200, 2.0}};
+  ASSERT_OK(client_->Insert(TestUuid(1), points).status());
+  ASSERT_OK_AND_ASSIGN(StreamPin pin, catalog_->PinStream(TestUuid(1), 0));
+  EXPECT_TRUE(pin.params_pinned);
+  EXPECT_THAT(pin.params, ElementsAre(Pair("rate", FieldValue(30.0)),
+                                      Pair("min", FieldValue(6840.0)),
                                       Pair("max", FieldValue(7560.0))));
+  EXPECT_TRUE(pin.has_data);
+  EXPECT_EQ(pin.earliest, 100);
+  EXPECT_EQ(pin.latest, 200);
 
-  TaskSpec frequency;
-  frequency.key.stream = TestUuid(3);
-  ASSERT_OK(catalog_->AddStreamParams(&frequency));
+  ASSERT_OK_AND_ASSIGN(StreamPin frequency, catalog_->PinStream(TestUuid(3), 0));
   EXPECT_THAT(frequency.params, ElementsAre(Pair("min", FieldValue(59.9))));
+  EXPECT_FALSE(frequency.has_data);
 }
 
-TEST_F(BtrdbCatalogTest, ListedStreamsNeedNoFurtherCall) {
-  JobSpec spec;
-  spec.collection = "site/a";
-  EXPECT_EQ(List(spec).size(), 3u);
-  EXPECT_EQ(catalog_->cached_streams(), 3u);
-  server_->Shutdown();  // BTrDB away: the cached annotations still serve
-  TaskSpec task;
-  task.key.stream = TestUuid(2);
-  ASSERT_OK(catalog_->AddStreamParams(&task));
-  EXPECT_THAT(task.params, ElementsAre(Pair("rate", FieldValue(10.0))));
+TEST_F(BtrdbCatalogTest, BtrdbAwayIsATransientErrorNotAPinWithoutParams) {
+  server_->Shutdown();
+  const Result<StreamPin> pin = catalog_->PinStream(TestUuid(1), 0);
+  ASSERT_FALSE(pin.ok());
+  EXPECT_TRUE(pin.status().IsTransient()) << pin.status().ToString();
 }
 
 TEST(JobSpecFromProto, TagFiltersMayOmitTheValue) {

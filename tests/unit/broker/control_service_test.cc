@@ -84,15 +84,14 @@ class ControlServiceTest : public ::testing::Test {
     DispatcherOptions options;
     options.listen = "tcp://127.0.0.1:0";
     ASSERT_OK_AND_ASSIGN(
-        dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler), {}, &registry_));
+        dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler), &registry_));
     dispatcher_->Close();
   }
 
   std::unique_ptr<BrokerControlService> Service(std::string token) {
     ControlServiceOptions options;
     options.token = std::move(token);
-    return std::make_unique<BrokerControlService>(options, dispatcher_.get(), &analytics_,
-                                                  BtrdbProbe());
+    return std::make_unique<BrokerControlService>(options, dispatcher_.get(), &analytics_);
   }
 
   SystemClock clock_;
@@ -144,6 +143,47 @@ TEST_F(ControlServiceTest, AStoppedDispatcherMakesCallsUnavailable) {
   const grpc::Status status = service->GetJob(&context, &request, &job);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(status.error_message(), "the broker is shutting down");
+}
+
+// A loop that does not get to a call (stuck, or busy): the call answers
+// DEADLINE_EXCEEDED after loop_timeout instead of waiting for ever, and its command, run
+// later, does nothing (it would refer to the call's frame, which is gone).
+TEST(ControlServiceDeadlineTest, ACallTheLoopDoesNotGetToAnswersDeadlineExceeded) {
+  SystemClock clock;
+  FakeStreamCatalog catalog;
+  metrics::Registry registry;
+  analytics::Registry analytics;
+  ASSERT_OK(analytics::RegisterBuiltins(&analytics));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Scheduler> scheduler,
+                       Scheduler::Create(SchedulerOptions(), &clock, &catalog, nullptr));
+  DispatcherOptions dispatcher_options;
+  dispatcher_options.listen = "tcp://127.0.0.1:0";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Dispatcher> dispatcher,
+                       Dispatcher::Create(dispatcher_options, &clock, std::move(scheduler),
+                                          &registry));
+  ControlServiceOptions options;
+  options.loop_timeout = 200'000'000;  // 200 ms
+  BrokerControlService service(options, dispatcher.get(), &analytics);
+  {
+    grpc::ServerContext context;
+    auto request = std::make_unique<v1::SubmitJobRequest>();
+    request->mutable_spec()->set_collection("c");
+    request->mutable_spec()->set_analytic("noop");
+    auto response = std::make_unique<v1::SubmitJobResponse>();
+    const grpc::Status status = service.SubmitJob(&context, request.get(), response.get());
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+    EXPECT_THAT(status.error_message(), HasSubstr("nothing was done"));
+  }
+  {
+    grpc::ServerContext context;
+    v1::ListJobsRequest request;
+    v1::ListJobsResponse response;
+    EXPECT_EQ(service.ListJobs(&context, &request, &response).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  // The loop gets to the queued commands now: the abandoned submit never happens.
+  dispatcher->Close();
+  EXPECT_TRUE(dispatcher->scheduler().ListJobs().empty());
 }
 
 }  // namespace

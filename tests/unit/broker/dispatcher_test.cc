@@ -52,7 +52,7 @@ class DispatcherTest : public ::testing::Test {
     options.limits.max_frame_bytes = 64 * 1024;
     ASSERT_OK_AND_ASSIGN(options.lease_signer, LeaseSigner::Create(kLeaseSecret));
     ASSERT_OK_AND_ASSIGN(
-        dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler), {}, &registry_));
+        dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler), &registry_));
     loop_ = std::thread([this] { run_status_ = dispatcher_->Run(); });
   }
 
@@ -324,7 +324,7 @@ TEST(DispatcherCreateTest, CurveWithoutZapIsRefused) {
   DispatcherOptions options;
   options.listen = "tcp://127.0.0.1:0";
   options.curve = CurveServerKeys{};
-  auto dispatcher = Dispatcher::Create(options, &clock, std::move(scheduler), {}, &registry);
+  auto dispatcher = Dispatcher::Create(options, &clock, std::move(scheduler), &registry);
   ASSERT_FALSE(dispatcher.ok());
   EXPECT_EQ(dispatcher.status().code(), StatusCode::kInvalidArgument);
 }

@@ -25,11 +25,34 @@ JobSpec Spec(int64_t chunk) {
   return s;
 }
 
+// Lists the job's streams from the catalog's answer, as the scheduler does.
+void List(JobExpander& ex, FakeStreamCatalog& cat) {
+  if (!ex.lists_from_catalog()) {
+    ex.List({});
+    return;
+  }
+  Result<std::vector<StreamRef>> found = cat.ListStreams(JobSpec());
+  ASSERT_OK(found);
+  ex.List(*found);
+}
+
+// Requests pins and hands the catalog's answers back, as the scheduler does; returns the
+// streams pinned.
+std::vector<uint32_t> PinAhead(JobExpander& ex, FakeStreamCatalog& cat, size_t max_pins,
+                               size_t lookahead, bool usable) {
+  const std::vector<uint32_t> asked = ex.RequestPins(max_pins, lookahead);
+  for (uint32_t i : asked) {
+    Result<StreamPin> pin = cat.PinStream(ex.streams()[i], ex.RequestedVersion(i));
+    EXPECT_OK(pin);
+    if (pin.ok()) ex.SetPin(i, *pin, usable);
+  }
+  return asked;
+}
+
 // Lists and pins every stream, then drains all chunks.
 std::vector<Chunk> ExpandAll(JobExpander& ex, FakeStreamCatalog& cat) {
-  EXPECT_OK(ex.List(&cat));
-  std::vector<uint32_t> pinned;
-  EXPECT_OK(ex.PinAhead(&cat, 1000, 1000, true, &pinned));
+  List(ex, cat);
+  PinAhead(ex, cat, 1000, 1000, true);
   std::vector<Chunk> out;
   ex.NextChunks(1'000'000, {}, &out);
   EXPECT_TRUE(ex.finished());
@@ -115,9 +138,8 @@ TEST(JobExpander, PinsLazilyAheadOfTheCursorAndStopsAtAnUnpinnedStream) {
   for (uint32_t i = 0; i < 5; ++i) cat.AddStream(TestUuid(i), 0, 29);
   JobSpec spec = Spec(10);
   JobExpander ex(1, &spec);
-  ASSERT_OK(ex.List(&cat));
-  std::vector<uint32_t> pinned;
-  ASSERT_OK(ex.PinAhead(&cat, 10, /*lookahead=*/2, true, &pinned));
+  List(ex, cat);
+  const std::vector<uint32_t> pinned = PinAhead(ex, cat, 10, /*lookahead=*/2, true);
   EXPECT_EQ(pinned, (std::vector<uint32_t>{0, 1}));
   EXPECT_EQ(cat.pin_calls(), 2);
   std::vector<Chunk> out;
@@ -133,9 +155,8 @@ TEST(JobExpander, APinNotYetUsableHoldsTheCursor) {
   cat.AddStream(TestUuid(1), 0, 29);
   JobSpec spec = Spec(10);
   JobExpander ex(1, &spec);
-  ASSERT_OK(ex.List(&cat));
-  std::vector<uint32_t> pinned;
-  ASSERT_OK(ex.PinAhead(&cat, 1, 1, /*usable=*/false, &pinned));
+  List(ex, cat);
+  const std::vector<uint32_t> pinned = PinAhead(ex, cat, 1, 1, /*usable=*/false);
   std::vector<Chunk> out;
   EXPECT_EQ(ex.NextChunks(100, {}, &out), 0u);
   ex.MarkPinUsable(0);
@@ -147,9 +168,8 @@ TEST(JobExpander, TenMillionChunksAreNeverMaterialisedBeyondWhatIsAsked) {
   cat.AddStream(TestUuid(1), 0, 10'000'000 - 1);
   JobSpec spec = Spec(1);
   JobExpander ex(1, &spec);
-  ASSERT_OK(ex.List(&cat));
-  std::vector<uint32_t> pinned;
-  ASSERT_OK(ex.PinAhead(&cat, 1, 1, true, &pinned));
+  List(ex, cat);
+  const std::vector<uint32_t> pinned = PinAhead(ex, cat, 1, 1, true);
   EXPECT_EQ(ex.total_known(), 10'000'000u);
   std::vector<Chunk> out;
   EXPECT_EQ(ex.NextChunks(1000, {}, &out), 1000u);
@@ -163,9 +183,8 @@ TEST(JobExpander, ResumesFromACursorAndSkipsResolvedChunks) {
   cat.AddStream(TestUuid(2), 0, 49);
   JobSpec spec = Spec(10);
   JobExpander a(1, &spec);
-  ASSERT_OK(a.List(&cat));
-  std::vector<uint32_t> pinned;
-  ASSERT_OK(a.PinAhead(&cat, 2, 2, true, &pinned));
+  List(a, cat);
+  const std::vector<uint32_t> pinned = PinAhead(a, cat, 2, 2, true);
   std::vector<Chunk> first;
   a.NextChunks(7, {}, &first);
   const ExpansionCursor saved = a.cursor();
@@ -218,15 +237,64 @@ TEST(JobExpander, TaskCarriesThePinAnalyticAndParams) {
   EXPECT_EQ(t.params, spec.params);
 }
 
-TEST(JobExpander, ListingErrorsComeBackWithContext) {
+TEST(JobExpander, TaskCarriesThePinnedStreamParamsButTheJobsParamsWin) {
   FakeStreamCatalog cat;
-  cat.FailListing(Status::Unavailable("btrdb down"));
+  cat.AddStream(TestUuid(1), 0, 29);
+  cat.SetParams(TestUuid(1), {{"rate", 50.0}, {"min", -1.0}, {"max", 1.0}});
+  JobSpec spec = Spec(10);
+  spec.params = {{"max", 2.0}, {"stuck_min", int64_t{10}}};
+  JobExpander ex(1, &spec);
+  ExpandAll(ex, cat);
+  const TaskSpec t = ex.MakeTask(0, 10, 1);
+  const Fields want = {{"max", 2.0}, {"stuck_min", int64_t{10}}, {"rate", 50.0}, {"min", -1.0}};
+  EXPECT_EQ(t.params, want);
+}
+
+TEST(JobExpander, APinWithoutParamsIsNeverUsableAndIsAskedForAgainAtItsVersion) {
+  // A pin replayed from a journal that predates pinned params.
   JobSpec spec = Spec(10);
   JobExpander ex(1, &spec);
-  const Status s = ex.List(&cat);
-  EXPECT_TRUE(s.IsTransient());
-  EXPECT_FALSE(ex.listed());
-  EXPECT_OK(ex.List(&cat));
+  ex.SetStreams({TestUuid(1)});
+  StreamPin old{44, 0, 29, true};
+  old.params_pinned = false;
+  ex.SetPin(0, old, /*usable=*/true);
+  ex.MarkPinUsable(0);
+  std::vector<Chunk> out;
+  EXPECT_EQ(ex.NextChunks(100, {}, &out), 0u);
+  EXPECT_TRUE(ex.blocked_on_pin());
+  EXPECT_TRUE(ex.all_pinned());
+  EXPECT_FALSE(ex.pins_complete());
+
+  EXPECT_EQ(ex.RequestPins(10, 10), (std::vector<uint32_t>{0}));
+  EXPECT_EQ(ex.RequestPins(10, 10), (std::vector<uint32_t>{}));  // already asked
+  EXPECT_EQ(ex.RequestedVersion(0), 44u);
+  // The answer brings params (and, say, a stream that grew since): only the params count.
+  StreamPin answer{44, 0, 99, true};
+  answer.params = {{"rate", 5.0}};
+  const StreamPin& now = ex.SetPin(0, answer, /*usable=*/false);
+  EXPECT_EQ(now.latest, 29);
+  EXPECT_TRUE(now.params_pinned);
+  EXPECT_EQ(now.params, answer.params);
+  EXPECT_EQ(ex.total_known(), 3u);
+  EXPECT_EQ(ex.pins_requested(), 0u);
+  EXPECT_TRUE(ex.pins_complete());
+  ex.MarkPinUsable(0);
+  EXPECT_EQ(ex.NextChunks(100, {}, &out), 3u);
+  EXPECT_EQ(ex.MakeTask(0, 0, 1).params, answer.params);
+}
+
+TEST(JobExpander, AFailedPinRequestMayBeAskedAgain) {
+  FakeStreamCatalog cat;
+  cat.AddStream(TestUuid(1), 0, 29);
+  JobSpec spec = Spec(10);
+  JobExpander ex(1, &spec);
+  List(ex, cat);
+  EXPECT_EQ(ex.RequestPins(1, 1), (std::vector<uint32_t>{0}));
+  EXPECT_EQ(ex.pins_requested(), 1u);
+  ex.PinFailed(0);
+  EXPECT_EQ(ex.pins_requested(), 0u);
+  EXPECT_FALSE(ex.pinned(0));
+  EXPECT_EQ(ex.RequestPins(1, 1), (std::vector<uint32_t>{0}));
 }
 
 }  // namespace

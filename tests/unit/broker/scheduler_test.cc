@@ -46,7 +46,7 @@ class SchedulerTest : public ::testing::Test {
     auto s = Scheduler::Create(options_, &clock_, &catalog_, std::move(journal));
     ASSERT_OK(s);
     sched_ = std::move(*s);
-    sched_->SetJournalWakeup(wakeups_.Hook());
+    sched_->SetWakeup(wakeups_.Hook());
   }
 
   // The dispatcher loop's journal step once the sync interval has passed: hands the
