@@ -18,7 +18,7 @@
 
 namespace btrq {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolVersion = 2;
 
 enum class MessageType : uint32_t {
   // worker -> broker
