@@ -26,7 +26,7 @@ class PoisonJobTest : public FaultTest {
     spec.set_chunk_ns(15LL * 60 * 1'000'000'000);
     spec.set_analytic("exec");
     spec.set_max_attempts(2);
-    AddParam(&spec, "command", R"(["sh", "-c", "echo '{\"ok\": 1}'"])");
+    AddParam(&spec, "command", R"(["/bin/sh", "-c", "echo '{\"ok\": 1}'"])");
     return spec;
   }
   static void AddParam(v1::JobSpec* spec, const std::string& name, const std::string& value) {

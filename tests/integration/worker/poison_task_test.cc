@@ -94,7 +94,7 @@ class PoisonTaskTest : public ::testing::Test {
   // A normal task after the poison completes: the worker was not wedged.
   void ExpectANormalTaskCompletes(JobId job) {
     const TaskSpec next = Noop(job, 0);
-    broker_.Send(kWorkerId, Message(TaskMsg{{next}}));
+    broker_.Send(FakeRouter::kLastPeer, Message(TaskMsg{{next}}));
     EXPECT_TRUE(broker_.WaitUntil([&](const auto& log) { return Done(log, next.key); }))
         << "a normal task after the poison never finished";
   }
@@ -114,7 +114,7 @@ TEST_F(PoisonTaskTest, TasksItCannotDecodeAreRefusedByKeyAndTheirCreditComesBack
   const TaskSpec big = Noop(2, 0, {{"x", std::string(1153433, 'x')}});
   const TaskSpec dup = Noop(2, 1'000'000, {{"a", int64_t{1}}, {"a", int64_t{2}}});
   const TaskSpec wide = Noop(2, 2'000'000, many);
-  broker_.Send(kWorkerId, Message(TaskMsg{{good, big, dup, wide}}));
+  broker_.Send(FakeRouter::kLastPeer, Message(TaskMsg{{good, big, dup, wide}}));
 
   ASSERT_TRUE(broker_.WaitUntil([](const auto& log) { return Refused(log).size() >= 3; }))
       << "no REFUSE for the tasks the worker could not decode";
@@ -141,7 +141,7 @@ TEST_F(PoisonTaskTest, AFrameOverTheLimitStillRunsItsTasks) {
     for (const TaskSpec& t : tasks) k.push_back(t.key);
     return k;
   }();
-  broker_.Send(kWorkerId, Message(TaskMsg{std::move(tasks)}));
+  broker_.Send(FakeRouter::kLastPeer, Message(TaskMsg{std::move(tasks)}));
   EXPECT_TRUE(broker_.WaitUntil(
       [&](const auto& log) {
         for (const TaskKey& k : keys) {
@@ -160,7 +160,7 @@ TEST_F(PoisonTaskTest, AFrameWhoseTasksCannotBeCountedMakesItSayHelloAgain) {
   ASSERT_TRUE(broker_.WaitUntil([](const auto& log) { return CountOf<HeartbeatMsg>(log) >= 2; }));
   std::string frame = EncodeMessage(Message(TaskMsg{{Noop(6, 0)}}));
   frame.resize(frame.size() / 2);  // truncated: not walkable
-  broker_.SendFrames(kWorkerId, {frame});
+  broker_.SendFrames(FakeRouter::kLastPeer, {frame});
   EXPECT_TRUE(broker_.WaitUntil([](const auto& log) { return CountOf<HelloMsg>(log) >= 2; }))
       << "credit used by an unreadable frame would leak without a new HELLO";
   ExpectANormalTaskCompletes(7);

@@ -616,7 +616,7 @@ TEST_F(WorkerIntegrationTest, MalformedFramesAreDroppedAndCounted) {
   broker_.SendFrames(FakeRouter::kLastPeer, {std::string("\xc1garbage", 8)});
   broker_.SendFrames(FakeRouter::kLastPeer, {"two", "frames"});
   broker_.Send(FakeRouter::kLastPeer, Message(ResultMsg{}));  // a sink's message from the broker
-  sink_.SendFrames(FakeRouter::kLastPeer, {std::string("\x93\x01\x63\x80", 4)});  // unknown type 99
+  sink_.SendFrames(FakeRouter::kLastPeer, {std::string("\x93\x02\x63\x80", 4)});  // unknown type 99
   const char* const reasons[] = {"malformed", "envelope", "wrong_type", "unknown_type"};
   const auto counted = [&](const char* reason) {
     return MetricValue(worker_->MetricsText(),

@@ -128,7 +128,7 @@ class WorkerOutageTest : public ::testing::Test {
     ASSERT_TRUE(broker_.WaitUntil([](const auto& log) { return CountOf<CreditMsg>(log) >= 1; }));
   }
 
-  void Send(std::vector<TaskSpec> tasks) { broker_.Send(kId, Message(TaskMsg{std::move(tasks)})); }
+  void Send(std::vector<TaskSpec> tasks) { broker_.Send(FakeRouter::kLastPeer, Message(TaskMsg{std::move(tasks)})); }
 
   std::atomic<bool> btrdb_down_{false};
   analytics::Registry registry_;

@@ -86,10 +86,10 @@ class ControlDurabilityTest : public ::testing::Test {
     DispatcherOptions options;
     options.listen = "tcp://127.0.0.1:0";
     ASSERT_OK_AND_ASSIGN(dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler_),
-                                                         {}, &registry_));
+                                                         &registry_));
     loop_ = std::thread([this] { EXPECT_OK(dispatcher_->Run()); });
     service_ = std::make_unique<BrokerControlService>(ControlServiceOptions(), dispatcher_.get(),
-                                                      &analytics_, BtrdbProbe());
+                                                      &analytics_);
   }
 
   void TearDown() override {

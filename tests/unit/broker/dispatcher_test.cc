@@ -159,8 +159,8 @@ TEST_F(DispatcherTest, AMessageBeforeHelloIsRejectedAndCounted) {
 
 TEST_F(DispatcherTest, AnotherProtocolVersionIsRejectedAndCounted) {
   zmq::socket_t worker = Dealer("w1");
-  // CREDIT 5 as protocol version 2: [2, 2, {"n": 5}].
-  const std::string body("\x93\x02\x02\x81\xa1n\x05", 7);
+  // CREDIT 5 as protocol version 3: [3, 2, {"n": 5}].
+  const std::string body("\x93\x03\x02\x81\xa1n\x05", 7);
   ASSERT_OK(SendMultipart(worker, std::vector<std::string_view>{body}, false));
   std::optional<RejectMsg> reject = Await<RejectMsg>(worker);
   ASSERT_TRUE(reject.has_value());

@@ -291,7 +291,7 @@ TEST(Codec, EncodeResultsWritesTheResultFrameOfItsPointeesWithTheWorkersId) {
 
 TEST(Codec, FrameLayoutIsVersionTypeBody) {
   // [1, 2, {"n": 5}]
-  EXPECT_EQ(EncodeMessage(CreditMsg{5}), std::string("\x93\x01\x02\x81\xa1n\x05", 7));
+  EXPECT_EQ(EncodeMessage(CreditMsg{5}), std::string("\x93\x02\x02\x81\xa1n\x05", 7));
 }
 
 TEST(Codec, AcceptsFloat32AndSignedIntFormats) {
@@ -397,9 +397,9 @@ std::vector<BadFrame> BadFrames() {
   v.push_back({"array32_4g", "\xdd\xff\xff\xff\xff", DecodeErrorReason::kLimits, "exceeds"});
   v.push_back({"array32_4g_open_limits", "\xdd\xff\xff\xff\xff", DecodeErrorReason::kMalformed,
                "only 0 bytes remain", open});
-  v.push_back({"map32_4g", std::string("\x93\x01\x02\xdf\xff\xff\xff\xff", 8),
+  v.push_back({"map32_4g", std::string("\x93\x02\x02\xdf\xff\xff\xff\xff", 8),
                DecodeErrorReason::kLimits, "map of 4294967295"});
-  v.push_back({"map32_4g_open_limits", std::string("\x93\x01\x02\xdf\xff\xff\xff\xff", 8),
+  v.push_back({"map32_4g_open_limits", std::string("\x93\x02\x02\xdf\xff\xff\xff\xff", 8),
                DecodeErrorReason::kMalformed, "announces", open});
   v.push_back({"str32_4g", "\xdb\xff\xff\xff\xff", DecodeErrorReason::kMalformed,
                "not a msgpack array"});
@@ -424,24 +424,25 @@ std::vector<BadFrame> BadFrames() {
                "exceeds max_frame_bytes 4", tiny});
   v.push_back({"bad_version",
                Pack([](Packer& pk) {
-                 pk.pack_array(3), pk.pack_uint32(2), pk.pack_uint32(2), pk.pack_map(0);
+                 pk.pack_array(3), pk.pack_uint32(3), pk.pack_uint32(2), pk.pack_map(0);
                }),
-               DecodeErrorReason::kBadVersion, "expected 1, got 2"});
+               DecodeErrorReason::kBadVersion, "expected 2, got 3"});
   v.push_back({"unknown_type",
                Pack([](Packer& pk) {
-                 pk.pack_array(3), pk.pack_uint32(1), pk.pack_uint32(99), pk.pack_map(0);
+                 pk.pack_array(3), pk.pack_uint32(kProtocolVersion), pk.pack_uint32(99),
+                     pk.pack_map(0);
                }),
                DecodeErrorReason::kUnknownType, "unknown message type 99"});
   v.push_back({"type_beyond_uint32",
                Pack([](Packer& pk) {
-                 pk.pack_array(3), pk.pack_uint32(1), pk.pack_uint64((1ULL << 32) + 2),
-                     pk.pack_map(0);
+                 pk.pack_array(3), pk.pack_uint32(kProtocolVersion),
+                     pk.pack_uint64((1ULL << 32) + 2), pk.pack_map(0);
                }),
                DecodeErrorReason::kUnknownType, "unknown message type"});
   v.push_back({"four_elements",
                Pack([](Packer& pk) {
-                 pk.pack_array(4), pk.pack_uint32(1), pk.pack_uint32(5), pk.pack_map(0),
-                     pk.pack_nil();
+                 pk.pack_array(4), pk.pack_uint32(kProtocolVersion), pk.pack_uint32(5),
+                     pk.pack_map(0), pk.pack_nil();
                }),
                DecodeErrorReason::kMalformed, "got an array of 4"});
   v.push_back({"trailing_garbage", EncodeMessage(CreditMsg{1}) + "xyz",
@@ -450,7 +451,7 @@ std::vector<BadFrame> BadFrames() {
                Envelope(static_cast<uint32_t>(MessageType::kBye),
                         [](Packer& pk) { pk.pack_array(0); }),
                DecodeErrorReason::kBadField, "expected map, got array"});
-  v.push_back({"reserved_byte_c1", std::string("\x93\x01\x02\x81\xa1n\xc1", 7),
+  v.push_back({"reserved_byte_c1", std::string("\x93\x02\x02\x81\xa1n\xc1", 7),
                DecodeErrorReason::kMalformed, "0xc1"});
   v.push_back({"wrong_type_str_for_uint",
                OneKeyBody(MessageType::kCredit, "n", [](Packer& pk) { Str(pk, "five"); }),
@@ -615,7 +616,7 @@ TEST(Codec, ValidFrameCostsAboutItsDecodedSize) {
 
 TEST(Codec, MallinfoStaysFlatAcrossFourGigabyteAnnouncements) {
   const std::vector<std::string> frames = {
-      "\xdd\xff\xff\xff\xff", std::string("\x93\x01\x02\xdf\xff\xff\xff\xff", 8),
+      "\xdd\xff\xff\xff\xff", std::string("\x93\x02\x02\xdf\xff\xff\xff\xff", 8),
       OneKeyBody(MessageType::kReject, "r", [](Packer& pk) { pk.pack_str(0xffffffffu); }),
       OneKeyBody(MessageType::kReject, "x", [](Packer& pk) { pk.pack_bin(0xffffffffu); })};
   CodecLimits open;
