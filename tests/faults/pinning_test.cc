@@ -8,9 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
