@@ -99,10 +99,14 @@ class WorkerHarness {
   void RunOne(const uint8_t* data, size_t size) {
     for (const fuzz::Piece& p : fuzz::SplitInput(data, size)) {
       zmq::socket_t& s = p.sender == 0 ? broker_ : sink_;
+      // The ROUTER names the worker's connection; a peer not heard from yet (the sink's,
+      // before a first RESULT) cannot be sent to.
+      const std::string& peer = p.sender == 0 ? broker_peer_ : sink_peer_;
+      if (peer.empty()) continue;
       if (p.delimiter) {
-        fuzz::SendFrames(s, {kWorkerId, std::string_view(), p.body});
+        fuzz::SendFrames(s, {peer, std::string_view(), p.body});
       } else {
-        fuzz::SendFrames(s, {kWorkerId, p.body});
+        fuzz::SendFrames(s, {peer, p.body});
       }
     }
     CheckAlive();
@@ -123,6 +127,8 @@ class WorkerHarness {
     worker::WorkerDeps deps;
     deps.registry = &registry_;
     deps.sources = [] { return std::make_unique<EmptySourceProvider>(); };
+    broker_peer_.clear();
+    sink_peer_.clear();
     worker_ = fuzz::CheckOk(kWho, worker::Worker::Create(config_, SystemClock::Default(), deps));
     run_ = std::async(std::launch::async, [w = worker_.get()] { return w->Run(); });
     if (!AwaitHello()) fuzz::Die(kWho, "a new worker did not say HELLO within 5 s");
@@ -152,6 +158,7 @@ class WorkerHarness {
         if (Exited()) return false;
         continue;
       }
+      broker_peer_ = frames.front().to_string();
       Result<Message> m = DecodeMessage(fuzz::Body(frames));
       if (!m.ok()) fuzz::Die(kWho, "the worker sent the broker a bad frame");
       if (std::holds_alternative<HelloMsg>(*m)) return true;
@@ -161,6 +168,7 @@ class WorkerHarness {
 
   // Acknowledges a RESULT as a sink would, so the worker reports DONE.
   void AckResults(const std::vector<zmq::message_t>& frames) {
+    sink_peer_ = frames.front().to_string();
     Result<Message> m = DecodeMessage(fuzz::Body(frames));
     if (!m.ok()) fuzz::Die(kWho, "the worker sent the sink a bad frame");
     const auto* result = std::get_if<ResultMsg>(&*m);
@@ -168,13 +176,13 @@ class WorkerHarness {
     AckMsg ack;
     for (const TaskResult& r : result->results) ack.keys.push_back(r.task.key);
     const std::string frame = EncodeMessage(Message(ack));
-    fuzz::SendFrames(sink_, {kWorkerId, frame});
+    fuzz::SendFrames(sink_, {sink_peer_, frame});
   }
 
   void CheckAlive() {
     if (!Exited()) {
-      fuzz::SendFrames(broker_, {kWorkerId, probe_heartbeat_});
-      fuzz::SendFrames(broker_, {kWorkerId, probe_reject_});
+      fuzz::SendFrames(broker_, {broker_peer_, probe_heartbeat_});
+      fuzz::SendFrames(broker_, {broker_peer_, probe_reject_});
       if (AwaitHello()) return;
       if (!Exited()) fuzz::Die(kWho, "the worker did not answer REJECT with HELLO within 5 s");
     }
@@ -190,6 +198,9 @@ class WorkerHarness {
   std::future<Status> run_;
   std::string probe_heartbeat_;
   std::string probe_reject_;
+  // The routing ids the ROUTERs gave the worker's connections, from its last frames.
+  std::string broker_peer_;
+  std::string sink_peer_;
 };
 
 }  // namespace
