@@ -173,13 +173,8 @@ TEST_F(DispatcherTest, ABrokerMessageFromAWorkerIsTheWrongType) {
   Send(worker, Message(Hello("w1")));
   Send(worker, Message(DrainMsg{}));
   // Nothing is sent back: wait for the counter, within the deadline.
-  const auto until = std::chrono::steady_clock::now() + kDeadline;
-  while (registry_.Render().find("btrq_bad_messages_total{reason=\"wrong_type\"} 1") ==
-             std::string::npos &&
-         std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  EXPECT_THAT(registry_.Render(), HasSubstr("btrq_bad_messages_total{reason=\"wrong_type\"} 1"));
+  EXPECT_TRUE(AwaitMetric("btrq_bad_messages_total{reason=\"wrong_type\"} 1"))
+      << registry_.Render();
 }
 
 TEST_F(DispatcherTest, ARefusedTaskIsDeadLetteredWithTheWorkersReason) {
