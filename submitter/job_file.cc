@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/file_util.h"
+#include "common/limits.h"
 #include "common/text.h"
 #include "common/time_util.h"
 #include "common/yaml.h"
@@ -120,22 +121,9 @@ class JobFileParser {
     } else if (key == "annotations") {
       return Tags(v, key, spec_.mutable_annotations());
     } else if (key == "streams") {
-      if (!v.IsSequence()) return Error(v, key, "expected a list of stream UUIDs");
-      for (const YamlNode& item : v.items) {
-        BTRQ_ASSIGN_OR_RETURN(std::string text, Scalar(item, key));
-        Result<std::string> bytes = ParseStreamUuid(text);
-        if (!bytes.ok()) return Error(item, key, bytes.status().message());
-        spec_.add_streams(*bytes);
-      }
+      return Streams(v, key);
     } else if (key == "versions") {
-      if (!v.IsMap()) return Error(v, key, "expected a mapping of stream UUID: version");
-      for (const auto& entry : v.entries) {
-        BTRQ_ASSIGN_OR_RETURN(std::string uuid, Scalar(entry.key, key));
-        BTRQ_ASSIGN_OR_RETURN(std::string version, Scalar(entry.value, key));
-        Result<v1::PinnedVersion> pin = ParsePin(uuid + "=" + version);
-        if (!pin.ok()) return Error(entry.key, key, pin.status().message());
-        *spec_.add_versions() = *pin;
-      }
+      return Versions(v, key);
     } else if (key == "start" || key == "end") {
       BTRQ_ASSIGN_OR_RETURN(int64_t t, Timestamp(v, key));
       if (key == "start") {
@@ -155,38 +143,71 @@ class JobFileParser {
       BTRQ_ASSIGN_OR_RETURN(std::string s, Scalar(v, key));
       spec_.set_analytic(s);
     } else if (key == "params") {
-      if (!v.IsMap()) return Error(v, key, "expected a mapping of param: value");
-      for (const auto& entry : v.entries) {
-        BTRQ_ASSIGN_OR_RETURN(std::string name, Scalar(entry.key, key));
-        BTRQ_ASSIGN_OR_RETURN(std::string text, Scalar(entry.value, key + "." + name));
-        v1::Field* field = spec_.add_params();
-        field->set_name(name);
-        // A quoted scalar has the non-specific tag "!": it stays a string.
-        if (entry.value.tag == "!") {
-          field->mutable_value()->set_string_value(text);
-        } else {
-          *field->mutable_value() = ParseParamValue(text);
-        }
-      }
+      return Params(v, key);
     } else if (key == "priority") {
-      BTRQ_ASSIGN_OR_RETURN(int64_t p, Integer(v, key, INT32_MIN, INT32_MAX));
+      // The broker's bound, refused here already with the file's line.
+      BTRQ_ASSIGN_OR_RETURN(int64_t p, Integer(v, key, limits::kMinPriority, limits::kMaxPriority));
       spec_.set_priority(static_cast<int32_t>(p));
     } else if (key == "max_attempts") {
       BTRQ_ASSIGN_OR_RETURN(int64_t n, Integer(v, key, 1, 1000));
       spec_.set_max_attempts(static_cast<uint32_t>(n));
     } else {
-      std::string hint;
-      size_t best = 3;
-      for (const char* known : kKeys) {
-        const size_t d = EditDistance(key, known);
-        if (d < best) {
-          best = d;
-          hint = std::string(" (did you mean \"") + known + "\"?)";
-        }
-      }
-      return Error(key_node, "", "unknown key \"" + key + "\"" + hint);
+      return UnknownKey(key_node, key);
     }
     return Status::OK();
+  }
+
+  Status Streams(const YamlNode& v, const std::string& key) {
+    if (!v.IsSequence()) return Error(v, key, "expected a list of stream UUIDs");
+    for (const YamlNode& item : v.items) {
+      BTRQ_ASSIGN_OR_RETURN(std::string text, Scalar(item, key));
+      Result<std::string> bytes = ParseStreamUuid(text);
+      if (!bytes.ok()) return Error(item, key, bytes.status().message());
+      spec_.add_streams(*bytes);
+    }
+    return Status::OK();
+  }
+
+  Status Versions(const YamlNode& v, const std::string& key) {
+    if (!v.IsMap()) return Error(v, key, "expected a mapping of stream UUID: version");
+    for (const auto& entry : v.entries) {
+      BTRQ_ASSIGN_OR_RETURN(std::string uuid, Scalar(entry.key, key));
+      BTRQ_ASSIGN_OR_RETURN(std::string version, Scalar(entry.value, key));
+      Result<v1::PinnedVersion> pin = ParsePin(uuid + "=" + version);
+      if (!pin.ok()) return Error(entry.key, key, pin.status().message());
+      *spec_.add_versions() = *pin;
+    }
+    return Status::OK();
+  }
+
+  Status Params(const YamlNode& v, const std::string& key) {
+    if (!v.IsMap()) return Error(v, key, "expected a mapping of param: value");
+    for (const auto& entry : v.entries) {
+      BTRQ_ASSIGN_OR_RETURN(std::string name, Scalar(entry.key, key));
+      BTRQ_ASSIGN_OR_RETURN(std::string text, Scalar(entry.value, key + "." + name));
+      v1::Field* field = spec_.add_params();
+      field->set_name(name);
+      // A quoted scalar has the non-specific tag "!": it stays a string.
+      if (entry.value.tag == "!") {
+        field->mutable_value()->set_string_value(text);
+      } else {
+        *field->mutable_value() = ParseParamValue(text);
+      }
+    }
+    return Status::OK();
+  }
+
+  Status UnknownKey(const YamlNode& key_node, const std::string& key) const {
+    std::string hint;
+    size_t best = 3;
+    for (const char* known : kKeys) {
+      const size_t d = EditDistance(key, known);
+      if (d < best) {
+        best = d;
+        hint = std::string(" (did you mean \"") + known + "\"?)";
+      }
+    }
+    return Error(key_node, "", "unknown key \"" + key + "\"" + hint);
   }
 
   std::string_view name_;

@@ -36,6 +36,7 @@ TEST(JobFile, ErrorsNameFileLineAndKey) {
   const BadFile cases[] = {
       {"analytic: quality\nchunk: 12x\n", "job.yaml:2: chunk: "},
       {"priority: high\n", "job.yaml:1: priority: expected an integer, not \"high\""},
+      {"priority: 1001\n", "job.yaml:1: priority: must be between -1000 and 1000"},
       {"max_attempts: 0\n", "job.yaml:1: max_attempts: must be between 1 and 1000"},
       {"prefix: maybe\n", "job.yaml:1: prefix: expected true or false"},
       {"streams: abc\n", "job.yaml:1: streams: expected a list of stream UUIDs"},
