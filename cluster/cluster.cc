@@ -8,9 +8,11 @@
 
 #include "btrdb/client.h"
 #include "cluster/ports.h"
+#include "cluster/secure.h"
 #include "common/file_util.h"
 #include "common/lease_token.h"
 #include "common/readiness.h"
+#include "common/zap.h"
 
 namespace btrq::cluster {
 
@@ -22,6 +24,7 @@ struct Cluster::Process {
   int tier = 0;  // StopAll order: 0 workers, 1 broker and sink, 2 btrdb-lite and helpers
   std::vector<std::string> argv;
   std::string http;  // workers with WorkerSpec::http_host
+  std::vector<std::string> env;  // WorkerSpec::env
   std::unique_ptr<Subprocess> child;
   std::vector<std::unique_ptr<Subprocess>> past;  // stopped or killed incarnations
 };
@@ -105,9 +108,10 @@ Result<std::unique_ptr<Cluster>> Cluster::Create(ClusterOptions options) {
 Status Cluster::Prepare() {
   const fs::path dir(options_.dir);
   std::error_code ec;
-  for (const char* sub : {"broker", "sink", "btrdb", "logs"}) {
+  for (const char* sub : {"broker", "sink", "btrdb", "logs", "keys"}) {
     if (std::string_view(sub) == "btrdb" && !options_.btrdb_durable) continue;
     if (std::string_view(sub) == "logs" && !options_.log_files) continue;
+    if (std::string_view(sub) == "keys" && !options_.secure) continue;
     fs::create_directories(dir / sub, ec);
     if (ec) return Status::IoError("cannot create " + (dir / sub).string() + ": " + ec.message());
   }
@@ -144,31 +148,44 @@ Status Cluster::Prepare() {
     c.broker.lease_secret_file = secret;
     c.sink.lease_secret_file = secret;
   }
+  if (options_.secure) BTRQ_RETURN_IF_ERROR(MakeSecure(KeysDir(), &c));
   config_path_ = (dir / "config.yaml").string();
   BTRQ_RETURN_IF_ERROR(WriteConfigFile(config_path_, c));
 
-  btrdb_ = std::make_unique<Process>();
-  btrdb_->name = "btrdb-lite";
-  btrdb_->daemon = Daemon::kBtrdbLite;
-  btrdb_->tier = 2;
-  btrdb_->argv = {options_.binaries.btrdb_lite, "--listen", c.btrdb.endpoints};
-  if (options_.btrdb_durable) {
-    btrdb_->argv.insert(btrdb_->argv.end(), {"--data-dir", (dir / "btrdb").string()});
-  }
-  if (options_.btrdb_fault_inject) btrdb_->argv.push_back("--enable-fault-inject");
-  btrdb_->argv.insert(btrdb_->argv.end(), {"--log-level", options_.btrdb_log_level});
-
+  btrdb_ = BtrdbProcess();
   const auto daemon = [this](const std::string& name, Daemon d, const std::string& binary) {
     auto p = std::make_unique<Process>();
     p->name = name;
     p->daemon = d;
     p->tier = 1;
     p->argv = {binary, "--config", config_path_};
+    if (options_.secure) {
+      p->argv.insert(p->argv.end(),
+                     {"--set", "curve.secret_key_file=" + SecretKeyFile(KeysDir(), name)});
+    }
     return p;
   };
   broker_ = daemon("broker", Daemon::kBroker, options_.binaries.broker);
   sink_ = daemon("sink", Daemon::kSink, options_.binaries.sink);
   return Status::OK();
+}
+
+std::unique_ptr<Cluster::Process> Cluster::BtrdbProcess() const {
+  auto p = std::make_unique<Process>();
+  p->name = "btrdb-lite";
+  p->daemon = Daemon::kBtrdbLite;
+  p->tier = 2;
+  p->argv = {options_.binaries.btrdb_lite, "--listen", btrdb_endpoint()};
+  if (options_.btrdb_durable) p->argv.insert(p->argv.end(), {"--data-dir", options_.dir + "/btrdb"});
+  if (options_.btrdb_fault_inject) p->argv.push_back("--enable-fault-inject");
+  if (!options_.btrdb_tls_cert.empty()) {
+    p->argv.insert(p->argv.end(),
+                   {"--tls-cert", options_.btrdb_tls_cert, "--tls-key", options_.btrdb_tls_key});
+    const std::string& key_file = options_.config.btrdb.api_key_file;
+    if (!key_file.empty()) p->argv.insert(p->argv.end(), {"--api-key-file", key_file});
+  }
+  p->argv.insert(p->argv.end(), {"--log-level", options_.btrdb_log_level});
+  return p;
 }
 
 Status Cluster::StartAll() {
@@ -179,7 +196,7 @@ Status Cluster::StartAll() {
   return Status::OK();
 }
 
-std::vector<std::string> Cluster::WorkerArgv(const WorkerSpec& spec,
+std::vector<std::string> Cluster::WorkerArgv(const WorkerSpec& spec, const std::string& name,
                                              const std::string& http) const {
   std::vector<std::string> argv = spec.prefix;
   argv.insert(argv.end(), {options_.binaries.worker, "--config", config_path_});
@@ -192,6 +209,9 @@ std::vector<std::string> Cluster::WorkerArgv(const WorkerSpec& spec,
                              "worker.sink=" + via(sink_results())});
   }
   if (!http.empty()) argv.insert(argv.end(), {"--set", "worker.http_listen=" + http});
+  if (options_.secure) {
+    argv.insert(argv.end(), {"--set", "curve.secret_key_file=" + SecretKeyFile(KeysDir(), name)});
+  }
   for (const std::string& s : spec.sets) argv.insert(argv.end(), {"--set", s});
   return argv;
 }
@@ -215,13 +235,37 @@ Result<size_t> Cluster::SpawnWorker(const WorkerSpec& spec) {
     if (!port.ok()) return port.status();
     p->http = Join(spec.http_host, (*port)[0]);
   }
-  p->argv = WorkerArgv(spec, p->http);
+  if (options_.secure) {
+    BTRQ_RETURN_IF_ERROR(
+        AddWorkerKey(KeysDir(), p->name, spec.authorized, options_.config.curve).status());
+  }
+  p->env = spec.env;
+  p->argv = WorkerArgv(spec, p->name, p->http);
   workers_.push_back(std::move(p));
   BTRQ_RETURN_IF_ERROR(Launch(workers_.back().get()));
   return workers_.size() - 1;
 }
 
 const std::string& Cluster::worker_http(size_t index) const { return workers_.at(index)->http; }
+
+Result<std::string> Cluster::WorkerId(size_t index) const {
+  const Process* p = Find(Role::kWorker, index);
+  if (p == nullptr || p->child == nullptr) {
+    return Status::FailedPrecondition("worker " + std::to_string(index) + " was not started");
+  }
+  BTRQ_ASSIGN_OR_RETURN(std::string line,
+                        p->child->WaitForLine(ReadyPattern(Daemon::kWorker), options_.ready_timeout,
+                                              !ReadyOnStdout(Daemon::kWorker)));
+  return ParseWorkerReady(line);
+}
+
+Result<CurveKeyPair> Cluster::CurveKeys(Role role, size_t index) const {
+  const Process* p = Find(role, index);
+  if (!options_.secure || p == nullptr || role == Role::kBtrdb) {
+    return Status::FailedPrecondition("no CURVE keys for " + std::string(RoleName(role)));
+  }
+  return ReadKeyPair(SecretKeyFile(KeysDir(), p->name));
+}
 
 Cluster::Process* Cluster::Find(Role role, size_t index) const {
   switch (role) {
@@ -249,6 +293,7 @@ Status Cluster::Launch(Process* p) {
   if (p->child != nullptr) p->past.push_back(std::move(p->child));
   SpawnOptions so;
   so.env = options_.env;
+  so.env.insert(so.env.end(), p->env.begin(), p->env.end());
   if (options_.log_files) so.log_path = options_.dir + "/logs/" + p->name + ".log";
   so.new_process_group = options_.new_process_groups;
   so.die_with_parent = options_.die_with_parent;

@@ -18,7 +18,13 @@
 // Every wait has a deadline and waits on a process's output or exit (the ready lines of
 // common/readiness.h). Errors about a process carry the end of its output. Not
 // thread-safe: one thread drives a cluster. Directory layout: config.yaml, lease.secret,
-// btrdb/ (when durable), broker/, sink/, and logs/NAME.log with ClusterOptions::log_files.
+// btrdb/ (when durable), broker/, sink/, keys/ (when secure), and logs/NAME.log with
+// ClusterOptions::log_files.
+//
+// A secure cluster (ClusterOptions::secure) runs every ZeroMQ link under CURVE, each
+// process with its own key pair (keys/NAME.key, given as --set curve.secret_key_file), the
+// broker and sink letting in the workers listed in keys/authorized_workers; the control
+// APIs demand the token in keys/control-token (config.yaml names it for the CLI).
 
 #include <sys/types.h>
 
@@ -33,6 +39,7 @@
 #include "common/options.h"
 #include "common/status.h"
 #include "common/subprocess.h"
+#include "common/zmq_util.h"
 
 namespace btrq::cluster {
 
@@ -52,6 +59,11 @@ struct WorkerSpec {
   std::string http_host;
   // "section.key=value" overrides of this worker only, as --set.
   std::vector<std::string> sets;
+  // "KEY=VALUE" added to this worker's environment (after ClusterOptions::env).
+  std::vector<std::string> env;
+  // Secure clusters: list this worker's public key in the authorized-keys file; false
+  // starts a worker that broker and sink refuse.
+  bool authorized = true;
 };
 
 struct ClusterOptions {
@@ -61,14 +73,21 @@ struct ClusterOptions {
   // The base config. Create() replaces the endpoints (btrdb.endpoints, every *listen,
   // worker.broker/sink, control.broker/sink) and the data dirs, and, when neither
   // broker.lease_secret_file nor sink.lease_secret_file is set, sets both to a new
-  // secret in DIR/lease.secret.
+  // secret in DIR/lease.secret. With `secure`, also every curve.* key and the control
+  // token files (broker.control_token_file, sink.control_token_file, control.token_file).
   BtrqConfig config;
+  // CURVE with a key pair per process and a control token, made in DIR/keys (see above).
+  bool secure = false;
   // The host of the ZeroMQ endpoints and btrdb-lite, and of the control and HTTP ones.
   std::string data_host = "127.0.0.1";
   std::string control_host = "127.0.0.1";
   // btrdb-lite keeps its data in DIR/btrdb (and recovers it on restart); false: in memory.
   bool btrdb_durable = true;
   bool btrdb_fault_inject = false;
+  // Both set: btrdb-lite serves TLS with this certificate and key, and demands the key of
+  // config.btrdb.api_key_file when set (set btrdb.tls and btrdb.ca_bundle to match).
+  std::string btrdb_tls_cert;
+  std::string btrdb_tls_key;
   std::string btrdb_log_level = "warn";
   // The workers StartAll() starts.
   std::vector<WorkerSpec> workers;
@@ -177,18 +196,26 @@ class Cluster {
   size_t workers() const { return workers_.size(); }
   // The worker's HTTP endpoint (host:port), "" without WorkerSpec::http_host.
   const std::string& worker_http(size_t index) const;
+  // The id the worker's ready line announced; waits for that line up to ready_timeout.
+  Result<std::string> WorkerId(size_t index) const;
+  // Secure clusters: the process's CURVE key pair (FailedPrecondition otherwise).
+  Result<CurveKeyPair> CurveKeys(Role role, size_t index = 0) const;
 
  private:
   struct Process;
 
   explicit Cluster(ClusterOptions options);
   Status Prepare();
+  // The btrdb-lite process of Prepare().
+  std::unique_ptr<Process> BtrdbProcess() const;
   Process* Find(Role role, size_t index) const;
   Process* FindByName(const std::string& name) const;
   // Starts the process (again), keeping an earlier incarnation for its logs.
   Status Launch(Process* p);
   Status WaitReady(Process* p);
-  std::vector<std::string> WorkerArgv(const WorkerSpec& spec, const std::string& http) const;
+  std::vector<std::string> WorkerArgv(const WorkerSpec& spec, const std::string& name,
+                                      const std::string& http) const;
+  std::string KeysDir() const { return options_.dir + "/keys"; }
 
   ClusterOptions options_;
   std::string config_path_;

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/readiness.h"
+#include "common/zap.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/temp_dir.h"
 
@@ -137,6 +138,70 @@ TEST_F(ClusterTest, WorkerSpecBecomesSetsAndAPrefix) {
   EXPECT_THAT(args, HasSubstr("--set worker.http_listen=" + cluster->worker_http(0)));
   EXPECT_THAT(args, HasSubstr("--set worker.credit=2"));
   EXPECT_THAT(cluster->worker_http(0), ::testing::StartsWith("127.0.0.1:"));
+}
+
+TEST_F(ClusterTest, SecureGivesEachProcessItsOwnCurveKeyAndListsAuthorizedWorkers) {
+  ClusterOptions o = Options();
+  o.secure = true;
+  o.workers = {WorkerSpec{.env = {"BTRQ_TEST_ENV=1"}}, WorkerSpec{.authorized = false}};
+  ASSERT_OK_AND_ASSIGN(auto cluster, Cluster::Create(std::move(o)));
+  ASSERT_OK(cluster->StartAll());
+  BtrqConfig loaded;
+  ASSERT_OK(LoadConfig(cluster->config_path(), Env::FromMap({}), {}, &loaded));
+  EXPECT_TRUE(loaded.curve.enabled);
+
+  std::set<std::string> public_keys;
+  const std::vector<std::pair<Role, size_t>> daemons = {
+      {Role::kBroker, 0}, {Role::kSink, 0}, {Role::kWorker, 0}, {Role::kWorker, 1}};
+  for (const auto& [role, index] : daemons) {
+    ASSERT_OK_AND_ASSIGN(CurveKeyPair keys, cluster->CurveKeys(role, index));
+    public_keys.insert(keys.public_key);
+    const std::string name = role == Role::kWorker ? "worker-" + std::to_string(index + 1)
+                                                   : std::string(RoleName(role));
+    EXPECT_THAT(cluster->process(role, index)->Stderr(),
+                HasSubstr("--set curve.secret_key_file=" + cluster->dir() + "/keys/" + name +
+                          ".key"));
+  }
+  EXPECT_EQ(public_keys.size(), 4u);  // one pair per process
+  ASSERT_OK_AND_ASSIGN(CurveKeyPair broker, cluster->CurveKeys(Role::kBroker));
+  ASSERT_OK_AND_ASSIGN(CurveKeyPair sink, cluster->CurveKeys(Role::kSink));
+  EXPECT_EQ(loaded.curve.broker_public_key, broker.public_key);
+  EXPECT_EQ(loaded.curve.sink_public_key, sink.public_key);
+  EXPECT_EQ(cluster->CurveKeys(Role::kBtrdb).status().code(), StatusCode::kFailedPrecondition);
+
+  // Only the authorized worker is listed.
+  ASSERT_OK_AND_ASSIGN(CurveKeyPair listed, cluster->CurveKeys(Role::kWorker, 0));
+  ASSERT_OK_AND_ASSIGN(CurveKeyBytes listed_bytes, CurveKeyFromZ85(listed.public_key));
+  ASSERT_OK_AND_ASSIGN(std::vector<CurveKeyBytes> authorized,
+                       LoadAuthorizedKeys(loaded.curve.authorized_keys_file));
+  EXPECT_THAT(authorized, ::testing::ElementsAre(listed_bytes));
+
+  // One control token for broker, sink and CLI, readable by its owner alone.
+  EXPECT_FALSE(loaded.control.token_file.empty());
+  EXPECT_EQ(loaded.broker.control_token_file, loaded.control.token_file);
+  EXPECT_EQ(loaded.sink.control_token_file, loaded.control.token_file);
+  struct stat st {};
+  ASSERT_EQ(::stat(loaded.control.token_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  ASSERT_OK_AND_ASSIGN(std::string id, cluster->WorkerId(0));
+  EXPECT_EQ(id, "w");
+  std::ifstream environ("/proc/" + std::to_string(cluster->process(Role::kWorker, 0)->pid()) +
+                        "/environ");
+  const std::string env((std::istreambuf_iterator<char>(environ)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(env, HasSubstr("BTRQ_TEST_ENV=1"));
+}
+
+TEST_F(ClusterTest, BtrdbTlsServesWithTheCertificateAndDemandsTheApiKey) {
+  ClusterOptions o = Options();
+  o.btrdb_tls_cert = "/etc/c.pem";
+  o.btrdb_tls_key = "/etc/k.pem";
+  o.config.btrdb.api_key_file = "/etc/api-key";
+  ASSERT_OK_AND_ASSIGN(auto cluster, Cluster::Create(std::move(o)));
+  ASSERT_OK(cluster->Start(Role::kBtrdb));
+  EXPECT_THAT(cluster->process(Role::kBtrdb)->Stderr(),
+              HasSubstr("--tls-cert /etc/c.pem --tls-key /etc/k.pem --api-key-file /etc/api-key"));
+  EXPECT_EQ(cluster->CurveKeys(Role::kBroker).status().code(), StatusCode::kFailedPrecondition);
 }
 
 TEST_F(ClusterTest, KillPauseResumeAndRestartOneProcess) {
