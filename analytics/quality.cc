@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "analytics/moments.h"
 #include "analytics/params.h"
 
 namespace btrq::analytics {
@@ -274,11 +275,11 @@ class QualityScan {
     out.emplace_back("out_of_range", out_of_range_);
     out.emplace_back("longest_stuck", longest_stuck_);
     out.emplace_back("stuck_runs", stuck_runs_);
-    if (finite_ > 0) {
+    if (moments_.count > 0) {
       out.emplace_back("min", min_);
       out.emplace_back("max", max_);
-      out.emplace_back("mean", mean_);
-      out.emplace_back("stddev", std::sqrt(m2_ / static_cast<double>(finite_)));
+      out.emplace_back("mean", moments_.mean);
+      out.emplace_back("stddev", std::sqrt(moments_.variance()));
     }
     out.emplace_back("score", score);
     return out;
@@ -304,23 +305,13 @@ class QualityScan {
     if (++block_n_ == kBlock) FlushBlock();
   }
 
-  // Folds the current block into (finite_, mean_, m2_) by Chan et al.'s pairwise update.
+  // Folds the current block into moments_.
   void FlushBlock() {
     if (block_n_ == 0) return;
     const double nb = static_cast<double>(block_n_);
     const double mean_b = shift_ + block_sum_ / nb;
     const double m2_b = std::max(0.0, block_sumsq_ - block_sum_ * block_sum_ / nb);
-    if (finite_ == 0) {
-      mean_ = mean_b;
-      m2_ = m2_b;
-    } else {
-      const double na = static_cast<double>(finite_);
-      const double n = na + nb;
-      const double delta = mean_b - mean_;
-      mean_ += delta * (nb / n);
-      m2_ += m2_b + delta * delta * (na * nb / n);
-    }
-    finite_ += block_n_;
+    moments_.Merge(static_cast<uint64_t>(block_n_), mean_b, m2_b);
     block_n_ = 0;
     block_sum_ = 0;
     block_sumsq_ = 0;
@@ -360,9 +351,7 @@ class QualityScan {
   int64_t out_of_range_ = 0;
   double min_ = std::numeric_limits<double>::infinity();
   double max_ = -std::numeric_limits<double>::infinity();
-  int64_t finite_ = 0;  // finite values folded into mean_ and m2_
-  double mean_ = 0;
-  double m2_ = 0;
+  Moments moments_;  // of the finite values, block by block
   int64_t block_n_ = 0;
   double shift_ = 0;
   double block_sum_ = 0;

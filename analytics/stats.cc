@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 
+#include "analytics/moments.h"
 #include "analytics/params.h"
 
 namespace btrq::analytics {
@@ -25,45 +26,35 @@ class WindowCombiner {
     for (const StatPoint& w : batch) {
       if (w.count == 0) continue;
       const double nb = static_cast<double>(w.count);
-      const double m2_b = nb * w.stddev * w.stddev;
-      if (count_ == 0) {
-        mean_ = w.mean;
-        m2_ = m2_b;
+      if (moments_.count == 0) {
         min_ = w.min;
         max_ = w.max;
       } else {
-        const double na = static_cast<double>(count_);
-        const double n = na + nb;
-        const double delta = w.mean - mean_;
-        mean_ += delta * (nb / n);
-        m2_ += m2_b + delta * delta * (na * nb / n);
         min_ = std::min(min_, w.min);
         max_ = std::max(max_, w.max);
       }
-      count_ += w.count;
+      moments_.Merge(w.count, w.mean, nb * w.stddev * w.stddev);
       ++windows_;
     }
   }
 
   Fields Finish(int64_t window_ns) const {
     Fields out;
-    out.emplace_back("count", static_cast<int64_t>(count_));
+    out.emplace_back("count", static_cast<int64_t>(moments_.count));
     out.emplace_back("windows", windows_);
     out.emplace_back("window_ns", window_ns);
-    if (count_ > 0) {
+    if (moments_.count > 0) {
       out.emplace_back("min", min_);
       out.emplace_back("max", max_);
-      out.emplace_back("mean", mean_);
-      out.emplace_back("stddev", std::sqrt(std::max(0.0, m2_ / static_cast<double>(count_))));
+      out.emplace_back("mean", moments_.mean);
+      out.emplace_back("stddev", std::sqrt(std::max(0.0, moments_.variance())));
     }
     return out;
   }
 
  private:
-  uint64_t count_ = 0;
+  Moments moments_;
   int64_t windows_ = 0;
-  double mean_ = 0;
-  double m2_ = 0;
   double min_ = 0;
   double max_ = 0;
 };

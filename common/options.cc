@@ -36,9 +36,25 @@ void BindLogAndBtrdb(BtrqConfig* c, ConfigBinder* b) {
       .Duration("call_timeout", &d.call_timeout, "Deadline of each BTrDB call");
 }
 
+// The bearer token and TLS keys of a gRPC API (`api`: "control API"), keys the broker's
+// and the sink's sections share (`Options`: BrokerOptions, SinkOptions).
+template <typename Options>
+ConfigBinder::SectionBuilder& BindApiAccess(Options* o, const std::string& api,
+                                            ConfigBinder::SectionBuilder* section) {
+  return section
+      ->String("control_token", &o->control_token, "Bearer token required by the " + api)
+      .Secret()
+      .String("control_token_file", &o->control_token_file,
+              "File holding the control token, when control_token is empty")
+      .String("tls_cert", &o->tls_cert, "PEM certificate of the " + api + " (with tls_key)")
+      .String("tls_key", &o->tls_key, "PEM private key of the " + api + " (with tls_cert)");
+}
+
 void BindBroker(BtrqConfig* c, ConfigBinder* b) {
   BrokerOptions& k = c->broker;
-  b->Section("broker", "btrq-broker: jobs, dispatch, leases, journal.")
+  ConfigBinder::SectionBuilder section =
+      b->Section("broker", "btrq-broker: jobs, dispatch, leases, journal.");
+  section
       .String("control_listen", &k.control_listen, "gRPC control API address")
       .String("tasks_listen", &k.tasks_listen, "ZeroMQ ROUTER endpoint workers connect to")
       .String("http_listen", &k.http_listen, "HTTP address for /metrics, /healthz, dashboard")
@@ -51,13 +67,8 @@ void BindBroker(BtrqConfig* c, ConfigBinder* b) {
       .Duration("retry_backoff_max", &k.retry_backoff_max, "Cap of the retry delay")
       .Uint32("window", &k.window, "Materialised (expanded, not yet done) tasks per job")
       .Int64("max_message_bytes", &k.max_message_bytes, "Largest ZeroMQ message accepted")
-      .Duration("journal_sync", &k.journal_sync, "Journal group-commit interval")
-      .String("control_token", &k.control_token, "Bearer token required by the control API")
-      .Secret()
-      .String("control_token_file", &k.control_token_file,
-              "File holding the control token, when control_token is empty")
-      .String("tls_cert", &k.tls_cert, "PEM certificate of the control API (with tls_key)")
-      .String("tls_key", &k.tls_key, "PEM private key of the control API (with tls_cert)")
+      .Duration("journal_sync", &k.journal_sync, "Journal group-commit interval");
+  BindApiAccess(&k, "control API", &section)
       .String("lease_secret_file", &k.lease_secret_file,
               "File of the secret shared with the sink that signs lease tokens")
       .Bool("insecure", &k.insecure,
@@ -66,20 +77,17 @@ void BindBroker(BtrqConfig* c, ConfigBinder* b) {
 
 void BindSinkAndWorker(BtrqConfig* c, ConfigBinder* b) {
   SinkOptions& s = c->sink;
-  b->Section("sink", "btrq-sink: durable, de-duplicated results.")
+  ConfigBinder::SectionBuilder section =
+      b->Section("sink", "btrq-sink: durable, de-duplicated results.");
+  section
       .String("listen", &s.listen, "ZeroMQ ROUTER endpoint workers send results to")
       .String("control_listen", &s.control_listen, "gRPC results API address")
       .String("http_listen", &s.http_listen, "HTTP address for /metrics and /healthz")
       .String("data_dir", &s.data_dir, "Directory of the result store")
       .Duration("commit_interval", &s.commit_interval, "Group-commit interval before ACKs")
       .Uint32("commit_max_batch", &s.commit_max_batch, "Most results per group commit")
-      .Int64("max_message_bytes", &s.max_message_bytes, "Largest ZeroMQ message accepted")
-      .String("control_token", &s.control_token, "Bearer token required by the results API")
-      .Secret()
-      .String("control_token_file", &s.control_token_file,
-              "File holding the control token, when control_token is empty")
-      .String("tls_cert", &s.tls_cert, "PEM certificate of the results API (with tls_key)")
-      .String("tls_key", &s.tls_key, "PEM private key of the results API (with tls_cert)")
+      .Int64("max_message_bytes", &s.max_message_bytes, "Largest ZeroMQ message accepted");
+  BindApiAccess(&s, "results API", &section)
       .String("lease_secret_file", &s.lease_secret_file,
               "File of the secret shared with the broker; results need a valid lease token")
       .Bool("insecure", &s.insecure,

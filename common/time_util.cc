@@ -37,20 +37,23 @@ std::string_view TrimSpace(std::string_view s) {
   return s;
 }
 
-Status BadDuration(std::string_view text, std::string_view why) {
-  std::string msg = "bad duration \"";
+// InvalidArgument: bad WHAT "TEXT": WHY.
+Status BadValue(std::string_view what, std::string_view text, std::string_view why) {
+  std::string msg = "bad ";
+  msg.append(what);
+  msg.append(" \"");
   msg.append(text);
   msg.append("\": ");
   msg.append(why);
   return Status::InvalidArgument(std::move(msg));
 }
 
+Status BadDuration(std::string_view text, std::string_view why) {
+  return BadValue("duration", text, why);
+}
+
 Status BadTimestamp(std::string_view text, std::string_view why) {
-  std::string msg = "bad timestamp \"";
-  msg.append(text);
-  msg.append("\": ");
-  msg.append(why);
-  return Status::InvalidArgument(std::move(msg));
+  return BadValue("timestamp", text, why);
 }
 
 Int128 Pow10(int n) {
