@@ -107,11 +107,7 @@ Status Dispatcher::Init() {
   // Not ROUTER_HANDOVER: with it, a peer connecting with another's routing id would take
   // that worker's messages over.
   BTRQ_ASSIGN_OR_RETURN(router_, MakeSocket(context_, zmq::socket_type::router, socket_options));
-  std::string endpoint = options_.listen;
-  if (endpoint.size() > 2 && endpoint.ends_with(":0")) {
-    endpoint = endpoint.substr(0, endpoint.size() - 2) + ":*";
-  }
-  auto bound = Bind(router_, endpoint);
+  auto bound = BindListen(router_, options_.listen);
   if (!bound.ok()) return bound.status().WithContext("binding broker.tasks_listen");
   endpoint_ = *bound;
   sampler_->Sample(clock_->Now(), *scheduler_);

@@ -142,6 +142,13 @@ Result<std::string> Bind(zmq::socket_t& socket, const std::string& endpoint) {
   }
 }
 
+Result<std::string> BindListen(zmq::socket_t& socket, const std::string& endpoint) {
+  if (endpoint.size() > 2 && endpoint.ends_with(":0")) {
+    return Bind(socket, endpoint.substr(0, endpoint.size() - 2) + ":*");
+  }
+  return Bind(socket, endpoint);
+}
+
 Status Connect(zmq::socket_t& socket, const std::string& endpoint) {
   try {
     socket.connect(endpoint);

@@ -78,6 +78,9 @@ Result<zmq::socket_t> MakeSocket(zmq::context_t& context, zmq::socket_type type,
 
 // Binds and returns the endpoint actually bound (resolves "tcp://127.0.0.1:*").
 Result<std::string> Bind(zmq::socket_t& socket, const std::string& endpoint);
+// Bind() for a listen address from config, where port 0 ("tcp://HOST:0") means any free
+// port, as ZeroMQ's ":*" does.
+Result<std::string> BindListen(zmq::socket_t& socket, const std::string& endpoint);
 Status Connect(zmq::socket_t& socket, const std::string& endpoint);
 
 // Sends `frames` as one multipart message. With `dont_wait`, a full queue (or, on a

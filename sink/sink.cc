@@ -214,11 +214,7 @@ Status Sink::Impl::Init() {
   BTRQ_ASSIGN_OR_RETURN(inbox_, RouterInbox::Create(inbox, &registry_, &peer_log_, zap_.get()));
   BTRQ_ASSIGN_OR_RETURN(router_,
                         MakeSocket(context_, zmq::socket_type::router, socket_options));
-  std::string endpoint = options_.listen;
-  if (endpoint.size() > 2 && endpoint.ends_with(":0")) {
-    endpoint = endpoint.substr(0, endpoint.size() - 2) + ":*";
-  }
-  auto bound = Bind(router_, endpoint);
+  auto bound = BindListen(router_, options_.listen);
   if (!bound.ok()) return bound.status().WithContext("binding sink.listen");
   results_endpoint_ = *bound;
 

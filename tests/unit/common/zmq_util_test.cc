@@ -70,6 +70,18 @@ TEST(ZmqUtil, RouterDealerOverTcpOnAFreePort) {
   RoundTrip(ctx, "tcp://127.0.0.1:*", {}, {});
 }
 
+TEST(ZmqUtil, BindListenTakesPortZeroAsAnyFreePort) {
+  zmq::context_t ctx;
+  ASSERT_OK_AND_ASSIGN(zmq::socket_t router, MakeSocket(ctx, zmq::socket_type::router, {}));
+  ASSERT_OK_AND_ASSIGN(std::string bound, BindListen(router, "tcp://127.0.0.1:0"));
+  EXPECT_EQ(bound.rfind("tcp://127.0.0.1:", 0), 0u) << bound;
+  EXPECT_NE(bound, "tcp://127.0.0.1:0");
+  EXPECT_GT(std::stoi(bound.substr(bound.rfind(':') + 1)), 0);
+  // Other addresses pass through as Bind() takes them.
+  ASSERT_OK_AND_ASSIGN(zmq::socket_t other, MakeSocket(ctx, zmq::socket_type::router, {}));
+  EXPECT_EQ(BindListen(other, "inproc://bind-listen").value_or(""), "inproc://bind-listen");
+}
+
 TEST(ZmqUtil, CurveRoundTripWithGeneratedKeys) {
   zmq::context_t ctx;
   ASSERT_OK_AND_ASSIGN(CurveKeyPair server, GenerateCurveKeyPair());
