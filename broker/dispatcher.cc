@@ -14,8 +14,6 @@ namespace {
 
 // How long close waits to flush the last frames.
 constexpr int kLingerMs = 100;
-// The longest the loop sleeps when nothing is due.
-constexpr Nanos kMaxPollWait = std::chrono::seconds(1);
 
 constexpr std::string_view kBadHelp = "Frames from workers dropped or refused, by reason.";
 
@@ -210,6 +208,11 @@ bool Dispatcher::Advance() {
   const Journal* journal = scheduler_->journal();
   bool busy = false;
   const TickOutcome tick = scheduler_->Tick();
+  if (tick.stalled > Nanos(0)) {
+    spdlog::warn("btrq-broker: this process did not run for {} ms (stopped or starved); "
+                 "leases and worker liveness moved on by as much",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(tick.stalled).count());
+  }
   for (const std::string& w : tick.dead_workers) {
     spdlog::warn("btrq-broker: worker {} is silent: declared dead, its tasks requeued", w);
     Forget(w);

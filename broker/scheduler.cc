@@ -368,6 +368,17 @@ std::vector<TaskSpec> Scheduler::NextDispatch(std::string_view worker, size_t ma
 TickOutcome Scheduler::Tick() {
   TickOutcome out;
   const SteadyTime now = clock_->Now();
+  // The loop ticks several times a second; a longer gap means the broker itself did not
+  // run (SIGSTOP, swapped out). Whatever the workers sent meanwhile waits in its socket,
+  // unread: expiring leases or declaring workers dead for that silence would charge
+  // attempts for the broker's own absence.
+  if (last_tick_ && options_.stall_threshold > Nanos(0) &&
+      now - *last_tick_ > options_.stall_threshold) {
+    out.stalled = now - *last_tick_;
+    leases_.Postpone(out.stalled);
+    workers_.Postpone(out.stalled);
+  }
+  last_tick_ = now;
   queue_.PromoteDue(now);
   for (const Lease& l : leases_.ExpireBefore(now)) {
     ++out.expired_leases;

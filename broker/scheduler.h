@@ -89,6 +89,10 @@ struct SchedulerOptions {
   uint64_t compact_after_bytes = uint64_t{64} << 20;
   // Jitter seed; 0 seeds from the clock.
   uint64_t seed = 0;
+  // A Tick more than this after the previous one means the broker itself did not run
+  // (SIGSTOP, swapped out): nobody was heard because nobody listened, so the gap is added
+  // to every lease deadline and every worker's last-heard time. 0: off.
+  Nanos stall_threshold{0};
 };
 
 struct DoneOutcome {
@@ -104,6 +108,7 @@ struct HeartbeatOutcome {
 struct TickOutcome {
   std::vector<std::string> dead_workers;  // declared dead now; their tasks requeued
   size_t expired_leases = 0;
+  Nanos stalled{0};   // the gap forgiven when this Tick came after a stall
   Status compaction;  // the error of a compaction attempt, if one failed
 };
 
@@ -318,6 +323,7 @@ class Scheduler {
     std::string worker;
   };
   std::unordered_multimap<TaskKey, TakenBack, TaskKeyHash> taken_back_;
+  std::optional<SteadyTime> last_tick_;  // for stall_threshold
   uint64_t last_snapshot_bytes_ = 0;
   // After a failed compaction, none before compact_not_before_ (pause doubling to 60 s).
   static constexpr Nanos kCompactRetryMin = std::chrono::seconds(1);

@@ -23,7 +23,11 @@ class SchedulerOutageTest : public ::testing::Test {
  protected:
   void SetUp() override {
     catalog_.AddStream(TestUuid(1), 0, 3 * kChunk - 1);
-    SchedulerOptions options;
+    Start(SchedulerOptions());
+  }
+
+  // A scheduler with `options` (seed, heartbeat and liveness set here) and workers w1, w2.
+  void Start(SchedulerOptions options) {
     options.seed = 1;
     options.heartbeat_interval = seconds(1);
     options.liveness = 3;
@@ -224,6 +228,50 @@ TEST_F(SchedulerOutageTest, TasksOfAWorkerLostWithoutByeSpendAnAttempt) {
   Submit(/*max_attempts=*/1);
   EXPECT_EQ(sched_->OnWorkerLost("w1", "gone"), 3u);
   EXPECT_EQ(Job().counts.dead, 3u);
+}
+
+// A broker stopped (SIGSTOP, swapped out) past every lease and every worker's liveness
+// heard nobody because it was not listening: on its next Tick the time it was away is
+// not charged, and the heartbeats waiting in its socket keep every lease.
+TEST_F(SchedulerOutageTest, ABrokerStalledPastEveryLeaseChargesNoAttemptAndKillsNoWorker) {
+  SchedulerOptions options;
+  options.stall_threshold = seconds(2);
+  Start(options);
+  Submit(/*max_attempts=*/1, /*task_timeout=*/10'000'000'000);
+  Idle(1);
+  Heartbeat("w1", {Ref(tasks_[0]), Ref(tasks_[1]), Ref(tasks_[2])}, {});
+  sched_->Tick();
+  clock_.Advance(seconds(30));  // stopped: no Tick, nothing received
+  const TickOutcome resumed = sched_->Tick();
+  EXPECT_EQ(resumed.expired_leases, 0u);
+  EXPECT_TRUE(resumed.dead_workers.empty());
+  EXPECT_EQ(resumed.stalled, seconds(30));
+  // Then what waited in its socket arrives, and the job goes on.
+  Heartbeat("w1", {Ref(tasks_[0]), Ref(tasks_[1]), Ref(tasks_[2])}, {});
+  Heartbeat("w2", {}, {});
+  for (const TaskSpec& t : tasks_) EXPECT_EQ(Done("w1", t).accepted, 1u);
+  EXPECT_EQ(Job().state, JobState::kDone);
+  EXPECT_EQ(Job().counts.dead, 0u);
+  EXPECT_EQ(Job().counts.retried, 0u);
+}
+
+// What a stall is not: time that passes while the broker ticks, as it does every loop
+// turn, still expires leases and declares silent workers dead.
+TEST_F(SchedulerOutageTest, LeasesStillExpireWhileTheBrokerTicks) {
+  SchedulerOptions options;
+  options.stall_threshold = seconds(2);
+  Start(options);
+  Submit(/*max_attempts=*/1, /*task_timeout=*/10'000'000'000);
+  std::vector<std::string> dead_workers;
+  for (int s = 0; s < 12; ++s) {
+    clock_.Advance(seconds(1));
+    Heartbeat("w2", {}, {});
+    const TickOutcome tick = sched_->Tick();
+    EXPECT_EQ(tick.stalled, seconds(0));
+    dead_workers.insert(dead_workers.end(), tick.dead_workers.begin(), tick.dead_workers.end());
+  }
+  EXPECT_EQ(dead_workers, std::vector<std::string>{"w1"});
+  EXPECT_EQ(Job().counts.dead, 3u) << "w1's tasks, charged when it was declared dead";
 }
 
 }  // namespace
