@@ -180,6 +180,7 @@ TEST_F(RandomScheduleTest, RandomFaultsLoseAndDuplicateNothing) {
   ScheduleOptions options;
   options.min_dependency = Millis(0);
   options.max_dependency = options.max_outage;
+  options.overlap = 0;
   ASSERT_OK_AND_ASSIGN(std::vector<InjectedFault> done,
                        RunSchedule(cluster_.get(), {job}, options, &rng));
   CheckOptions check;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
+#include <utility>
 #include <thread>
 
 namespace btrq::faults {
@@ -88,7 +90,8 @@ std::string InjectedFault::ToString() const {
   if (kind == FaultKind::kBrokerRestartWithoutBtrdb) {
     s += frozen ? " (BTrDB frozen)" : " (BTrDB killed)";
   }
-  return s + ", " + std::to_string(outage.count()) + "ms";
+  s += ", " + std::to_string(outage.count()) + "ms";
+  return held ? s + ", lasting over the next fault" : s;
 }
 
 void FaultTally::Add(const std::vector<InjectedFault>& faults) {
@@ -130,6 +133,15 @@ Result<std::vector<InjectedFault>> RunSchedule(Cluster* cluster, const std::vect
   const Millis silence = cluster->options().heartbeat_interval * cluster->options().liveness;
   std::vector<InjectedFault> done;
   const auto start = Clock::now();
+  // An outage lasting over the next fault, and when it began.
+  std::optional<std::pair<InjectedFault, Clock::time_point>> held;
+  const auto end_held = [&]() -> Status {
+    if (!held) return Status::OK();
+    std::this_thread::sleep_until(held->second + held->first.outage);
+    const InjectedFault f = held->first;
+    held.reset();
+    return EndOutage(cluster, f).WithContext(f.ToString());
+  };
   for (size_t n = 0; n < options.faults; ++n) {
     std::this_thread::sleep_for(Uniform(rng, Millis(0), options.max_gap));
     if (AllEnded(cluster, jobs)) break;
@@ -140,11 +152,21 @@ Result<std::vector<InjectedFault>> RunSchedule(Cluster* cluster, const std::vect
     f.index = std::uniform_int_distribution<size_t>(0, cluster->workers() - 1)(*rng);
     f.outage = DrawOutage(f.kind, options, silence, rng);
     f.frozen = std::bernoulli_distribution(0.5)(*rng);
+    f.held = std::bernoulli_distribution(options.overlap)(*rng) && Holdable(f.kind);
+    if (held && Overlaps(held->first.kind, f.kind)) BTRQ_RETURN_IF_ERROR(end_held());
+    if (held) f.held = false;  // one held at a time
     f.at = std::chrono::duration_cast<Millis>(Clock::now() - start);
     std::cout << "[ schedule ] " << f.ToString() << std::endl;
-    BTRQ_RETURN_IF_ERROR(InjectFault(cluster, f, options, rng).WithContext(f.ToString()));
+    if (f.held) {
+      BTRQ_RETURN_IF_ERROR(StartOutage(cluster, f).WithContext(f.ToString()));
+      held.emplace(f, Clock::now());
+    } else {
+      BTRQ_RETURN_IF_ERROR(InjectFault(cluster, f, options, rng).WithContext(f.ToString()));
+      BTRQ_RETURN_IF_ERROR(end_held());
+    }
     done.push_back(f);
   }
+  BTRQ_RETURN_IF_ERROR(end_held());
   return done;
 }
 

@@ -61,6 +61,10 @@ struct ScheduleOptions {
   Millis max_past_liveness{2'000};
   // Keys of the running jobs that kHostilePeers forges DONE, REFUSE and RESULT for.
   std::vector<TaskKey> targets;
+  // The chance that a BTrDB or sink outage (kKillBtrdb, kStopBtrdb, kStopSink) lasts on
+  // while the next fault is injected (one that touches another process), so that
+  // faults also overlap.
+  double overlap = 0.35;
 };
 
 struct InjectedFault {
@@ -69,6 +73,7 @@ struct InjectedFault {
   Millis at{0};      // since the schedule started
   Millis outage{0};
   bool frozen = false;  // kBrokerRestartWithoutBtrdb: BTrDB SIGSTOPped rather than killed
+  bool held = false;    // an outage that lasted on while the next fault was injected
   std::string ToString() const;
 };
 
@@ -92,8 +97,15 @@ Result<std::vector<InjectedFault>> RunSchedule(Cluster* cluster, const std::vect
                                                const ScheduleOptions& options,
                                                std::mt19937_64* rng);
 
-// Injects one fault (schedule_faults.cc).
+// Injects one fault and undoes it (schedule_faults.cc).
 Status InjectFault(Cluster* cluster, const InjectedFault& fault, const ScheduleOptions& options,
                    std::mt19937_64* rng);
+// The two halves of an outage that may be held over the next fault (see
+// ScheduleOptions::overlap): Holdable(kind) says which; Overlaps(held, next) whether
+// `next` touches the process `held` keeps down, so that it must end first.
+bool Holdable(FaultKind kind);
+bool Overlaps(FaultKind held, FaultKind next);
+Status StartOutage(Cluster* cluster, const InjectedFault& fault);
+Status EndOutage(Cluster* cluster, const InjectedFault& fault);
 
 }  // namespace btrq::faults

@@ -66,6 +66,39 @@ Status BrokerRestartWithoutBtrdb(Cluster* cluster, bool frozen, Millis outage) {
 
 }  // namespace
 
+bool Holdable(FaultKind kind) {
+  return kind == FaultKind::kKillBtrdb || kind == FaultKind::kStopBtrdb ||
+         kind == FaultKind::kStopSink;
+}
+
+bool Overlaps(FaultKind held, FaultKind next) {
+  if (held == FaultKind::kStopSink) {
+    // The hostile peers' check reads the sink's metrics.
+    return next == FaultKind::kKillSink || next == FaultKind::kStopSink ||
+           next == FaultKind::kKillBrokerAndSink || next == FaultKind::kHostilePeers;
+  }
+  return next == FaultKind::kKillBtrdb || next == FaultKind::kStopBtrdb ||
+         next == FaultKind::kBrokerRestartWithoutBtrdb;
+}
+
+Status StartOutage(Cluster* cluster, const InjectedFault& f) {
+  switch (f.kind) {
+    case FaultKind::kKillBtrdb: return cluster->Kill(Role::kBtrdb);
+    case FaultKind::kStopBtrdb: return cluster->Signal(Role::kBtrdb, 0, SIGSTOP);
+    case FaultKind::kStopSink: return cluster->Signal(Role::kSink, 0, SIGSTOP);
+    default: return Status::InvalidArgument("not an outage that can be held");
+  }
+}
+
+Status EndOutage(Cluster* cluster, const InjectedFault& f) {
+  switch (f.kind) {
+    case FaultKind::kKillBtrdb: return cluster->Restart(Role::kBtrdb);
+    case FaultKind::kStopBtrdb: return cluster->Signal(Role::kBtrdb, 0, SIGCONT);
+    case FaultKind::kStopSink: return cluster->Signal(Role::kSink, 0, SIGCONT);
+    default: return Status::InvalidArgument("not an outage that can be held");
+  }
+}
+
 Status InjectFault(Cluster* cluster, const InjectedFault& f, const ScheduleOptions& options,
                    std::mt19937_64* rng) {
   switch (f.kind) {
