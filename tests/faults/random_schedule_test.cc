@@ -18,6 +18,7 @@
 #include <iostream>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "tests/faults/fault_fixture.h"
 #include "tests/faults/schedule.h"
@@ -45,6 +46,7 @@ void PrintSeed(const char* what, uint64_t seed) {
 struct Round {
   std::vector<InjectedFault> faults;
   std::vector<TotalCheck> normal;  // one per normal job
+  std::vector<std::string> cancelled_problems;  // of the job cancelled before the faults
   size_t poison_tasks = 0;
   size_t poison_dead = 0;
   std::vector<std::string> poison_problems;
@@ -86,7 +88,11 @@ Result<Round> RandomScheduleTest::RunRound(ScheduleOptions options, std::mt19937
   BTRQ_ASSIGN_OR_RETURN(JobId first, cluster_->Submit(NormalJob()));
   BTRQ_ASSIGN_OR_RETURN(JobId poison, cluster_->Submit(PoisonJob()));
   BTRQ_ASSIGN_OR_RETURN(JobId second, cluster_->Submit(NormalJob()));
+  // A job cancelled before the faults: the cancel, once acknowledged, survives them all.
+  BTRQ_ASSIGN_OR_RETURN(JobId cancelled, cluster_->Submit(NormalJob()));
   BTRQ_RETURN_IF_ERROR(WaitForProgress(first, 0.02).status());
+  BTRQ_ASSIGN_OR_RETURN(CliRun cancel, cluster_->Cli({"cancel", std::to_string(cancelled)}));
+  if (cancel.exit_code != 0) return Status::Internal("btrq cancel: " + cancel.err);
   options.task_timeout = kTaskTimeout;
   options.targets = Targets(first);
   for (const TaskKey& k : Targets(second)) options.targets.push_back(k);
@@ -102,6 +108,18 @@ Result<Round> RandomScheduleTest::RunRound(ScheduleOptions options, std::mt19937
     round.normal.push_back(std::move(c));
   }
   BTRQ_RETURN_IF_ERROR(CheckPoison(poison, &round));
+  // Cancelled early, it may have expanded nothing: its counts must add up, nothing run.
+  BTRQ_ASSIGN_OR_RETURN(testing::Json end, cluster_->Job(cancelled));
+  const int64_t ended = Count(end, "done") + Count(end, "dead") + Count(end, "cancelled");
+  if (end["state"].AsString() != "cancelled" || ended != Count(end, "total") ||
+      Count(end, "pending") != 0 || Count(end, "in_flight") != 0) {
+    round.cancelled_problems.push_back(
+        "the cancelled job " + std::to_string(cancelled) + " ended " +
+        end["state"].AsString() + " with total " + std::to_string(Count(end, "total")) +
+        ", ended " + std::to_string(ended) + ", pending " +
+        std::to_string(Count(end, "pending")) + ", in flight " +
+        std::to_string(Count(end, "in_flight")));
+  }
   return round;
 }
 
@@ -154,6 +172,25 @@ void RandomScheduleTest::ExpectEveryWorkerTakesTasks() {
   for (const auto& [id, done] : after) {
     EXPECT_GT(done, before.count(id) ? before[id] : 0) << "worker " << id << " took no task";
   }
+  // Idle, each worker has given back all its credit and holds no lease: none leaked.
+  const double credit = 2.0 * cluster_->options().worker_threads;
+  std::string seen;
+  const auto deadline = std::chrono::steady_clock::now() + Millis(30'000);
+  for (;;) {
+    ASSERT_OK_AND_ASSIGN(CliRun run, cluster_->Cli({"workers", "--json"}));
+    ASSERT_OK_AND_ASSIGN(testing::Json doc, testing::Json::Parse(run.out));
+    bool idle = doc["workers"].size() == n;
+    seen.clear();
+    for (const testing::Json& w : doc["workers"].elements()) {
+      idle = idle && w["credit"].AsNumber() == credit && w["in_flight"].AsNumber() == 0;
+      seen += " " + w["id"].AsString() + ": credit " + std::to_string(w["credit"].AsNumber()) +
+              ", in flight " + std::to_string(w["in_flight"].AsNumber()) + ";";
+    }
+    if (idle) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "workers not idle with all their credit (" << credit << " each):" << seen;
+    std::this_thread::sleep_for(Millis(200));
+  }
 }
 
 // Prints a round's outcome; true when it is clean.
@@ -166,7 +203,8 @@ bool ExpectClean(const Round& round, const std::string& what) {
     clean = clean && c.ok() && c.results == c.tasks && c.dead == 0;
   }
   for (const std::string& p : round.poison_problems) ADD_FAILURE() << what << ": " << p;
-  return clean && round.poison_problems.empty();
+  for (const std::string& p : round.cancelled_problems) ADD_FAILURE() << what << ": " << p;
+  return clean && round.poison_problems.empty() && round.cancelled_problems.empty();
 }
 
 TEST_F(RandomScheduleTest, RandomFaultsLoseAndDuplicateNothing) {
