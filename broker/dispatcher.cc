@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "analytics/exec_policy.h"
 #include "common/limits.h"
 #include "common/text.h"
 
@@ -393,6 +394,13 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
   if (Status s = limits::CheckHello(hello); !s.ok()) {
     CountBad("bad_field", identity, s.message());
     Reject(identity, s.message());
+    return;
+  }
+  // Kept for the worker's life and matched on every exec submit: bounded as the worker's
+  // own config is.
+  if (Status s = analytics::ValidateExecCommands(hello.exec_commands); !s.ok()) {
+    CountBad("bad_field", identity, "HELLO: " + s.message());
+    Reject(identity, "HELLO: " + s.message());
     return;
   }
   if (!MayTakeId(hello.worker_id, identity)) {

@@ -168,6 +168,10 @@ Status HitBroker(Cluster* cluster, zmq::context_t& context, const std::vector<Ta
   HelloMsg huge = Hello("intruder-huge");
   for (int i = 0; i < 300'000; ++i) huge.analytics.push_back("analytic-" + std::to_string(i));
   junk.Send(Message(huge));
+  HelloMsg huge_exec = Hello("intruder-exec");
+  huge_exec.analytics.push_back("exec");
+  for (int i = 0; i < 300'000; ++i) huge_exec.exec_commands.push_back("/opt/p" + std::to_string(i));
+  junk.Send(Message(huge_exec));
   if (!live.empty()) junk.Send(Message(Hello(live[0])));  // a live worker's id
 
   BTRQ_ASSIGN_OR_RETURN(Peer forger, Peer::Connect(context, endpoint));
