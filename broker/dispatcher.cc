@@ -412,9 +412,11 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
   }
   // A worker that reconnected from another identity (its old one is gone), or an
   // identity reused by another worker id: the newest HELLO wins.
+  bool reconnected = false;
   if (auto it = identity_of_.find(hello.worker_id);
       it != identity_of_.end() && it->second != identity) {
     worker_of_.erase(it->second);
+    reconnected = true;
   }
   if (const std::string* previous = WorkerOf(identity);
       previous != nullptr && *previous != hello.worker_id) {
@@ -425,6 +427,8 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
   identity_of_[hello.worker_id] = identity;
   worker_of_[identity] = hello.worker_id;
   scheduler_->OnWorkerHello(hello);
+  // TASK frames still on the old connection are lost: its next heartbeat says which.
+  if (reconnected) scheduler_->OnWorkerReconnect(hello.worker_id);
   spdlog::info("btrq-broker: worker {} (host {}, pid {}, {} threads) said HELLO from {}",
                hello.worker_id, hello.host, hello.pid, hello.threads, peer_address);
 }

@@ -101,13 +101,8 @@ Status AwaitRefused(Cluster* cluster, Role role, const Counts& before) {
 
 // A HELLO that passes every check, under `id`.
 HelloMsg Hello(const std::string& id) {
-  HelloMsg h;
-  h.worker_id = id;
-  h.host = "intruder";
-  h.pid = 1;
-  h.threads = 1;
-  h.analytics = {"quality", "noop", "count"};
-  return h;
+  return HelloMsg{.worker_id = id, .host = "intruder", .pid = 1, .threads = 1,
+                  .analytics = {"quality", "noop", "count"}};
 }
 
 // DONE, REFUSE and HEARTBEAT for `targets`, attempts 1 to 3, from a peer that said HELLO

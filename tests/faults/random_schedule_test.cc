@@ -97,9 +97,16 @@ Result<Round> RandomScheduleTest::RunRound(ScheduleOptions options, std::mt19937
   options.targets = Targets(first);
   for (const TaskKey& k : Targets(second)) options.targets.push_back(k);
   BTRQ_ASSIGN_OR_RETURN(round.faults, RunSchedule(cluster_.get(), {first, second}, options, rng));
+  const auto faults_over = std::chrono::steady_clock::now();
   CheckOptions check;
   check.baseline = &baseline_;
   for (JobId job : {first, second}) {
+    BTRQ_RETURN_IF_ERROR(cluster_->WaitForJobEnd(job, kJobTimeout).status());
+    // How much room the jobs left: a schedule of every kind must land while they run.
+    std::cout << "[ schedule ] job " << job << " ended "
+              << std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() -
+                                                    faults_over).count()
+              << " ms after the last fault" << std::endl;
     BTRQ_ASSIGN_OR_RETURN(TotalCheck c, Finish(job, kJobTimeout, check));
     BTRQ_ASSIGN_OR_RETURN(testing::Json end, cluster_->Job(job));
     if (end["state"].AsString() != "done") {
