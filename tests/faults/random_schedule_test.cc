@@ -31,9 +31,9 @@ namespace {
 // deadline (btrdb_call_timeout, 5 s), so a call that waits for it is no lost lease.
 constexpr Millis kTaskTimeout{6'000};
 constexpr Millis kJobTimeout{300'000};
-// Every BTrDB call waits this long: undisturbed, a normal job takes about 10 s, so two
+// Every BTrDB call waits this long: undisturbed, a normal job takes about 13 s, so two
 // of them outlast a schedule of every kind.
-constexpr Millis kBtrdbDelay{150};
+constexpr Millis kBtrdbDelay{200};
 // The poison job's tasks all fail: its command exits with this status.
 constexpr const char* kPoisonExit = "exit 3";
 
@@ -147,11 +147,16 @@ Status RandomScheduleTest::CheckPoison(JobId job, Round* round) {
             std::to_string(round->poison_tasks) + " tasks, " +
             std::to_string(Count(end, "done")) + " done");
   }
+  // Its own failure is the reason, except where a fault took the last attempt (a lease
+  // taken back from a dead worker counts, so that a task that kills workers ends too).
+  size_t own = 0;
   for (const testing::Json& d : shown["dead_letters"].elements()) {
-    if (d["error"].AsString().find("exited with status 3") == std::string::npos) {
-      problem("poison dead letter without its reason: " + d["error"].AsString());
-      break;
-    }
+    if (d["error"].AsString().empty()) problem("poison dead letter without an error");
+    if (d["error"].AsString().find("exited with status 3") != std::string::npos) ++own;
+  }
+  if (round->poison_dead > 0 && 2 * own < round->poison_dead) {
+    problem("poison dead letters with the command's status: " + std::to_string(own) + " of " +
+            std::to_string(round->poison_dead));
   }
   return Status::OK();
 }
