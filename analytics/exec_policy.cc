@@ -7,6 +7,11 @@
 namespace btrq::analytics {
 namespace {
 
+// Bounds of an allow-list: a worker checks its config against them, and the broker a
+// HELLO's `x`, which it keeps for the worker's life and matches every exec submit against.
+constexpr size_t kMaxExecCommands = 256;
+constexpr size_t kMaxExecCommandBytes = 4096;  // PATH_MAX
+
 // Absolute, and no component that a path resolution would reinterpret.
 bool IsNormalAbsolutePath(std::string_view path) {
   if (path.size() < 2 || path.front() != '/' || path.back() == '/') return false;
@@ -24,7 +29,16 @@ bool IsNormalAbsolutePath(std::string_view path) {
 }  // namespace
 
 Status ValidateExecCommands(const std::vector<std::string>& patterns) {
+  if (patterns.size() > kMaxExecCommands) {
+    return Status::InvalidArgument("worker.exec.commands: " + std::to_string(patterns.size()) +
+                                   " patterns; the limit is " + std::to_string(kMaxExecCommands));
+  }
   for (const std::string& p : patterns) {
+    if (p.size() > kMaxExecCommandBytes) {
+      return Status::InvalidArgument("worker.exec.commands: a pattern of " +
+                                     std::to_string(p.size()) + " bytes; the limit is " +
+                                     std::to_string(kMaxExecCommandBytes));
+    }
     if (p.empty() || p.front() != '/') {
       return Status::InvalidArgument("worker.exec.commands: '" + p +
                                      "' is not an absolute path or pattern (begin it with /)");

@@ -118,6 +118,7 @@ Status Broker::Impl::Init() {
   scheduler_options.window_per_job = b.window;
   scheduler_options.heartbeat_interval = Nanos(b.heartbeat_interval);
   scheduler_options.liveness = b.liveness;
+  scheduler_options.stall_threshold = kLoopStallThreshold;
   scheduler_options.retry_backoff.base = Nanos(b.retry_backoff);
   scheduler_options.retry_backoff.cap = Nanos(b.retry_backoff_max);
   auto scheduler = Scheduler::Create(scheduler_options, clock_, std::move(runner),

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "analytics/exec_policy.h"
 #include "common/limits.h"
 #include "common/text.h"
 
@@ -14,8 +15,6 @@ namespace {
 
 // How long close waits to flush the last frames.
 constexpr int kLingerMs = 100;
-// The longest the loop sleeps when nothing is due.
-constexpr Nanos kMaxPollWait = std::chrono::seconds(1);
 
 constexpr std::string_view kBadHelp = "Frames from workers dropped or refused, by reason.";
 
@@ -206,6 +205,11 @@ bool Dispatcher::Advance() {
   const Journal* journal = scheduler_->journal();
   bool busy = false;
   const TickOutcome tick = scheduler_->Tick();
+  if (tick.stalled > Nanos(0)) {
+    spdlog::warn("btrq-broker: this process did not run for {} ms (stopped or starved); "
+                 "leases and worker liveness moved on by as much",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(tick.stalled).count());
+  }
   for (const std::string& w : tick.dead_workers) {
     spdlog::warn("btrq-broker: worker {} is silent: declared dead, its tasks requeued", w);
     Forget(w);
@@ -388,6 +392,13 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
     Reject(identity, s.message());
     return;
   }
+  // Kept for the worker's life and matched on every exec submit: bounded as the worker's
+  // own config is.
+  if (Status s = analytics::ValidateExecCommands(hello.exec_commands); !s.ok()) {
+    CountBad("bad_field", identity, "HELLO: " + s.message());
+    Reject(identity, "HELLO: " + s.message());
+    return;
+  }
   if (!MayTakeId(hello.worker_id, identity)) {
     CountBad("worker_id_in_use", identity,
              "HELLO for worker " + hello.worker_id + ", held by another live connection");
@@ -397,9 +408,11 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
   }
   // A worker that reconnected from another identity (its old one is gone), or an
   // identity reused by another worker id: the newest HELLO wins.
+  bool reconnected = false;
   if (auto it = identity_of_.find(hello.worker_id);
       it != identity_of_.end() && it->second != identity) {
     worker_of_.erase(it->second);
+    reconnected = true;
   }
   if (const std::string* previous = WorkerOf(identity);
       previous != nullptr && *previous != hello.worker_id) {
@@ -410,6 +423,8 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
   identity_of_[hello.worker_id] = identity;
   worker_of_[identity] = hello.worker_id;
   scheduler_->OnWorkerHello(hello);
+  // TASK frames still on the old connection are lost: its next heartbeat says which.
+  if (reconnected) scheduler_->OnWorkerReconnect(hello.worker_id);
   spdlog::info("btrq-broker: worker {} (host {}, pid {}, {} threads) said HELLO from {}",
                hello.worker_id, hello.host, hello.pid, hello.threads, peer_address);
 }

@@ -60,6 +60,12 @@
 
 namespace btrq::broker {
 
+// The longest the loop sleeps when nothing is due: it turns at least this often.
+inline constexpr Nanos kMaxPollWait = std::chrono::seconds(1);
+// A Tick later than this after the previous one means the broker did not run
+// (SchedulerOptions::stall_threshold).
+inline constexpr Nanos kLoopStallThreshold = 2 * kMaxPollWait;
+
 struct DispatcherOptions {
   // ZeroMQ endpoint to bind; a port of 0 or * picks a free one (see endpoint()).
   std::string listen = "tcp://127.0.0.1:7401";

@@ -308,6 +308,27 @@ std::vector<Lease> LeaseTable::ExpireBefore(SteadyTime now) {
   return out;
 }
 
+void LeaseTable::Postpone(Nanos by) {
+  // Rare (a stall of the broker): the deadline queues are rebuilt from the live leases,
+  // which also drops every stale entry.
+  for (DeadlineQueue& q : queues_) {
+    q.entries.clear();
+    q.head = 0;
+  }
+  stale_entries_ = 0;
+  for (uint32_t i = 0; i < slab_.size(); ++i) {
+    Slot& s = slab_[i];
+    if (!s.live) continue;
+    s.lease.deadline = limits::SaturatingAdd(s.lease.deadline, by);
+    s.lease.granted = limits::SaturatingAdd(s.lease.granted, by);
+    QueueFor(s.lease.timeout).entries.push_back(Entry{s.lease.deadline, i, s.generation});
+  }
+  for (DeadlineQueue& q : queues_) {
+    std::sort(q.entries.begin(), q.entries.end(),
+              [](const Entry& a, const Entry& b) { return a.deadline < b.deadline; });
+  }
+}
+
 template <typename Pred>
 std::vector<Lease> LeaseTable::RemoveIf(Pred pred) {
   std::vector<Lease> out;

@@ -85,6 +85,10 @@ class LeaseTable {
   std::optional<Lease> Complete(const TaskKey& key, uint32_t attempt, std::string_view worker,
                                 LeaseReject* reason);
 
+  // Moves every lease's deadline and grant time `by` later (the broker was stopped: the
+  // time nobody listened to heartbeats is not held against anyone).
+  void Postpone(Nanos by);
+
   // Removes and returns every lease whose deadline is before `now`, earliest first.
   std::vector<Lease> ExpireBefore(SteadyTime now);
   // Removes and returns every lease `worker` holds.

@@ -238,6 +238,40 @@ Result<size_t> Scheduler::RetryJob(JobId id) {
 
 void Scheduler::OnWorkerHello(const HelloMsg& hello) { workers_.Hello(hello, clock_->Now()); }
 
+void Scheduler::OnWorkerReconnect(std::string_view worker) {
+  std::vector<TaskRef> held;
+  leases_.ForEach([&](const Lease& l) {
+    if (l.worker == worker) held.push_back(TaskRef{l.key, l.attempt});
+  });
+  if (held.empty()) {
+    reconnected_.erase(std::string(worker));
+  } else {
+    reconnected_[std::string(worker)] = std::move(held);
+  }
+}
+
+void Scheduler::TakeBackLostInTransit(std::string_view worker, const HeartbeatMsg& msg) {
+  auto it = reconnected_.find(std::string(worker));
+  if (it == reconnected_.end()) return;
+  // The first heartbeat on the new connection names all the worker holds; a lease it
+  // held at the HELLO and leaves out was on the old connection when that closed.
+  std::set<TaskRef> named(msg.running.begin(), msg.running.end());
+  named.insert(msg.awaiting_ack.begin(), msg.awaiting_ack.end());
+  for (const TaskRef& ref : it->second) {
+    if (named.contains(ref)) continue;
+    LeaseReject why;
+    std::optional<Lease> lease = leases_.Complete(ref.key, ref.attempt, worker, &why);
+    if (!lease) continue;  // ended since
+    DropLease(*lease);
+    Job* job = FindLive(lease->key.job);
+    if (job == nullptr) continue;
+    --job->in_flight;
+    TakeBack(*job, *lease, "lost in transit when its worker reconnected", /*backoff=*/false,
+             /*charge=*/false);
+  }
+  reconnected_.erase(it);
+}
+
 Status Scheduler::OnWorkerCredit(std::string_view worker, uint32_t credit) {
   return workers_.AddCredit(worker, credit, clock_->Now());
 }
@@ -261,6 +295,7 @@ Result<HeartbeatOutcome> Scheduler::OnWorkerHeartbeat(std::string_view worker,
       ++out.unknown;
     }
   }
+  TakeBackLostInTransit(worker, msg);
   return out;
 }
 
@@ -368,6 +403,17 @@ std::vector<TaskSpec> Scheduler::NextDispatch(std::string_view worker, size_t ma
 TickOutcome Scheduler::Tick() {
   TickOutcome out;
   const SteadyTime now = clock_->Now();
+  // The loop ticks several times a second; a longer gap means the broker itself did not
+  // run (SIGSTOP, swapped out). Whatever the workers sent meanwhile waits in its socket,
+  // unread: expiring leases or declaring workers dead for that silence would charge
+  // attempts for the broker's own absence.
+  if (last_tick_ && options_.stall_threshold > Nanos(0) &&
+      now - *last_tick_ > options_.stall_threshold) {
+    out.stalled = now - *last_tick_;
+    leases_.Postpone(out.stalled);
+    workers_.Postpone(out.stalled);
+  }
+  last_tick_ = now;
   queue_.PromoteDue(now);
   for (const Lease& l : leases_.ExpireBefore(now)) {
     ++out.expired_leases;

@@ -31,7 +31,8 @@
 // dead or gone) while the task was queued or running there, so that a task that hangs or
 // kills its worker every time still ends. Free, with the same attempt number: a DONE
 // saying "not attempted: a dependency was down" (requeued after backoff), the tasks a
-// worker hands back with BYE (drained or stopped on purpose), and a lease taken back
+// worker hands back with BYE (drained or stopped on purpose), the tasks lost in transit
+// when a worker reconnects (OnWorkerReconnect), and a lease taken back
 // after its worker said the task finished (its result awaited the sink's ACK;
 // run again, the sink keeps one result). A DONE "ok" for an attempt whose lease was
 // taken back from that worker ends the task if it has not ended (the sink holds its
@@ -89,6 +90,10 @@ struct SchedulerOptions {
   uint64_t compact_after_bytes = uint64_t{64} << 20;
   // Jitter seed; 0 seeds from the clock.
   uint64_t seed = 0;
+  // A Tick more than this after the previous one means the broker itself did not run
+  // (SIGSTOP, swapped out): nobody was heard because nobody listened, so the gap is added
+  // to every lease deadline and every worker's last-heard time. 0: off.
+  Nanos stall_threshold{0};
 };
 
 struct DoneOutcome {
@@ -104,6 +109,7 @@ struct HeartbeatOutcome {
 struct TickOutcome {
   std::vector<std::string> dead_workers;  // declared dead now; their tasks requeued
   size_t expired_leases = 0;
+  Nanos stalled{0};   // the gap forgiven when this Tick came after a stall
   Status compaction;  // the error of a compaction attempt, if one failed
 };
 
@@ -175,6 +181,10 @@ class Scheduler {
   // The worker may take `credit` more tasks. NotFound for a worker that has not said HELLO
   // (the dispatcher answers REJECT so it says HELLO again).
   Status OnWorkerCredit(std::string_view worker, uint32_t credit);
+  // The worker said HELLO from a new connection: TASK frames sent on its old one may be
+  // lost. Of the leases it holds now, those its next heartbeat does not name go back to
+  // the queue with their attempt unchanged (lost in transit: not the task's fault).
+  void OnWorkerReconnect(std::string_view worker);
   // Renews the leases the worker names (awaiting_ack ones without the cap, see
   // LeaseTable::Renew). NotFound for an unknown worker.
   Result<HeartbeatOutcome> OnWorkerHeartbeat(std::string_view worker, const HeartbeatMsg& msg);
@@ -286,6 +296,9 @@ class Scheduler {
   // that attempt when its lease was taken back and the task has not ended.
   bool AcceptLateDone(std::string_view worker, RegisteredWorker* w, const DoneItem& item);
   void ForgetTakenBack(const TaskKey& key);
+  // After OnWorkerReconnect: requeues, free, the leases `msg` (the worker's first
+  // heartbeat since) leaves out.
+  void TakeBackLostInTransit(std::string_view worker, const HeartbeatMsg& msg);
   // Adds an accepted DONE's points to the worker (nullable), the job and the total.
   void AddPoints(RegisteredWorker* w, Job& job, int64_t points);
   void DropLease(const Lease& lease);  // worker bookkeeping for a lease that ended
@@ -318,6 +331,9 @@ class Scheduler {
     std::string worker;
   };
   std::unordered_multimap<TaskKey, TakenBack, TaskKeyHash> taken_back_;
+  std::optional<SteadyTime> last_tick_;  // for stall_threshold
+  // Workers that reconnected: the leases each held then, checked by its next heartbeat.
+  std::unordered_map<std::string, std::vector<TaskRef>> reconnected_;
   uint64_t last_snapshot_bytes_ = 0;
   // After a failed compaction, none before compact_not_before_ (pause doubling to 60 s).
   static constexpr Nanos kCompactRetryMin = std::chrono::seconds(1);

@@ -54,6 +54,7 @@ void Scheduler::FailAttempt(Job& job, const Lease& lease, std::string_view error
 void Scheduler::RemoveWorker(std::string_view id, std::string_view why, bool charge) {
   const std::string worker(id);
   workers_.Remove(worker);
+  reconnected_.erase(worker);
   for (const Lease& l : leases_.RemoveWorker(worker)) {
     Job* job = FindLive(l.key.job);
     if (job == nullptr) continue;

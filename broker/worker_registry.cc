@@ -79,6 +79,10 @@ void WorkerRegistry::Remove(std::string_view id) {
   if (auto it = workers_.find(id); it != workers_.end()) workers_.erase(it);
 }
 
+void WorkerRegistry::Postpone(Nanos by) {
+  for (auto& [id, w] : workers_) w.info.last_seen += by;
+}
+
 std::vector<std::string> WorkerRegistry::Silent(SteadyTime now) const {
   std::vector<std::string> out;
   for (const auto& [id, w] : workers_) {

@@ -71,6 +71,10 @@ class WorkerRegistry {
   // Forgets the worker (no-op when unknown).
   void Remove(std::string_view id);
 
+  // Moves every worker's last-heard time `by` later (the broker was stopped: nobody
+  // could be heard).
+  void Postpone(Nanos by);
+
   // Workers silent for longer than the silence limit at `now`, by id.
   std::vector<std::string> Silent(SteadyTime now) const;
   // When the next worker turns silent; nullopt with no workers.

@@ -144,6 +144,9 @@ class Cluster {
   const std::string& control_endpoint() const { return cluster_->broker_control(); }
   const std::string& sink_control_endpoint() const { return cluster_->sink_control(); }
   const std::string& btrdb_endpoint() const { return cluster_->btrdb_endpoint(); }
+  // The ZeroMQ endpoints: the broker's task socket, the sink's result socket.
+  const std::string& tasks_endpoint() const { return cluster_->broker_tasks(); }
+  const std::string& results_endpoint() const { return cluster_->sink_results(); }
 
  private:
   explicit Cluster(const ClusterOptions& options);

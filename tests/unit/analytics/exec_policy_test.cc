@@ -54,5 +54,21 @@ TEST(ExecPolicy, PatternsMustBeAbsolute) {
   EXPECT_FALSE(ValidateExecCommands({""}).ok());
 }
 
+// Found reviewing the bounds after the mixed schedule's hostile peers: a HELLO's exec
+// allow-list (`x`) had no bound, yet the broker keeps it for the worker's life and matches
+// every exec submit against it. The broker checks a HELLO's list with this function.
+TEST(ExecPolicy, AllowListsAreBounded) {
+  std::vector<std::string> many;
+  for (int i = 0; i < 256; ++i) many.push_back("/opt/p" + std::to_string(i));
+  EXPECT_OK(ValidateExecCommands(many));
+  many.push_back("/opt/one-too-many");
+  const Status s = ValidateExecCommands(many);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("257 patterns; the limit is 256"));
+  EXPECT_OK(ValidateExecCommands({"/" + std::string(4095, 'p')}));
+  EXPECT_THAT(ValidateExecCommands({"/" + std::string(64 * 1024, 'p')}).message(),
+              HasSubstr("the limit is 4096"));
+}
+
 }  // namespace
 }  // namespace btrq::analytics

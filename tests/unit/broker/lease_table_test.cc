@@ -85,6 +85,27 @@ TEST(LeaseTable, AFinishedLeaseIsRenewedPastTheCapAndStaysFinished) {
   EXPECT_FALSE(t.Find(kKey)->finished);
 }
 
+// A stall of the broker: every deadline and the renewal cap move on by the gap, in order,
+// and renewed leases leave no stale deadline behind to expire them early.
+TEST(LeaseTable, PostponeMovesDeadlinesAndTheCapByTheGap) {
+  LeaseTable t;
+  const TaskKey other{1, TestUuid(2), 0};
+  ASSERT_TRUE(t.Grant(kKey, 1, "w1", kT0, seconds(10), 0));
+  ASSERT_TRUE(t.Grant(other, 1, "w2", kT0 + seconds(1), seconds(10), 1));
+  ASSERT_TRUE(t.Renew(kKey, 1, "w1", kT0 + seconds(5)));  // deadline kT0 + 15
+  t.Postpone(seconds(30));
+  EXPECT_TRUE(t.ExpireBefore(kT0 + seconds(40)).empty());
+  EXPECT_EQ(t.NextDeadline(), kT0 + seconds(41));
+  // The cap was granted + 2 x 10 s; it is now 30 s later as well.
+  ASSERT_TRUE(t.Renew(kKey, 1, "w1", kT0 + seconds(48)));
+  EXPECT_EQ(t.Find(kKey)->deadline, kT0 + seconds(50));
+  std::vector<Lease> expired = t.ExpireBefore(kT0 + seconds(60));
+  ASSERT_EQ(expired.size(), 2u);
+  EXPECT_EQ(expired[0].key, other);
+  EXPECT_EQ(expired[1].key, kKey);
+  EXPECT_EQ(t.size(), 0u);
+}
+
 TEST(LeaseTable, ExpireBeforeReturnsEarliestFirst) {
   LeaseTable t;
   t.Grant(TaskKey{1, TestUuid(1), 0}, 1, "w", kT0 + seconds(3), seconds(1), 0);

@@ -23,7 +23,11 @@ class SchedulerOutageTest : public ::testing::Test {
  protected:
   void SetUp() override {
     catalog_.AddStream(TestUuid(1), 0, 3 * kChunk - 1);
-    SchedulerOptions options;
+    Start(SchedulerOptions());
+  }
+
+  // A scheduler with `options` (seed, heartbeat and liveness set here) and workers w1, w2.
+  void Start(SchedulerOptions options) {
     options.seed = 1;
     options.heartbeat_interval = seconds(1);
     options.liveness = 3;
@@ -34,6 +38,15 @@ class SchedulerOutageTest : public ::testing::Test {
       hello.analytics = {"count"};
       sched_->OnWorkerHello(hello);
     }
+  }
+
+  // A scheduler that takes a Tick over 2 s after the last for a stall of its own, and
+  // the job below (max_attempts 1, task_timeout 10 s).
+  void StartWithStallThreshold() {
+    SchedulerOptions options;
+    options.stall_threshold = seconds(2);
+    Start(options);
+    Submit(/*max_attempts=*/1, /*task_timeout=*/10'000'000'000);
   }
 
   // A job of three tasks, all dispatched to w1.
@@ -224,6 +237,71 @@ TEST_F(SchedulerOutageTest, TasksOfAWorkerLostWithoutByeSpendAnAttempt) {
   Submit(/*max_attempts=*/1);
   EXPECT_EQ(sched_->OnWorkerLost("w1", "gone"), 3u);
   EXPECT_EQ(Job().counts.dead, 3u);
+}
+
+// Found by the mixed schedule (seed 2757278608): a worker that reconnected (its broker
+// link went silent) lost the TASK frames still on its old connection; their leases, held
+// by a live worker that never named them, expired after task_timeout and each cost an
+// attempt. Its first heartbeat on the new connection says what it holds: the rest were
+// lost in transit and go back at once, free.
+TEST_F(SchedulerOutageTest, TasksLostOnAReconnectGoBackFreeAtTheNextHeartbeat) {
+  Submit(/*max_attempts=*/1);
+  HelloMsg hello;
+  hello.worker_id = "w1";
+  hello.analytics = {"count"};
+  sched_->OnWorkerHello(hello);
+  sched_->OnWorkerReconnect("w1");
+  // Task 0 runs, task 1's result awaits the sink; task 2's frame never arrived.
+  Heartbeat("w1", {Ref(tasks_[0])}, {Ref(tasks_[1])});
+  EXPECT_EQ(Job().counts.in_flight, 2u);
+  std::vector<TaskSpec> again = Dispatch("w2");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].key, tasks_[2].key);
+  EXPECT_EQ(again[0].attempt, 1u) << "no attempt spent";
+  for (const TaskSpec& t : {tasks_[0], tasks_[1]}) EXPECT_EQ(Done("w1", t).accepted, 1u);
+  EXPECT_EQ(Done("w2", again[0]).accepted, 1u);
+  EXPECT_EQ(Job().state, JobState::kDone);
+  // Only the first heartbeat after the reconnect counts: later ones change nothing.
+  Heartbeat("w1", {}, {});
+  EXPECT_EQ(Job().counts.dead, 0u);
+}
+
+// A broker stopped (SIGSTOP, swapped out) past every lease and every worker's liveness
+// heard nobody because it was not listening: on its next Tick the time it was away is
+// not charged, and the heartbeats waiting in its socket keep every lease.
+TEST_F(SchedulerOutageTest, ABrokerStalledPastEveryLeaseChargesNoAttemptAndKillsNoWorker) {
+  StartWithStallThreshold();
+  Idle(1);
+  Heartbeat("w1", {Ref(tasks_[0]), Ref(tasks_[1]), Ref(tasks_[2])}, {});
+  sched_->Tick();
+  clock_.Advance(seconds(30));  // stopped: no Tick, nothing received
+  const TickOutcome resumed = sched_->Tick();
+  EXPECT_EQ(resumed.expired_leases, 0u);
+  EXPECT_TRUE(resumed.dead_workers.empty());
+  EXPECT_EQ(resumed.stalled, seconds(30));
+  // Then what waited in its socket arrives, and the job goes on.
+  Heartbeat("w1", {Ref(tasks_[0]), Ref(tasks_[1]), Ref(tasks_[2])}, {});
+  Heartbeat("w2", {}, {});
+  for (const TaskSpec& t : tasks_) EXPECT_EQ(Done("w1", t).accepted, 1u);
+  EXPECT_EQ(Job().state, JobState::kDone);
+  EXPECT_EQ(Job().counts.dead, 0u);
+  EXPECT_EQ(Job().counts.retried, 0u);
+}
+
+// What a stall is not: time that passes while the broker ticks, as it does every loop
+// turn, still expires leases and declares silent workers dead.
+TEST_F(SchedulerOutageTest, LeasesStillExpireWhileTheBrokerTicks) {
+  StartWithStallThreshold();
+  std::vector<std::string> dead_workers;
+  for (int s = 0; s < 12; ++s) {
+    clock_.Advance(seconds(1));
+    Heartbeat("w2", {}, {});
+    const TickOutcome tick = sched_->Tick();
+    EXPECT_EQ(tick.stalled, seconds(0));
+    dead_workers.insert(dead_workers.end(), tick.dead_workers.begin(), tick.dead_workers.end());
+  }
+  EXPECT_EQ(dead_workers, std::vector<std::string>{"w1"});
+  EXPECT_EQ(Job().counts.dead, 3u) << "w1's tasks, charged when it was declared dead";
 }
 
 }  // namespace
