@@ -86,7 +86,7 @@ class ResultsFromSinkTest : public ::testing::Test {
     std::vector<results::StoredResult> all;
     std::optional<TaskKey> after;
     for (;;) {
-      auto page = store_->ReadPage(7, after, 500);
+      auto page = store_->ReadPage(7, /*nonce=*/0, after, 500);
       EXPECT_TRUE(page.ok());
       if (!page.ok() || page->empty()) break;
       all.insert(all.end(), page->begin(), page->end());
