@@ -147,9 +147,9 @@ Result<JobId> Scheduler::SubmitJob(const JobSpec& spec, DurableCallback on_durab
   BTRQ_RETURN_IF_ERROR(spec.Validate());
   // The nonce keeps this job's results apart from any earlier job given the same id
   // (a journal salvaged or lost): the id alone is only unique per journal.
-  std::unique_ptr<Job> owned = MakeLiveJob(next_job_id_++, NewJobNonce(), spec,
-                                           clock_->WallNanos(),
-                                           workers_.InternAnalytic(spec.analytic));
+  std::unique_ptr<Job> owned =
+      MakeLiveJob(next_job_id_++, NewJobNonce(), spec, clock_->WallNanos(),
+                  workers_.InternAnalytic(spec.analytic));
   Job& job = *owned;
   job.durable = journal_ == nullptr;
   queue_.AddJob(job.id, spec.priority);

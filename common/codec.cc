@@ -167,8 +167,9 @@ class Encoder {
     MapHeader(1);
     Key("i"), ArrayHeader(m.items.size());
     for (const auto& d : m.items) {
-      MapHeader(TaskKeyFieldCount(d.task.key) + 2 + (d.message.empty() ? 0 : 1) + (d.points_read == 0 ? 0 : 1) +
-                (d.dependency_down ? 1 : 0) + (d.receipt.empty() ? 0 : 1));
+      MapHeader(TaskKeyFieldCount(d.task.key) + 2 + (d.message.empty() ? 0 : 1) +
+                (d.points_read == 0 ? 0 : 1) + (d.dependency_down ? 1 : 0) +
+                (d.receipt.empty() ? 0 : 1));
       TaskRefFields(d.task);
       Key("c"), Uint(static_cast<uint32_t>(d.error));
       if (!d.message.empty()) Key("m"), Str(d.message);

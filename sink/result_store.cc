@@ -295,7 +295,9 @@ Status ResultStore::InsertRows(const std::vector<TaskResult>& results, size_t be
 Status ResultStore::CountIncarnations(const StoredPerIncarnation& stored) {
   std::vector<std::pair<size_t, StoredPerIncarnation::const_iterator>> by_arrival;
   by_arrival.reserve(stored.size());
-  for (auto it = stored.begin(); it != stored.end(); ++it) by_arrival.emplace_back(it->second.first, it);
+  for (auto it = stored.begin(); it != stored.end(); ++it) {
+    by_arrival.emplace_back(it->second.first, it);
+  }
   std::sort(by_arrival.begin(), by_arrival.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   for (const auto& [first, it] : by_arrival) {

@@ -4,13 +4,13 @@
 // returned the old job 12's results"), and A's results must stay in the sink under A's
 // incarnation (nonce).
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include "tests/faults/cluster.h"
 #include "tests/faults/fault_fixture.h"
@@ -45,8 +45,8 @@ TEST(JobIdentity, AJobIdHandedOutAgainAfterTheJournalIsLostGetsOnlyItsOwnResults
   spec.duration = "2h";  // 3 streams x 8 chunks
   ASSERT_OK(cluster->Generate(spec).status());
   const auto job_args = [&spec](const char* analytic) {
-    return std::vector<std::string>{"--collection", spec.collection, "--prefix",
-                                    "--chunk",      spec.chunk,      "--analytic", analytic};
+    return std::vector<std::string>{"--collection", spec.collection, "--prefix", "--chunk",
+                                    spec.chunk,     "--analytic",    analytic};
   };
 
   // Job A: `count` (a single field per result).

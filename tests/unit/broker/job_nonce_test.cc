@@ -3,10 +3,10 @@
 // record without it reads as nonce 0), kept by replay and compaction; and a DONE or
 // HEARTBEAT naming the job's id with another nonce matches nothing of the job.
 
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "broker/journal_records.h"
 #include "broker/scheduler.h"
@@ -98,8 +98,8 @@ class JobNonceSchedulerTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<Journal> journal, Journal::Open(jo, &clock_));
     SchedulerOptions options;
     options.seed = 1;
-    ASSERT_OK_AND_ASSIGN(sched_, Scheduler::Create(options, &clock_, &catalog_,
-                                                   std::move(journal)));
+    ASSERT_OK_AND_ASSIGN(sched_,
+                         Scheduler::Create(options, &clock_, &catalog_, std::move(journal)));
   }
 
   JobId Submit() {

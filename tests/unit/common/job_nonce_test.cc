@@ -4,12 +4,11 @@
 // key's text form, its comparison and hash, and in the bytes a lease token and a sink
 // receipt sign.
 
-#include <gtest/gtest.h>
-
 #include <functional>
 #include <string>
 #include <variant>
 
+#include <gtest/gtest.h>
 #include <msgpack.hpp>
 
 #include "common/codec.h"
@@ -127,7 +126,7 @@ TEST(JobNonceCodec, ANonceThatIsNotAnUnsignedIntIsABadField) {
   const size_t at = frame.find("\xa2jn");
   ASSERT_NE(at, std::string::npos);
   ASSERT_EQ(static_cast<uint8_t>(frame[at + 3]), 0xcf);  // uint64
-  frame[at + 3] = static_cast<char>(0xd3);                // int64: negative
+  frame[at + 3] = static_cast<char>(0xd3);               // int64: negative
   const auto decoded = DecodeMessage(frame);
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(DecodeReasonOf(decoded.status()), DecodeErrorReason::kBadField);

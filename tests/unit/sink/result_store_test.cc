@@ -350,7 +350,9 @@ TEST_F(ResultStoreTest, PagesAnswerForOneIncarnationAndTheCurrentIsTheLastToArri
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->CurrentNonce(12).value_or(99), 0u);  // no results: "legacy"
-  ASSERT_OK(store->PutBatch({Incarnation(kOld, 12, 1, 0, "old"), Incarnation(kOld, 12, 2, 0, "old")})
+  ASSERT_OK(store
+                ->PutBatch({Incarnation(kOld, 12, 1, 0, "old"),
+                            Incarnation(kOld, 12, 2, 0, "old")})
                 .status());
   EXPECT_EQ(store->CurrentNonce(12).value_or(0), kOld);
   ASSERT_OK(store->PutBatch({Incarnation(kNew, 12, 1, 0, "new")}).status());
