@@ -260,27 +260,38 @@ void RawExec(const std::string& path, const std::string& sql) {
   sqlite3_close(db);
 }
 
+// The columns of the results table before schema 3.
+constexpr char kOldColumns[] = R"sql(
+  job INTEGER NOT NULL, stream BLOB NOT NULL, start INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL, version INTEGER NOT NULL, attempt INTEGER NOT NULL,
+  worker TEXT NOT NULL, duration_ns INTEGER NOT NULL, points_read INTEGER NOT NULL,
+  stored_at INTEGER NOT NULL, fields BLOB NOT NULL)sql";  // no closing parenthesis
+
+// A result store as an older schema left it: `schema` (its schema_version rows and
+// results table), the jobs and counters tables, job 6's one result `old` (stored at 77)
+// and `duplicates` counted.
+std::string OldStoreSql(const std::string& schema, int duplicates, const TaskResult& old) {
+  return schema + R"sql(
+CREATE TABLE jobs(job INTEGER PRIMARY KEY, results INTEGER NOT NULL);
+CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO jobs(job, results) VALUES(6, 1);
+INSERT INTO counters(name, value) VALUES('duplicates', )sql" +
+         std::to_string(duplicates) + ");\nINSERT INTO results VALUES(6, x'" +
+         HexOf(old.task.key.stream.AsBytes()) + "', " + std::to_string(old.task.key.start) +
+         ", 600, 42, " + std::to_string(old.task.attempt) + ", '" + old.worker_id +
+         "', 1234, 10, 77, x'" + HexOf(EncodeFields(old.fields)) + "');";
+}
+
 TEST_F(ResultStoreTest, OpeningASchemaVersionOneDatabaseMigratesItsResultsAndCounters) {
   const std::string path = dir_.File("results.db");
   const TaskResult old = MakeResult(6, 1, 500, 3, "old-worker");
   // A database as the first release wrote it: schema 1, one result, one duplicate seen.
-  RawExec(path, R"sql(
+  RawExec(path, OldStoreSql(R"sql(
 CREATE TABLE schema_version(version INTEGER NOT NULL);
 INSERT INTO schema_version(version) VALUES(1);
-CREATE TABLE results(
-  job INTEGER NOT NULL, stream BLOB NOT NULL, start INTEGER NOT NULL,
-  end_ns INTEGER NOT NULL, version INTEGER NOT NULL, attempt INTEGER NOT NULL,
-  worker TEXT NOT NULL, duration_ns INTEGER NOT NULL, points_read INTEGER NOT NULL,
-  stored_at INTEGER NOT NULL, fields BLOB NOT NULL,
-  PRIMARY KEY(job, stream, start)
-) WITHOUT ROWID;
-CREATE TABLE jobs(job INTEGER PRIMARY KEY, results INTEGER NOT NULL);
-CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-INSERT INTO counters(name, value) VALUES('duplicates', 1);
-INSERT INTO jobs(job, results) VALUES(6, 1);
-)sql" + std::string("INSERT INTO results VALUES(6, x'") + HexOf(old.task.key.stream.AsBytes()) +
-                   "', 500, 600, 42, 3, 'old-worker', 1234, 10, 77, x'" +
-                   HexOf(EncodeFields(old.fields)) + "');");
+CREATE TABLE results()sql" + std::string(kOldColumns) +
+                                ",\n  PRIMARY KEY(job, stream, start)) WITHOUT ROWID;",
+                            1, old));
 
   // Read-only openers need the writer to migrate first.
   EXPECT_EQ(OpenStoreStatus(/*read_only=*/true).code(), StatusCode::kFailedPrecondition);
@@ -381,23 +392,13 @@ TEST_F(ResultStoreTest, OpeningASchemaVersionTwoDatabaseReadsItsRowsAsNonceZero)
   const std::string path = dir_.File("results.db");
   const TaskResult old = MakeResult(6, 1, 500, 3, "old-worker");
   // A database as schema 2 left it: a rowid results table keyed by (job, stream, start).
-  RawExec(path, R"sql(
+  RawExec(path, OldStoreSql(R"sql(
 CREATE TABLE schema_version(version INTEGER NOT NULL);
 INSERT INTO schema_version(version) VALUES(1);
 INSERT INTO schema_version(version) VALUES(2);
-CREATE TABLE results(
-  job INTEGER NOT NULL, stream BLOB NOT NULL, start INTEGER NOT NULL,
-  end_ns INTEGER NOT NULL, version INTEGER NOT NULL, attempt INTEGER NOT NULL,
-  worker TEXT NOT NULL, duration_ns INTEGER NOT NULL, points_read INTEGER NOT NULL,
-  stored_at INTEGER NOT NULL, fields BLOB NOT NULL);
-CREATE UNIQUE INDEX results_key ON results(job, stream, start);
-CREATE TABLE jobs(job INTEGER PRIMARY KEY, results INTEGER NOT NULL);
-CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-INSERT INTO counters(name, value) VALUES('duplicates', 4);
-INSERT INTO jobs(job, results) VALUES(6, 1);
-)sql" + std::string("INSERT INTO results VALUES(6, x'") + HexOf(old.task.key.stream.AsBytes()) +
-                   "', 500, 600, 42, 3, 'old-worker', 1234, 10, 77, x'" +
-                   HexOf(EncodeFields(old.fields)) + "');");
+CREATE TABLE results()sql" + std::string(kOldColumns) + R"sql();
+CREATE UNIQUE INDEX results_key ON results(job, stream, start);)sql",
+                            4, old));
 
   EXPECT_EQ(OpenStoreStatus(/*read_only=*/true).code(), StatusCode::kFailedPrecondition);
   auto store = OpenStore();
