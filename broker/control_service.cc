@@ -103,6 +103,7 @@ void SpecToProto(const JobSpec& spec, v1::JobSpec* out) {
 
 void JobToProto(const JobInfo& info, const ProgressTracker& progress, v1::Job* out) {
   out->set_id(info.id);
+  out->set_nonce(info.nonce);
   SpecToProto(info.spec, out->mutable_spec());
   out->set_state(StateToProto(info.state));
   v1::JobCounts* c = out->mutable_counts();
@@ -481,6 +482,7 @@ grpc::Status BrokerControlService::ListDeadLetters(grpc::ServerContext* context,
       out->mutable_key()->set_job(dead[i].key.job);
       out->mutable_key()->set_stream(std::string(dead[i].key.stream.AsBytes()));
       out->mutable_key()->set_start(dead[i].key.start);
+      out->mutable_key()->set_nonce(dead[i].key.nonce);
       out->set_attempt(dead[i].attempt);
       out->set_error(dead[i].error);
       out->set_end(dead[i].key.start + info.spec.chunk);

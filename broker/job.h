@@ -95,6 +95,7 @@ struct DeadLetter {
 // summary: their spec then holds just name, collection, analytic and priority.
 struct JobInfo {
   JobId id = 0;
+  JobNonce nonce = 0;  // the job's incarnation (common/ids.h); 0 for a legacy job
   JobSpec spec;
   JobState state = JobState::kQueued;
   JobCounts counts;

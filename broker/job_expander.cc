@@ -24,7 +24,12 @@ ChunkSpan SpanOf(const JobSpec& spec, const StreamPin& pin) {
   return span;
 }
 
-JobExpander::JobExpander(JobId job, const JobSpec* spec) : job_(job), spec_(spec) {}
+JobExpander::JobExpander(JobId job, JobNonce nonce, const JobSpec* spec)
+    : job_(job), nonce_(nonce), spec_(spec) {}
+
+TaskKey JobExpander::KeyOf(uint32_t stream_index, int64_t start) const {
+  return TaskKey{.job = job_, .stream = streams_[stream_index], .start = start, .nonce = nonce_};
+}
 
 void JobExpander::List(const std::vector<StreamRef>& found) {
   std::vector<Uuid> uuids;
@@ -159,9 +164,7 @@ size_t JobExpander::NextChunks(size_t max_n, const SkipFn& skip, std::vector<Chu
 
 TaskSpec JobExpander::MakeTask(uint32_t stream_index, int64_t start, uint32_t attempt) const {
   TaskSpec t;
-  t.key.job = job_;
-  t.key.stream = streams_[stream_index];
-  t.key.start = start;
+  t.key = KeyOf(stream_index, start);
   t.attempt = attempt;
   t.end = start + spec_->chunk;
   const StreamPin& p = pins_[stream_index].pin;

@@ -65,8 +65,9 @@ using SkipFn = std::function<int64_t(uint32_t stream_index, int64_t start)>;
 
 class JobExpander {
  public:
-  // `spec` is borrowed and must outlive the expander; it must be valid.
-  JobExpander(JobId job, const JobSpec* spec);
+  // `spec` is borrowed and must outlive the expander; it must be valid. Every task key
+  // it makes carries `job` and `nonce`.
+  JobExpander(JobId job, JobNonce nonce, const JobSpec* spec);
 
   JobExpander(const JobExpander&) = delete;
   JobExpander& operator=(const JobExpander&) = delete;
@@ -123,6 +124,8 @@ class JobExpander {
   // Moves the cursor (resume). REQUIRES: listed().
   void Seek(const ExpansionCursor& cursor) { cursor_ = cursor; }
 
+  // The key of a chunk of this job (job id, nonce, stream, start). REQUIRES: listed().
+  TaskKey KeyOf(uint32_t stream_index, int64_t start) const;
   // The task for a chunk of this job, as dispatched: the job's params, then the pin's
   // params the job's do not name. REQUIRES: the stream is pinned.
   TaskSpec MakeTask(uint32_t stream_index, int64_t start, uint32_t attempt) const;
@@ -136,6 +139,7 @@ class JobExpander {
   };
 
   const JobId job_;
+  const JobNonce nonce_;
   const JobSpec* const spec_;
   bool listed_ = false;
   std::vector<Uuid> streams_;

@@ -20,6 +20,7 @@ class Writer {
   void Str(std::string_view s) { PutLengthPrefixed(out_, s); }
   void Id(const Uuid& u) { out_->append(u.AsBytes()); }
   void F64(double d) { PutDouble(out_, d); }
+  void Fixed64(uint64_t v) { PutFixed64(out_, v); }
   void Type(RecordType t, JobId job) {
     U8(static_cast<uint8_t>(t));
     Var(job);
@@ -69,6 +70,10 @@ class Reader {
     double d = 0;
     return GetDouble(&in_, &d) ? d : Fail<double>();
   }
+  uint64_t Fixed64() {
+    uint64_t v = 0;
+    return GetFixed64(&in_, &v) ? v : Fail<uint64_t>();
+  }
   // A count of items each at least `min_bytes` long: refuses counts the input cannot hold.
   uint64_t Count(size_t min_bytes) {
     const uint64_t n = Var();
@@ -91,6 +96,22 @@ enum FieldTag : uint8_t { kInt = 0, kDouble = 1, kString = 2 };
 
 // Marks the params tail of a kPin record (on disk: do not change).
 constexpr uint8_t kPinParamsV1 = 1;
+// Marks the nonce tail of a kJob or kJobSummary record (on disk: do not change).
+constexpr uint8_t kJobNonceV1 = 1;
+
+// A job's nonce as an optional tail: left out for nonce 0, so a legacy job's record is
+// the same bytes as before nonces, and a record from before them decodes as nonce 0.
+void PutNonceTail(Writer& w, JobNonce nonce) {
+  if (nonce == 0) return;
+  w.U8(kJobNonceV1);
+  w.Fixed64(nonce);
+}
+
+JobNonce GetNonceTail(Reader& r) {
+  if (r.at_end()) return 0;
+  if (r.U8() != kJobNonceV1) r.Invalidate();
+  return r.Fixed64();
+}
 
 void PutFields(Writer& w, const Fields& fields) {
   w.Var(fields.size());
@@ -241,12 +262,14 @@ void EncodeNextJobId(std::string* out, JobId next) {
   w.Var(next);
 }
 
-void EncodeJob(std::string* out, JobId job, const JobSpec& spec, int64_t submitted_wall_ns) {
+void EncodeJob(std::string* out, JobId job, JobNonce nonce, const JobSpec& spec,
+               int64_t submitted_wall_ns) {
   Writer w(out);
   const bool opt_tags = HasKeyOnlyFilter(spec.tags);
   w.Type(opt_tags ? RecordType::kJobTagsOpt : RecordType::kJob, job);
   PutSpec(w, spec, opt_tags);
   w.SVar(submitted_wall_ns);
+  PutNonceTail(w, nonce);
 }
 
 void EncodeStreams(std::string* out, JobId job, const std::vector<Uuid>& streams) {
@@ -333,6 +356,7 @@ void EncodeJobSummary(std::string* out, const JobInfo& info) {
   w.Str(info.error);
   w.SVar(info.submitted_wall_ns);
   w.SVar(info.finished_wall_ns);
+  PutNonceTail(w, info.nonce);
 }
 
 void EncodeRetried(std::string* out, JobId job, uint64_t retried) {
@@ -399,6 +423,7 @@ Status GetJobSummary(Reader& r, JournalRecord* rec) {
   i.error = r.Str();
   i.submitted_wall_ns = r.SVar();
   i.finished_wall_ns = r.SVar();
+  i.nonce = GetNonceTail(r);
   return Status::OK();
 }
 
@@ -418,6 +443,7 @@ Result<JournalRecord> DecodeRecord(std::string_view payload) {
     case static_cast<uint8_t>(RecordType::kJobTagsOpt):
       rec.spec = GetSpec(r, type == static_cast<uint8_t>(RecordType::kJobTagsOpt));
       rec.wall_ns = r.SVar();
+      rec.nonce = GetNonceTail(r);
       break;
     case static_cast<uint8_t>(RecordType::kStreams):
       for (uint64_t n = r.Count(16); n > 0 && r.ok(); --n) rec.streams.push_back(r.Id());

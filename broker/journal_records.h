@@ -21,7 +21,8 @@ namespace btrq::broker {
 
 enum class RecordType : uint8_t {
   kNextJobId = 1,      // value: the next job id to hand out
-  kJob = 2,            // job, spec, submitted_wall_ns: a job accepted
+  kJob = 2,            // job, spec, submitted_wall_ns (then, since job nonces, a tail:
+                       // 1, nonce fixed64): a job accepted; without the tail: nonce 0
   kStreams = 3,        // job, streams: the job's stream list, in expansion order
   kPin = 4,            // job, stream_index, pin (version, extent; then, since pinned
                        // params, a tail: 1, params); without the tail: params_pinned false
@@ -32,7 +33,7 @@ enum class RecordType : uint8_t {
   kRetry = 9,          // job: dead letters requeued with fresh attempts
   kCancel = 10,        // job, wall_ns
   kJobFailed = 11,     // job, message, wall_ns: expansion failed for good
-  kJobSummary = 12,    // info: a finished job's summary
+  kJobSummary = 12,    // info: a finished job's summary (the same nonce tail as kJob)
   kRetried = 13,       // job, value: the job's retried count (snapshots)
   // kJob whose spec encodes each tag filter as an annotation filter is (present flag,
   // then the value): written only when a tag filter has no value ("key present"), so a
@@ -45,6 +46,7 @@ enum class RecordType : uint8_t {
 struct JournalRecord {
   RecordType type = RecordType::kNextJobId;
   JobId job = 0;
+  JobNonce nonce = 0;  // kJob (kJobSummary: info.nonce)
   uint64_t value = 0;
   JobSpec spec;
   int64_t wall_ns = 0;
@@ -60,7 +62,8 @@ struct JournalRecord {
 
 // Each Encode* appends one record's payload to *out.
 void EncodeNextJobId(std::string* out, JobId next);
-void EncodeJob(std::string* out, JobId job, const JobSpec& spec, int64_t submitted_wall_ns);
+void EncodeJob(std::string* out, JobId job, JobNonce nonce, const JobSpec& spec,
+               int64_t submitted_wall_ns);
 void EncodeStreams(std::string* out, JobId job, const std::vector<Uuid>& streams);
 void EncodePin(std::string* out, JobId job, uint32_t stream_index, const StreamPin& pin);
 void EncodeDone(std::string* out, JobId job, uint32_t stream_index, int64_t start);

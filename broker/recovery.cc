@@ -30,14 +30,15 @@ bool NamesStream(RecordType type) {
 
 uint64_t LiveJob::Unresolved() const { return Sub(expander->total_known(), done + dead); }
 
-std::unique_ptr<LiveJob> MakeLiveJob(JobId id, const JobSpec& spec, int64_t submitted_wall_ns,
-                                     uint32_t analytic_id) {
+std::unique_ptr<LiveJob> MakeLiveJob(JobId id, JobNonce nonce, const JobSpec& spec,
+                                     int64_t submitted_wall_ns, uint32_t analytic_id) {
   auto job = std::make_unique<LiveJob>();
   job->id = id;
+  job->nonce = nonce;
   job->spec = spec;
   job->submitted_wall_ns = submitted_wall_ns;
   job->analytic_id = analytic_id;
-  job->expander = std::make_unique<JobExpander>(job->id, &job->spec);
+  job->expander = std::make_unique<JobExpander>(job->id, job->nonce, &job->spec);
   return job;
 }
 
@@ -64,8 +65,7 @@ Result<ApplyEffect> ApplyJobRecord(const JournalRecord& rec, LiveJob* job) {
       return ApplyEffect::kNone;
     }
     case RecordType::kDead: {
-      DeadLetter d{TaskKey{job->id, ex.streams()[rec.stream_index], rec.start}, rec.attempt,
-                   rec.message};
+      DeadLetter d{ex.KeyOf(rec.stream_index, rec.start), rec.attempt, rec.message};
       if (job->dead_letters.emplace(chunk, std::move(d)).second) ++job->dead;
       job->failed_attempts.erase(chunk);
       return ApplyEffect::kNone;
@@ -110,7 +110,7 @@ void SnapshotJob(const LiveJob& job, const std::map<ChunkId, uint32_t>& attempts
   };
   const JobId id = job.id;
   const JobExpander& ex = *job.expander;
-  add([&](std::string* o) { EncodeJob(o, id, job.spec, job.submitted_wall_ns); });
+  add([&](std::string* o) { EncodeJob(o, id, job.nonce, job.spec, job.submitted_wall_ns); });
   if (!ex.listed()) return;
   add([&](std::string* o) { EncodeStreams(o, id, ex.streams()); });
   for (uint32_t i = 0; i < ex.streams().size(); ++i) {
@@ -168,8 +168,8 @@ Status Scheduler::Apply(const JournalRecord& rec) {
   next_job_id_ = std::max(next_job_id_, rec.job + 1);
   if (rec.type == RecordType::kJob) {
     if (live_.count(rec.job) != 0 || finished_.count(rec.job) != 0) return Status::OK();
-    std::unique_ptr<Job> job =
-        MakeLiveJob(rec.job, rec.spec, rec.wall_ns, workers_.InternAnalytic(rec.spec.analytic));
+    std::unique_ptr<Job> job = MakeLiveJob(rec.job, rec.nonce, rec.spec, rec.wall_ns,
+                                           workers_.InternAnalytic(rec.spec.analytic));
     job->durable = true;
     queue_.AddJob(job->id, job->spec.priority);
     live_.emplace(rec.job, std::move(job));

@@ -37,6 +37,7 @@ inline bool IsActive(JobState s) {
 // The scheduler's record of a job that has not been summarised yet.
 struct LiveJob {
   JobId id = 0;
+  JobNonce nonce = 0;  // in every task key of the job (common/ids.h)
   JobSpec spec;
   JobState state = JobState::kQueued;
   std::string error;
@@ -65,8 +66,8 @@ struct LiveJob {
 };
 
 // A new live job as a kJob record (or SubmitJob) describes it; its expander is made.
-std::unique_ptr<LiveJob> MakeLiveJob(JobId id, const JobSpec& spec, int64_t submitted_wall_ns,
-                                     uint32_t analytic_id);
+std::unique_ptr<LiveJob> MakeLiveJob(JobId id, JobNonce nonce, const JobSpec& spec,
+                                     int64_t submitted_wall_ns, uint32_t analytic_id);
 
 // What applying a record asks of the scheduler beyond the job's own state.
 enum class ApplyEffect {

@@ -75,6 +75,7 @@ JobCounts Scheduler::CountsOf(const Job& job) const {
 JobInfo Scheduler::InfoOf(const Job& job) const {
   JobInfo info;
   info.id = job.id;
+  info.nonce = job.nonce;
   info.spec = job.spec;
   info.state = job.state;
   info.counts = CountsOf(job);
@@ -144,8 +145,11 @@ void Scheduler::DropLease(const Lease& lease) { workers_.ReleaseLease(lease.work
 
 Result<JobId> Scheduler::SubmitJob(const JobSpec& spec, DurableCallback on_durable) {
   BTRQ_RETURN_IF_ERROR(spec.Validate());
-  std::unique_ptr<Job> owned = MakeLiveJob(next_job_id_++, spec, clock_->WallNanos(),
-                                           workers_.InternAnalytic(spec.analytic));
+  // The nonce keeps this job's results apart from any earlier job given the same id
+  // (a journal salvaged or lost): the id alone is only unique per journal.
+  std::unique_ptr<Job> owned =
+      MakeLiveJob(next_job_id_++, NewJobNonce(), spec, clock_->WallNanos(),
+                  workers_.InternAnalytic(spec.analytic));
   Job& job = *owned;
   job.durable = journal_ == nullptr;
   queue_.AddJob(job.id, spec.priority);
@@ -156,7 +160,7 @@ Result<JobId> Scheduler::SubmitJob(const JobSpec& spec, DurableCallback on_durab
     return id;
   }
   scratch_.clear();
-  EncodeJob(&scratch_, id, spec, job.submitted_wall_ns);
+  EncodeJob(&scratch_, id, job.nonce, spec, job.submitted_wall_ns);
   journal_->AppendAcked(scratch_, [this, id, cb = std::move(on_durable)](const Status& s) {
     if (Job* j = FindLive(id)) {
       if (s.ok()) {

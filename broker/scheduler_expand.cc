@@ -142,8 +142,8 @@ size_t Scheduler::Refill(Job& job, bool allow_catalog) {
         job.failed_attempts.erase(it);
       }
     }
-    queue_.Push(job.id, QueuedTask{TaskKey{job.id, ex.streams()[c.stream_index], c.start},
-                                   c.stream_index, attempt, now});
+    queue_.Push(job.id, QueuedTask{ex.KeyOf(c.stream_index, c.start), c.stream_index, attempt,
+                                   now});
   }
   if (ex.listed() && (!chunks.empty() || ex.pinned_count() > 0)) job.state = JobState::kRunning;
   MaybeFinish(job);

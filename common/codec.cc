@@ -35,7 +35,8 @@
 //   RESULT (20)        r     array of result         yes       results
 //   ACK (21)           k     array of ack-key        yes       keys
 //
-//   taskkey   {j: uint64 job, s: bin16 stream, b: int64 start}
+//   taskkey   {j: uint64 job, s: bin16 stream, b: int64 start,
+//              jn: uint64 job nonce (optional, 0; omitted when 0)}
 //   taskref   taskkey keys + {n: uint32 attempt}
 //   done-item taskref keys + {c: uint error class 0|1|2, m: str message (optional, ""),
 //                             pr: int64 points_read (optional, 0),
@@ -106,10 +107,14 @@ class Encoder {
     Uint(static_cast<uint32_t>(type));
   }
 
+  // How many map entries TaskKeyFields writes: "jn" only for a nonce, so a legacy key
+  // (nonce 0) costs what it did before nonces.
+  static size_t TaskKeyFieldCount(const TaskKey& k) { return k.nonce == 0 ? 3 : 4; }
   void TaskKeyFields(const TaskKey& k) {
     Key("j"), Uint(k.job);
     Key("s"), Bin(k.stream.AsBytes());
     Key("b"), Int(k.start);
+    if (k.nonce != 0) Key("jn"), Uint(k.nonce);
   }
   void TaskRefFields(const TaskRef& r) {
     TaskKeyFields(r.key);
@@ -149,7 +154,7 @@ class Encoder {
   void TaskRefArray(const std::vector<TaskRef>& refs) {
     ArrayHeader(refs.size());
     for (const auto& r : refs) {
-      MapHeader(4);
+      MapHeader(TaskKeyFieldCount(r.key) + 1);
       TaskRefFields(r);
     }
   }
@@ -162,8 +167,9 @@ class Encoder {
     MapHeader(1);
     Key("i"), ArrayHeader(m.items.size());
     for (const auto& d : m.items) {
-      MapHeader(5 + (d.message.empty() ? 0 : 1) + (d.points_read == 0 ? 0 : 1) +
-                (d.dependency_down ? 1 : 0) + (d.receipt.empty() ? 0 : 1));
+      MapHeader(TaskKeyFieldCount(d.task.key) + 2 + (d.message.empty() ? 0 : 1) +
+                (d.points_read == 0 ? 0 : 1) + (d.dependency_down ? 1 : 0) +
+                (d.receipt.empty() ? 0 : 1));
       TaskRefFields(d.task);
       Key("c"), Uint(static_cast<uint32_t>(d.error));
       if (!d.message.empty()) Key("m"), Str(d.message);
@@ -176,7 +182,8 @@ class Encoder {
     MapHeader(1);
     Key("t"), ArrayHeader(m.tasks.size());
     for (const auto& t : m.tasks) {
-      MapHeader((t.params.empty() ? 9 : 10) + (t.lease_token.empty() ? 0 : 1));
+      MapHeader(TaskKeyFieldCount(t.key) + 6 + (t.params.empty() ? 0 : 1) +
+                (t.lease_token.empty() ? 0 : 1));
       TaskKeyFields(t.key);
       Key("n"), Uint(t.attempt);
       Key("e"), Int(t.end);
@@ -196,7 +203,7 @@ class Encoder {
     MapHeader(1);
     Key("i"), ArrayHeader(m.items.size());
     for (const auto& item : m.items) {
-      MapHeader(5);
+      MapHeader(TaskKeyFieldCount(item.task.key) + 2);
       TaskRefFields(item.task);
       Key("m"), Str(item.reason);
     }
@@ -217,7 +224,7 @@ class Encoder {
     Key("r"), ArrayHeader(results.size());
     for (const auto& element : results) {
       const TaskResult& r = deref(element);
-      MapHeader(r.lease_token.empty() ? 10 : 11);
+      MapHeader(TaskKeyFieldCount(r.task.key) + 7 + (r.lease_token.empty() ? 0 : 1));
       TaskRefFields(r.task);
       Key("e"), Int(r.end);
       Key("v"), Uint(r.version);
@@ -234,7 +241,7 @@ class Encoder {
     const bool receipts = m.receipts.size() == m.keys.size();
     for (size_t i = 0; i < m.keys.size(); ++i) {
       const bool rc = receipts && !m.receipts[i].mac.empty();
-      MapHeader(rc ? 5 : 3);
+      MapHeader(TaskKeyFieldCount(m.keys[i]) + (rc ? 2 : 0));
       TaskKeyFields(m.keys[i]);
       if (rc) Key("n"), Uint(m.receipts[i].attempt), Key("rc"), Bin(m.receipts[i].mac);
     }
@@ -274,9 +281,9 @@ DecodeErrorReason DecodeReasonOf(const Status& status) {
 }
 
 size_t TaskEncodedBytesBound(const TaskSpec& task) {
-  // A map header (5), ten keys (3 each), nine scalars (9 each, the stream's bin 18) and
+  // A map header (5), eleven keys (3 each), ten scalars (9 each, the stream's bin 18) and
   // the analytic's str header (5); each param a str header (5), a value (9, or 5 + str).
-  size_t bytes = 5 + 10 * 3 + 9 * 9 + 18 + 5 + task.analytic.size() + 5;
+  size_t bytes = 5 + 11 * 3 + 10 * 9 + 18 + 5 + task.analytic.size() + 5;
   if (!task.lease_token.empty()) bytes += 3 + 5 + task.lease_token.size();  // key "lt", bin
   for (const auto& [name, value] : task.params) {
     bytes += 5 + name.size() + 9;

@@ -127,13 +127,16 @@ bool ReadStrings(MsgpackReader& r, std::vector<std::string>* out, std::string_vi
   });
 }
 
-// Shared by every struct that starts with a task key (indices 0..2) and attempt (3).
-enum TaskRefIndex : size_t { kJob = 0, kStream = 1, kStart = 2, kAttempt = 3 };
+// Shared by every struct that starts with a task key (indices 0..3: "j", "s", "b", "jn")
+// and attempt (4); a struct's own keys follow from kOwn.
+enum TaskRefIndex : size_t { kJob = 0, kStream = 1, kStart = 2, kNonce = 3, kAttempt = 4 };
+constexpr size_t kOwn = kAttempt + 1;
 
 bool ReadTaskKeyField(MsgpackReader& r, size_t index, TaskKey* key) {
   switch (index) {
     case kJob: return r.ReadUint64(&key->job, "key 'j'");
     case kStream: return ReadStream(r, &key->stream);
+    case kNonce: return r.ReadUint64(&key->nonce, "key 'jn'");
     default: return r.ReadInt64(&key->start, "key 'b'");
   }
 }
@@ -220,7 +223,8 @@ bool DecodeBody(MsgpackReader& r, CreditMsg* m) {
 }
 
 bool DecodeTaskRef(MsgpackReader& r, TaskRef* t) {
-  static constexpr KeySpec kKeys[] = {{"j", true}, {"s", true}, {"b", true}, {"n", true}};
+  static constexpr KeySpec kKeys[] = {
+      {"j", true}, {"s", true}, {"b", true}, {"jn", false}, {"n", true}};
   return DecodeMap(r, 4, kKeys, "taskref", [&](size_t i) {
     if (i == kAttempt) return r.ReadUint32(&t->attempt, "key 'n'");
     return ReadTaskKeyField(r, i, &t->key);
@@ -241,9 +245,10 @@ bool DecodeBody(MsgpackReader& r, HeartbeatMsg* m) {
 
 bool DecodeBody(MsgpackReader& r, DoneMsg* m) {
   static constexpr KeySpec kKeys[] = {{"i", true}};
-  static constexpr KeySpec kItemKeys[] = {{"j", true}, {"s", true}, {"b", true},
-                                          {"n", true}, {"c", true}, {"m", false},
-                                          {"pr", false}, {"dd", false}, {"rc", false}};
+  static constexpr KeySpec kItemKeys[] = {{"j", true},  {"s", true},  {"b", true},
+                                          {"jn", false}, {"n", true},  {"c", true},
+                                          {"m", false}, {"pr", false}, {"dd", false},
+                                          {"rc", false}};
   return DecodeMap(r, 2, kKeys, "DONE", [&](size_t) {
     uint32_t n;
     return DecodeArray(r, 3, "items", &n, [&](uint32_t i) {
@@ -252,7 +257,7 @@ bool DecodeBody(MsgpackReader& r, DoneMsg* m) {
       return DecodeMap(r, 4, kItemKeys, "done item", [&](size_t k) {
         switch (k) {
           case kAttempt: return r.ReadUint32(&d.task.attempt, "key 'n'");
-          case 4: {
+          case kOwn: {
             uint32_t c;
             if (!r.ReadUint32(&c, "key 'c'")) return false;
             if (c > static_cast<uint32_t>(ErrorClass::kPermanent)) {
@@ -262,16 +267,16 @@ bool DecodeBody(MsgpackReader& r, DoneMsg* m) {
             d.error = static_cast<ErrorClass>(c);
             return true;
           }
-          case 5: return ReadString(r, &d.message, "key 'm'");
-          case 6: return r.ReadInt64(&d.points_read, "key 'pr'");
-          case 7: {
+          case kOwn + 1: return ReadString(r, &d.message, "key 'm'");
+          case kOwn + 2: return r.ReadInt64(&d.points_read, "key 'pr'");
+          case kOwn + 3: {
             uint32_t dd;
             if (!r.ReadUint32(&dd, "key 'dd'")) return false;
             if (dd > 1) return r.Fail(DecodeErrorReason::kBadField, "key 'dd': not 0 or 1");
             d.dependency_down = dd == 1;
             return true;
           }
-          case 8: return ReadBytes(r, &d.receipt, "key 'rc'");
+          case kOwn + 4: return ReadBytes(r, &d.receipt, "key 'rc'");
           default: return ReadTaskKeyField(r, k, &d.task.key);
         }
       });
@@ -281,20 +286,20 @@ bool DecodeBody(MsgpackReader& r, DoneMsg* m) {
 
 // One task map, at depth 4.
 bool DecodeTask(MsgpackReader& r, TaskSpec* t) {
-  static constexpr KeySpec kTaskKeys[] = {{"j", true},  {"s", true},  {"b", true}, {"n", true},
-                                          {"e", true},  {"v", true},  {"an", true},
-                                          {"p", false}, {"se", true}, {"sl", true},
-                                          {"lt", false}};
+  static constexpr KeySpec kTaskKeys[] = {{"j", true},  {"s", true},  {"b", true},
+                                          {"jn", false}, {"n", true}, {"e", true},
+                                          {"v", true},  {"an", true}, {"p", false},
+                                          {"se", true}, {"sl", true}, {"lt", false}};
   return DecodeMap(r, 4, kTaskKeys, "task", [&](size_t k) {
     switch (k) {
       case kAttempt: return r.ReadUint32(&t->attempt, "key 'n'");
-      case 4: return r.ReadInt64(&t->end, "key 'e'");
-      case 5: return r.ReadUint64(&t->version, "key 'v'");
-      case 6: return ReadString(r, &t->analytic, "key 'an'");
-      case 7: return ReadFields(r, 5, &t->params, "params");
-      case 8: return r.ReadInt64(&t->stream_earliest, "key 'se'");
-      case 9: return r.ReadInt64(&t->stream_latest, "key 'sl'");
-      case 10: return ReadBytes(r, &t->lease_token, "key 'lt'");
+      case kOwn: return r.ReadInt64(&t->end, "key 'e'");
+      case kOwn + 1: return r.ReadUint64(&t->version, "key 'v'");
+      case kOwn + 2: return ReadString(r, &t->analytic, "key 'an'");
+      case kOwn + 3: return ReadFields(r, 5, &t->params, "params");
+      case kOwn + 4: return r.ReadInt64(&t->stream_earliest, "key 'se'");
+      case kOwn + 5: return r.ReadInt64(&t->stream_latest, "key 'sl'");
+      case kOwn + 6: return ReadBytes(r, &t->lease_token, "key 'lt'");
       default: return ReadTaskKeyField(r, k, &t->key);
     }
   });
@@ -314,7 +319,7 @@ bool DecodeBody(MsgpackReader& r, TaskMsg* m) {
 bool DecodeBody(MsgpackReader& r, RefuseMsg* m) {
   static constexpr KeySpec kKeys[] = {{"i", true}};
   static constexpr KeySpec kItemKeys[] = {
-      {"j", true}, {"s", true}, {"b", true}, {"n", true}, {"m", true}};
+      {"j", true}, {"s", true}, {"b", true}, {"jn", false}, {"n", true}, {"m", true}};
   return DecodeMap(r, 2, kKeys, "REFUSE", [&](size_t) {
     uint32_t n;
     return DecodeArray(r, 3, "items", &n, [&](uint32_t i) {
@@ -322,7 +327,7 @@ bool DecodeBody(MsgpackReader& r, RefuseMsg* m) {
       RefuseItem& item = m->items.emplace_back();
       return DecodeMap(r, 4, kItemKeys, "refuse item", [&](size_t k) {
         if (k == kAttempt) return r.ReadUint32(&item.task.attempt, "key 'n'");
-        if (k == 4) return ReadString(r, &item.reason, "key 'm'");
+        if (k == kOwn) return ReadString(r, &item.reason, "key 'm'");
         return ReadTaskKeyField(r, k, &item.task.key);
       });
     });
@@ -343,9 +348,9 @@ bool DecodeBody(MsgpackReader& r, RejectMsg* m) {
 
 bool DecodeBody(MsgpackReader& r, ResultMsg* m) {
   static constexpr KeySpec kKeys[] = {{"r", true}};
-  static constexpr KeySpec kResultKeys[] = {{"j", true}, {"s", true}, {"b", true}, {"n", true},
-                                            {"e", true}, {"v", true}, {"w", true}, {"f", true},
-                                            {"d", true}, {"pr", true}, {"lt", false}};
+  static constexpr KeySpec kResultKeys[] = {
+      {"j", true}, {"s", true}, {"b", true}, {"jn", false}, {"n", true}, {"e", true},
+      {"v", true}, {"w", true}, {"f", true}, {"d", true},   {"pr", true}, {"lt", false}};
   return DecodeMap(r, 2, kKeys, "RESULT", [&](size_t) {
     uint32_t n;
     return DecodeArray(r, 3, "results", &n, [&](uint32_t i) {
@@ -354,13 +359,13 @@ bool DecodeBody(MsgpackReader& r, ResultMsg* m) {
       return DecodeMap(r, 4, kResultKeys, "result", [&](size_t k) {
         switch (k) {
           case kAttempt: return r.ReadUint32(&t.task.attempt, "key 'n'");
-          case 4: return r.ReadInt64(&t.end, "key 'e'");
-          case 5: return r.ReadUint64(&t.version, "key 'v'");
-          case 6: return ReadString(r, &t.worker_id, "key 'w'");
-          case 7: return ReadFields(r, 5, &t.fields, "fields");
-          case 8: return r.ReadInt64(&t.duration_ns, "key 'd'");
-          case 9: return r.ReadInt64(&t.points_read, "key 'pr'");
-          case 10: return ReadBytes(r, &t.lease_token, "key 'lt'");
+          case kOwn: return r.ReadInt64(&t.end, "key 'e'");
+          case kOwn + 1: return r.ReadUint64(&t.version, "key 'v'");
+          case kOwn + 2: return ReadString(r, &t.worker_id, "key 'w'");
+          case kOwn + 3: return ReadFields(r, 5, &t.fields, "fields");
+          case kOwn + 4: return r.ReadInt64(&t.duration_ns, "key 'd'");
+          case kOwn + 5: return r.ReadInt64(&t.points_read, "key 'pr'");
+          case kOwn + 6: return ReadBytes(r, &t.lease_token, "key 'lt'");
           default: return ReadTaskKeyField(r, k, &t.task.key);
         }
       });
@@ -371,7 +376,7 @@ bool DecodeBody(MsgpackReader& r, ResultMsg* m) {
 bool DecodeBody(MsgpackReader& r, AckMsg* m) {
   static constexpr KeySpec kKeys[] = {{"k", true}};
   static constexpr KeySpec kKeyKeys[] = {
-      {"j", true}, {"s", true}, {"b", true}, {"n", false}, {"rc", false}};
+      {"j", true}, {"s", true}, {"b", true}, {"jn", false}, {"n", false}, {"rc", false}};
   bool any_receipt = false;
   const bool ok = DecodeMap(r, 2, kKeys, "ACK", [&](size_t) {
     uint32_t n;
@@ -381,7 +386,7 @@ bool DecodeBody(MsgpackReader& r, AckMsg* m) {
       AckReceipt& receipt = m->receipts.emplace_back();
       return DecodeMap(r, 4, kKeyKeys, "taskkey", [&](size_t k) {
         if (k == kAttempt) return r.ReadUint32(&receipt.attempt, "key 'n'");
-        if (k != 4) return ReadTaskKeyField(r, k, &key);
+        if (k != kOwn) return ReadTaskKeyField(r, k, &key);
         any_receipt = true;
         return ReadBytes(r, &receipt.mac, "key 'rc'");
       });

@@ -148,8 +148,40 @@ Result<JobId> ParseJobId(std::string_view text) {
   return id;
 }
 
+JobNonce NewJobNonce() {
+  JobNonce nonce = 0;
+  while (nonce == 0) RandomBytes(reinterpret_cast<uint8_t*>(&nonce), sizeof(nonce));
+  return nonce;
+}
+
+std::string JobNonceText(JobNonce nonce) {
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, nonce >>= 4) s[static_cast<size_t>(i)] = kHex[nonce & 0xf];
+  return s;
+}
+
+Result<JobNonce> ParseJobNonce(std::string_view text) {
+  if (text.empty() || text.size() > 16) {
+    return Status::InvalidArgument("job nonce: expected 1 to 16 hex digits, got '" +
+                                   std::string(text) + "'");
+  }
+  JobNonce nonce = 0;
+  for (char c : text) {
+    const int v = HexValue(c);
+    if (v < 0) {
+      return Status::InvalidArgument("job nonce: not a hex digit in '" + std::string(text) + "'");
+    }
+    nonce = nonce << 4 | static_cast<JobNonce>(v);
+  }
+  return nonce;
+}
+
 std::string TaskKey::ToString() const {
   std::string s = std::to_string(job);
+  if (nonce != 0) {
+    s.push_back('.');
+    s += JobNonceText(nonce);
+  }
   s.push_back('/');
   s += stream.ToString();
   s.push_back('/');
@@ -161,11 +193,16 @@ Result<TaskKey> TaskKey::Parse(std::string_view text) {
   const size_t a = text.find('/');
   const size_t b = a == std::string_view::npos ? a : text.find('/', a + 1);
   if (b == std::string_view::npos || text.find('/', b + 1) != std::string_view::npos) {
-    return Status::InvalidArgument("task key: expected 'job/stream-uuid/start', got '" +
+    return Status::InvalidArgument("task key: expected 'job[.nonce]/stream-uuid/start', got '" +
                                    std::string(text) + "'");
   }
   TaskKey key;
-  BTRQ_ASSIGN_OR_RETURN(key.job, ParseJobId(text.substr(0, a)));
+  std::string_view job = text.substr(0, a);
+  if (const size_t dot = job.find('.'); dot != std::string_view::npos) {
+    BTRQ_ASSIGN_OR_RETURN(key.nonce, ParseJobNonce(job.substr(dot + 1)));
+    job = job.substr(0, dot);
+  }
+  BTRQ_ASSIGN_OR_RETURN(key.job, ParseJobId(job));
   BTRQ_ASSIGN_OR_RETURN(key.stream, Uuid::Parse(text.substr(a + 1, b - a - 1)));
   const std::string_view start = text.substr(b + 1);
   const auto [end, ec] = std::from_chars(start.data(), start.data() + start.size(), key.start);
@@ -190,7 +227,7 @@ size_t TaskKeyHash::operator()(const TaskKey& k) const noexcept {
   std::memcpy(&a, k.stream.bytes.data(), 8);
   std::memcpy(&b, k.stream.bytes.data() + 8, 8);
   const uint64_t h = FoldKeep(a ^ 0xa0761d6478bd642fULL, b ^ 0xe7037ed1a0b428dbULL) ^
-                     FoldKeep(k.job ^ 0x8ebc6af09c88c6e3ULL,
+                     FoldKeep((k.job ^ 0x8ebc6af09c88c6e3ULL) + k.nonce,
                               static_cast<uint64_t>(k.start) ^ 0x589965cc75374cc3ULL);
   return static_cast<size_t>(Fold(h, 0x1d8e4e27c47d124fULL));
 }

@@ -41,14 +41,27 @@ using JobId = uint64_t;
 // Parses a job id as printed ("42"); rejects 0, signs and garbage.
 Result<JobId> ParseJobId(std::string_view text);
 
-// The unit of de-duplication: (job, stream, chunk start). Stable across retries and
-// broker restarts.
+// A job's incarnation: 64 random bits drawn when the broker accepts the job, so a job id
+// handed out again after a recovery (a salvaged or lost journal) never names the same
+// results. 0 is "legacy": a job journaled before nonces existed.
+using JobNonce = uint64_t;
+
+// A new nonce from the system's CSPRNG; never 0.
+JobNonce NewJobNonce();
+// 16 lower-case hex digits, as `btrq show` prints it; ParseJobNonce takes 1 to 16.
+std::string JobNonceText(JobNonce nonce);
+Result<JobNonce> ParseJobNonce(std::string_view text);
+
+// The unit of de-duplication: (job, nonce, stream, chunk start). Stable across retries
+// and broker restarts; the nonce keeps two incarnations of one job id apart.
 struct TaskKey {
   JobId job = 0;
   Uuid stream;
   int64_t start = 0;
+  JobNonce nonce = 0;
 
-  // "job/stream-uuid/start", e.g. "7/0f3c...-.../1700000000000000000".
+  // "job/stream-uuid/start", e.g. "7/0f3c...-.../1700000000000000000"; with a nonce,
+  // "job.nonce/..." (nonce in hex), e.g. "7.9f3a1c2b4d5e6f70/0f3c.../1700000000000000000".
   std::string ToString() const;
   static Result<TaskKey> Parse(std::string_view text);
 

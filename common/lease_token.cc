@@ -15,10 +15,13 @@ namespace btrq {
 
 std::string TaskKeyBytes(const TaskKey& key) {
   std::string out;
-  out.reserve(32);
+  out.reserve(40);
   PutFixed64(&out, key.job);
   out.append(key.stream.AsBytes());
   PutFixed64(&out, static_cast<uint64_t>(key.start));
+  // Always present (fixed length), so the worker id that follows in a MAC can never be
+  // read as part of the key.
+  PutFixed64(&out, key.nonce);
   return out;
 }
 

@@ -23,7 +23,8 @@ inline constexpr size_t kLeaseTokenBytes = 16;
 inline constexpr size_t kMinLeaseSecretBytes = 16;
 
 // The one byte encoding of a task key inside a MAC: job (8, little-endian), stream (16),
-// chunk start (8, little-endian). Job identity changes to TaskKey extend it here.
+// chunk start (8, little-endian), job nonce (8, little-endian; 0 for a legacy job), so a
+// token or receipt of one incarnation of a job id never verifies for another.
 std::string TaskKeyBytes(const TaskKey& key);
 
 // Signs and verifies tokens and receipts with one secret. Immutable; thread-safe.

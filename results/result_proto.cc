@@ -10,6 +10,7 @@ void ToProto(const StoredResult& stored, v1::Result* out) {
   key->set_job(r.task.key.job);
   key->set_stream(std::string(r.task.key.stream.AsBytes()));
   key->set_start(r.task.key.start);
+  key->set_nonce(r.task.key.nonce);
   out->set_end(r.end);
   out->set_version(r.version);
   out->set_attempt(r.task.attempt);
@@ -38,6 +39,7 @@ btrq::Result<StoredResult> ResultFromProto(const v1::Result& proto) {
   BTRQ_ASSIGN_OR_RETURN(r.task.key.stream, Uuid::FromBytes(proto.key().stream()));
   r.task.key.job = proto.key().job();
   r.task.key.start = proto.key().start();
+  r.task.key.nonce = proto.key().nonce();
   r.task.attempt = proto.attempt();
   r.end = proto.end();
   r.version = proto.version();

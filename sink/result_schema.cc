@@ -63,6 +63,26 @@ DROP TABLE results;
 ALTER TABLE results_v2 RENAME TO results;
 CREATE UNIQUE INDEX results_key ON results(job, stream, start);
 )sql",
+    // 3: the job's nonce joins the task key (issue #14: a job id handed out again after a
+    // journal was salvaged or lost names another job). Rows stored before read as nonce 0.
+    // Per-job counts become per incarnation; seq orders incarnations by the arrival of
+    // their first result (the highest is the job id's current one); old jobs keep their
+    // id as seq, below any new incarnation's.
+    R"sql(
+ALTER TABLE results ADD COLUMN job_nonce INTEGER NOT NULL DEFAULT 0;
+DROP INDEX results_key;
+CREATE UNIQUE INDEX results_key ON results(job, job_nonce, stream, start);
+CREATE TABLE job_incarnations(
+  job INTEGER NOT NULL,
+  nonce INTEGER NOT NULL,
+  results INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY(job, nonce)
+) WITHOUT ROWID;
+INSERT INTO job_incarnations(job, nonce, results, seq) SELECT job, 0, results, job FROM jobs;
+CREATE INDEX job_incarnations_seq ON job_incarnations(seq);
+DROP TABLE jobs;
+)sql",
 };
 static_assert(std::size(kMigrations) == kResultSchemaVersion);
 
@@ -123,6 +143,7 @@ void BindRow(sqlite3_stmt* s, int first, const TaskResult& r, int64_t stored_at,
   sqlite3_bind_int64(s, first + 8, r.points_read);
   sqlite3_bind_int64(s, first + 9, stored_at);
   sqlite3_bind_blob(s, first + 10, fields.data(), static_cast<int>(fields.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(s, first + 11, static_cast<int64_t>(r.task.key.nonce));
 }
 
 Status ReadRow(sqlite3_stmt* stmt, results::StoredResult* out) {
@@ -149,6 +170,7 @@ Status ReadRow(sqlite3_stmt* stmt, results::StoredResult* out) {
                                               static_cast<size_t>(sqlite3_column_bytes(stmt, 10))));
   if (!fields.ok()) return fields.status();
   r.fields = std::move(*fields);
+  r.task.key.nonce = static_cast<JobNonce>(sqlite3_column_int64(stmt, 11));
   return Status::OK();
 }
 

@@ -17,13 +17,14 @@ struct sqlite3_stmt;
 namespace btrq::sink {
 
 // The schema version this build writes (stored in table schema_version).
-inline constexpr int kResultSchemaVersion = 2;
+inline constexpr int kResultSchemaVersion = 3;
 
 // The columns of a result row, in the order BindRow binds and ReadRow reads them.
+// job_nonce is the job's incarnation (TaskKey::nonce), stored as the int64 of its bits.
 inline constexpr char kResultColumns[] =
     "job, stream, start, end_ns, version, attempt, worker, duration_ns, points_read, "
-    "stored_at, fields";
-inline constexpr size_t kResultColumnCount = 11;
+    "stored_at, fields, job_nonce";
+inline constexpr size_t kResultColumnCount = 12;
 
 // Brings the schema to kResultSchemaVersion in one transaction; read-only, only checks
 // that it is there (FailedPrecondition when it is not, or when it is newer).

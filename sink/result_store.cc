@@ -111,6 +111,7 @@ ResultStore::~ResultStore() {
   page_after_.reset();
   get_.reset();
   count_job_.reset();
+  current_nonce_.reset();
   stats_.reset();
   sqlite3_close(db_);
 }
@@ -130,36 +131,44 @@ Status ResultStore::Prepare() {
   if (!read_only_) {
     const std::string insert =
         std::string("INSERT OR IGNORE INTO results(") + kResultColumns + ") VALUES";
-    const std::string row = "(?,?,?,?,?,?,?,?,?,?,?)";
+    const std::string row = "(?,?,?,?,?,?,?,?,?,?,?,?)";
+    static_assert(kResultColumnCount == 12);
     std::string rows = row;
     for (size_t i = 1; i < kRowsPerInsert; ++i) rows += "," + row;
     BTRQ_RETURN_IF_ERROR(prepare(insert + row, &insert_));
     BTRQ_RETURN_IF_ERROR(prepare(insert + rows, &insert_many_));
     BTRQ_RETURN_IF_ERROR(prepare("SELECT max(rowid) FROM results", &max_rowid_));
     BTRQ_RETURN_IF_ERROR(
-        prepare("SELECT rowid FROM results WHERE job = ? AND stream = ? AND start = ?",
+        prepare("SELECT rowid FROM results "
+                "WHERE job = ? AND job_nonce = ? AND stream = ? AND start = ?",
                 &rowid_of_));
     BTRQ_RETURN_IF_ERROR(prepare(
-        "INSERT INTO jobs(job, results) VALUES(?1, ?2) "
-        "ON CONFLICT(job) DO UPDATE SET results = results + ?2",
+        "INSERT INTO job_incarnations(job, nonce, results, seq) VALUES(?1, ?2, ?3, "
+        "(SELECT coalesce(max(seq), 0) + 1 FROM job_incarnations)) "
+        "ON CONFLICT(job, nonce) DO UPDATE SET results = results + ?3",
         &bump_job_));
     BTRQ_RETURN_IF_ERROR(
         prepare("UPDATE counters SET value = value + ? WHERE name = 'duplicates'",
                 &bump_duplicates_));
   }
   const std::string select = std::string("SELECT ") + kResultColumns + " FROM results ";
-  BTRQ_RETURN_IF_ERROR(
-      prepare(select + "WHERE job = ? ORDER BY stream, start LIMIT ?", &page_first_));
   BTRQ_RETURN_IF_ERROR(prepare(
-      select + "WHERE job = ? AND (stream, start) > (?, ?) ORDER BY stream, start LIMIT ?",
-      &page_after_));
-  BTRQ_RETURN_IF_ERROR(
-      prepare(select + "WHERE job = ? AND stream = ? AND start = ?", &get_));
-  BTRQ_RETURN_IF_ERROR(prepare("SELECT results FROM jobs WHERE job = ?", &count_job_));
+      select + "WHERE job = ? AND job_nonce = ? ORDER BY stream, start LIMIT ?", &page_first_));
+  BTRQ_RETURN_IF_ERROR(prepare(select +
+                                   "WHERE job = ? AND job_nonce = ? AND (stream, start) > (?, ?) "
+                                   "ORDER BY stream, start LIMIT ?",
+                               &page_after_));
   BTRQ_RETURN_IF_ERROR(prepare(
-      "SELECT (SELECT coalesce(sum(results), 0) FROM jobs), "
+      select + "WHERE job = ? AND job_nonce = ? AND stream = ? AND start = ?", &get_));
+  BTRQ_RETURN_IF_ERROR(prepare(
+      "SELECT results FROM job_incarnations WHERE job = ? AND nonce = ?", &count_job_));
+  BTRQ_RETURN_IF_ERROR(prepare(
+      "SELECT nonce FROM job_incarnations WHERE job = ? ORDER BY seq DESC LIMIT 1",
+      &current_nonce_));
+  BTRQ_RETURN_IF_ERROR(prepare(
+      "SELECT (SELECT coalesce(sum(results), 0) FROM job_incarnations), "
       "(SELECT value FROM counters WHERE name = 'duplicates'), "
-      "(SELECT count(*) FROM jobs)",
+      "(SELECT count(DISTINCT job) FROM job_incarnations)",
       &stats_));
   return Status::OK();
 }
@@ -193,6 +202,7 @@ int64_t ResultStore::OrderBatch(const std::vector<TaskResult>& results) {
     const TaskKey& x = key_of(a);
     const TaskKey& y = key_of(b);
     if (x.job != y.job) return x.job < y.job;
+    if (x.nonce != y.nonce) return x.nonce < y.nonce;
     if (x.stream != y.stream) return x.stream < y.stream;
     return x.start < y.start;
   });
@@ -224,7 +234,7 @@ Status ResultStore::PutBatchLocked(const std::vector<TaskResult>& results,
     if (sqlite3_step(use.get()) != SQLITE_ROW) return SqlError("reading the last rowid");
     max_rowid = sqlite3_column_int64(use.get(), 0);
   }
-  std::map<JobId, int64_t> stored_per_job;
+  StoredPerIncarnation stored_per_job;
   for (size_t begin = 0; begin < rows_.size();) {
     // kRowsPerInsert rows per statement (a fifth less CPU per row than one); the tail
     // one by one.
@@ -233,12 +243,7 @@ Status ResultStore::PutBatchLocked(const std::vector<TaskResult>& results,
                                     &stored_per_job, &duplicates));
     begin += count;
   }
-  for (const auto& [job, n] : stored_per_job) {
-    auto use = bump_job_->Begin();
-    sqlite3_bind_int64(use.get(), 1, static_cast<int64_t>(job));
-    sqlite3_bind_int64(use.get(), 2, n);
-    if (sqlite3_step(use.get()) != SQLITE_DONE) return SqlError("counting results of a job");
-  }
+  BTRQ_RETURN_IF_ERROR(CountIncarnations(stored_per_job));
   if (duplicates > 0) {
     auto use = bump_duplicates_->Begin();
     sqlite3_bind_int64(use.get(), 1, duplicates);
@@ -250,7 +255,7 @@ Status ResultStore::PutBatchLocked(const std::vector<TaskResult>& results,
 Status ResultStore::InsertRows(const std::vector<TaskResult>& results, size_t begin,
                                size_t count, int64_t stored_at, int64_t* max_rowid,
                                std::vector<PutOutcome>* out,
-                               std::map<JobId, int64_t>* stored_per_job, int64_t* duplicates) {
+                               StoredPerIncarnation* stored_per_job, int64_t* duplicates) {
   SqliteStatement* insert = count == kRowsPerInsert ? insert_many_.get() : insert_.get();
   auto use = insert->Begin();
   for (size_t j = 0; j < count; ++j) {
@@ -276,7 +281,9 @@ Status ResultStore::InsertRows(const std::vector<TaskResult>& results, size_t be
     }
     if (stored) {
       (*out)[i] = PutOutcome::kStored;
-      ++(*stored_per_job)[key.job];
+      Stored& s = (*stored_per_job)[{key.job, key.nonce}];
+      ++s.results;
+      s.first = std::min<size_t>(s.first, i);
     } else {
       ++*duplicates;
     }
@@ -285,13 +292,39 @@ Status ResultStore::InsertRows(const std::vector<TaskResult>& results, size_t be
   return Status::OK();
 }
 
+Status ResultStore::CountIncarnations(const StoredPerIncarnation& stored) {
+  std::vector<std::pair<size_t, StoredPerIncarnation::const_iterator>> by_arrival;
+  by_arrival.reserve(stored.size());
+  for (auto it = stored.begin(); it != stored.end(); ++it) {
+    by_arrival.emplace_back(it->second.first, it);
+  }
+  std::sort(by_arrival.begin(), by_arrival.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [first, it] : by_arrival) {
+    auto use = bump_job_->Begin();
+    sqlite3_bind_int64(use.get(), 1, static_cast<int64_t>(it->first.first));
+    sqlite3_bind_int64(use.get(), 2, static_cast<int64_t>(it->first.second));
+    sqlite3_bind_int64(use.get(), 3, it->second.results);
+    if (sqlite3_step(use.get()) != SQLITE_DONE) return SqlError("counting results of a job");
+  }
+  return Status::OK();
+}
+
+namespace {
+// Binds (job, job_nonce, stream, start) of `key` to parameters 1..4 of `s`.
+void BindKey(sqlite3_stmt* s, const TaskKey& key) {
+  const std::string_view stream = key.stream.AsBytes();
+  sqlite3_bind_int64(s, 1, static_cast<int64_t>(key.job));
+  sqlite3_bind_int64(s, 2, static_cast<int64_t>(key.nonce));
+  sqlite3_bind_blob(s, 3, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
+  sqlite3_bind_int64(s, 4, key.start);
+}
+}  // namespace
+
 Result<int64_t> ResultStore::RowidOf(const TaskKey& key) {
   auto use = rowid_of_->Begin();
   sqlite3_stmt* s = use.get();
-  const std::string_view stream = key.stream.AsBytes();
-  sqlite3_bind_int64(s, 1, static_cast<int64_t>(key.job));
-  sqlite3_bind_blob(s, 2, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, key.start);
+  BindKey(s, key);
   switch (sqlite3_step(s)) {
     case SQLITE_ROW: return sqlite3_column_int64(s, 0);
     case SQLITE_DONE: return int64_t{0};
@@ -299,7 +332,7 @@ Result<int64_t> ResultStore::RowidOf(const TaskKey& key) {
   }
 }
 
-Result<std::vector<StoredResult>> ResultStore::ReadPage(JobId job,
+Result<std::vector<StoredResult>> ResultStore::ReadPage(JobId job, JobNonce nonce,
                                                         const std::optional<TaskKey>& after,
                                                         size_t limit) {
   std::vector<StoredResult> page;
@@ -309,6 +342,7 @@ Result<std::vector<StoredResult>> ResultStore::ReadPage(JobId job,
   sqlite3_stmt* s = use.get();
   int i = 1;
   sqlite3_bind_int64(s, i++, static_cast<int64_t>(job));
+  sqlite3_bind_int64(s, i++, static_cast<int64_t>(nonce));
   if (after) {
     const std::string_view stream = after->stream.AsBytes();
     sqlite3_bind_blob(s, i++, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
@@ -327,10 +361,7 @@ Result<StoredResult> ResultStore::Get(const TaskKey& key) {
   MutexLock lock(&mu_);
   auto use = get_->Begin();
   sqlite3_stmt* s = use.get();
-  const std::string_view stream = key.stream.AsBytes();
-  sqlite3_bind_int64(s, 1, static_cast<int64_t>(key.job));
-  sqlite3_bind_blob(s, 2, stream.data(), static_cast<int>(stream.size()), SQLITE_STATIC);
-  sqlite3_bind_int64(s, 3, key.start);
+  BindKey(s, key);
   const int rc = sqlite3_step(s);
   if (rc == SQLITE_DONE) return Status::NotFound("no result for " + key.ToString());
   if (rc != SQLITE_ROW) return SqlError("reading " + key.ToString());
@@ -339,14 +370,25 @@ Result<StoredResult> ResultStore::Get(const TaskKey& key) {
   return out;
 }
 
-Result<uint64_t> ResultStore::CountJob(JobId job) {
+Result<uint64_t> ResultStore::CountJob(JobId job, JobNonce nonce) {
   MutexLock lock(&mu_);
   auto use = count_job_->Begin();
   sqlite3_bind_int64(use.get(), 1, static_cast<int64_t>(job));
+  sqlite3_bind_int64(use.get(), 2, static_cast<int64_t>(nonce));
   const int rc = sqlite3_step(use.get());
   if (rc == SQLITE_DONE) return uint64_t{0};
   if (rc != SQLITE_ROW) return SqlError("counting results of job " + std::to_string(job));
   return static_cast<uint64_t>(sqlite3_column_int64(use.get(), 0));
+}
+
+Result<JobNonce> ResultStore::CurrentNonce(JobId job) {
+  MutexLock lock(&mu_);
+  auto use = current_nonce_->Begin();
+  sqlite3_bind_int64(use.get(), 1, static_cast<int64_t>(job));
+  const int rc = sqlite3_step(use.get());
+  if (rc == SQLITE_DONE) return JobNonce{0};
+  if (rc != SQLITE_ROW) return SqlError("reading the incarnation of job " + std::to_string(job));
+  return static_cast<JobNonce>(sqlite3_column_int64(use.get(), 0));
 }
 
 Result<StoreStats> ResultStore::Stats() {

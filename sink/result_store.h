@@ -1,7 +1,10 @@
 #pragma once
 
-// The sink's durable result store: exactly one result per task key (job, stream, start),
-// in one SQLite database file.
+// The sink's durable result store: exactly one result per task key (job, nonce, stream,
+// start), in one SQLite database file. A job id may have several incarnations (nonces:
+// the broker handed the id out again after its journal was salvaged or lost); each keeps
+// its own results, and a result never de-duplicates against another incarnation's. The
+// current incarnation of a job id is the one whose first result arrived last.
 //
 // Durability: the database runs in WAL mode with synchronous=FULL, so every committed
 // transaction has been fsync'ed to the WAL before PutBatch returns. A result that
@@ -27,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -70,7 +74,7 @@ struct ResultStoreOptions {
 struct StoreStats {
   uint64_t results = 0;     // results stored, all jobs
   uint64_t duplicates = 0;  // duplicates dropped since the database was created
-  uint64_t jobs = 0;        // jobs with at least one result
+  uint64_t jobs = 0;        // job ids with at least one result (any incarnation)
 };
 
 class ResultStore {
@@ -93,17 +97,22 @@ class ResultStore {
   // Results are inserted in key order (B-tree locality); outcomes follow `results`' order.
   Result<std::vector<PutOutcome>> PutBatch(const std::vector<TaskResult>& results);
 
-  // Up to `limit` results of `job` with keys strictly after `after` (from the first when
-  // nullopt), in task-key order (stream bytes, then start). Page through a job by passing
-  // the last key of a page as `after` of the next: memory is bounded by the page.
-  Result<std::vector<StoredResult>> ReadPage(JobId job, const std::optional<TaskKey>& after,
-                                             size_t limit);
+  // Up to `limit` results of incarnation `nonce` of `job` with keys strictly after
+  // `after` (from the first when nullopt), in task-key order (stream bytes, then start).
+  // Page through a job by passing the last key of a page as `after` of the next: memory is
+  // bounded by the page.
+  Result<std::vector<StoredResult>> ReadPage(JobId job, JobNonce nonce,
+                                             const std::optional<TaskKey>& after, size_t limit);
 
-  // The result stored under `key`, or kNotFound.
+  // The result stored under `key` (nonce included), or kNotFound.
   Result<StoredResult> Get(const TaskKey& key);
 
-  // Number of results stored for `job`.
-  Result<uint64_t> CountJob(JobId job);
+  // Number of results stored for incarnation `nonce` of `job`.
+  Result<uint64_t> CountJob(JobId job, JobNonce nonce);
+
+  // The current incarnation of `job`: the nonce whose first result arrived last; 0 when
+  // the job has no results.
+  Result<JobNonce> CurrentNonce(JobId job);
 
   Result<StoreStats> Stats();
 
@@ -122,6 +131,15 @@ class ResultStore {
       BTRQ_REQUIRES(mu_);
   Status PutBatchLocked(const std::vector<TaskResult>& results, std::vector<PutOutcome>* out)
       BTRQ_REQUIRES(mu_);
+  // Results a batch stored per (job, nonce), and the arrival index of the first of them.
+  struct Stored {
+    int64_t results = 0;
+    size_t first = SIZE_MAX;
+  };
+  using StoredPerIncarnation = std::map<std::pair<JobId, JobNonce>, Stored>;
+  // Adds a batch's counts to job_incarnations, new incarnations in the order their first
+  // results arrived (so the last to arrive becomes the job's current one).
+  Status CountIncarnations(const StoredPerIncarnation& stored) BTRQ_REQUIRES(mu_);
   // Sorts the batch into order_ and keeps the first result of each key in rows_; returns
   // how many it left out (duplicates within the batch).
   int64_t OrderBatch(const std::vector<TaskResult>& results) BTRQ_REQUIRES(mu_);
@@ -130,7 +148,7 @@ class ResultStore {
   // count as duplicates. Advances *max_rowid past the rows stored.
   Status InsertRows(const std::vector<TaskResult>& results, size_t begin, size_t count,
                     int64_t stored_at, int64_t* max_rowid, std::vector<PutOutcome>* out,
-                    std::map<JobId, int64_t>* stored_per_job, int64_t* duplicates)
+                    StoredPerIncarnation* stored_per_job, int64_t* duplicates)
       BTRQ_REQUIRES(mu_);
   // The rowid stored under `key`, or 0.
   Result<int64_t> RowidOf(const TaskKey& key) BTRQ_REQUIRES(mu_);
@@ -166,6 +184,7 @@ class ResultStore {
   std::unique_ptr<SqliteStatement> page_after_ BTRQ_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatement> get_ BTRQ_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatement> count_job_ BTRQ_GUARDED_BY(mu_);
+  std::unique_ptr<SqliteStatement> current_nonce_ BTRQ_GUARDED_BY(mu_);
   std::unique_ptr<SqliteStatement> stats_ BTRQ_GUARDED_BY(mu_);
 };
 

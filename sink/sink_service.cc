@@ -24,6 +24,14 @@ grpc::Status SinkServiceImpl::GetResults(grpc::ServerContext* context,
                                          grpc::ServerWriter<v1::ResultBatch>* writer) {
   if (grpc::Status auth = Authorize(*context); !auth.ok()) return auth;
   if (request->job_id() == 0) return {grpc::StatusCode::INVALID_ARGUMENT, "job_id 0"};
+  // One incarnation of the job id: the caller's (the nonce the broker gave it), else the
+  // current one, so results of two jobs that shared an id are never mixed.
+  JobNonce nonce = request->nonce();
+  if (!request->has_nonce()) {
+    Result<JobNonce> current = store_->CurrentNonce(request->job_id());
+    if (!current.ok()) return ToGrpcStatus(current.status());
+    nonce = *current;
+  }
   // Keyset paging: each page is a fresh query after the last key sent, so memory stays
   // bounded by one page however large the job, and the writer is never blocked by us.
   uint64_t remaining = request->limit() == 0 ? UINT64_MAX : request->limit();
@@ -31,7 +39,7 @@ grpc::Status SinkServiceImpl::GetResults(grpc::ServerContext* context,
   while (remaining > 0) {
     if (context->IsCancelled()) return {grpc::StatusCode::CANCELLED, "client went away"};
     const size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, options_.page_size));
-    auto page = store_->ReadPage(request->job_id(), after, want);
+    auto page = store_->ReadPage(request->job_id(), nonce, after, want);
     if (!page.ok()) return ToGrpcStatus(page.status());
     if (page->empty()) break;
     v1::ResultBatch batch;

@@ -311,10 +311,11 @@ Result<std::unique_ptr<SinkClient>> SinkClient::Create(const ControlClientOption
 
 const std::string& SinkClient::endpoint() const { return impl_->options.endpoint; }
 
-Status SinkClient::GetResults(JobId id, uint32_t limit,
+Status SinkClient::GetResults(JobId id, std::optional<JobNonce> nonce, uint32_t limit,
                               const std::function<Status(const v1::ResultBatch&)>& on_batch) {
   v1::GetResultsRequest request;
   request.set_job_id(id);
+  if (nonce) request.set_nonce(*nonce);
   request.set_limit(limit);
   return RunWithRetries(impl_->options, true, [&](bool* progressed) {
     grpc::ClientContext context;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -106,8 +107,9 @@ class SinkClient {
 
   // Streams up to `limit` (0: all) results of job `id` in task-key order, one batch per
   // call of `on_batch`, until the stream ends or `on_batch` returns a non-OK Status (which
-  // is returned). Retried only when it fails before the first batch.
-  Status GetResults(JobId id, uint32_t limit,
+  // is returned). Retried only when it fails before the first batch. `nonce`: the job's
+  // incarnation (the broker's Job.nonce); nullopt: the sink's current one for `id`.
+  Status GetResults(JobId id, std::optional<JobNonce> nonce, uint32_t limit,
                     const std::function<Status(const v1::ResultBatch&)>& on_batch);
   Result<v1::SinkStats> GetStats();
 

@@ -85,6 +85,7 @@ struct Flags {
   // results
   std::string format = "jsonl";
   std::string out_path;
+  std::string nonce;
 
   // keygen
   KeygenOptions keygen;
@@ -402,9 +403,35 @@ Subcommand AddJobAction(CLI::App& app, Cli& cli, const char* name, const char* a
           }};
 }
 
+// The incarnation of `job` the broker knows (Job.nonce), so `btrq results` shows that
+// job's results and never those of an earlier job given the same id. nullopt (with a
+// note) when the broker cannot say: the sink then answers with its current incarnation.
+std::optional<JobNonce> BrokerIncarnation(Cli& cli, JobId job) {
+  auto client = cli.runner().Broker();
+  Status why;
+  if (auto* failure = std::get_if<Failure>(&client)) {
+    why = failure->status;
+  } else {
+    Result<v1::Job> info = std::get<std::unique_ptr<BrokerClient>>(client)->GetJob(job);
+    if (info.ok()) return info->nonce();
+    why = info.status();
+  }
+  *cli.ctx.err << "btrq: note: the broker did not give job " << job
+               << "'s incarnation (" << why.ToString()
+               << "); showing the sink's current one (--nonce picks one)\n";
+  return std::nullopt;
+}
+
 int RunResults(Cli& cli, JobId job) {
   ResultsOptions ro;
   ro.job = job;
+  if (!cli.flags.nonce.empty()) {
+    Result<JobNonce> nonce = ParseJobNonce(cli.flags.nonce);
+    if (!nonce.ok()) return cli.Fail(nonce.status(), kExitUsage);
+    ro.nonce = *nonce;
+  } else {
+    ro.nonce = BrokerIncarnation(cli, job);
+  }
   ro.format = cli.flags.format == "csv" ? ResultFormat::kCsv : ResultFormat::kJsonl;
   ro.out_path = cli.flags.out_path;
   ro.limit = cli.flags.limit;
@@ -426,6 +453,8 @@ Subcommand AddResults(CLI::App& app, Cli& cli) {
       ->default_str("jsonl");
   s->add_option("-o,--out", f.out_path, "Write to FILE (atomically) instead of stdout");
   s->add_option("--limit", f.limit, "At most N results (0: all)");
+  s->add_option("--nonce", f.nonce,
+                "The job's incarnation (hex, as `btrq show` prints it); default: the broker's");
   return {s, [&cli] { return cli.WithJob([&](JobId job) { return RunResults(cli, job); }); }};
 }
 

@@ -289,7 +289,7 @@ Status ExportResults(SinkClient& sink, const ResultsOptions& options, const Comm
   if (options.format == ResultFormat::kCsv) {
     csv = std::make_unique<results::CsvWriter>();
     BTRQ_RETURN_IF_ERROR(
-        sink.GetResults(options.job, options.limit, [&](const v1::ResultBatch& batch) {
+        sink.GetResults(options.job, options.nonce, options.limit, [&](const v1::ResultBatch& batch) {
               for (const v1::Result& r : batch.results()) {
                 BTRQ_ASSIGN_OR_RETURN(results::StoredResult stored, results::ResultFromProto(r));
                 BTRQ_RETURN_IF_ERROR(csv->AddColumnsOf(stored));
@@ -300,7 +300,7 @@ Status ExportResults(SinkClient& sink, const ResultsOptions& options, const Comm
   bool header_written = false;
   uint64_t count = 0;
   std::string buffer;
-  Status s = sink.GetResults(options.job, options.limit, [&](const v1::ResultBatch& batch) {
+  Status s = sink.GetResults(options.job, options.nonce, options.limit, [&](const v1::ResultBatch& batch) {
     std::vector<results::StoredResult> page;
     page.reserve(static_cast<size_t>(batch.results_size()));
     for (const v1::Result& r : batch.results()) {

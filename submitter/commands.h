@@ -86,6 +86,8 @@ Status DrainWorker(BrokerClient& broker, const std::string& worker_id, const Com
 enum class ResultFormat { kJsonl, kCsv };
 struct ResultsOptions {
   JobId job = 0;
+  // The job's incarnation (the broker's Job.nonce); nullopt: the sink's current one.
+  std::optional<JobNonce> nonce;
   ResultFormat format = ResultFormat::kJsonl;
   // Empty: ctx.out. Otherwise written to "PATH.tmp-PID" and renamed into place when
   // complete, so PATH never holds a partial export.

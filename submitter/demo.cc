@@ -411,7 +411,11 @@ Status Demo::FetchResults() {
   co.endpoint = cluster_->sink_control();
   BTRQ_ASSIGN_OR_RETURN(std::unique_ptr<SinkClient> sink, SinkClient::Create(co));
   std::string jsonl;
-  BTRQ_RETURN_IF_ERROR(sink->GetResults(job_, 0, [&](const v1::ResultBatch& batch) {
+  // The incarnation the broker reported: the results of this job, never of an earlier one
+  // that had the same id.
+  const std::optional<JobNonce> nonce =
+      final_job_.id() == job_ ? std::optional<JobNonce>(final_job_.nonce()) : std::nullopt;
+  BTRQ_RETURN_IF_ERROR(sink->GetResults(job_, nonce, 0, [&](const v1::ResultBatch& batch) {
     for (const v1::Result& r : batch.results()) {
       BTRQ_ASSIGN_OR_RETURN(results::StoredResult stored, results::ResultFromProto(r));
       results::AppendJsonLine(stored, &jsonl);

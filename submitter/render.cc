@@ -227,6 +227,10 @@ std::string RenderJobDetail(const v1::Job& j) {
   std::string out = "job " + std::to_string(j.id());
   if (!j.spec().name().empty()) out += " (" + j.spec().name() + ")";
   out += ": " + std::string(JobStateName(j.state())) + "\n";
+  // The incarnation tells this job from an earlier one given the same id (`btrq results
+  // --nonce`); 0 is a job from before nonces.
+  out += "  nonce      " + (j.nonce() == 0 ? std::string("0 (legacy)") : JobNonceText(j.nonce())) +
+         "\n";
   out += "  progress   " + ProgressLine(j) + "\n";
   out += "  tasks      pending " + std::to_string(c.pending()) + ", in flight " +
          std::to_string(c.in_flight()) + ", done " + std::to_string(c.done()) + ", dead " +
@@ -366,6 +370,7 @@ void WriteJobJson(const v1::Job& j, JsonWriter* json) {
   const v1::JobCounts& c = j.counts();
   json->BeginObject();
   json->Key("id").Uint(j.id());
+  json->Key("nonce").String(JobNonceText(j.nonce()));
   json->Key("name").String(j.spec().name());
   json->Key("state").String(JobStateName(j.state()));
   json->Key("analytic").String(j.spec().analytic());

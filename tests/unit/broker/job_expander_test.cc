@@ -73,7 +73,7 @@ TEST(JobExpander, ChunksCoverEarliestToLatestAlignedToTheEpochIncludingNegativeT
   FakeStreamCatalog cat;
   cat.AddStream(TestUuid(1), -25, 14);
   JobSpec spec = Spec(10);
-  JobExpander ex(1, &spec);
+  JobExpander ex(1, /*nonce=*/0, &spec);
   const std::vector<Chunk> chunks = ExpandAll(ex, cat);
   EXPECT_EQ(Starts(chunks), (std::vector<int64_t>{-30, -20, -10, 0, 10}));
   EXPECT_EQ(chunks.back().end, 20);  // ends after the latest point
@@ -84,7 +84,7 @@ TEST(JobExpander, LatestOnABoundaryGetsItsOwnChunk) {
   FakeStreamCatalog cat;
   cat.AddStream(TestUuid(1), 0, 20);
   JobSpec spec = Spec(10);
-  JobExpander ex(1, &spec);
+  JobExpander ex(1, /*nonce=*/0, &spec);
   EXPECT_EQ(Starts(ExpandAll(ex, cat)), (std::vector<int64_t>{0, 10, 20}));
 }
 
@@ -94,13 +94,13 @@ TEST(JobExpander, ExplicitStartAndEndClipToTheDataAndEndIsExclusive) {
   JobSpec spec = Spec(10);
   spec.start = -5;
   spec.end = 30;  // the last chunk is the one containing 29
-  JobExpander ex(1, &spec);
+  JobExpander ex(1, /*nonce=*/0, &spec);
   EXPECT_EQ(Starts(ExpandAll(ex, cat)), (std::vector<int64_t>{-10, 0, 10, 20}));
 
   JobSpec spec2 = Spec(10);
   spec2.start = -1000;  // before the data: the first chunk holds the earliest point
   spec2.end = 31;
-  JobExpander ex2(1, &spec2);
+  JobExpander ex2(1, /*nonce=*/0, &spec2);
   EXPECT_EQ(Starts(ExpandAll(ex2, cat)), (std::vector<int64_t>{-100, -90, -80, -70, -60, -50, -40,
                                                                -30, -20, -10, 0, 10, 20, 30}));
 }
@@ -111,7 +111,7 @@ TEST(JobExpander, EmptyStreamsAndRangesOutsideTheDataHaveNoChunks) {
   cat.AddStream(TestUuid(2), 100, 200);
   JobSpec spec = Spec(10);
   spec.end = 50;
-  JobExpander ex(1, &spec);
+  JobExpander ex(1, /*nonce=*/0, &spec);
   EXPECT_TRUE(ExpandAll(ex, cat).empty());
   EXPECT_TRUE(ex.all_pinned());
   EXPECT_EQ(ex.total_known(), 0u);
@@ -123,7 +123,7 @@ TEST(JobExpander, StreamsInOrderWithoutDuplicates) {
   spec.streams = {TestUuid(2), TestUuid(1), TestUuid(2)};
   cat.AddStream(TestUuid(1), 0, 9);
   cat.AddStream(TestUuid(2), 0, 19);
-  JobExpander ex(1, &spec);
+  JobExpander ex(1, /*nonce=*/0, &spec);
   const std::vector<Chunk> chunks = ExpandAll(ex, cat);
   EXPECT_EQ(cat.list_calls(), 0);  // explicit streams: no lookup
   ASSERT_EQ(ex.streams().size(), 2u);
@@ -137,7 +137,7 @@ TEST(JobExpander, PinsLazilyAheadOfTheCursorAndStopsAtAnUnpinnedStream) {
   FakeStreamCatalog cat;
   for (uint32_t i = 0; i < 5; ++i) cat.AddStream(TestUuid(i), 0, 29);
   JobSpec spec = Spec(10);
-  JobExpander ex(1, &spec);
+  JobExpander ex(1, /*nonce=*/0, &spec);
   List(ex, cat);
   const std::vector<uint32_t> pinned = PinAhead(ex, cat, 10, /*lookahead=*/2, true);
   EXPECT_EQ(pinned, (std::vector<uint32_t>{0, 1}));
@@ -154,7 +154,7 @@ TEST(JobExpander, APinNotYetUsableHoldsTheCursor) {
   FakeStreamCatalog cat;
   cat.AddStream(TestUuid(1), 0, 29);
   JobSpec spec = Spec(10);
-  JobExpander ex(1, &spec);
+  JobExpander ex(1, /*nonce=*/0, &spec);
   List(ex, cat);
   const std::vector<uint32_t> pinned = PinAhead(ex, cat, 1, 1, /*usable=*/false);
   std::vector<Chunk> out;
@@ -167,7 +167,7 @@ TEST(JobExpander, TenMillionChunksAreNeverMaterialisedBeyondWhatIsAsked) {
   FakeStreamCatalog cat;
   cat.AddStream(TestUuid(1), 0, 10'000'000 - 1);
   JobSpec spec = Spec(1);
-  JobExpander ex(1, &spec);
+  JobExpander ex(1, /*nonce=*/0, &spec);
   List(ex, cat);
   const std::vector<uint32_t> pinned = PinAhead(ex, cat, 1, 1, true);
   EXPECT_EQ(ex.total_known(), 10'000'000u);
@@ -182,7 +182,7 @@ TEST(JobExpander, ResumesFromACursorAndSkipsResolvedChunks) {
   cat.AddStream(TestUuid(1), 0, 99);
   cat.AddStream(TestUuid(2), 0, 49);
   JobSpec spec = Spec(10);
-  JobExpander a(1, &spec);
+  JobExpander a(1, /*nonce=*/0, &spec);
   List(a, cat);
   const std::vector<uint32_t> pinned = PinAhead(a, cat, 2, 2, true);
   std::vector<Chunk> first;
@@ -190,7 +190,7 @@ TEST(JobExpander, ResumesFromACursorAndSkipsResolvedChunks) {
   const ExpansionCursor saved = a.cursor();
 
   // A second expander from the same streams, pins and cursor continues identically.
-  JobExpander b(1, &spec);
+  JobExpander b(1, /*nonce=*/0, &spec);
   b.SetStreams(a.streams());
   b.SetPin(0, a.pin(0), true);
   b.SetPin(1, a.pin(1), true);
@@ -203,7 +203,7 @@ TEST(JobExpander, ResumesFromACursorAndSkipsResolvedChunks) {
   EXPECT_EQ(rest_b.size(), 8u);
 
   // From the start, skipping [0, 50) of stream 0 and [20, 30) of stream 1.
-  JobExpander c(1, &spec);
+  JobExpander c(1, /*nonce=*/0, &spec);
   c.SetStreams(a.streams());
   c.SetPin(0, a.pin(0), true);
   c.SetPin(1, a.pin(1), true);
@@ -222,10 +222,11 @@ TEST(JobExpander, TaskCarriesThePinAnalyticAndParams) {
   JobSpec spec = Spec(10);
   spec.params = {{"rate", 120.0}, {"stuck_min", int64_t{10}}};
   spec.versions[TestUuid(1)] = 40;  // pinned by the job
-  JobExpander ex(9, &spec);
+  JobExpander ex(9, /*nonce=*/0x5eed, &spec);
   ExpandAll(ex, cat);
   const TaskSpec t = ex.MakeTask(0, 10, 2);
   EXPECT_EQ(t.key.job, 9u);
+  EXPECT_EQ(t.key.nonce, 0x5eedu);
   EXPECT_EQ(t.key.stream, TestUuid(1));
   EXPECT_EQ(t.key.start, 10);
   EXPECT_EQ(t.end, 20);
@@ -243,7 +244,7 @@ TEST(JobExpander, TaskCarriesThePinnedStreamParamsButTheJobsParamsWin) {
   cat.SetParams(TestUuid(1), {{"rate", 50.0}, {"min", -1.0}, {"max", 1.0}});
   JobSpec spec = Spec(10);
   spec.params = {{"max", 2.0}, {"stuck_min", int64_t{10}}};
-  JobExpander ex(1, &spec);
+  JobExpander ex(1, /*nonce=*/0, &spec);
   ExpandAll(ex, cat);
   const TaskSpec t = ex.MakeTask(0, 10, 1);
   const Fields want = {{"max", 2.0}, {"stuck_min", int64_t{10}}, {"rate", 50.0}, {"min", -1.0}};
@@ -253,7 +254,7 @@ TEST(JobExpander, TaskCarriesThePinnedStreamParamsButTheJobsParamsWin) {
 TEST(JobExpander, APinWithoutParamsIsNeverUsableAndIsAskedForAgainAtItsVersion) {
   // A pin replayed from a journal that predates pinned params.
   JobSpec spec = Spec(10);
-  JobExpander ex(1, &spec);
+  JobExpander ex(1, /*nonce=*/0, &spec);
   ex.SetStreams({TestUuid(1)});
   StreamPin old{44, 0, 29, true};
   old.params_pinned = false;
@@ -287,7 +288,7 @@ TEST(JobExpander, AFailedPinRequestMayBeAskedAgain) {
   FakeStreamCatalog cat;
   cat.AddStream(TestUuid(1), 0, 29);
   JobSpec spec = Spec(10);
-  JobExpander ex(1, &spec);
+  JobExpander ex(1, /*nonce=*/0, &spec);
   List(ex, cat);
   EXPECT_EQ(ex.RequestPins(1, 1), (std::vector<uint32_t>{0}));
   EXPECT_EQ(ex.pins_requested(), 1u);

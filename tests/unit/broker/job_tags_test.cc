@@ -28,7 +28,7 @@ JobSpec SpecWithTags(std::map<std::string, std::optional<std::string>> tags) {
 TEST(JobTags, KeyPresentTagFiltersRoundTripThroughTheJournal) {
   const JobSpec s = SpecWithTags({{"phase", std::nullopt}, {"unit", std::string("V")}});
   std::string payload;
-  EncodeJob(&payload, 42, s, -7);
+  EncodeJob(&payload, 42, /*nonce=*/0, s, -7);
   EXPECT_EQ(static_cast<uint8_t>(payload[0]), static_cast<uint8_t>(RecordType::kJobTagsOpt));
 
   ASSERT_OK_AND_ASSIGN(JournalRecord r, DecodeRecord(payload));
@@ -44,7 +44,7 @@ TEST(JobTags, KeyPresentTagFiltersRoundTripThroughTheJournal) {
 
 TEST(JobTags, TruncatedKeyPresentRecordsAreErrors) {
   std::string payload;
-  EncodeJob(&payload, 1, SpecWithTags({{"phase", std::nullopt}}), 5);
+  EncodeJob(&payload, 1, /*nonce=*/0, SpecWithTags({{"phase", std::nullopt}}), 5);
   for (size_t n = 0; n < payload.size(); ++n) {
     EXPECT_FALSE(DecodeRecord(payload.substr(0, n)).ok()) << n;
   }
@@ -52,7 +52,7 @@ TEST(JobTags, TruncatedKeyPresentRecordsAreErrors) {
 
 TEST(JobTags, SpecsWhoseTagsAllHaveValuesKeepTheOriginalEncoding) {
   std::string payload;
-  EncodeJob(&payload, 42, SpecWithTags({{"unit", std::string("V")}}), -7);
+  EncodeJob(&payload, 42, /*nonce=*/0, SpecWithTags({{"unit", std::string("V")}}), -7);
   EXPECT_EQ(static_cast<uint8_t>(payload[0]), static_cast<uint8_t>(RecordType::kJob));
   // The original layout, byte for byte: what a broker before key-present tags wrote.
   const std::string legacy(

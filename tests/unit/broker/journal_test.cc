@@ -418,7 +418,7 @@ TEST(JournalRecords, JobSpecRoundTrips) {
   s.task_timeout = 999;
   s.versions = {{TestUuid(1), 17}};
   std::string payload;
-  EncodeJob(&payload, 42, s, -7);
+  EncodeJob(&payload, 42, /*nonce=*/0, s, -7);
   ASSERT_OK_AND_ASSIGN(JournalRecord r, DecodeRecord(payload));
   EXPECT_EQ(r.type, RecordType::kJob);
   EXPECT_EQ(r.job, 42u);

@@ -56,7 +56,7 @@ void ApplyOk(const JournalRecord& rec, LiveJob* job) {
 
 class RecoveryTest : public ::testing::Test {
  protected:
-  RecoveryTest() : job_(MakeLiveJob(kJob, Spec(), /*submitted_wall_ns=*/1000, 0)) {}
+  RecoveryTest() : job_(MakeLiveJob(kJob, /*nonce=*/0, Spec(), /*submitted_wall_ns=*/1000, 0)) {}
   std::unique_ptr<LiveJob> job_;
 };
 
@@ -170,7 +170,7 @@ TEST_F(RecoveryTest, CancelAndFailureRetireTheJob) {
   EXPECT_EQ(job_->state, JobState::kCancelled);
   EXPECT_EQ(job_->finished_wall_ns, 123);
 
-  auto other = MakeLiveJob(kJob, Spec(), 0, 0);
+  auto other = MakeLiveJob(kJob, /*nonce=*/0, Spec(), 0, 0);
   JournalRecord failed = Record(RecordType::kJobFailed);
   failed.message = "no such collection";
   failed.wall_ns = 456;
@@ -208,7 +208,7 @@ std::unique_ptr<LiveJob> Replay(const std::vector<std::string>& records, JobInfo
     EXPECT_OK(r.status());
     if (!r.ok()) return nullptr;
     if (r->type == RecordType::kJob) {
-      job = MakeLiveJob(r->job, r->spec, r->wall_ns, 0);
+      job = MakeLiveJob(r->job, r->nonce, r->spec, r->wall_ns, 0);
     } else if (r->type == RecordType::kJobSummary) {
       *summary = r->info;
     } else {

@@ -154,7 +154,7 @@ TEST_F(SchedulerPinningTest, APinFromAnOldJournalIsReadAgainBeforeItsTasksDispat
     jo.dir = dir_.path();
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<Journal> old, Journal::Open(jo, &clock_));
     std::string rec;
-    EncodeJob(&rec, 1, Spec(), 0);
+    EncodeJob(&rec, 1, /*nonce=*/0, Spec(), 0);
     old->Append(rec);
     rec.clear();
     EncodeStreams(&rec, 1, {TestUuid(1)});

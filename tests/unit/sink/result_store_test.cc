@@ -108,9 +108,9 @@ TEST_F(ResultStoreTest, GroupCommitReportsEachItemIncludingDuplicatesWithinTheBa
                                         MakeResult(2, 1, 0), MakeResult(1, 1, 100, 2, "late")}));
   EXPECT_THAT(outcomes, ElementsAre(PutOutcome::kDuplicate, PutOutcome::kStored,
                                     PutOutcome::kStored, PutOutcome::kDuplicate));
-  EXPECT_THAT(store->CountJob(1).value_or(0), 2u);
-  EXPECT_THAT(store->CountJob(2).value_or(0), 1u);
-  EXPECT_THAT(store->CountJob(3).value_or(99), 0u);
+  EXPECT_THAT(store->CountJob(1, 0).value_or(0), 2u);
+  EXPECT_THAT(store->CountJob(2, 0).value_or(0), 1u);
+  EXPECT_THAT(store->CountJob(3, 0).value_or(99), 0u);
   ASSERT_OK_AND_ASSIGN(StoreStats stats, store->Stats());
   EXPECT_EQ(stats.results, 3u);
   EXPECT_EQ(stats.duplicates, 2u);
@@ -156,7 +156,7 @@ TEST_F(ResultStoreTest, LargeBatchesWithScatteredDuplicatesMatchAFirstWinsModel)
     ASSERT_OK_AND_ASSIGN(StoredResult got, store->Get(key));
     EXPECT_EQ(got.result.task.attempt, attempt_stored) << key.ToString();
   }
-  for (const auto& [job, n] : per_job) EXPECT_EQ(store->CountJob(job).value_or(0), n);
+  for (const auto& [job, n] : per_job) EXPECT_EQ(store->CountJob(job, 0).value_or(0), n);
   ASSERT_OK_AND_ASSIGN(StoreStats stats, store->Stats());
   EXPECT_EQ(stats.results, first_attempt.size());
   EXPECT_EQ(stats.duplicates, duplicates);
@@ -167,7 +167,7 @@ TEST_F(ResultStoreTest, RejectsJobZeroWithoutStoringAnythingOfTheBatch) {
   ASSERT_NE(store, nullptr);
   auto outcomes = store->PutBatch({MakeResult(1, 1, 0), MakeResult(0, 1, 0)});
   EXPECT_EQ(outcomes.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store->CountJob(1).value_or(99), 0u);
+  EXPECT_EQ(store->CountJob(1, 0).value_or(99), 0u);
 }
 
 TEST_F(ResultStoreTest, ReopenAfterCloseKeepsResultsAndCounters) {
@@ -191,7 +191,7 @@ TEST_F(ResultStoreTest, ReadOnlyStoreSeesTheWritersCommitsAndCannotWrite) {
   auto reader = OpenStore(/*read_only=*/true);
   ASSERT_NE(reader, nullptr);
   ASSERT_OK(writer->PutBatch({MakeResult(5, 1, 0)}));
-  EXPECT_EQ(reader->CountJob(5).value_or(0), 1u);
+  EXPECT_EQ(reader->CountJob(5, 0).value_or(0), 1u);
   EXPECT_EQ(reader->PutBatch({MakeResult(5, 1, 100)}).status().code(),
             StatusCode::kFailedPrecondition);
 }
@@ -212,7 +212,7 @@ TEST_F(ResultStoreTest, PagesWalkAJobInKeyOrderWithoutOtherJobs) {
   std::vector<TaskKey> seen;
   std::optional<TaskKey> after;
   for (int pages = 0; pages < 10; ++pages) {
-    ASSERT_OK_AND_ASSIGN(auto page, store->ReadPage(9, after, 2));
+    ASSERT_OK_AND_ASSIGN(auto page, store->ReadPage(9, 0, after, 2));
     if (page.empty()) break;
     EXPECT_LE(page.size(), 2u);
     for (const StoredResult& r : page) seen.push_back(r.result.task.key);
@@ -228,7 +228,7 @@ TEST_F(ResultStoreTest, LargeJobIdsAndVersionsRoundTrip) {
   TaskResult r = MakeResult(std::numeric_limits<JobId>::max(), 1, 0);
   r.version = std::numeric_limits<uint64_t>::max();
   ASSERT_OK(store->PutBatch({r}));
-  ASSERT_OK_AND_ASSIGN(auto page, store->ReadPage(r.task.key.job, std::nullopt, 10));
+  ASSERT_OK_AND_ASSIGN(auto page, store->ReadPage(r.task.key.job, 0, std::nullopt, 10));
   ASSERT_EQ(page.size(), 1u);
   EXPECT_EQ(page[0].result.task.key.job, r.task.key.job);
   EXPECT_EQ(page[0].result.version, r.version);
@@ -246,7 +246,7 @@ TEST_F(ResultStoreTest, OutcomesFollowTheBatchOrderAndTheFirstOfEqualKeysWins) {
                                     PutOutcome::kDuplicate, PutOutcome::kStored));
   ASSERT_OK_AND_ASSIGN(StoredResult got, store->Get(TaskKey{4, StreamN(3), 0}));
   EXPECT_EQ(got.result.worker_id, "first");
-  EXPECT_EQ(store->CountJob(4).value_or(0), 3u);
+  EXPECT_EQ(store->CountJob(4, 0).value_or(0), 3u);
 }
 
 // Runs `sql` on a raw connection to `path`; fails the test on error.
@@ -260,27 +260,38 @@ void RawExec(const std::string& path, const std::string& sql) {
   sqlite3_close(db);
 }
 
+// The columns of the results table before schema 3.
+constexpr char kOldColumns[] = R"sql(
+  job INTEGER NOT NULL, stream BLOB NOT NULL, start INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL, version INTEGER NOT NULL, attempt INTEGER NOT NULL,
+  worker TEXT NOT NULL, duration_ns INTEGER NOT NULL, points_read INTEGER NOT NULL,
+  stored_at INTEGER NOT NULL, fields BLOB NOT NULL)sql";  // no closing parenthesis
+
+// A result store as an older schema left it: `schema` (its schema_version rows and
+// results table), the jobs and counters tables, job 6's one result `old` (stored at 77)
+// and `duplicates` counted.
+std::string OldStoreSql(const std::string& schema, int duplicates, const TaskResult& old) {
+  return schema + R"sql(
+CREATE TABLE jobs(job INTEGER PRIMARY KEY, results INTEGER NOT NULL);
+CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO jobs(job, results) VALUES(6, 1);
+INSERT INTO counters(name, value) VALUES('duplicates', )sql" +
+         std::to_string(duplicates) + ");\nINSERT INTO results VALUES(6, x'" +
+         HexOf(old.task.key.stream.AsBytes()) + "', " + std::to_string(old.task.key.start) +
+         ", 600, 42, " + std::to_string(old.task.attempt) + ", '" + old.worker_id +
+         "', 1234, 10, 77, x'" + HexOf(EncodeFields(old.fields)) + "');";
+}
+
 TEST_F(ResultStoreTest, OpeningASchemaVersionOneDatabaseMigratesItsResultsAndCounters) {
   const std::string path = dir_.File("results.db");
   const TaskResult old = MakeResult(6, 1, 500, 3, "old-worker");
   // A database as the first release wrote it: schema 1, one result, one duplicate seen.
-  RawExec(path, R"sql(
+  RawExec(path, OldStoreSql(R"sql(
 CREATE TABLE schema_version(version INTEGER NOT NULL);
 INSERT INTO schema_version(version) VALUES(1);
-CREATE TABLE results(
-  job INTEGER NOT NULL, stream BLOB NOT NULL, start INTEGER NOT NULL,
-  end_ns INTEGER NOT NULL, version INTEGER NOT NULL, attempt INTEGER NOT NULL,
-  worker TEXT NOT NULL, duration_ns INTEGER NOT NULL, points_read INTEGER NOT NULL,
-  stored_at INTEGER NOT NULL, fields BLOB NOT NULL,
-  PRIMARY KEY(job, stream, start)
-) WITHOUT ROWID;
-CREATE TABLE jobs(job INTEGER PRIMARY KEY, results INTEGER NOT NULL);
-CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-INSERT INTO counters(name, value) VALUES('duplicates', 1);
-INSERT INTO jobs(job, results) VALUES(6, 1);
-)sql" + std::string("INSERT INTO results VALUES(6, x'") + HexOf(old.task.key.stream.AsBytes()) +
-                   "', 500, 600, 42, 3, 'old-worker', 1234, 10, 77, x'" +
-                   HexOf(EncodeFields(old.fields)) + "');");
+CREATE TABLE results()sql" + std::string(kOldColumns) +
+                                ",\n  PRIMARY KEY(job, stream, start)) WITHOUT ROWID;",
+                            1, old));
 
   // Read-only openers need the writer to migrate first.
   EXPECT_EQ(OpenStoreStatus(/*read_only=*/true).code(), StatusCode::kFailedPrecondition);
@@ -297,12 +308,119 @@ INSERT INTO jobs(job, results) VALUES(6, 1);
   ASSERT_OK_AND_ASSIGN(StoreStats stats, store->Stats());
   EXPECT_EQ(stats.results, 2u);
   EXPECT_EQ(stats.duplicates, 2u);
-  ASSERT_OK_AND_ASSIGN(auto page, store->ReadPage(6, std::nullopt, 10));
+  ASSERT_OK_AND_ASSIGN(auto page, store->ReadPage(6, 0, std::nullopt, 10));
   ASSERT_EQ(page.size(), 2u);
   EXPECT_EQ(page[1].result.task.key.start, 600);
   auto reader = OpenStore(/*read_only=*/true);
   ASSERT_NE(reader, nullptr);
-  EXPECT_EQ(reader->CountJob(6).value_or(0), 2u);
+  EXPECT_EQ(reader->CountJob(6, 0).value_or(0), 2u);
+}
+
+// A result of incarnation `nonce` of a job (TaskKey::nonce).
+TaskResult Incarnation(JobNonce nonce, JobId job, uint8_t stream, int64_t start,
+                       std::string worker) {
+  TaskResult r = MakeResult(job, stream, start, 1, std::move(worker));
+  r.task.key.nonce = nonce;
+  return r;
+}
+
+constexpr JobNonce kOld = 0x9f3a1c2b4d5e6f70;  // an earlier job 12, from a journal since lost
+constexpr JobNonce kNew = 0xf000000000000001;  // the new job 12 (as an int64: negative)
+
+TEST_F(ResultStoreTest, TwoIncarnationsOfAJobIdKeepTheirOwnResults) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto first, store->PutBatch({Incarnation(kOld, 12, 1, 0, "old")}));
+  EXPECT_THAT(first, ElementsAre(PutOutcome::kStored));
+  // The same (job, stream, start) of another incarnation is no duplicate; the same
+  // incarnation's again is.
+  ASSERT_OK_AND_ASSIGN(auto second, store->PutBatch({Incarnation(kNew, 12, 1, 0, "new"),
+                                                     Incarnation(kNew, 12, 1, 0, "again")}));
+  EXPECT_THAT(second, ElementsAre(PutOutcome::kStored, PutOutcome::kDuplicate));
+  ASSERT_OK_AND_ASSIGN(auto third, store->PutBatch({Incarnation(kOld, 12, 1, 0, "late")}));
+  EXPECT_THAT(third, ElementsAre(PutOutcome::kDuplicate));
+
+  ASSERT_OK_AND_ASSIGN(StoredResult old_one, store->Get(Incarnation(kOld, 12, 1, 0, "").task.key));
+  EXPECT_EQ(old_one.result.worker_id, "old");
+  EXPECT_EQ(old_one.result.task.key.nonce, kOld);
+  ASSERT_OK_AND_ASSIGN(StoredResult new_one, store->Get(Incarnation(kNew, 12, 1, 0, "").task.key));
+  EXPECT_EQ(new_one.result.worker_id, "new");
+  EXPECT_EQ(new_one.result.task.key.nonce, kNew);
+  EXPECT_EQ(store->Get(MakeResult(12, 1, 0).task.key).status().code(), StatusCode::kNotFound);
+
+  EXPECT_EQ(store->CountJob(12, kOld).value_or(0), 1u);
+  EXPECT_EQ(store->CountJob(12, kNew).value_or(0), 1u);
+  EXPECT_EQ(store->CountJob(12, 0).value_or(99), 0u);
+  ASSERT_OK_AND_ASSIGN(StoreStats stats, store->Stats());
+  EXPECT_EQ(stats.results, 2u);
+  EXPECT_EQ(stats.jobs, 1u);
+  EXPECT_EQ(stats.duplicates, 2u);
+}
+
+TEST_F(ResultStoreTest, PagesAnswerForOneIncarnationAndTheCurrentIsTheLastToArrive) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->CurrentNonce(12).value_or(99), 0u);  // no results: "legacy"
+  ASSERT_OK(store
+                ->PutBatch({Incarnation(kOld, 12, 1, 0, "old"),
+                            Incarnation(kOld, 12, 2, 0, "old")})
+                .status());
+  EXPECT_EQ(store->CurrentNonce(12).value_or(0), kOld);
+  ASSERT_OK(store->PutBatch({Incarnation(kNew, 12, 1, 0, "new")}).status());
+  EXPECT_EQ(store->CurrentNonce(12).value_or(0), kNew);
+  // A straggler of the old incarnation does not make it current again.
+  ASSERT_OK(store->PutBatch({Incarnation(kOld, 12, 3, 0, "old")}).status());
+  EXPECT_EQ(store->CurrentNonce(12).value_or(0), kNew);
+
+  ASSERT_OK_AND_ASSIGN(auto old_page, store->ReadPage(12, kOld, std::nullopt, 10));
+  ASSERT_EQ(old_page.size(), 3u);
+  for (const StoredResult& r : old_page) EXPECT_EQ(r.result.worker_id, "old");
+  // Keyset paging stays within the incarnation.
+  ASSERT_OK_AND_ASSIGN(auto next, store->ReadPage(12, kOld, old_page[0].result.task.key, 10));
+  EXPECT_EQ(next.size(), 2u);
+  ASSERT_OK_AND_ASSIGN(auto new_page, store->ReadPage(12, kNew, std::nullopt, 10));
+  ASSERT_EQ(new_page.size(), 1u);
+  EXPECT_EQ(new_page[0].result.worker_id, "new");
+
+  // Two new incarnations in one batch: the one whose first result came later is current.
+  ASSERT_OK(store->PutBatch({Incarnation(kNew, 13, 1, 0, "b"), Incarnation(kOld, 13, 1, 0, "a")})
+                .status());
+  EXPECT_EQ(store->CurrentNonce(13).value_or(0), kOld);
+}
+
+TEST_F(ResultStoreTest, OpeningASchemaVersionTwoDatabaseReadsItsRowsAsNonceZero) {
+  const std::string path = dir_.File("results.db");
+  const TaskResult old = MakeResult(6, 1, 500, 3, "old-worker");
+  // A database as schema 2 left it: a rowid results table keyed by (job, stream, start).
+  RawExec(path, OldStoreSql(R"sql(
+CREATE TABLE schema_version(version INTEGER NOT NULL);
+INSERT INTO schema_version(version) VALUES(1);
+INSERT INTO schema_version(version) VALUES(2);
+CREATE TABLE results()sql" + std::string(kOldColumns) + R"sql();
+CREATE UNIQUE INDEX results_key ON results(job, stream, start);)sql",
+                            4, old));
+
+  EXPECT_EQ(OpenStoreStatus(/*read_only=*/true).code(), StatusCode::kFailedPrecondition);
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK_AND_ASSIGN(StoredResult got, store->Get(old.task.key));  // nonce 0
+  EXPECT_EQ(got.result.worker_id, "old-worker");
+  EXPECT_EQ(got.result.task.key.nonce, 0u);
+  EXPECT_EQ(got.result.fields, old.fields);
+  EXPECT_EQ(store->CurrentNonce(6).value_or(99), 0u);
+  EXPECT_EQ(store->CountJob(6, 0).value_or(0), 1u);
+  // The legacy key is still a duplicate of itself, and no duplicate of a new incarnation.
+  ASSERT_OK_AND_ASSIGN(auto outcomes, store->PutBatch({MakeResult(6, 1, 500),
+                                                       Incarnation(kNew, 6, 1, 500, "new")}));
+  EXPECT_THAT(outcomes, ElementsAre(PutOutcome::kDuplicate, PutOutcome::kStored));
+  EXPECT_EQ(store->CurrentNonce(6).value_or(0), kNew);
+  ASSERT_OK_AND_ASSIGN(auto legacy, store->ReadPage(6, 0, std::nullopt, 10));
+  ASSERT_EQ(legacy.size(), 1u);
+  EXPECT_EQ(legacy[0].result.worker_id, "old-worker");
+  ASSERT_OK_AND_ASSIGN(StoreStats stats, store->Stats());
+  EXPECT_EQ(stats.results, 2u);
+  EXPECT_EQ(stats.duplicates, 5u);
+  EXPECT_EQ(stats.jobs, 1u);
 }
 
 TEST_F(ResultStoreTest, BackgroundCheckpointsKeepTheWalBoundedAndLoseNothing) {
@@ -343,7 +461,7 @@ TEST_F(ResultStoreTest, BackgroundCheckpointsKeepTheWalBoundedAndLoseNothing) {
   // header each; without checkpoints it would reach thousands of pages.
   EXPECT_LT(largest_wal, uintmax_t{(8 * 16 + 64) * (4096 + 24) + 32});
   ASSERT_OK_AND_ASSIGN(auto store, ResultStore::Open(options, &clock_));
-  EXPECT_EQ(store->CountJob(1).value_or(0), uint64_t{kBatches * kPerBatch});
+  EXPECT_EQ(store->CountJob(1, 0).value_or(0), uint64_t{kBatches * kPerBatch});
   ASSERT_OK_AND_ASSIGN(StoredResult last,
                        store->Get(TaskKey{1, StreamN(kPerBatch - 1), (kBatches - 1) * 100}));
   EXPECT_EQ(last.result.points_read, 10);

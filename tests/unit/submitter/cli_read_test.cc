@@ -60,14 +60,16 @@ TEST_F(CliTest, StatusOfOneJobInDetail) {
   EXPECT_THAT(run.out, HasSubstr("job 7 (nightly): running\n"));
   EXPECT_THAT(run.out, HasSubstr("pending 300, in flight 200, done 490, dead 10"));
   EXPECT_THAT(run.out, HasSubstr("ETA 4m10s"));
+  EXPECT_THAT(run.out, HasSubstr("  nonce      0 (legacy)\n"));
 }
 
 TEST_F(CliTest, StatusJsonHasTheDocumentedShape) {
   broker_.job = RunningJob();
+  broker_.job.set_nonce(0x9f3a1c2b4d5e6f70);
   const CliRun run = Run({"status", "7", "--json"});
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_EQ(run.out,
-            "{\"id\":7,\"name\":\"nightly\",\"state\":\"running\",\"analytic\":\"quality\","
+            "{\"id\":7,\"nonce\":\"9f3a1c2b4d5e6f70\",\"name\":\"nightly\",\"state\":\"running\",\"analytic\":\"quality\","
             "\"counts\":{\"total\":1000,\"total_final\":true,\"pending\":300,\"in_flight\":200,"
             "\"done\":490,\"retried\":0,\"dead\":10,\"cancelled\":0,\"streams\":4,"
             "\"points_read\":123456},\"progress\":0.5,\"tasks_per_second\":120.0,"
@@ -208,6 +210,8 @@ TEST_F(CliTest, ResultsAsJsonLinesToAFile) {
   results::ToProto(results[0], sink_.batches[0].add_results());
   results::ToProto(results[1], sink_.batches[0].add_results());
   results::ToProto(results[2], sink_.batches[1].add_results());
+  broker_.job = RunningJob();
+  broker_.job.set_nonce(0x9f3a1c2b4d5e6f70);
   const std::string out = dir_.File("results.jsonl");
   const CliRun run = Run({"results", "7", "--out", out, "--limit", "10"});
   ASSERT_EQ(run.code, 0) << run.err;
@@ -217,6 +221,9 @@ TEST_F(CliTest, ResultsAsJsonLinesToAFile) {
   ASSERT_EQ(sink_.requests().size(), 1u);
   EXPECT_EQ(sink_.requests()[0].job_id(), 7u);
   EXPECT_EQ(sink_.requests()[0].limit(), 10u);
+  // The incarnation the broker named, so an earlier job with the same id never shows.
+  EXPECT_TRUE(sink_.requests()[0].has_nonce());
+  EXPECT_EQ(sink_.requests()[0].nonce(), 0x9f3a1c2b4d5e6f70u);
   // Only the renamed file remains: no temporary beside it.
   size_t files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
@@ -224,6 +231,23 @@ TEST_F(CliTest, ResultsAsJsonLinesToAFile) {
     ++files;
   }
   EXPECT_EQ(files, 1u);
+}
+
+TEST_F(CliTest, ResultsOfAnIncarnationTheBrokerDoesNotKnow) {
+  // --nonce picks one without asking the broker.
+  CliRun run = Run({"results", "7", "--nonce", "00ff"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_EQ(broker_.calls(), 0);
+  ASSERT_EQ(sink_.requests().size(), 1u);
+  EXPECT_TRUE(sink_.requests()[0].has_nonce());
+  EXPECT_EQ(sink_.requests()[0].nonce(), 0xffu);
+  EXPECT_EQ(Run({"results", "7", "--nonce", "xyz"}).code, kExitUsage);
+  // A job the broker no longer knows: the sink's current incarnation, with a note.
+  run = Run({"results", "7"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("showing the sink's current one"));
+  ASSERT_EQ(sink_.requests().size(), 2u);
+  EXPECT_FALSE(sink_.requests()[1].has_nonce());
 }
 
 TEST_F(CliTest, ResultsAsCsvToAFile) {
