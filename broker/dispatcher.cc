@@ -413,7 +413,13 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
   }
   identity_of_[hello.worker_id] = identity;
   worker_of_[identity] = hello.worker_id;
-  scheduler_->OnWorkerHello(hello);
+  if (scheduler_->OnWorkerHello(hello)) {
+    // A drain it was told of (or that a broker before a restart acknowledged) holds.
+    if (SendTo(identity, Message(DrainMsg{})) == SendResult::kPeerGone) {
+      PeerGone(hello.worker_id, "unreachable");
+      return;
+    }
+  }
   spdlog::info("btrq-broker: worker {} (host {}, pid {}, {} threads) said HELLO from {}",
                hello.worker_id, hello.host, hello.pid, hello.threads, peer_address);
 }

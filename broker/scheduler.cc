@@ -236,7 +236,13 @@ Result<size_t> Scheduler::RetryJob(JobId id) {
 
 // --- Workers ---
 
-void Scheduler::OnWorkerHello(const HelloMsg& hello) { workers_.Hello(hello, clock_->Now()); }
+bool Scheduler::OnWorkerHello(const HelloMsg& hello) {
+  workers_.Hello(hello, clock_->Now());
+  if (std::find(drains_.begin(), drains_.end(), hello.worker_id) == drains_.end()) return false;
+  // Told to drain before (maybe by a broker that has since restarted): it still is.
+  static_cast<void>(workers_.Drain(hello.worker_id));
+  return true;
+}
 
 Status Scheduler::OnWorkerCredit(std::string_view worker, uint32_t credit) {
   return workers_.AddCredit(worker, credit, clock_->Now());
@@ -313,7 +319,21 @@ DoneOutcome Scheduler::OnWorkerDone(std::string_view worker, const DoneMsg& msg)
   return out;
 }
 
-Status Scheduler::DrainWorker(std::string_view worker) { return workers_.Drain(worker); }
+Status Scheduler::DrainWorker(std::string_view worker) {
+  BTRQ_RETURN_IF_ERROR(workers_.Drain(worker));
+  if (std::find(drains_.begin(), drains_.end(), worker) != drains_.end()) return Status::OK();
+  NoteDrain(std::string(worker));
+  Log([&](std::string* out) { EncodeWorkerDrain(out, worker, /*draining=*/true); });
+  return Status::OK();
+}
+
+void Scheduler::NoteDrain(std::string worker) {
+  // Drained workers that die without BYE are forgotten oldest first; the live ones are
+  // far fewer than this.
+  constexpr size_t kMaxDrains = 4096;
+  drains_.push_back(std::move(worker));
+  if (drains_.size() > kMaxDrains) drains_.pop_front();
+}
 
 std::vector<TaskSpec> Scheduler::NextDispatch(std::string_view worker, size_t max_n) {
   std::vector<TaskSpec> out;

@@ -45,6 +45,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -170,8 +171,10 @@ class Scheduler {
   void Expand();
 
   // --- Workers ---
-  // Registers (or re-registers: credit reset, leases kept) a worker.
-  void OnWorkerHello(const HelloMsg& hello);
+  // Registers (or re-registers: credit reset, leases kept) a worker. True when it was
+  // told to drain and has not left since (journaled: also after a broker restart); it is
+  // draining again and must be told so.
+  bool OnWorkerHello(const HelloMsg& hello);
   // The worker may take `credit` more tasks. NotFound for a worker that has not said HELLO
   // (the dispatcher answers REJECT so it says HELLO again).
   Status OnWorkerCredit(std::string_view worker, uint32_t credit);
@@ -195,6 +198,8 @@ class Scheduler {
 
   // Tasks for the worker: at most min(its credit, max_n), only of analytics it announced,
   // highest priority first and round-robin between jobs of equal priority. Each consumes
+  // Journaled (see OnWorkerHello) until the worker leaves: a caller acknowledging it
+  // waits for WhenDurable.
   // one credit and starts a lease of the job's task_timeout.
   std::vector<TaskSpec> NextDispatch(std::string_view worker, size_t max_n = SIZE_MAX);
 
@@ -289,6 +294,10 @@ class Scheduler {
   // Adds an accepted DONE's points to the worker (nullable), the job and the total.
   void AddPoints(RegisteredWorker* w, Job& job, int64_t points);
   void DropLease(const Lease& lease);  // worker bookkeeping for a lease that ended
+  // Remembers a drain (in drains_, bounded); the caller journals it.
+  void NoteDrain(std::string worker);
+  // How often `lease`'s attempt of its task was taken back (as remembered).
+  size_t TakenBackTimes(const Lease& lease) const;
 
   template <typename Encode>
   uint64_t Log(Encode&& encode);
@@ -322,6 +331,8 @@ class Scheduler {
   // After a failed compaction, none before compact_not_before_ (pause doubling to 60 s).
   static constexpr Nanos kCompactRetryMin = std::chrono::seconds(1);
   static constexpr Nanos kCompactRetryMax = std::chrono::seconds(60);
+  // Workers told to drain that have not left since, oldest first (journaled, bounded).
+  std::deque<std::string> drains_;
   Nanos compact_retry_{0};
   SteadyTime compact_not_before_{};
 

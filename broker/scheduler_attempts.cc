@@ -57,6 +57,11 @@ void Scheduler::RemoveWorker(std::string_view id, std::string_view why, bool cha
   for (const Lease& l : leases_.RemoveWorker(worker)) {
     Job* job = FindLive(l.key.job);
     if (job == nullptr) continue;
+  // A drain ends when its worker leaves, however it leaves.
+  if (auto d = std::find(drains_.begin(), drains_.end(), worker); d != drains_.end()) {
+    drains_.erase(d);
+    Log([&](std::string* out) { EncodeWorkerDrain(out, worker, /*draining=*/false); });
+  }
     --job->in_flight;
     TakeBack(*job, l, "worker " + worker + " " + std::string(why), /*backoff=*/false, charge);
   }
