@@ -253,20 +253,18 @@ Result<HeartbeatOutcome> Scheduler::OnWorkerHeartbeat(std::string_view worker,
   const SteadyTime now = clock_->Now();
   BTRQ_RETURN_IF_ERROR(workers_.Touch(worker, now));
   HeartbeatOutcome out;
-  for (const TaskRef& t : msg.running) {
-    if (leases_.Renew(t.key, t.attempt, worker, now)) {
-      ++out.renewed;
-    } else {
-      ++out.unknown;
+  auto renew = [&](const std::vector<TaskRef>& refs, TaskProgress progress) {
+    for (const TaskRef& t : refs) {
+      if (leases_.Renew(t.key, t.attempt, worker, now, progress)) {
+        ++out.renewed;
+      } else {
+        ++out.unknown;
+      }
     }
-  }
-  for (const TaskRef& t : msg.awaiting_ack) {
-    if (leases_.Renew(t.key, t.attempt, worker, now, /*finished=*/true)) {
-      ++out.renewed;
-    } else {
-      ++out.unknown;
-    }
-  }
+  };
+  renew(msg.queued, TaskProgress::kQueued);
+  renew(msg.running, TaskProgress::kRunning);
+  renew(msg.awaiting_ack, TaskProgress::kFinished);
   return out;
 }
 
