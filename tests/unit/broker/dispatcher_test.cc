@@ -33,7 +33,7 @@ class DispatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (uint32_t i = 1; i <= 2; ++i) catalog_.AddStream(TestUuid(i), 0, 4 * kChunk - 1);
-    SchedulerOptions scheduler_options;
+    SchedulerOptions scheduler_options = Options();
     scheduler_options.window_per_job = 64;
     scheduler_options.seed = 1;
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<Scheduler> scheduler,
@@ -55,6 +55,8 @@ class DispatcherTest : public ::testing::Test {
         dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler), &registry_));
     loop_ = std::thread([this] { run_status_ = dispatcher_->Run(); });
   }
+
+  virtual SchedulerOptions Options() { return SchedulerOptions(); }
 
   void TearDown() override {
     if (dispatcher_) dispatcher_->Stop();
@@ -308,6 +310,102 @@ TEST_F(DispatcherTest, DoneOkCountsOnlyWithTheSinksReceipt) {
     std::this_thread::sleep_for(milliseconds(10));
   }
   EXPECT_EQ(Counts().done, 1u);
+}
+
+// Outsider scenario (issue #14): a REFUSE naming another worker's task is stale, like a
+// forged DONE: no dead letter, and the holder's lease and its DONE still count.
+TEST_F(DispatcherTest, AForgedRefuseOfAnotherWorkersTaskChangesNothing) {
+  ASSERT_OK_AND_ASSIGN(LeaseSigner signer, LeaseSigner::Create(kLeaseSecret));
+  zmq::socket_t holder = Dealer("w1");
+  Send(holder, Message(Hello("w1")));
+  Send(holder, Message(CreditMsg{1}));
+  std::optional<TaskMsg> tasks = Await<TaskMsg>(holder);
+  ASSERT_TRUE(tasks.has_value());
+  const TaskRef ref{tasks->tasks.at(0).key, tasks->tasks.at(0).attempt};
+  zmq::socket_t forger = Dealer("w2");
+  Send(forger, Message(Hello("w2")));
+  Send(forger, Message(RefuseMsg{{{ref, "forged"}}}));
+  EXPECT_TRUE(AwaitMetric("btrq_bad_messages_total{reason=\"stale_done\"} 1"));
+  EXPECT_EQ(Counts().dead, 0u);
+  EXPECT_EQ(Counts().in_flight, 1u);
+
+  DoneItem stored;
+  stored.task = ref;
+  stored.receipt = signer.Receipt(ref, "w1");
+  Send(holder, Message(DoneMsg{{stored}}));
+  const auto until = std::chrono::steady_clock::now() + kDeadline;
+  while (Counts().done == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(Counts().done, 1u);
+  EXPECT_EQ(Counts().dead, 0u);
+}
+
+// Workers silent for 300 ms are declared dead.
+class DispatcherLivenessTest : public DispatcherTest {
+ protected:
+  SchedulerOptions Options() override {
+    SchedulerOptions options;
+    options.heartbeat_interval = milliseconds(100);
+    options.liveness = 3;
+    return options;
+  }
+
+  // Waits until the job counts a retry (the dead worker's task requeued).
+  bool AwaitRetried() {
+    const auto until = std::chrono::steady_clock::now() + kDeadline;
+    while (Counts().retried == 0) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return true;
+  }
+};
+
+// Issue #14: a worker declared dead for silence (it was only paused) sent the DONE of a
+// result the sink had stored; the broker dropped it ("before HELLO") and the worker never
+// sent it again. A receipted DONE ends its task whatever its worker's state.
+TEST_F(DispatcherLivenessTest, AReceiptedDoneFromAWorkerDeclaredDeadEndsItsTask) {
+  ASSERT_OK_AND_ASSIGN(LeaseSigner signer, LeaseSigner::Create(kLeaseSecret));
+  zmq::socket_t worker = Dealer("w1");
+  Send(worker, Message(Hello("w1")));
+  Send(worker, Message(CreditMsg{1}));
+  std::optional<TaskMsg> tasks = Await<TaskMsg>(worker);
+  ASSERT_TRUE(tasks.has_value());
+  const TaskRef ref{tasks->tasks.at(0).key, tasks->tasks.at(0).attempt};
+  // Silent: no heartbeat until the broker declares it dead and requeues its task.
+  ASSERT_TRUE(AwaitRetried());
+
+  DoneItem stored;
+  stored.task = ref;
+  stored.receipt = signer.Receipt(ref, "w1");
+  Send(worker, Message(DoneMsg{{stored}}));
+  EXPECT_TRUE(Await<RejectMsg>(worker).has_value());  // so it says HELLO again
+  const auto until = std::chrono::steady_clock::now() + kDeadline;
+  while (Counts().done == 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(Counts().done, 1u);
+  EXPECT_EQ(Counts().dead, 0u);
+}
+
+// Only a receipted DONE from the identity the dead worker had: a stranger's is refused.
+TEST_F(DispatcherLivenessTest, ADoneFromAStrangerForADeadWorkersTaskDoesNotCount) {
+  ASSERT_OK_AND_ASSIGN(LeaseSigner signer, LeaseSigner::Create(kLeaseSecret));
+  zmq::socket_t worker = Dealer("w1");
+  Send(worker, Message(Hello("w1")));
+  Send(worker, Message(CreditMsg{1}));
+  std::optional<TaskMsg> tasks = Await<TaskMsg>(worker);
+  ASSERT_TRUE(tasks.has_value());
+  const TaskRef ref{tasks->tasks.at(0).key, tasks->tasks.at(0).attempt};
+  ASSERT_TRUE(AwaitRetried());
+  zmq::socket_t stranger = Dealer("x9");
+  DoneItem forged;
+  forged.task = ref;
+  forged.receipt = signer.Receipt(ref, "x9");
+  Send(stranger, Message(DoneMsg{{forged}}));
+  EXPECT_TRUE(Await<RejectMsg>(stranger).has_value());
+  EXPECT_EQ(Counts().done, 0u);
 }
 
 TEST(DispatcherCreateTest, CurveWithoutZapIsRefused) {
