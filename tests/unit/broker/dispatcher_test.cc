@@ -27,6 +27,15 @@ constexpr auto kDeadline = seconds(10);
 constexpr int64_t kChunk = 10;
 constexpr char kLeaseSecret[] = "a secret the broker and the sink share";
 
+HelloMsg Hello(const std::string& worker) {
+  HelloMsg hello;
+  hello.worker_id = worker;
+  hello.host = "h";
+  hello.threads = 2;
+  hello.analytics = {"quality"};
+  return hello;
+}
+
 // A Dispatcher on 127.0.0.1 over a Scheduler without a journal holding one job of 8
 // tasks, its loop on a thread of its own, and DEALERs to talk to it.
 class DispatcherTest : public ::testing::Test {
@@ -116,6 +125,33 @@ class DispatcherTest : public ::testing::Test {
     return counts.get_future().get();
   }
 
+  // HELLO and one credit as `worker` on `dealer`: the task it gets, if any.
+  std::optional<TaskRef> TakeOneTask(zmq::socket_t& dealer, const std::string& worker) {
+    Send(dealer, Message(Hello(worker)));
+    Send(dealer, Message(CreditMsg{1}));
+    std::optional<TaskMsg> tasks = Await<TaskMsg>(dealer);
+    if (!tasks.has_value() || tasks->tasks.empty()) return std::nullopt;
+    return TaskRef{tasks->tasks[0].key, tasks->tasks[0].attempt};
+  }
+
+  // Waits until the job's `field` count reaches `n`; false at the deadline.
+  bool AwaitCount(uint64_t JobCounts::*field, uint64_t n) {
+    const auto until = std::chrono::steady_clock::now() + kDeadline;
+    while (Counts().*field < n) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return true;
+  }
+
+  // A DONE "ok" of `ref` with the sink's receipt for `worker`.
+  static DoneMsg ReceiptedDone(const TaskRef& ref, const std::string& worker) {
+    DoneItem item;
+    item.task = ref;
+    item.receipt = LeaseSigner::Create(kLeaseSecret).value().Receipt(ref, worker);
+    return DoneMsg{{item}};
+  }
+
   SystemClock clock_;
   FakeStreamCatalog catalog_;
   metrics::Registry registry_;
@@ -124,15 +160,6 @@ class DispatcherTest : public ::testing::Test {
   Status run_status_;
   zmq::context_t context_;
 };
-
-HelloMsg Hello(const std::string& worker) {
-  HelloMsg hello;
-  hello.worker_id = worker;
-  hello.host = "h";
-  hello.threads = 2;
-  hello.analytics = {"quality"};
-  return hello;
-}
 
 TEST_F(DispatcherTest, BindsAPickedPort) {
   EXPECT_THAT(dispatcher_->endpoint(), ::testing::StartsWith("tcp://127.0.0.1:"));
@@ -315,29 +342,17 @@ TEST_F(DispatcherTest, DoneOkCountsOnlyWithTheSinksReceipt) {
 // Outsider scenario (issue #14): a REFUSE naming another worker's task is stale, like a
 // forged DONE: no dead letter, and the holder's lease and its DONE still count.
 TEST_F(DispatcherTest, AForgedRefuseOfAnotherWorkersTaskChangesNothing) {
-  ASSERT_OK_AND_ASSIGN(LeaseSigner signer, LeaseSigner::Create(kLeaseSecret));
   zmq::socket_t holder = Dealer("w1");
-  Send(holder, Message(Hello("w1")));
-  Send(holder, Message(CreditMsg{1}));
-  std::optional<TaskMsg> tasks = Await<TaskMsg>(holder);
-  ASSERT_TRUE(tasks.has_value());
-  const TaskRef ref{tasks->tasks.at(0).key, tasks->tasks.at(0).attempt};
+  const std::optional<TaskRef> ref = TakeOneTask(holder, "w1");
+  ASSERT_TRUE(ref.has_value());
   zmq::socket_t forger = Dealer("w2");
   Send(forger, Message(Hello("w2")));
-  Send(forger, Message(RefuseMsg{{{ref, "forged"}}}));
+  Send(forger, Message(RefuseMsg{{{*ref, "forged"}}}));
   EXPECT_TRUE(AwaitMetric("btrq_bad_messages_total{reason=\"stale_done\"} 1"));
   EXPECT_EQ(Counts().dead, 0u);
   EXPECT_EQ(Counts().in_flight, 1u);
-
-  DoneItem stored;
-  stored.task = ref;
-  stored.receipt = signer.Receipt(ref, "w1");
-  Send(holder, Message(DoneMsg{{stored}}));
-  const auto until = std::chrono::steady_clock::now() + kDeadline;
-  while (Counts().done == 0 && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  EXPECT_EQ(Counts().done, 1u);
+  Send(holder, Message(ReceiptedDone(*ref, "w1")));
+  EXPECT_TRUE(AwaitCount(&JobCounts::done, 1));
   EXPECT_EQ(Counts().dead, 0u);
 }
 
@@ -350,60 +365,31 @@ class DispatcherLivenessTest : public DispatcherTest {
     options.liveness = 3;
     return options;
   }
-
-  // Waits until the job counts a retry (the dead worker's task requeued).
-  bool AwaitRetried() {
-    const auto until = std::chrono::steady_clock::now() + kDeadline;
-    while (Counts().retried == 0) {
-      if (std::chrono::steady_clock::now() >= until) return false;
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    return true;
-  }
 };
 
 // Issue #14: a worker declared dead for silence (it was only paused) sent the DONE of a
 // result the sink had stored; the broker dropped it ("before HELLO") and the worker never
 // sent it again. A receipted DONE ends its task whatever its worker's state.
 TEST_F(DispatcherLivenessTest, AReceiptedDoneFromAWorkerDeclaredDeadEndsItsTask) {
-  ASSERT_OK_AND_ASSIGN(LeaseSigner signer, LeaseSigner::Create(kLeaseSecret));
   zmq::socket_t worker = Dealer("w1");
-  Send(worker, Message(Hello("w1")));
-  Send(worker, Message(CreditMsg{1}));
-  std::optional<TaskMsg> tasks = Await<TaskMsg>(worker);
-  ASSERT_TRUE(tasks.has_value());
-  const TaskRef ref{tasks->tasks.at(0).key, tasks->tasks.at(0).attempt};
+  const std::optional<TaskRef> ref = TakeOneTask(worker, "w1");
+  ASSERT_TRUE(ref.has_value());
   // Silent: no heartbeat until the broker declares it dead and requeues its task.
-  ASSERT_TRUE(AwaitRetried());
-
-  DoneItem stored;
-  stored.task = ref;
-  stored.receipt = signer.Receipt(ref, "w1");
-  Send(worker, Message(DoneMsg{{stored}}));
+  ASSERT_TRUE(AwaitCount(&JobCounts::retried, 1));
+  Send(worker, Message(ReceiptedDone(*ref, "w1")));
   EXPECT_TRUE(Await<RejectMsg>(worker).has_value());  // so it says HELLO again
-  const auto until = std::chrono::steady_clock::now() + kDeadline;
-  while (Counts().done == 0 && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  EXPECT_EQ(Counts().done, 1u);
+  EXPECT_TRUE(AwaitCount(&JobCounts::done, 1));
   EXPECT_EQ(Counts().dead, 0u);
 }
 
 // Only a receipted DONE from the identity the dead worker had: a stranger's is refused.
 TEST_F(DispatcherLivenessTest, ADoneFromAStrangerForADeadWorkersTaskDoesNotCount) {
-  ASSERT_OK_AND_ASSIGN(LeaseSigner signer, LeaseSigner::Create(kLeaseSecret));
   zmq::socket_t worker = Dealer("w1");
-  Send(worker, Message(Hello("w1")));
-  Send(worker, Message(CreditMsg{1}));
-  std::optional<TaskMsg> tasks = Await<TaskMsg>(worker);
-  ASSERT_TRUE(tasks.has_value());
-  const TaskRef ref{tasks->tasks.at(0).key, tasks->tasks.at(0).attempt};
-  ASSERT_TRUE(AwaitRetried());
+  const std::optional<TaskRef> ref = TakeOneTask(worker, "w1");
+  ASSERT_TRUE(ref.has_value());
+  ASSERT_TRUE(AwaitCount(&JobCounts::retried, 1));
   zmq::socket_t stranger = Dealer("x9");
-  DoneItem forged;
-  forged.task = ref;
-  forged.receipt = signer.Receipt(ref, "x9");
-  Send(stranger, Message(DoneMsg{{forged}}));
+  Send(stranger, Message(ReceiptedDone(*ref, "x9")));
   EXPECT_TRUE(Await<RejectMsg>(stranger).has_value());
   EXPECT_EQ(Counts().done, 0u);
 }
