@@ -15,7 +15,6 @@
 #include "btrdb/v5/btrdb.grpc.pb.h"
 #include "btrdb/v5/btrdb.pb.h"
 #include "common/file_util.h"
-#include "common/time_util.h"
 
 namespace btrq::btrdb {
 namespace {
@@ -96,14 +95,8 @@ Status ReadStream(std::string_view rpc, grpc::ClientContext* context,
                   grpc::ClientReader<Response>* reader, Response* msg, OnMessage&& on_message,
                   StallWatchdog::Watch* watch = nullptr) {
   Status failure;
-  const auto read = [&] {
-    if (watch == nullptr) return reader->Read(msg);
-    watch->BeginWait();
-    const bool got = reader->Read(msg);
-    watch->EndWait();
-    return got;
-  };
-  while (read()) {
+  const auto read = [&] { return reader->Read(msg); };
+  while (watch != nullptr ? watch->Wait(read) : read()) {
     failure = InBandError(rpc, *msg);
     if (!failure.ok()) break;
     failure = on_message(*msg);
@@ -117,12 +110,7 @@ Status ReadStream(std::string_view rpc, grpc::ClientContext* context,
     return failure;
   }
   const grpc::Status status = reader->Finish();
-  if (watch != nullptr && watch->stalled()) {
-    // Transient: a frozen server is an outage, not this stream's failure.
-    return Status::Unavailable(std::string(rpc) + ": no message from BTrDB for " +
-                               FormatDuration(watch->idle().count()) +
-                               " (btrdb.read_idle_timeout): the server stalled");
-  }
+  if (watch != nullptr && watch->stalled()) return watch->StalledError(rpc);
   if (!status.ok()) return FromGrpcStatus(rpc, status);
   return Status::OK();
 }

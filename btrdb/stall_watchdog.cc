@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <chrono>
 
+#include <string>
+
 #include <grpcpp/grpcpp.h>
+
+#include "common/time_util.h"
 
 namespace btrq::btrdb {
 namespace {
@@ -52,6 +56,12 @@ void StallWatchdog::Watch::BeginWait() {
 
 void StallWatchdog::Watch::EndWait() {
   if (dog_ != nullptr) waiting_since_.store(0, std::memory_order_release);
+}
+
+Status StallWatchdog::Watch::StalledError(std::string_view rpc) const {
+  return Status::Unavailable(std::string(rpc) + ": no message from BTrDB for " +
+                             FormatDuration(idle_.count()) +
+                             " (btrdb.read_idle_timeout): the server stalled");
 }
 
 void StallWatchdog::Add(Watch* w) {

@@ -8,11 +8,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "common/status.h"
 
 namespace grpc {
 class ClientContext;
@@ -45,9 +47,19 @@ class StallWatchdog {
 
     void BeginWait();  // about to block for the next message
     void EndWait();    // a message, or the end of the stream, arrived
+    // Runs `read` (a blocking read of the next message) as one watched wait.
+    template <typename Read>
+    bool Wait(Read&& read) {
+      BeginWait();
+      const bool got = read();
+      EndWait();
+      return got;
+    }
     // True once the watchdog cancelled the call for waiting longer than `idle`.
     bool stalled() const { return stalled_.load(std::memory_order_acquire); }
-    Nanos idle() const { return idle_; }
+    // What a stalled call returns: Unavailable (transient: the server is frozen or the
+    // link is gone, an outage rather than a failure of the call).
+    Status StalledError(std::string_view rpc) const;
 
    private:
     friend class StallWatchdog;
