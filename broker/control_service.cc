@@ -330,6 +330,7 @@ grpc::Status BrokerControlService::ListJobs(grpc::ServerContext* context,
       listed.push_back(std::move(job));
     }
     for (auto it = listed.rbegin(); it != listed.rend(); ++it) *response->add_jobs() = std::move(*it);
+    response->set_omitted(static_cast<uint32_t>(jobs.size() - first - listed.size()));
     return Status::OK();
   }));
 }

@@ -212,7 +212,7 @@ bool Dispatcher::Advance() {
   }
   for (const std::string& w : tick.dead_workers) {
     spdlog::warn("btrq-broker: worker {} is silent: declared dead, its tasks requeued", w);
-    Forget(w);
+    ForgetDeclaredDead(w);
   }
   if (!tick.compaction.ok()) {
     LogRateLimited(spdlog::default_logger_raw(), &peer_log_, "compaction", spdlog::level::err,
@@ -296,6 +296,15 @@ void Dispatcher::HandleMessage(const RouterMessage& in) {
   const std::string* found = WorkerOf(identity);
   if (found == nullptr) {
     if (std::holds_alternative<ByeMsg>(message)) return;  // already forgotten
+    if (const std::string* dead = DeclaredDead(identity);
+        dead != nullptr && std::holds_alternative<DoneMsg>(message)) {
+      // Declared dead but only paused: a result proven stored (its receipt) still ends
+      // its task (Scheduler::AcceptLateDone); the REJECT then makes it say HELLO again.
+      const std::string worker = *dead;
+      HandleDone(identity, worker, std::get<DoneMsg>(message));
+      Reject(identity, "unknown worker");
+      return;
+    }
     CountBad("unknown_worker", identity,
              std::string(MessageTypeName(TypeOf(message))) + " before HELLO");
     Reject(identity, "unknown worker");
@@ -422,9 +431,17 @@ void Dispatcher::HandleHello(const std::string& identity, const HelloMsg& hello,
   }
   identity_of_[hello.worker_id] = identity;
   worker_of_[identity] = hello.worker_id;
-  scheduler_->OnWorkerHello(hello);
+  std::erase_if(declared_dead_, [&](const auto& d) { return d.first == identity; });
+  const bool draining = scheduler_->OnWorkerHello(hello);
   // TASK frames still on the old connection are lost: its next heartbeat says which.
   if (reconnected) scheduler_->OnWorkerReconnect(hello.worker_id);
+  if (draining) {
+    // A drain it was told of (or that a broker before a restart acknowledged) holds.
+    if (SendTo(identity, Message(DrainMsg{})) == SendResult::kPeerGone) {
+      PeerGone(hello.worker_id, "unreachable");
+      return;
+    }
+  }
   spdlog::info("btrq-broker: worker {} (host {}, pid {}, {} threads) said HELLO from {}",
                hello.worker_id, hello.host, hello.pid, hello.threads, peer_address);
 }
@@ -534,6 +551,23 @@ void Dispatcher::PeerGone(const std::string& worker, std::string_view why) {
   LogRateLimited(spdlog::default_logger_raw(), &peer_log_, "gone:" + worker, spdlog::level::warn,
                  "btrq-broker: worker {} is gone ({}): {} tasks requeued", worker, why, requeued);
   Forget(worker);
+}
+
+void Dispatcher::ForgetDeclaredDead(const std::string& worker) {
+  // Enough for every worker of a large cluster declared dead at once (a partition).
+  constexpr size_t kMaxDeclaredDead = 4096;
+  if (auto it = identity_of_.find(worker); it != identity_of_.end()) {
+    declared_dead_.emplace_back(it->second, worker);
+    if (declared_dead_.size() > kMaxDeclaredDead) declared_dead_.pop_front();
+  }
+  Forget(worker);
+}
+
+const std::string* Dispatcher::DeclaredDead(const std::string& identity) const {
+  for (auto it = declared_dead_.rbegin(); it != declared_dead_.rend(); ++it) {
+    if (it->first == identity) return &it->second;
+  }
+  return nullptr;
 }
 
 void Dispatcher::Forget(const std::string& worker) {

@@ -177,6 +177,11 @@ class Dispatcher {
   // The worker's connection is gone: its leases are requeued.
   void PeerGone(const std::string& worker, std::string_view why);
   void Forget(const std::string& worker);
+  // Forgets a worker declared dead for silence, remembering its identity (bounded) so
+  // that a DONE it sends before its next HELLO (it was only paused) still counts.
+  void ForgetDeclaredDead(const std::string& worker);
+  // The worker id of `identity` if it was declared dead and has not said HELLO since.
+  const std::string* DeclaredDead(const std::string& identity) const;
   void CountBad(std::string_view reason, std::string_view identity, std::string_view detail) {
     inbox_->CountBad(reason, identity, detail);
   }
@@ -199,6 +204,8 @@ class Dispatcher {
   // not set its routing id still works).
   std::map<std::string, std::string, std::less<>> identity_of_;
   std::unordered_map<std::string, std::string> worker_of_;
+  // (identity, worker id) of workers declared dead, oldest first, at most kMaxDeclaredDead.
+  std::deque<std::pair<std::string, std::string>> declared_dead_;
   size_t rotation_ = 0;  // first worker served, rotated for fairness
 
   RateLimiter peer_log_;

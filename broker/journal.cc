@@ -212,6 +212,13 @@ Status Journal::Submit() {
     FailBuffer(broken_);
     return broken_;
   }
+  // Records appended after a compaction whose rename is not yet durable would be lost
+  // with it: retry the directory sync before writing them.
+  if (Status s = SyncDirIfPending(); !s.ok()) {
+    FailBuffer(s);
+    oldest_buffered_ = clock_->Now();  // retry after another interval, even with nothing buffered
+    return s;
+  }
   group_.data.swap(buffer_);
   buffer_.clear();
   group_.acked.swap(acked_);
@@ -369,7 +376,6 @@ Status Journal::Rewrite(const std::vector<std::string>& payloads) {
     return s.WithContext("journal compaction");
   }
   // From here the new log is in place: it must become the one we append to.
-  const Status s = env_->SyncDir(options_.dir);
   Result<std::unique_ptr<WritableFile>> f = env_->OpenWritable(path_, /*truncate=*/false);
   if (!f.ok()) {
     broken_ = f.status().WithContext("journal unusable after compaction");
@@ -379,16 +385,33 @@ Status Journal::Rewrite(const std::vector<std::string>& payloads) {
   file_bytes_ = data.size();
   stats_.bytes_written += data.size();
   ++stats_.rewrites;
-  // The snapshot holds everything the buffer said.
+  // The snapshot holds everything the buffer said: those records are written, but durable
+  // only once the rename is (the directory synced).
   buffer_.clear();
   oldest_buffered_.reset();
-  durable_seq_ = appended_seq_;
-  std::vector<Acked> done = std::move(acked_);
+  std::vector<Acked> subsumed = std::move(acked_);
   acked_.clear();
-  for (Acked& a : done) a.callback(Status::OK());
+  dir_sync_pending_seq_ = appended_seq_;
+  const Status s = SyncDirIfPending();
+  for (Acked& a : subsumed) a.callback(s);
+  if (!s.ok()) {
+    ++stats_.failures;
+    oldest_buffered_ = clock_->Now();  // Poll retries the directory sync after an interval
+    RunWaiters(appended_seq_, s);
+  }
+  return s;
+}
+
+Status Journal::SyncDirIfPending() {
+  if (!dir_sync_pending_seq_) return Status::OK();
+  if (Status s = env_->SyncDir(options_.dir); !s.ok()) {
+    // Like a failed write: those waiting learn of it, and the next group retries first.
+    return s.WithContext("journal compaction: the renamed log may not be durable");
+  }
+  durable_seq_ = std::max(durable_seq_, *dir_sync_pending_seq_);
+  dir_sync_pending_seq_.reset();
   RunWaiters(durable_seq_, Status::OK());
-  // A failed directory sync leaves the rename's durability in doubt; say so.
-  return s.ok() ? s : s.WithContext("journal compaction");
+  return Status::OK();
 }
 
 }  // namespace btrq::broker

@@ -34,7 +34,9 @@
 // Compaction: Rewrite() waits for the group in flight, then writes a snapshot of live
 // state (as payloads) to a new file, fsyncs it, renames it over journal.log and fsyncs
 // the directory, on the owner's thread; buffered records (and those of a group that just
-// failed) are subsumed by the snapshot and their callbacks run with OK.
+// failed) are subsumed by the snapshot and their callbacks run with OK. If the directory
+// sync fails they run with its error, and nothing is durable until a retry of it (first
+// thing in the next group) succeeds, as after a failed write.
 //
 // Threads: one owner thread (the dispatcher's) calls every method but SetWakeup, which is
 // thread-safe. Callbacks and on_sync run on the owner's thread, inside Poll/Sync/Rewrite.
@@ -193,6 +195,9 @@ class Journal {
   // failed group goes back to the front of the buffer whole (for Rewrite to subsume).
   Status Collect(bool requeue_on_failure);
   void FailBuffer(const Status& error);
+  // Syncs the directory after a compaction whose directory sync failed; on success the
+  // snapshot's records become durable.
+  Status SyncDirIfPending();
   // Runs the WhenDurable callbacks up to `seq` with `status`.
   void RunWaiters(uint64_t seq, const Status& status);
   // Puts `data` with its acknowledged records back in front of the buffer.
@@ -215,6 +220,9 @@ class Journal {
   std::optional<SteadyTime> oldest_buffered_;
   uint64_t appended_seq_ = 0;
   uint64_t durable_seq_ = 0;
+  // Set while a compaction's directory sync has failed: its snapshot covers records up to
+  // this sequence number, durable once a retry of the sync succeeds.
+  std::optional<uint64_t> dir_sync_pending_seq_;
   uint64_t file_bytes_ = 0;
   Status broken_;  // sticky: the file could not be restored after a failed write
   JournalStats stats_;

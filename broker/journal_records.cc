@@ -365,6 +365,13 @@ void EncodeRetried(std::string* out, JobId job, uint64_t retried) {
   w.Var(retried);
 }
 
+void EncodeWorkerDrain(std::string* out, std::string_view worker, bool draining) {
+  Writer w(out);
+  w.Type(RecordType::kWorkerDrain, 0);
+  w.Var(draining ? 1 : 0);
+  w.Str(worker);
+}
+
 namespace {
 
 // The fields of a record about one task (kPin, kDone, kDoneRange, kDead, kAttemptFailed),
@@ -466,6 +473,10 @@ Result<JournalRecord> DecodeRecord(std::string_view payload) {
       break;
     case static_cast<uint8_t>(RecordType::kJobSummary):
       BTRQ_RETURN_IF_ERROR(GetJobSummary(r, &rec));
+      break;
+    case static_cast<uint8_t>(RecordType::kWorkerDrain):
+      rec.value = r.Var();
+      rec.message = r.Str();
       break;
     default:
       return Status::InvalidMessage("journal: unknown record type " + std::to_string(type));

@@ -39,6 +39,7 @@ enum class RecordType : uint8_t {
   // then the value): written only when a tag filter has no value ("key present"), so a
   // journal without such jobs stays readable by brokers that predate it. Decodes as kJob.
   kJobTagsOpt = 14,
+  kWorkerDrain = 15,   // job 0, value (1: drain requested, 0: over), message: worker id
 };
 
 // A decoded record; only the fields of its type are set. Both job encodings (kJob,
@@ -78,6 +79,8 @@ void EncodeCancel(std::string* out, JobId job, int64_t wall_ns);
 void EncodeJobFailed(std::string* out, JobId job, std::string_view error, int64_t wall_ns);
 void EncodeJobSummary(std::string* out, const JobInfo& info);
 void EncodeRetried(std::string* out, JobId job, uint64_t retried);
+// `worker` was told to drain (`draining`), or its drain is over (it left).
+void EncodeWorkerDrain(std::string* out, std::string_view worker, bool draining);
 
 // Decodes one payload; InvalidMessage when it is malformed.
 Result<JournalRecord> DecodeRecord(std::string_view payload);

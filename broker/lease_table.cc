@@ -241,13 +241,14 @@ bool LeaseTable::Grant(const TaskKey& key, uint32_t attempt, std::string_view wo
 }
 
 bool LeaseTable::Renew(const TaskKey& key, uint32_t attempt, std::string_view worker,
-                       SteadyTime now, bool finished) {
+                       SteadyTime now, TaskProgress progress) {
   const size_t pos = FindPos(key, HashOf(key));
   if (pos == kNoPos) return false;
   const uint32_t slot = index_[pos].slot_plus_one - 1;
   Lease& l = slab_[slot].lease;
   if (l.attempt != attempt || l.worker != worker) return false;
-  if (finished) l.finished = true;
+  if (progress == TaskProgress::kFinished) l.finished = true;
+  l.queued = progress == TaskProgress::kQueued;
   // The cap is for hung executors; a finished task only waits for the sink, which may
   // be away for as long as an outage lasts.
   const SteadyTime renewal = limits::SaturatingAdd(now, l.timeout);

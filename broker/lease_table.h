@@ -50,7 +50,13 @@ struct Lease {
   // The worker said the task finished and its result awaits the sink's ACK: renewals
   // are no longer capped, and taking the lease back is no failure of the task.
   bool finished = false;
+  // The worker's last heartbeat said the task waits in its queue, not started: if the
+  // worker dies, the task did not take it down (Scheduler::RemoveWorker).
+  bool queued = false;
 };
+
+// What a heartbeat says of a task it renews (HEARTBEAT `q`, `r`, `a`).
+enum class TaskProgress : uint8_t { kQueued, kRunning, kFinished };
 
 // Why a completion was refused. Values are stable (metrics labels).
 enum class LeaseReject : uint8_t {
@@ -76,9 +82,10 @@ class LeaseTable {
 
   // Extends the lease to now + timeout (at most granted + kMaxLeaseTimeouts x timeout
   // unless the lease is `finished`; never shortens it) if `worker` holds `attempt` of
-  // `key`. `finished` (the result awaits the sink's ACK) marks the lease so, for good.
+  // `key`. kFinished (the result awaits the sink's ACK) marks the lease so, for good;
+  // kQueued and kRunning set or clear Lease::queued.
   bool Renew(const TaskKey& key, uint32_t attempt, std::string_view worker, SteadyTime now,
-             bool finished = false);
+             TaskProgress progress = TaskProgress::kRunning);
 
   // Ends the lease if `worker` holds `attempt` of `key` and returns it; otherwise
   // returns nullopt and sets *reason.

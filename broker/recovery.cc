@@ -161,6 +161,11 @@ Status Scheduler::Replay() {
 }
 
 Status Scheduler::Apply(const JournalRecord& rec) {
+  if (rec.type == RecordType::kWorkerDrain) {
+    std::erase(drains_, rec.message);
+    if (rec.value != 0) NoteDrain(rec.message);
+    return Status::OK();
+  }
   if (rec.type == RecordType::kNextJobId) {
     next_job_id_ = std::max(next_job_id_, rec.value);
     return Status::OK();
@@ -211,6 +216,10 @@ Status Scheduler::Compact() {
   for (const auto& [id, info] : finished_) {
     snap.emplace_back();
     EncodeJobSummary(&snap.back(), info);
+  }
+  for (const std::string& worker : drains_) {
+    snap.emplace_back();
+    EncodeWorkerDrain(&snap.back(), worker, /*draining=*/true);
   }
   // In-flight and queued tasks restart after a crash at their last failed attempt + 1.
   std::map<JobId, std::map<ChunkId, uint32_t>> failed;

@@ -240,7 +240,13 @@ Result<size_t> Scheduler::RetryJob(JobId id) {
 
 // --- Workers ---
 
-void Scheduler::OnWorkerHello(const HelloMsg& hello) { workers_.Hello(hello, clock_->Now()); }
+bool Scheduler::OnWorkerHello(const HelloMsg& hello) {
+  workers_.Hello(hello, clock_->Now());
+  if (std::find(drains_.begin(), drains_.end(), hello.worker_id) == drains_.end()) return false;
+  // Told to drain before (maybe by a broker that has since restarted): it still is.
+  static_cast<void>(workers_.Drain(hello.worker_id));
+  return true;
+}
 
 void Scheduler::OnWorkerReconnect(std::string_view worker) {
   std::vector<TaskRef> held;
@@ -260,6 +266,7 @@ void Scheduler::TakeBackLostInTransit(std::string_view worker, const HeartbeatMs
   // The first heartbeat on the new connection names all the worker holds; a lease it
   // held at the HELLO and leaves out was on the old connection when that closed.
   std::set<TaskRef> named(msg.running.begin(), msg.running.end());
+  named.insert(msg.queued.begin(), msg.queued.end());
   named.insert(msg.awaiting_ack.begin(), msg.awaiting_ack.end());
   for (const TaskRef& ref : it->second) {
     if (named.contains(ref)) continue;
@@ -285,20 +292,18 @@ Result<HeartbeatOutcome> Scheduler::OnWorkerHeartbeat(std::string_view worker,
   const SteadyTime now = clock_->Now();
   BTRQ_RETURN_IF_ERROR(workers_.Touch(worker, now));
   HeartbeatOutcome out;
-  for (const TaskRef& t : msg.running) {
-    if (leases_.Renew(t.key, t.attempt, worker, now)) {
-      ++out.renewed;
-    } else {
-      ++out.unknown;
+  auto renew = [&](const std::vector<TaskRef>& refs, TaskProgress progress) {
+    for (const TaskRef& t : refs) {
+      if (leases_.Renew(t.key, t.attempt, worker, now, progress)) {
+        ++out.renewed;
+      } else {
+        ++out.unknown;
+      }
     }
-  }
-  for (const TaskRef& t : msg.awaiting_ack) {
-    if (leases_.Renew(t.key, t.attempt, worker, now, /*finished=*/true)) {
-      ++out.renewed;
-    } else {
-      ++out.unknown;
-    }
-  }
+  };
+  renew(msg.queued, TaskProgress::kQueued);
+  renew(msg.running, TaskProgress::kRunning);
+  renew(msg.awaiting_ack, TaskProgress::kFinished);
   TakeBackLostInTransit(worker, msg);
   return out;
 }
@@ -352,7 +357,21 @@ DoneOutcome Scheduler::OnWorkerDone(std::string_view worker, const DoneMsg& msg)
   return out;
 }
 
-Status Scheduler::DrainWorker(std::string_view worker) { return workers_.Drain(worker); }
+Status Scheduler::DrainWorker(std::string_view worker) {
+  BTRQ_RETURN_IF_ERROR(workers_.Drain(worker));
+  if (std::find(drains_.begin(), drains_.end(), worker) != drains_.end()) return Status::OK();
+  NoteDrain(std::string(worker));
+  Log([&](std::string* out) { EncodeWorkerDrain(out, worker, /*draining=*/true); });
+  return Status::OK();
+}
+
+void Scheduler::NoteDrain(std::string worker) {
+  // Drained workers that die without BYE are forgotten oldest first; the live ones are
+  // far fewer than this.
+  constexpr size_t kMaxDrains = 4096;
+  drains_.push_back(std::move(worker));
+  if (drains_.size() > kMaxDrains) drains_.pop_front();
+}
 
 std::vector<TaskSpec> Scheduler::NextDispatch(std::string_view worker, size_t max_n) {
   std::vector<TaskSpec> out;

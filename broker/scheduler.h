@@ -28,21 +28,25 @@
 //
 // Attempts. An attempt is spent only by a failure of the task itself: an error the worker
 // reports (transient or permanent), or a lease taken back (expired, capped, its worker
-// dead or gone) while the task was queued or running there, so that a task that hangs or
-// kills its worker every time still ends. Free, with the same attempt number: a DONE
-// saying "not attempted: a dependency was down" (requeued after backoff), the tasks a
-// worker hands back with BYE (drained or stopped on purpose), the tasks lost in transit
-// when a worker reconnects (OnWorkerReconnect), and a lease taken back
-// after its worker said the task finished (its result awaited the sink's ACK;
-// run again, the sink keeps one result). A DONE "ok" for an attempt whose lease was
-// taken back from that worker ends the task if it has not ended (the sink holds its
-// result). So no task whose worker said it finished is ever dead-lettered.
+// dead or gone) while the task may have run there, so that a task that hangs or kills
+// its worker every time still ends. Free, with the same attempt number: a DONE saying
+// "not attempted: a dependency was down" (requeued after backoff), the tasks a worker
+// hands back with BYE (drained or stopped on purpose), the tasks lost in transit when
+// a worker reconnects (OnWorkerReconnect), a lease taken back from a lost
+// worker whose last heartbeat listed the task as queued, not started (HEARTBEAT `q`; a
+// few times per attempt), and a lease taken back after its worker said the task
+// finished (its result awaited the sink's ACK; run again, the sink keeps one result).
+// A DONE "ok" for an attempt whose lease was taken back from that worker ends the task
+// if it has not ended (the sink holds its result), even if that worker was declared dead
+// and has not said HELLO since. So no task whose worker said it finished is ever
+// dead-lettered.
 //
 // Replay. In-flight tasks at crash time are pending again; their attempt number is the
 // last journaled failed attempt + 1: attempts are preserved across a broker crash, and
 // the attempt a crash interrupted is not charged to the task (it was not its fault).
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -176,8 +180,10 @@ class Scheduler {
   void Expand();
 
   // --- Workers ---
-  // Registers (or re-registers: credit reset, leases kept) a worker.
-  void OnWorkerHello(const HelloMsg& hello);
+  // Registers (or re-registers: credit reset, leases kept) a worker. True when it was
+  // told to drain and has not left since (journaled: also after a broker restart); it is
+  // draining again and must be told so.
+  bool OnWorkerHello(const HelloMsg& hello);
   // The worker may take `credit` more tasks. NotFound for a worker that has not said HELLO
   // (the dispatcher answers REJECT so it says HELLO again).
   Status OnWorkerCredit(std::string_view worker, uint32_t credit);
@@ -198,9 +204,12 @@ class Scheduler {
   // with their attempts unchanged. Returns how many.
   size_t OnWorkerBye(std::string_view worker);
   // The worker is lost without a BYE (unreachable, revoked, replaced): its tasks go back
-  // to the queue, with attempt + 1 for those it had not finished. Returns how many.
+  // to the queue, with attempt + 1 for those it may have run (neither finished nor
+  // listed queued by its last heartbeat). Returns how many.
   size_t OnWorkerLost(std::string_view worker, std::string_view why);
   // Stops dispatching to the worker; its leases stay. NotFound for an unknown worker.
+  // Journaled (see OnWorkerHello) until the worker leaves: a caller acknowledging it
+  // waits for WhenDurable.
   Status DrainWorker(std::string_view worker);
 
   // Tasks for the worker: at most min(its credit, max_n), only of analytics it announced,
@@ -295,6 +304,10 @@ class Scheduler {
   // Ends the task of `item` (an ok DONE rejected by the lease table) when `worker` held
   // that attempt when its lease was taken back and the task has not ended.
   bool AcceptLateDone(std::string_view worker, RegisteredWorker* w, const DoneItem& item);
+  // Remembers a drain (in drains_, bounded); the caller journals it.
+  void NoteDrain(std::string worker);
+  // How often `lease`'s attempt of its task was taken back (as remembered).
+  size_t TakenBackTimes(const Lease& lease) const;
   void ForgetTakenBack(const TaskKey& key);
   // After OnWorkerReconnect: requeues, free, the leases `msg` (the worker's first
   // heartbeat since) leaves out.
@@ -334,6 +347,8 @@ class Scheduler {
   std::optional<SteadyTime> last_tick_;  // for stall_threshold
   // Workers that reconnected: the leases each held then, checked by its next heartbeat.
   std::unordered_map<std::string, std::vector<TaskRef>> reconnected_;
+  // Workers told to drain that have not left since, oldest first (journaled, bounded).
+  std::deque<std::string> drains_;
   uint64_t last_snapshot_bytes_ = 0;
   // After a failed compaction, none before compact_not_before_ (pause doubling to 60 s).
   static constexpr Nanos kCompactRetryMin = std::chrono::seconds(1);

@@ -13,6 +13,9 @@ namespace {
 // Take-backs remembered per task: enough for every attempt a worker may still report,
 // bounded whatever a task's history.
 constexpr size_t kTakenBackPerTask = 8;
+// Times an attempt may be taken back unstarted from a lost worker at no cost: a task that
+// kills its worker just after a heartbeat listed it queued must still run out of attempts.
+constexpr size_t kFreeUnstartedTakeBacks = 3;
 
 }  // namespace
 
@@ -55,12 +58,27 @@ void Scheduler::RemoveWorker(std::string_view id, std::string_view why, bool cha
   const std::string worker(id);
   workers_.Remove(worker);
   reconnected_.erase(worker);
+  // A drain ends when its worker leaves, however it leaves.
+  if (auto d = std::find(drains_.begin(), drains_.end(), worker); d != drains_.end()) {
+    drains_.erase(d);
+    Log([&](std::string* out) { EncodeWorkerDrain(out, worker, /*draining=*/false); });
+  }
   for (const Lease& l : leases_.RemoveWorker(worker)) {
     Job* job = FindLive(l.key.job);
     if (job == nullptr) continue;
     --job->in_flight;
-    TakeBack(*job, l, "worker " + worker + " " + std::string(why), /*backoff=*/false, charge);
+    // What the worker's last heartbeat listed as queued never ran there: its loss is no
+    // failure of those tasks. Unlisted ones may have started, so they are charged.
+    const bool unstarted = l.queued && TakenBackTimes(l) < kFreeUnstartedTakeBacks;
+    TakeBack(*job, l, "worker " + worker + " " + std::string(why), /*backoff=*/false,
+             charge && !unstarted);
   }
+}
+
+size_t Scheduler::TakenBackTimes(const Lease& lease) const {
+  auto [begin, end] = taken_back_.equal_range(lease.key);
+  return static_cast<size_t>(std::count_if(
+      begin, end, [&](const auto& e) { return e.second.attempt == lease.attempt; }));
 }
 
 size_t Scheduler::OnWorkerBye(std::string_view worker) {

@@ -10,6 +10,7 @@
 
 #include "btrdb/channel.h"
 #include "btrdb/point_frames.h"
+#include "btrdb/stall_watchdog.h"
 #include "btrdb/status_mapping.h"
 #include "btrdb/v5/btrdb.grpc.pb.h"
 #include "btrdb/v5/btrdb.pb.h"
@@ -91,9 +92,11 @@ Status InBandError(std::string_view rpc, const PointFrame<Point>& m) {
 // is cancelled and that error returned; otherwise gRPC's final status decides.
 template <typename Response, typename OnMessage>
 Status ReadStream(std::string_view rpc, grpc::ClientContext* context,
-                  grpc::ClientReader<Response>* reader, Response* msg, OnMessage&& on_message) {
+                  grpc::ClientReader<Response>* reader, Response* msg, OnMessage&& on_message,
+                  StallWatchdog::Watch* watch = nullptr) {
   Status failure;
-  while (reader->Read(msg)) {
+  const auto read = [&] { return reader->Read(msg); };
+  while (watch != nullptr ? watch->Wait(read) : read()) {
     failure = InBandError(rpc, *msg);
     if (!failure.ok()) break;
     failure = on_message(*msg);
@@ -107,6 +110,7 @@ Status ReadStream(std::string_view rpc, grpc::ClientContext* context,
     return failure;
   }
   const grpc::Status status = reader->Finish();
+  if (watch != nullptr && watch->stalled()) return watch->StalledError(rpc);
   if (!status.ok()) return FromGrpcStatus(rpc, status);
   return Status::OK();
 }
@@ -165,16 +169,20 @@ struct Client::Impl {
                                const std::function<Status(std::span<const Point>)>& sink) {
     grpc::ClientContext context;
     PrepareStream(&context);
+    StallWatchdog::Watch watch(StallWatchdog::Default(), &context,
+                               Nanos(options.stream_idle_timeout_ns));
     std::unique_ptr<grpc::ClientReader<PointFrame<Point>>> reader(
         grpc::internal::ClientReaderFactory<PointFrame<Point>>::Create(channel.get(), method,
                                                                         &context, params));
     uint64_t version = 0;
-    const Status s =
-        ReadStream(rpc, &context, reader.get(), &Frame<Point>(), [&](const PointFrame<Point>& m) -> Status {
+    const Status s = ReadStream(
+        rpc, &context, reader.get(), &Frame<Point>(),
+        [&](const PointFrame<Point>& m) -> Status {
           version = m.version_major;
           if (m.values.empty()) return Status::OK();
           return sink(std::span<const Point>(m.values));
-        });
+        },
+        &watch);
     BTRQ_RETURN_IF_ERROR(s);
     return version;
   }

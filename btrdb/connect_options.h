@@ -47,6 +47,10 @@ struct ConnectOptions {
   // Deadline of a whole server-streaming call (RawValues, windows, Changes, ...),
   // including the time the caller's sink spends on each batch.
   int64_t stream_timeout_ns = 300'000'000'000;
+  // Longest a point stream (RawValues, AlignedWindows, Windows) may wait for its next
+  // message before it is cancelled as stalled (Unavailable: the server is frozen or the
+  // link is gone); 0: only stream_timeout applies.
+  int64_t stream_idle_timeout_ns = 0;
   // Deadline of Connect's liveness check (Info) on each endpoint.
   int64_t connect_timeout_ns = 5'000'000'000;
   // Told about every RPC of clients made from these options (metrics); null: nobody.

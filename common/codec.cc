@@ -159,9 +159,10 @@ class Encoder {
     }
   }
   void Body(const HeartbeatMsg& m) {
-    MapHeader(m.awaiting_ack.empty() ? 1 : 2);
+    MapHeader(1 + (m.awaiting_ack.empty() ? 0 : 1) + (m.queued.empty() ? 0 : 1));
     Key("r"), TaskRefArray(m.running);
     if (!m.awaiting_ack.empty()) Key("a"), TaskRefArray(m.awaiting_ack);
+    if (!m.queued.empty()) Key("q"), TaskRefArray(m.queued);
   }
   void Body(const DoneMsg& m) {
     MapHeader(1);

@@ -232,11 +232,12 @@ bool DecodeTaskRef(MsgpackReader& r, TaskRef* t) {
 }
 
 bool DecodeBody(MsgpackReader& r, HeartbeatMsg* m) {
-  static constexpr KeySpec kKeys[] = {{"r", true}, {"a", false}};
+  static constexpr KeySpec kKeys[] = {{"r", true}, {"a", false}, {"q", false}};
+  static constexpr const char* kNames[] = {"running", "awaiting_ack", "queued"};
   return DecodeMap(r, 2, kKeys, "HEARTBEAT", [&](size_t k) {
-    std::vector<TaskRef>* refs = k == 0 ? &m->running : &m->awaiting_ack;
+    std::vector<TaskRef>* refs = k == 0 ? &m->running : k == 1 ? &m->awaiting_ack : &m->queued;
     uint32_t n;
-    return DecodeArray(r, 3, k == 0 ? "running" : "awaiting_ack", &n, [&](uint32_t i) {
+    return DecodeArray(r, 3, kNames[k], &n, [&](uint32_t i) {
       if (i == 0) refs->reserve(std::min(n, kMaxReserve));
       return DecodeTaskRef(r, &refs->emplace_back());
     });

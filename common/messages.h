@@ -74,8 +74,9 @@ struct TaskRef {
 };
 
 struct HeartbeatMsg {
-  std::vector<TaskRef> running;       // queued or running: renewed up to the lease cap
+  std::vector<TaskRef> running;       // started (or, from an older worker, queued too)
   std::vector<TaskRef> awaiting_ack;  // finished, result awaiting the sink's ACK: no cap
+  std::vector<TaskRef> queued;        // received, not started; renewed like `running`
 };
 
 struct DoneItem {

@@ -33,7 +33,9 @@ void BindLogAndBtrdb(BtrqConfig* c, ConfigBinder* b) {
       .Enum("tls", &d.tls, {{"auto", TlsMode::kAuto}, {"on", TlsMode::kOn}, {"off", TlsMode::kOff}},
             "TLS towards BTrDB; auto means on for port 4411")
       .String("ca_bundle", &d.ca_bundle, "PEM file of trusted roots; empty: system roots")
-      .Duration("call_timeout", &d.call_timeout, "Deadline of each BTrDB call");
+      .Duration("call_timeout", &d.call_timeout, "Deadline of each BTrDB call")
+      .Duration("read_idle_timeout", &d.read_idle_timeout,
+                "A worker's read with no message for this long is an outage; 0: off");
 }
 
 // The bearer token and TLS keys of a gRPC API (`api`: "control API"), keys the broker's
@@ -173,6 +175,7 @@ Status ValidateConfig(const BtrqConfig& c, const ConfigBinder& b) {
     return b.FieldError(&c.btrdb.endpoints, "at least one host:port is needed");
   }
   BTRQ_RETURN_IF_ERROR(RequirePositive(b, c.btrdb.call_timeout));
+  BTRQ_RETURN_IF_ERROR(RequireNonNegative(b, c.btrdb.read_idle_timeout));
 
   const BrokerOptions& k = c.broker;
   BTRQ_RETURN_IF_ERROR(RequirePositive(b, k.heartbeat_interval));

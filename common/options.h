@@ -33,6 +33,9 @@ struct BtrdbOptions {
   TlsMode tls = TlsMode::kAuto;
   std::string ca_bundle;     // PEM roots; empty: system roots
   int64_t call_timeout = 30'000'000'000;  // 30s, deadline of every BTrDB call
+  // A worker's read that gets no message for this long is cancelled as an outage (the
+  // task goes back unattempted); 0: off.
+  int64_t read_idle_timeout = 30'000'000'000;
 };
 
 struct BrokerOptions {

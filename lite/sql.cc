@@ -4,10 +4,11 @@
 #include <cctype>
 #include <charconv>
 #include <optional>
-#include <regex>
 #include <set>
+#include <utility>
 
 #include "common/json_writer.h"
+#include "lite/linear_regex.h"
 
 namespace btrq::lite {
 namespace {
@@ -293,14 +294,13 @@ Result<std::vector<std::string>> RunSqlQuery(const Database& db, const std::stri
   BTRQ_ASSIGN_OR_RETURN(std::vector<Token> toks, Tokenize(query));
   Parser p(std::move(toks), params);
   BTRQ_RETURN_IF_ERROR(p.Parse());
-  std::vector<std::regex> regexes(p.conds.size());
+  // Matched in linear time (lite/linear_regex.h): std::regex backtracks exponentially.
+  std::vector<std::optional<LinearRegex>> regexes(p.conds.size());
   for (size_t i = 0; i < p.conds.size(); ++i) {
     if (p.conds[i].op != "~") continue;
-    try {
-      regexes[i] = std::regex(p.conds[i].value, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return BtrdbError(kBadSqlValue, std::string("bad regular expression: ") + e.what());
-    }
+    Result<LinearRegex> re = LinearRegex::Compile(p.conds[i].value);
+    if (!re.ok()) return BtrdbError(kBadSqlValue, "bad " + re.status().message());
+    regexes[i] = std::move(*re);
   }
   auto streams = db.Lookup("", true, {}, {});
   if (p.order) {
@@ -322,7 +322,7 @@ Result<std::vector<std::string>> RunSqlQuery(const Database& db, const std::stri
       const auto v = ValueOf(c.column, id, *meta);
       if (c.op == "=") ok = v && *v == c.value;
       if (c.op == "!=") ok = v && *v != c.value;
-      if (c.op == "~") ok = v && std::regex_search(*v, regexes[i]);
+      if (c.op == "~") ok = v && regexes[i]->Search(*v);
       if (c.op == "like") ok = v && LikeMatch(*v, c.value);
     }
     if (!ok) continue;

@@ -34,6 +34,17 @@ Result<std::unique_ptr<ResultStore>> ResultStore::Open(const ResultStoreOptions&
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   std::unique_ptr<ResultStore> store(new ResultStore(db, clock, options.read_only));
+  // A damaged file (zeroed by a bad restore or a disk fault) is refused, never served as
+  // a new, empty store; SQLite itself only takes a zero-length file as new.
+  if (Result<int64_t> v = QueryInt(db, "PRAGMA schema_version"); !v.ok()) {
+    if ((v.status().subcode() & 0xff) == SQLITE_NOTADB) {
+      return Status::FailedPrecondition(
+          "result store " + options.path +
+          " is not a SQLite database (zero-filled or overwritten?): refusing to start rather "
+          "than lose its results; restore it from a backup, or move it aside to start empty");
+    }
+    return v.status().WithContext("result store " + options.path);
+  }
   MutexLock lock(&store->mu_);
   const std::string cache = "PRAGMA cache_size=-" + std::to_string(std::max(options.cache_kib, 1));
   BTRQ_RETURN_IF_ERROR(Exec(db, cache.c_str()));

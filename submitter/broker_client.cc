@@ -193,7 +193,7 @@ Result<v1::Job> BrokerClient::GetJob(JobId id) {
   });
 }
 
-Result<std::vector<v1::Job>> BrokerClient::ListJobs(bool include_finished, uint32_t limit) {
+Result<BrokerClient::JobList> BrokerClient::ListJobs(bool include_finished, uint32_t limit) {
   v1::ListJobsRequest request;
   request.set_include_finished(include_finished);
   request.set_limit(limit);
@@ -202,7 +202,8 @@ Result<std::vector<v1::Job>> BrokerClient::ListJobs(bool include_finished, uint3
                             true, [&](grpc::ClientContext* c, v1::ListJobsResponse* r) {
                               return impl_->stub->ListJobs(c, request, r);
                             }));
-  return std::vector<v1::Job>(response.jobs().begin(), response.jobs().end());
+  return JobList{std::vector<v1::Job>(response.jobs().begin(), response.jobs().end()),
+                 response.omitted()};
 }
 
 Result<v1::Job> BrokerClient::CancelJob(JobId id) {

@@ -77,7 +77,12 @@ class BrokerClient {
   // Not retried: a retry after a lost answer could submit the job twice.
   Result<JobId> SubmitJob(const v1::JobSpec& spec);
   Result<v1::Job> GetJob(JobId id);
-  Result<std::vector<v1::Job>> ListJobs(bool include_finished, uint32_t limit);
+  // The jobs, and how many older ones the broker left out to bound its answer.
+  struct JobList {
+    std::vector<v1::Job> jobs;
+    uint32_t omitted = 0;
+  };
+  Result<JobList> ListJobs(bool include_finished, uint32_t limit);
   Result<v1::Job> CancelJob(JobId id);
   Result<v1::Job> RetryJob(JobId id);
   // Calls `on_update` with each progress message until the broker ends the stream (OK),

@@ -144,7 +144,8 @@ Status ShowStatus(BrokerClient& broker, std::optional<JobId> job, bool json,
     return Status::OK();
   }
   BTRQ_ASSIGN_OR_RETURN(v1::BrokerStats stats, broker.GetStats());
-  BTRQ_ASSIGN_OR_RETURN(std::vector<v1::Job> jobs, broker.ListJobs(false, 0));
+  BTRQ_ASSIGN_OR_RETURN(BrokerClient::JobList list, broker.ListJobs(false, 0));
+  const std::vector<v1::Job>& jobs = list.jobs;
   if (json) {
     JsonWriter w;
     w.BeginObject().Key("stats");
@@ -168,7 +169,8 @@ Status Top(BrokerClient& broker, const TopOptions& options, const CommandContext
   for (int i = 0; options.iterations == 0 || i < options.iterations; ++i) {
     if (i > 0) ctx.sleep(options.interval_ns);
     BTRQ_ASSIGN_OR_RETURN(v1::BrokerStats stats, broker.GetStats());
-    BTRQ_ASSIGN_OR_RETURN(std::vector<v1::Job> jobs, broker.ListJobs(false, 0));
+    BTRQ_ASSIGN_OR_RETURN(BrokerClient::JobList list, broker.ListJobs(false, 0));
+  const std::vector<v1::Job>& jobs = list.jobs;
     BTRQ_ASSIGN_OR_RETURN(std::vector<v1::Worker> workers, broker.ListWorkers());
     const int64_t now = ctx.clock->WallNanos();
     std::string block = "btrq top  " + broker.endpoint() + "  " + FormatWhen(now) + "\n";
@@ -188,17 +190,26 @@ Status Top(BrokerClient& broker, const TopOptions& options, const CommandContext
 
 Status ListJobs(BrokerClient& broker, bool include_finished, uint32_t limit, bool json,
                 const CommandContext& ctx) {
-  BTRQ_ASSIGN_OR_RETURN(std::vector<v1::Job> jobs, broker.ListJobs(include_finished, limit));
+  BTRQ_ASSIGN_OR_RETURN(BrokerClient::JobList list, broker.ListJobs(include_finished, limit));
+  const std::vector<v1::Job>& jobs = list.jobs;
   if (json) {
     JsonWriter w;
     w.BeginObject().Key("jobs").BeginArray();
     for (const v1::Job& j : jobs) WriteJobJson(j, &w);
-    w.EndArray().EndObject();
+    w.EndArray();
+    if (list.omitted > 0) w.Key("omitted").Uint(list.omitted);
+    w.EndObject();
     *ctx.out << w.str() << "\n";
-  } else if (jobs.empty()) {
+    return Status::OK();
+  }
+  if (jobs.empty() && list.omitted == 0) {
     *ctx.out << (include_finished ? "no jobs\n" : "no active jobs (--all shows finished ones)\n");
-  } else {
+  } else if (!jobs.empty()) {
     *ctx.out << RenderJobTable(jobs);
+  }
+  if (list.omitted > 0) {
+    *ctx.out << "(" << list.omitted << " older jobs not shown: the broker caps its answer's "
+             << "size; list fewer with --limit)\n";
   }
   return Status::OK();
 }

@@ -73,6 +73,7 @@ Result<btrdb::ConnectOptions> MakeConnectOptions(const BtrdbOptions& options) {
   }
   out.ca_bundle = options.ca_bundle;
   if (options.call_timeout > 0) out.call_timeout_ns = options.call_timeout;
+  out.stream_idle_timeout_ns = options.read_idle_timeout;
   return out;
 }
 

@@ -220,6 +220,15 @@ std::vector<TaskRef> Executor::Active() const {
   return out;
 }
 
+void Executor::Queued(std::vector<TaskRef>* out) const {
+  out->clear();
+  MutexLock lock(&mu_);
+  out->reserve(queued_locked());
+  for (size_t i = queue_head_; i < queue_.size(); ++i) {
+    out->push_back(TaskRef{queue_[i].key, queue_[i].attempt});
+  }
+}
+
 size_t Executor::active_count() const {
   MutexLock lock(&mu_);
   return queued_locked() + running_;

@@ -99,6 +99,8 @@ class Executor {
 
   // Queued and running tasks, in no particular order.
   std::vector<TaskRef> Active() const BTRQ_EXCLUDES(mu_);
+  // Queued tasks, not started yet, into `*out` (its old contents are dropped).
+  void Queued(std::vector<TaskRef>* out) const BTRQ_EXCLUDES(mu_);
   // Queued plus running tasks.
   size_t active_count() const BTRQ_EXCLUDES(mu_);
   // Running tasks (for metrics).

@@ -238,7 +238,15 @@ uint32_t Worker::Impl::CreditToGrant() {
 
 void Worker::Impl::SendHeartbeat() {
   HeartbeatMsg hb;
-  hb.running.assign(active_.begin(), active_.end());
+  // Queued tasks apart from started ones: if this worker dies, the broker charges an
+  // attempt only to tasks that may have been running.
+  executor_->Queued(&hb.queued);
+  std::erase_if(hb.queued, [&](const TaskRef& t) { return !active_.contains(t); });
+  std::sort(hb.queued.begin(), hb.queued.end());
+  hb.running.reserve(active_.size() - hb.queued.size());
+  for (const TaskRef& t : active_) {
+    if (!std::binary_search(hb.queued.begin(), hb.queued.end(), t)) hb.running.push_back(t);
+  }
   // Finished tasks apart: the broker keeps their leases, uncapped, while the sink is away.
   hb.awaiting_ack = delivery_.Pending();
   Send(Peer::kBroker, Message(std::move(hb)));

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -125,6 +127,27 @@ TEST_F(SinkKillTest, EveryAckedResultSurvivesKill9ExactlyOnce) {
   ASSERT_OK(sink->Kill(SIGTERM));
   ASSERT_OK_AND_ASSIGN(int code, sink->Wait(std::chrono::seconds(10)));
   EXPECT_EQ(code, 0);
+}
+
+// Outsider scenario (issue #14): the store's file zeroed (a bad restore, a disk fault).
+// The sink must not start, and must say which file is damaged; it said only "PRAGMA
+// cache_size=-65536: file is not a database".
+TEST_F(SinkKillTest, AZeroFilledStoreRefusesToStartNamingTheFile) {
+  std::filesystem::create_directories(dir_.File("data"));
+  const std::string store = dir_.File("data") + "/results.db";
+  {
+    std::ofstream out(store, std::ios::binary);
+    out << std::string(64 * 1024, '\0');
+  }
+  ASSERT_OK_AND_ASSIGN(auto child, testing::Subprocess::Spawn(
+                                       {BTRQ_SINK_BINARY, "--data-dir", dir_.File("data"),
+                                        "--listen", results_, "--control-listen", control_,
+                                        "--http-listen", http_}));
+  ASSERT_OK_AND_ASSIGN(int code, child->Wait(std::chrono::seconds(20)));
+  EXPECT_EQ(code, 1);
+  EXPECT_THAT(child->Stderr(), ::testing::HasSubstr(store));
+  EXPECT_THAT(child->Stderr(), ::testing::HasSubstr("not a SQLite database"));
+  EXPECT_EQ(std::filesystem::file_size(store), 64u * 1024);  // left alone
 }
 
 }  // namespace

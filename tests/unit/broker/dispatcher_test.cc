@@ -27,13 +27,22 @@ constexpr auto kDeadline = seconds(10);
 constexpr int64_t kChunk = 10;
 constexpr char kLeaseSecret[] = "a secret the broker and the sink share";
 
+HelloMsg Hello(const std::string& worker) {
+  HelloMsg hello;
+  hello.worker_id = worker;
+  hello.host = "h";
+  hello.threads = 2;
+  hello.analytics = {"quality"};
+  return hello;
+}
+
 // A Dispatcher on 127.0.0.1 over a Scheduler without a journal holding one job of 8
 // tasks, its loop on a thread of its own, and DEALERs to talk to it.
 class DispatcherTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (uint32_t i = 1; i <= 2; ++i) catalog_.AddStream(TestUuid(i), 0, 4 * kChunk - 1);
-    SchedulerOptions scheduler_options;
+    SchedulerOptions scheduler_options = Options();
     scheduler_options.window_per_job = 64;
     scheduler_options.seed = 1;
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<Scheduler> scheduler,
@@ -55,6 +64,8 @@ class DispatcherTest : public ::testing::Test {
         dispatcher_, Dispatcher::Create(options, &clock_, std::move(scheduler), &registry_));
     loop_ = std::thread([this] { run_status_ = dispatcher_->Run(); });
   }
+
+  virtual SchedulerOptions Options() { return SchedulerOptions(); }
 
   void TearDown() override {
     if (dispatcher_) dispatcher_->Stop();
@@ -114,6 +125,33 @@ class DispatcherTest : public ::testing::Test {
     return counts.get_future().get();
   }
 
+  // HELLO and one credit as `worker` on `dealer`: the task it gets, if any.
+  std::optional<TaskRef> TakeOneTask(zmq::socket_t& dealer, const std::string& worker) {
+    Send(dealer, Message(Hello(worker)));
+    Send(dealer, Message(CreditMsg{1}));
+    std::optional<TaskMsg> tasks = Await<TaskMsg>(dealer);
+    if (!tasks.has_value() || tasks->tasks.empty()) return std::nullopt;
+    return TaskRef{tasks->tasks[0].key, tasks->tasks[0].attempt};
+  }
+
+  // Waits until the job's `field` count reaches `n`; false at the deadline.
+  bool AwaitCount(uint64_t JobCounts::*field, uint64_t n) {
+    const auto until = std::chrono::steady_clock::now() + kDeadline;
+    while (Counts().*field < n) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return true;
+  }
+
+  // A DONE "ok" of `ref` with the sink's receipt for `worker`.
+  static DoneMsg ReceiptedDone(const TaskRef& ref, const std::string& worker) {
+    DoneItem item;
+    item.task = ref;
+    item.receipt = LeaseSigner::Create(kLeaseSecret).value().Receipt(ref, worker);
+    return DoneMsg{{item}};
+  }
+
   SystemClock clock_;
   FakeStreamCatalog catalog_;
   metrics::Registry registry_;
@@ -122,15 +160,6 @@ class DispatcherTest : public ::testing::Test {
   Status run_status_;
   zmq::context_t context_;
 };
-
-HelloMsg Hello(const std::string& worker) {
-  HelloMsg hello;
-  hello.worker_id = worker;
-  hello.host = "h";
-  hello.threads = 2;
-  hello.analytics = {"quality"};
-  return hello;
-}
 
 TEST_F(DispatcherTest, BindsAPickedPort) {
   EXPECT_THAT(dispatcher_->endpoint(), ::testing::StartsWith("tcp://127.0.0.1:"));
@@ -308,6 +337,61 @@ TEST_F(DispatcherTest, DoneOkCountsOnlyWithTheSinksReceipt) {
     std::this_thread::sleep_for(milliseconds(10));
   }
   EXPECT_EQ(Counts().done, 1u);
+}
+
+// Outsider scenario (issue #14): a REFUSE naming another worker's task is stale, like a
+// forged DONE: no dead letter, and the holder's lease and its DONE still count.
+TEST_F(DispatcherTest, AForgedRefuseOfAnotherWorkersTaskChangesNothing) {
+  zmq::socket_t holder = Dealer("w1");
+  const std::optional<TaskRef> ref = TakeOneTask(holder, "w1");
+  ASSERT_TRUE(ref.has_value());
+  zmq::socket_t forger = Dealer("w2");
+  Send(forger, Message(Hello("w2")));
+  Send(forger, Message(RefuseMsg{{{*ref, "forged"}}}));
+  EXPECT_TRUE(AwaitMetric("btrq_bad_messages_total{reason=\"stale_done\"} 1"));
+  EXPECT_EQ(Counts().dead, 0u);
+  EXPECT_EQ(Counts().in_flight, 1u);
+  Send(holder, Message(ReceiptedDone(*ref, "w1")));
+  EXPECT_TRUE(AwaitCount(&JobCounts::done, 1));
+  EXPECT_EQ(Counts().dead, 0u);
+}
+
+// Workers silent for 300 ms are declared dead.
+class DispatcherLivenessTest : public DispatcherTest {
+ protected:
+  SchedulerOptions Options() override {
+    SchedulerOptions options;
+    options.heartbeat_interval = milliseconds(100);
+    options.liveness = 3;
+    return options;
+  }
+};
+
+// Issue #14: a worker declared dead for silence (it was only paused) sent the DONE of a
+// result the sink had stored; the broker dropped it ("before HELLO") and the worker never
+// sent it again. A receipted DONE ends its task whatever its worker's state.
+TEST_F(DispatcherLivenessTest, AReceiptedDoneFromAWorkerDeclaredDeadEndsItsTask) {
+  zmq::socket_t worker = Dealer("w1");
+  const std::optional<TaskRef> ref = TakeOneTask(worker, "w1");
+  ASSERT_TRUE(ref.has_value());
+  // Silent: no heartbeat until the broker declares it dead and requeues its task.
+  ASSERT_TRUE(AwaitCount(&JobCounts::retried, 1));
+  Send(worker, Message(ReceiptedDone(*ref, "w1")));
+  EXPECT_TRUE(Await<RejectMsg>(worker).has_value());  // so it says HELLO again
+  EXPECT_TRUE(AwaitCount(&JobCounts::done, 1));
+  EXPECT_EQ(Counts().dead, 0u);
+}
+
+// Only a receipted DONE from the identity the dead worker had: a stranger's is refused.
+TEST_F(DispatcherLivenessTest, ADoneFromAStrangerForADeadWorkersTaskDoesNotCount) {
+  zmq::socket_t worker = Dealer("w1");
+  const std::optional<TaskRef> ref = TakeOneTask(worker, "w1");
+  ASSERT_TRUE(ref.has_value());
+  ASSERT_TRUE(AwaitCount(&JobCounts::retried, 1));
+  zmq::socket_t stranger = Dealer("x9");
+  Send(stranger, Message(ReceiptedDone(*ref, "x9")));
+  EXPECT_TRUE(Await<RejectMsg>(stranger).has_value());
+  EXPECT_EQ(Counts().done, 0u);
 }
 
 TEST(DispatcherCreateTest, CurveWithoutZapIsRefused) {

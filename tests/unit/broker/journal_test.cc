@@ -400,6 +400,34 @@ TEST_F(JournalTest, RewriteSubsumesAGroupThatFailedInFlight) {
   EXPECT_EQ(Recovered(*reopened), (std::vector<std::string>{"snap with the job"}));
 }
 
+// The rename of a compaction is durable only once its directory is synced: until then
+// nothing it subsumed, and nothing appended after it, is acknowledged as durable.
+TEST_F(JournalTest, RewriteWhoseDirectorySyncFailsAcknowledgesNothingUntilItSucceeds) {
+  ASSERT_OK_AND_ASSIGN(auto j, Open());
+  j->Append("old");
+  ASSERT_OK(j->Sync());
+  Status subsumed = Status::Internal("not run");
+  j->AppendAcked("pending", [&](const Status& s) { subsumed = s; });
+  env_.fail_dir_syncs = true;
+  env_.error_number = EIO;
+  EXPECT_EQ(j->Rewrite({"snap"}).code(), StatusCode::kIoError);
+  EXPECT_EQ(subsumed.code(), StatusCode::kIoError);
+  EXPECT_EQ(j->durable_seq(), 1u);
+  Status after = Status::Internal("not run");
+  j->AppendAcked("after", [&](const Status& s) { after = s; });
+  EXPECT_EQ(j->Sync().code(), StatusCode::kIoError);
+  EXPECT_EQ(after.code(), StatusCode::kIoError);
+  EXPECT_EQ(j->durable_seq(), 1u);
+
+  env_.fail_dir_syncs = false;
+  j->Append("later");
+  ASSERT_OK(j->Sync());
+  EXPECT_EQ(j->durable_seq(), j->appended_seq());
+  j.reset();
+  ASSERT_OK_AND_ASSIGN(auto reopened, Open());
+  EXPECT_EQ(Recovered(*reopened), (std::vector<std::string>{"snap", "later"}));
+}
+
 TEST(JournalRecords, JobSpecRoundTrips) {
   JobSpec s;
   s.name = "quality-2024";

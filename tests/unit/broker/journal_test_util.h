@@ -79,13 +79,15 @@ class WakeupCounter {
   uint64_t count_ = 0;
 };
 
-// Fails writes (after writing `partial_bytes` of them) and/or syncs while told to, and
+// Fails writes (after writing `partial_bytes` of them), syncs and/or directory syncs while
+// told to, and
 // runs `before_sync` (on the journal thread) before each sync of a journal file. Set the
 // fields while no group is in flight.
 class FaultEnv final : public JournalEnv {
  public:
   bool fail_writes = false;
   bool fail_syncs = false;
+  bool fail_dir_syncs = false;
   size_t partial_bytes = 0;
   int error_number = ENOSPC;
   std::function<void()> before_sync;
@@ -101,7 +103,10 @@ class FaultEnv final : public JournalEnv {
   Status Rename(const std::string& from, const std::string& to) override {
     return JournalEnv::Posix()->Rename(from, to);
   }
-  Status SyncDir(const std::string& dir) override { return JournalEnv::Posix()->SyncDir(dir); }
+  Status SyncDir(const std::string& dir) override {
+    if (fail_dir_syncs) return PosixError("fsync " + dir, error_number);
+    return JournalEnv::Posix()->SyncDir(dir);
+  }
   Status CreateDir(const std::string& dir) override { return JournalEnv::Posix()->CreateDir(dir); }
   Status RemoveFile(const std::string& path) override { return JournalEnv::Posix()->RemoveFile(path); }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {

@@ -73,7 +73,8 @@ TEST(LeaseTable, AFinishedLeaseIsRenewedPastTheCapAndStaysFinished) {
   EXPECT_FALSE(t.Find(kKey)->finished);
   for (int s = 5; s <= 60; s += 5) {
     // The first renewal says finished; later ones need not repeat it.
-    ASSERT_TRUE(t.Renew(kKey, 1, "w1", kT0 + seconds(s), /*finished=*/s == 5));
+    const TaskProgress said = s == 5 ? TaskProgress::kFinished : TaskProgress::kRunning;
+    ASSERT_TRUE(t.Renew(kKey, 1, "w1", kT0 + seconds(s), said));
     EXPECT_TRUE(t.ExpireBefore(kT0 + seconds(s)).empty()) << s;
   }
   EXPECT_EQ(t.NextDeadline(), kT0 + seconds(70));
@@ -104,6 +105,16 @@ TEST(LeaseTable, PostponeMovesDeadlinesAndTheCapByTheGap) {
   EXPECT_EQ(expired[0].key, other);
   EXPECT_EQ(expired[1].key, kKey);
   EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(LeaseTable, TheLastRenewalSaysWhetherTheTaskIsQueued) {
+  LeaseTable t;
+  ASSERT_TRUE(t.Grant(kKey, 1, "w1", kT0, seconds(10), 0));
+  EXPECT_FALSE(t.Find(kKey)->queued);  // not known to wait: as if it ran
+  ASSERT_TRUE(t.Renew(kKey, 1, "w1", kT0 + seconds(1), TaskProgress::kQueued));
+  EXPECT_TRUE(t.Find(kKey)->queued);
+  ASSERT_TRUE(t.Renew(kKey, 1, "w1", kT0 + seconds(2), TaskProgress::kRunning));
+  EXPECT_FALSE(t.Find(kKey)->queued);
 }
 
 TEST(LeaseTable, ExpireBeforeReturnsEarliestFirst) {

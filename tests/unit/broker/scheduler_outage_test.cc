@@ -81,10 +81,11 @@ class SchedulerOutageTest : public ::testing::Test {
   }
 
   void Heartbeat(const std::string& worker, std::vector<TaskRef> running,
-                 std::vector<TaskRef> awaiting_ack) {
+                 std::vector<TaskRef> awaiting_ack, std::vector<TaskRef> queued = {}) {
     HeartbeatMsg hb;
     hb.running = std::move(running);
     hb.awaiting_ack = std::move(awaiting_ack);
+    hb.queued = std::move(queued);
     ASSERT_OK(sched_->OnWorkerHeartbeat(worker, hb).status());
   }
 
@@ -214,6 +215,49 @@ TEST_F(SchedulerOutageTest, AWorkerDyingSpendsAnAttemptOnlyOfTasksItHadNotFinish
   EXPECT_EQ(Job().state, JobState::kDoneWithFailures);
   EXPECT_EQ(Job().counts.done, 1u);
   EXPECT_EQ(Job().counts.in_flight, 0u);
+}
+
+// Issue #14: tasks a worker had received but not started were charged when it died. The
+// broker knows what the last heartbeat said: listed queued, a task never ran there.
+TEST_F(SchedulerOutageTest, AWorkerDyingSpendsNoAttemptOfTasksItsLastHeartbeatListedQueued) {
+  Submit(/*max_attempts=*/1);
+  Heartbeat("w1", {Ref(tasks_[0])}, {}, {Ref(tasks_[1]), Ref(tasks_[2])});
+  clock_.Advance(seconds(4));  // silent past heartbeat_interval x liveness
+  Heartbeat("w2", {}, {});
+  ASSERT_EQ(sched_->Tick().dead_workers, std::vector<std::string>{"w1"});
+  EXPECT_EQ(Job().counts.dead, 1u);  // the one it was running
+  std::vector<TaskSpec> again = Dispatch("w2");
+  ASSERT_EQ(again.size(), 2u);
+  for (const TaskSpec& t : again) {
+    EXPECT_NE(t.key, tasks_[0].key);
+    EXPECT_EQ(t.attempt, 1u);
+    EXPECT_EQ(Done("w2", t).accepted, 1u);
+  }
+  EXPECT_EQ(Job().state, JobState::kDoneWithFailures);
+  EXPECT_EQ(Job().counts.done, 2u);
+}
+
+// A task that kills its worker just after a heartbeat listed it queued is free only a
+// few times: it still runs out of attempts.
+TEST_F(SchedulerOutageTest, TasksListedQueuedOnEveryLostWorkerStillEnd) {
+  Submit(/*max_attempts=*/1);
+  std::vector<TaskSpec> held = tasks_;
+  for (int lost = 1; lost <= 10 && Job().counts.dead == 0; ++lost) {
+    std::vector<TaskRef> queued;
+    for (const TaskSpec& t : held) queued.push_back(Ref(t));
+    Heartbeat("w1", {}, {}, queued);
+    EXPECT_EQ(sched_->OnWorkerLost("w1", "gone"), held.size());
+    HelloMsg hello;
+    hello.worker_id = "w1";
+    hello.analytics = {"count"};
+    sched_->OnWorkerHello(hello);
+    held = Dispatch("w1");
+    if (Job().counts.dead == 0) {
+      ASSERT_EQ(held.size(), 3u) << lost;
+      EXPECT_LE(lost, 3) << "free take-backs are bounded";
+    }
+  }
+  EXPECT_EQ(Job().counts.dead, 3u);
 }
 
 // BYE hands tasks back on purpose (a drain past its deadline, a second SIGTERM): they

@@ -145,6 +145,12 @@ inline std::vector<std::pair<std::string, Message>> RoundTripCases() {
   ack.receipts.assign(ack.keys.size(), AckReceipt{});
   ack.receipts[1] = AckReceipt{3, std::string(16, '\x02')};
   cases.emplace_back("ack_receipts", ack);
+  // Appended: tests index the cases above.
+  HeartbeatMsg hb_queued;
+  hb_queued.running.push_back({MakeTask(1).key, 1});
+  hb_queued.awaiting_ack.push_back({MakeTask(2).key, 1});
+  hb_queued.queued.push_back({MakeTask(3).key, 2});
+  cases.emplace_back("heartbeat_queued", hb_queued);
   return cases;
 }
 

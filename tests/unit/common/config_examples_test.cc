@@ -87,6 +87,10 @@ TEST(ConfigExamples, EveryExampleIsSecureAsShipped) {
     EXPECT_OK(CheckBrokerListeners(c.broker, c.curve));
     EXPECT_OK(CheckSinkListeners(c.sink, c.curve));
     EXPECT_TRUE(c.worker.exec_commands.empty());  // exec is off unless allow-listed
+    // The HTTP ports have no token (metrics, dashboard, dead-letter errors): loopback.
+    for (const std::string& http : {c.broker.http_listen, c.sink.http_listen, c.worker.http_listen}) {
+      EXPECT_TRUE(http.empty() || IsLoopbackEndpoint(http)) << http;
+    }
   }
   EXPECT_GE(files, 3u);
 }

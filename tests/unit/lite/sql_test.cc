@@ -126,5 +126,23 @@ TEST(Sql, MalformedQueriesAreRefused) {
             441u);
 }
 
+// Issue #14: `~` ran std::regex, which backtracks: a hostile pattern took exponential
+// time. Now it is matched in linear time, and what it cannot take is an in-band error.
+TEST(Sql, TheRegexOperatorIsBoundedWhateverThePattern) {
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open({}));
+  ASSERT_OK(db->Create(Id(1), "grid/" + std::string(245, 'a'), {{"name", "v"}}, {}));
+  ASSERT_OK(db->Create(Id(2), "grid/b", {{"name", "w"}}, {}));
+  ASSERT_OK_AND_ASSIGN(auto rows, RunSqlQuery(*db, "select name from streams where collection ~ $1",
+                                              {"^grid/(a*)*$"}));
+  EXPECT_THAT(rows, ElementsAre(R"({"name":"v"})"));
+  ASSERT_OK_AND_ASSIGN(rows, RunSqlQuery(*db, "select name from streams where collection ~ $1",
+                                         {"(a|aa)*c"}));
+  EXPECT_TRUE(rows.empty());
+  for (const std::string& bad : {std::string(2000, 'a'), std::string("(a)\\1")}) {
+    EXPECT_EQ(BtrdbCodeOf(RunSqlQuery(*db, "select name from streams where name ~ $1", {bad}).status()),
+              441u);
+  }
+}
+
 }  // namespace
 }  // namespace btrq::lite

@@ -144,7 +144,9 @@ TEST(MakeConnectOptionsTest, MapsEndpointsTlsKeyAndTimeout) {
   options.api_key = "sekrit";
   options.tls = TlsMode::kOff;
   options.call_timeout = 7'000'000'000;
+  options.read_idle_timeout = 3'000'000'000;
   ASSERT_OK_AND_ASSIGN(btrdb::ConnectOptions out, MakeConnectOptions(options));
+  EXPECT_EQ(out.stream_idle_timeout_ns, 3'000'000'000);
   EXPECT_THAT(out.endpoints, ElementsAre("a:4410", "b:4411"));
   EXPECT_EQ(out.api_key, "sekrit");
   EXPECT_EQ(out.tls, btrdb::ConnectOptions::Tls::kOff);
