@@ -193,7 +193,12 @@ class PythonAnalytic final : public Analytic {
         std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.timeout_ns);
     BTRQ_ASSIGN_OR_RETURN(std::unique_ptr<PythonInterpreter> py, pool_->Checkout());
     PythonCall call(py.get(), deadline);
+    const auto started = std::chrono::steady_clock::now();
     Result<Fields> result = call.Run(task, options_, source, counters);
+    pool_->AddTaskTime(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                             started)
+            .count()));
     if (call.healthy()) {
       pool_->Return(std::move(py));
     } else {

@@ -46,7 +46,9 @@ Result<std::unique_ptr<PythonInterpreter>> PythonInterpreter::Start(
   ChildProcess::Options child;
   child.argv = {options.interpreter, "-m", "btrq.runner"};
   // Our package first, so a user's module named btrq cannot replace the runner.
-  child.env = {"PYTHONPATH=" + JoinPath(options.path), "PYTHONDONTWRITEBYTECODE=1"};
+  // One thread each for numpy's BLAS: the worker's executor threads are the parallelism.
+  child.env = {"PYTHONPATH=" + JoinPath(options.path), "PYTHONDONTWRITEBYTECODE=1",
+               "OPENBLAS_NUM_THREADS=1", "OMP_NUM_THREADS=1", "MKL_NUM_THREADS=1"};
   child.max_stdout_bytes = kPyHeaderBytes + kPyMaxReplyBytes;
   child.memory_limit_bytes = options.memory_limit_bytes;
   child.what = "python";

@@ -87,6 +87,9 @@ class PythonPool {
   uint64_t started() const { return started_.load(); }
   uint64_t replaced() const { return replaced_.load(); }
   int64_t busy() const { return busy_.load(); }
+  // Wall time of tasks in interpreters, ns.
+  uint64_t task_ns() const { return task_ns_.load(); }
+  void AddTaskTime(uint64_t ns) { task_ns_.fetch_add(ns); }
   // Counts an interpreter dropped as broken (its replacement comes with the next task).
   void Discard(std::unique_ptr<PythonInterpreter> interpreter);
 
@@ -99,6 +102,7 @@ class PythonPool {
   std::atomic<uint64_t> started_{0};
   std::atomic<uint64_t> replaced_{0};
   std::atomic<int64_t> busy_{0};
+  std::atomic<uint64_t> task_ns_{0};
 };
 
 }  // namespace btrq::analytics

@@ -90,8 +90,9 @@ class RunnerTest(unittest.TestCase):
         length, kind = HEADER.unpack(cls.proc.stdout.read(HEADER.size))
         return chr(kind), cls.proc.stdout.read(length)
 
-    def run_task(self, function, batches, mode="numpy", task=None, params=None):
-        request = {"function": "userfns:" + function, "input": mode,
+    def run_task(self, function, batches, mode="numpy", task=None, params=None,
+                 module="userfns"):
+        request = {"function": module + ":" + function, "input": mode,
                    "task": task or {"job": 1, "stream": "abc", "attempt": 2, "version": 9},
                    "params": params or {}}
         data = frame("T", json.dumps(request).encode())
@@ -152,6 +153,20 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(self.run_task("Holder.method", []), ("R", {"value": 7}))
         kind, r = self.run_task("nope", [([1], [1.0])])
         self.assertEqual((kind, r["type"]), ("X", "AttributeError"))
+
+    def test_a_changed_module_is_reimported_for_the_next_job(self):
+        path = os.path.join(self.dir.name, "changing.py")
+        with open(path, "w") as f:
+            f.write("def f(batches, task):\n    return 1\n")
+        request = lambda job: self.run_task("f", [], mode="batches", task={"job": job},
+                                            module="changing")
+        self.assertEqual(request(101), ("R", {"value": 1}))
+        with open(path, "w") as f:
+            f.write("def f(batches, task):\n    return 2\n")
+        st = os.stat(path)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+        self.assertEqual(request(101), ("R", {"value": 1}))  # the same job keeps its code
+        self.assertEqual(request(102), ("R", {"value": 2}))
 
     def test_bad_input_mode(self):
         kind, r = self.run_task("summary", [([1], [1.0])], mode="text")
