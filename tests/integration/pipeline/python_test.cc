@@ -182,5 +182,18 @@ TEST_F(PythonPipelineTest, AModuleNoWorkerAllowsIsRefusedAtSubmit) {
   EXPECT_THAT(run.err, HasSubstr("no connected worker allows the python module 'os'"));
 }
 
+TEST_F(PythonPipelineTest, AWorkerWhosePythonCannotStartOffersNoPython) {
+  ASSERT_OK(cluster_->StartWorker({"worker.python.modules=userfns",
+                                   "worker.python.interpreter=/nonexistent/python3"})
+                .status());
+  ASSERT_OK_AND_ASSIGN(const Json workers, cluster_->Workers());
+  ASSERT_EQ(workers.size(), 3u);
+  int offering = 0;
+  for (const Json& w : workers.elements()) {
+    for (const Json& a : w["analytics"].elements()) offering += a.AsString() == "python";
+  }
+  EXPECT_EQ(offering, 2);
+}
+
 }  // namespace
 }  // namespace btrq::pipeline
