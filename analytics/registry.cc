@@ -6,6 +6,7 @@
 #include "analytics/exec.h"
 #include "analytics/exec_policy.h"
 #include "analytics/noop.h"
+#include "analytics/python.h"
 #include "analytics/quality.h"
 #include "analytics/stats.h"
 
@@ -42,36 +43,52 @@ std::vector<std::string> Registry::Names() const {
   return names;
 }
 
+namespace {
+
+Status RegisterExec(Registry* registry, const BuiltinOptions& options) {
+  if (options.user_code == UserCode::kValidateOnly) {
+    // The program must still be named as an allow-list can match it.
+    return registry->Register(
+        std::string(kExecName), [](const Fields& params) -> Result<std::unique_ptr<Analytic>> {
+          BTRQ_RETURN_IF_ERROR(ExecProgram(params).status());
+          return NewExec(params);
+        });
+  }
+  BTRQ_RETURN_IF_ERROR(ValidateExecCommands(options.exec_commands));
+  if (options.exec_commands.empty()) return Status::OK();  // nothing allowed: exec is off
+  return registry->Register(
+      std::string(kExecName),
+      [commands = options.exec_commands](const Fields& params) -> Result<std::unique_ptr<Analytic>> {
+        BTRQ_RETURN_IF_ERROR(CheckExecAllowed(commands, params));
+        return NewExec(params);
+      });
+}
+
+Status RegisterPython(Registry* registry, const BuiltinOptions& options) {
+  if (options.user_code == UserCode::kValidateOnly) {
+    return registry->Register(std::string(kPythonName), [](const Fields& params) {
+      return NewPython(params, {}, nullptr);
+    });
+  }
+  // Nothing allowed, or nowhere to run: python is off.
+  if (options.python_modules.empty() || options.python_pool == nullptr) return Status::OK();
+  return registry->Register(
+      std::string(kPythonName),
+      [modules = options.python_modules, pool = options.python_pool](const Fields& params) {
+        return NewPython(params, modules, pool);
+      });
+}
+
+}  // namespace
+
 Status RegisterBuiltins(Registry* registry, const BuiltinOptions& options) {
   BTRQ_RETURN_IF_ERROR(registry->Register(std::string(kQualityName), &NewQuality));
   BTRQ_RETURN_IF_ERROR(registry->Register(std::string(kStatsName), &NewStats));
   BTRQ_RETURN_IF_ERROR(registry->Register(std::string(kCountName), &NewCount));
   BTRQ_RETURN_IF_ERROR(registry->Register(std::string(kNoopName), &NewNoop));
-  switch (options.exec) {
-    case ExecMode::kOff:
-      break;
-    case ExecMode::kValidateOnly:
-      // The program must still be named as an allow-list can match it.
-      BTRQ_RETURN_IF_ERROR(registry->Register(
-          std::string(kExecName), [](const Fields& params) -> Result<std::unique_ptr<Analytic>> {
-            BTRQ_RETURN_IF_ERROR(ExecProgram(params).status());
-            return NewExec(params);
-          }));
-      break;
-    case ExecMode::kAllowList: {
-      BTRQ_RETURN_IF_ERROR(ValidateExecCommands(options.exec_commands));
-      if (options.exec_commands.empty()) break;  // nothing allowed: exec is off
-      BTRQ_RETURN_IF_ERROR(registry->Register(
-          std::string(kExecName),
-          [commands = options.exec_commands](
-              const Fields& params) -> Result<std::unique_ptr<Analytic>> {
-            BTRQ_RETURN_IF_ERROR(CheckExecAllowed(commands, params));
-            return NewExec(params);
-          }));
-      break;
-    }
-  }
-  return Status::OK();
+  if (options.user_code == UserCode::kOff) return Status::OK();
+  BTRQ_RETURN_IF_ERROR(RegisterExec(registry, options));
+  return RegisterPython(registry, options);
 }
 
 }  // namespace btrq::analytics

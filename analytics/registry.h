@@ -20,6 +20,7 @@
 #include "common/messages.h"
 #include "common/status.h"
 #include "analytics/analytic.h"
+#include "analytics/python_runtime.h"
 
 namespace btrq::analytics {
 
@@ -47,20 +48,24 @@ class Registry {
   std::map<std::string, AnalyticFactory, std::less<>> factories_;
 };
 
-// How RegisterBuiltins registers `exec`, the one analytic that runs user code.
-enum class ExecMode {
-  kOff,           // not registered: the default, and a worker with no worker.exec.commands
-  kAllowList,     // registered; a task runs only a program BuiltinOptions allows
-  kValidateOnly,  // registered with no allow-list, to check params (the broker never runs it)
+// How RegisterBuiltins registers `exec` and `python`, the analytics that run user code.
+enum class UserCode {
+  kOff,           // neither registered: the default
+  kAllowList,     // each registered when its allow-list is not empty, running only what
+                  // the list allows (worker.exec.commands, worker.python.modules)
+  kValidateOnly,  // both registered without allow-lists, to check params (the broker: it
+                  // never runs them)
 };
 
 struct BuiltinOptions {
-  ExecMode exec = ExecMode::kOff;
-  std::vector<std::string> exec_commands;  // kAllowList: analytics/exec_policy.h
+  UserCode user_code = UserCode::kOff;
+  std::vector<std::string> exec_commands;   // kAllowList: analytics/exec_policy.h
+  std::vector<std::string> python_modules;  // kAllowList: analytics/python.h
+  std::shared_ptr<PythonPool> python_pool;  // kAllowList: where `python` runs; null: off
 };
 
-// Registers quality, stats, count, noop, and exec as `options` say. AlreadyExists when
-// one of those names is already taken in `registry`.
+// Registers quality, stats, count, noop, exec and python as `options` say.
+// AlreadyExists when one of those names is already taken in `registry`.
 Status RegisterBuiltins(Registry* registry, const BuiltinOptions& options = BuiltinOptions());
 
 }  // namespace btrq::analytics

@@ -84,7 +84,7 @@ Status Broker::Impl::Init() {
   const BrokerOptions& b = config_.broker;
   BTRQ_RETURN_IF_ERROR(CheckBrokerListeners(b, config_.curve));
   analytics::BuiltinOptions builtins;
-  builtins.exec = analytics::ExecMode::kValidateOnly;  // to check params; it never runs
+  builtins.user_code = analytics::UserCode::kValidateOnly;  // to check params; it never runs
   BTRQ_RETURN_IF_ERROR(analytics::RegisterBuiltins(&analytics_, builtins));
 
   BTRQ_ASSIGN_OR_RETURN(btrdb::ConnectOptions connect, BrokerConnectOptions(config_.btrdb));

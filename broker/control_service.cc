@@ -9,6 +9,7 @@
 
 #include "analytics/exec.h"
 #include "analytics/exec_policy.h"
+#include "analytics/python.h"
 #include "common/grpc_server.h"
 #include "common/limits.h"
 #include "common/mutex.h"
@@ -16,11 +17,26 @@
 namespace btrq::broker {
 namespace {
 
-// An exec job is refused unless a connected worker, not draining, allows its program:
-// no worker would take its tasks, and a worker that did not allow it would dead-letter
-// them. With no worker connected at all it is refused too (the safe answer: whether a
-// later worker allows the program is unknown; submit again once one is connected).
+// An exec or python job is refused unless a connected worker, not draining, allows its
+// program or module: no worker would take its tasks, and a worker that did not allow it
+// would dead-letter them. With no worker connected at all it is refused too (the safe
+// answer: whether a later worker allows it is unknown; submit again once one is connected).
+Status CheckSomeWorkerAllowsPython(const JobSpec& spec, const std::vector<WorkerInfo>& workers) {
+  BTRQ_ASSIGN_OR_RETURN(analytics::PythonOptions python,
+                        analytics::ParsePythonOptions(spec.params));
+  for (const WorkerInfo& w : workers) {
+    if (!w.draining && analytics::PythonModuleAllowed(w.python_modules, python.module)) {
+      return Status::OK();
+    }
+  }
+  return Status::FailedPrecondition(
+      "job: no connected worker allows the python module '" + python.module + "' (" +
+      std::to_string(workers.size()) +
+      " connected); add it to a worker's worker.python.modules, then submit again");
+}
+
 Status CheckSomeWorkerAllows(const JobSpec& spec, const std::vector<WorkerInfo>& workers) {
+  if (spec.analytic == analytics::kPythonName) return CheckSomeWorkerAllowsPython(spec, workers);
   if (spec.analytic != analytics::kExecName) return Status::OK();
   BTRQ_ASSIGN_OR_RETURN(std::string program, analytics::ExecProgram(spec.params));
   for (const WorkerInfo& w : workers) {

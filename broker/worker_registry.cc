@@ -26,6 +26,7 @@ void WorkerRegistry::Hello(const HelloMsg& hello, SteadyTime now) {
   w.info.threads = hello.threads;
   w.info.analytics = hello.analytics;
   w.info.exec_commands = hello.exec_commands;
+  w.info.python_modules = hello.python_modules;
   w.info.credit = 0;
   w.info.draining = false;
   w.info.last_seen = now;

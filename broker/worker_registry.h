@@ -24,7 +24,8 @@ struct WorkerInfo {
   int64_t pid = 0;
   uint32_t threads = 0;
   std::vector<std::string> analytics;
-  std::vector<std::string> exec_commands;  // its worker.exec.commands (HELLO's `x`)
+  std::vector<std::string> exec_commands;   // its worker.exec.commands (HELLO's `x`)
+  std::vector<std::string> python_modules;  // its worker.python.modules (HELLO's `y`)
   uint64_t credit = 0;       // tasks it may still be sent
   uint64_t in_flight = 0;    // leases it holds
   uint64_t done = 0;         // DONEs accepted (ok or failed)

@@ -135,7 +135,7 @@ class Encoder {
   }
 
   void Body(const HelloMsg& m) {
-    MapHeader(m.exec_commands.empty() ? 5 : 6);
+    MapHeader(5 + (m.exec_commands.empty() ? 0 : 1) + (m.python_modules.empty() ? 0 : 1));
     Key("w"), Str(m.worker_id);
     Key("h"), Str(m.host);
     Key("p"), Int(m.pid);
@@ -145,6 +145,10 @@ class Encoder {
     if (!m.exec_commands.empty()) {
       Key("x"), ArrayHeader(m.exec_commands.size());
       for (const auto& c : m.exec_commands) Str(c);
+    }
+    if (!m.python_modules.empty()) {
+      Key("y"), ArrayHeader(m.python_modules.size());
+      for (const auto& c : m.python_modules) Str(c);
     }
   }
   void Body(const CreditMsg& m) {

@@ -203,7 +203,8 @@ bool ReadFields(MsgpackReader& r, uint32_t depth, Fields* out, std::string_view 
 
 bool DecodeBody(MsgpackReader& r, HelloMsg* m) {
   static constexpr KeySpec kKeys[] = {
-      {"w", true}, {"h", true}, {"p", true}, {"t", true}, {"a", true}, {"x", false}};
+      {"w", true}, {"h", true}, {"p", true}, {"t", true}, {"a", true}, {"x", false},
+      {"y", false}};
   return DecodeMap(r, 2, kKeys, "HELLO", [&](size_t i) {
     switch (i) {
       case 0: return ReadString(r, &m->worker_id, "key 'w'");
@@ -211,7 +212,8 @@ bool DecodeBody(MsgpackReader& r, HelloMsg* m) {
       case 2: return r.ReadInt64(&m->pid, "key 'p'");
       case 3: return r.ReadUint32(&m->threads, "key 't'");
       case 4: return ReadStrings(r, &m->analytics, "analytics");
-      default: return ReadStrings(r, &m->exec_commands, "exec commands");
+      case 5: return ReadStrings(r, &m->exec_commands, "exec commands");
+      default: return ReadStrings(r, &m->python_modules, "python modules");
     }
   });
 }

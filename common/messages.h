@@ -60,6 +60,8 @@ struct HelloMsg {
   std::vector<std::string> analytics;  // names this worker can run
   // worker.exec.commands: the programs its `exec` may run (empty: exec is off).
   std::vector<std::string> exec_commands;
+  // Its worker.python.modules, when it offers `python` (HELLO's `y`).
+  std::vector<std::string> python_modules;
 };
 
 struct CreditMsg {

@@ -108,7 +108,16 @@ void BindSinkAndWorker(BtrqConfig* c, ConfigBinder* b) {
       .Uint32("batch_results", &w.batch_results, "Results per message to the sink")
       .StringList("exec.commands", &w.exec_commands,
                   "Programs the exec analytic may run (absolute paths or patterns); "
-                  "empty: exec is off");
+                  "empty: exec is off")
+      .String("python.interpreter", &w.python.interpreter,
+              "The python analytic's interpreter (a virtualenv's python works)")
+      .StringList("python.path", &w.python.path,
+                  "Directories put on the python analytic's import path")
+      .StringList("python.modules", &w.python.modules,
+                  "Modules the python analytic may run (names or patterns, e.g. qa, "
+                  "\"mylab.*\"); empty: python is off")
+      .Uint32("python.memory_limit_mb", &w.python.memory_limit_mb,
+              "Address space of each Python interpreter, MiB; 0: unlimited");
 }
 
 void BindCurveAndControl(BtrqConfig* c, ConfigBinder* b) {

@@ -93,6 +93,13 @@ struct WorkerOptions {
   // `exec.commands`: programs the exec analytic may run, absolute paths or fnmatch
   // patterns (analytics/exec_policy.h). Empty: exec is off.
   std::vector<std::string> exec_commands;
+  // `python.*`: the `python` analytic's interpreters (analytics/python.h). No modules: off.
+  struct Python {
+    std::string interpreter = "/usr/bin/python3";
+    std::vector<std::string> path;      // directories put on the import path
+    std::vector<std::string> modules;   // module name patterns a job may name
+    uint32_t memory_limit_mb = 8192;    // address space of each interpreter; 0: none
+  } python;
 };
 
 struct CurveOptions {

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "analytics/exec.h"
+#include "analytics/python.h"
 #include "btrdb/rpc_observer.h"
 #include "common/readiness.h"
 #include "worker/worker_impl.h"
@@ -64,16 +65,7 @@ Status Worker::Impl::Init() {
   worker_id_ = config_.worker_id.empty() ? MakeWorkerId(host_, static_cast<int>(getpid()))
                                          : config_.worker_id;
 
-  if (deps_.registry != nullptr) {
-    analytics_ = deps_.registry;
-  } else {
-    own_registry_ = std::make_unique<analytics::Registry>();
-    analytics::BuiltinOptions builtins;
-    builtins.exec = analytics::ExecMode::kAllowList;
-    builtins.exec_commands = config_.worker.exec_commands;
-    BTRQ_RETURN_IF_ERROR(analytics::RegisterBuiltins(own_registry_.get(), builtins));
-    analytics_ = own_registry_.get();
-  }
+  BTRQ_RETURN_IF_ERROR(InitAnalytics());
   SourceProviderFactory sources = deps_.sources;
   if (!sources) {
     BTRQ_ASSIGN_OR_RETURN(btrdb::ConnectOptions connect, MakeConnectOptions(config_.btrdb));
@@ -108,6 +100,69 @@ Status Worker::Impl::Init() {
   capacity_ = w.credit != 0 ? w.credit : threads_ * 2;
   active_.reserve(capacity_);
   return StartHttp();
+}
+
+Status Worker::Impl::InitAnalytics() {
+  if (deps_.registry != nullptr) {
+    analytics_ = deps_.registry;
+    return Status::OK();
+  }
+  own_registry_ = std::make_unique<analytics::Registry>();
+  analytics::BuiltinOptions builtins;
+  builtins.user_code = analytics::UserCode::kAllowList;
+  builtins.exec_commands = config_.worker.exec_commands;
+  const WorkerOptions::Python& py = config_.worker.python;
+  if (!py.modules.empty()) {
+    BTRQ_RETURN_IF_ERROR(StartPython());
+    builtins.python_modules = py.modules;
+    builtins.python_pool = python_pool_;
+  }
+  BTRQ_RETURN_IF_ERROR(analytics::RegisterBuiltins(own_registry_.get(), builtins));
+  analytics_ = own_registry_.get();
+  return Status::OK();
+}
+
+Status Worker::Impl::StartPython() {
+  const WorkerOptions::Python& py = config_.worker.python;
+  analytics::PythonRuntimeOptions options;
+  options.interpreter = py.interpreter;
+#ifdef BTRQ_PYTHON_DIR
+  // A build tree's worker runs the runner from the sources; an installed one finds the
+  // btrq package on the interpreter's own path.
+  if (::access(BTRQ_PYTHON_DIR "/btrq/runner.py", R_OK) == 0) options.path.push_back(BTRQ_PYTHON_DIR);
+#endif
+  options.path.insert(options.path.end(), py.path.begin(), py.path.end());
+  options.memory_limit_bytes = uint64_t{py.memory_limit_mb} << 20;
+  auto pool = std::make_shared<analytics::PythonPool>(options);
+  // One interpreter now, both as a probe and warm for the first task. A worker whose
+  // Python cannot start says so and offers no `python` (HELLO), so it gets no such task.
+  Result<std::unique_ptr<analytics::PythonInterpreter>> probe = pool->Checkout();
+  const bool available = probe.ok();
+  if (available) {
+    pool->Return(std::move(*probe));
+    python_pool_ = pool;
+  } else {
+    spdlog::error("btrq-worker: worker.python.modules is set but Python cannot start ({}); "
+                  "taking no python task", probe.status().message());
+  }
+  BTRQ_RETURN_IF_ERROR(registry_.AddCallbackGauge(
+      "btrq_worker_python_available",
+      "1 when the python analytic's interpreter starts, 0 when it cannot", {},
+      [available] { return available ? 1.0 : 0.0; }));
+  BTRQ_RETURN_IF_ERROR(registry_.AddCallbackCounter(
+      "btrq_worker_python_started_total", "Python interpreters started", {},
+      [pool] { return static_cast<double>(pool->started()); }));
+  BTRQ_RETURN_IF_ERROR(registry_.AddCallbackCounter(
+      "btrq_worker_python_restarted_total",
+      "Python interpreters killed after a crash, a timeout, an out-of-memory or a protocol "
+      "error (each replaced by the next task)",
+      {}, [pool] { return static_cast<double>(pool->replaced()); }));
+  BTRQ_RETURN_IF_ERROR(registry_.AddCallbackGauge(
+      "btrq_worker_python_busy", "Python interpreters running a task", {},
+      [pool] { return static_cast<double>(pool->busy()); }));
+  return registry_.AddCallbackCounter(
+      "btrq_worker_python_seconds_total", "Wall time of tasks in Python interpreters", {},
+      [pool] { return static_cast<double>(pool->task_ns()) / 1e9; });
 }
 
 Status Worker::Impl::StartHttp() {
@@ -160,6 +215,9 @@ void Worker::Impl::SendHello() {
   // The broker refuses at submit an exec job that no connected worker allows.
   if (analytics_->Contains(analytics::kExecName)) {
     hello.exec_commands = config_.worker.exec_commands;
+  }
+  if (analytics_->Contains(analytics::kPythonName)) {
+    hello.python_modules = config_.worker.python.modules;
   }
   Send(Peer::kBroker, Message(std::move(hello)));
   last_hello_ = clock_->Now();

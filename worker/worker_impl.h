@@ -17,6 +17,7 @@
 
 #include <zmq.hpp>
 
+#include "analytics/python_runtime.h"
 #include "common/codec.h"
 #include "common/http_server.h"
 #include "common/logging.h"
@@ -67,6 +68,10 @@ class Worker::Impl {
  private:
   enum class Peer { kBroker, kSink };
 
+  // The analytics registry: the builtins as the config allows, or deps_.registry.
+  Status InitAnalytics();
+  // The python analytic's interpreter pool, probed with one start, and its metrics.
+  Status StartPython();
   Status StartHttp();
   void StopHttp();
   PeerLinkOptions LinkOptions(Peer peer) const;
@@ -121,6 +126,7 @@ class Worker::Impl {
   Clock* const clock_;
   WorkerDeps deps_;
   std::unique_ptr<analytics::Registry> own_registry_;
+  std::shared_ptr<analytics::PythonPool> python_pool_;  // null: python off
   const analytics::Registry* analytics_ = nullptr;
   std::optional<WakeupFd> wake_;
   std::atomic<int> shutdown_requests_{0};

@@ -25,7 +25,7 @@ class Constant final : public Analytic {
 
 BuiltinOptions ValidateOnly() {
   BuiltinOptions o;
-  o.exec = ExecMode::kValidateOnly;
+  o.user_code = UserCode::kValidateOnly;
   return o;
 }
 
@@ -38,7 +38,7 @@ TEST(Registry, ExecIsOffByDefault) {
             StatusCode::kInvalidArgument);
 
   BuiltinOptions empty_list;
-  empty_list.exec = ExecMode::kAllowList;
+  empty_list.user_code = UserCode::kAllowList;
   Registry none_allowed;
   ASSERT_OK(RegisterBuiltins(&none_allowed, empty_list));
   EXPECT_FALSE(none_allowed.Contains("exec"));
@@ -46,7 +46,7 @@ TEST(Registry, ExecIsOffByDefault) {
 
 TEST(Registry, ExecRunsOnlyAllowedPrograms) {
   BuiltinOptions o;
-  o.exec = ExecMode::kAllowList;
+  o.user_code = UserCode::kAllowList;
   o.exec_commands = {"/usr/bin/python3", "/opt/btrq/bin/*"};
   Registry registry;
   ASSERT_OK(RegisterBuiltins(&registry, o));
@@ -59,10 +59,32 @@ TEST(Registry, ExecRunsOnlyAllowedPrograms) {
   EXPECT_THAT(s.message(), HasSubstr("'/bin/sh' is not allowed"));
 }
 
+TEST(Registry, PythonRunsOnlyAllowedModules) {
+  BuiltinOptions o;
+  o.user_code = UserCode::kAllowList;
+  Registry off;
+  ASSERT_OK(RegisterBuiltins(&off, o));
+  EXPECT_FALSE(off.Contains("python"));
+
+  o.python_modules = {"qa", "lab.*"};
+  Registry no_runtime;
+  ASSERT_OK(RegisterBuiltins(&no_runtime, o));
+  EXPECT_FALSE(no_runtime.Contains("python"));
+
+  o.python_pool = std::make_shared<PythonPool>(PythonRuntimeOptions());
+  Registry registry;
+  ASSERT_OK(RegisterBuiltins(&registry, o));
+  EXPECT_OK(registry.ValidateParams("python", {{"function", "qa:data_quality"}}));
+  EXPECT_OK(registry.ValidateParams("python", {{"function", "lab.checks:Checks.run"}}));
+  const Status s = registry.ValidateParams("python", {{"function", "os:system"}});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("module os is not allowed"));
+}
+
 TEST(Registry, BuiltinsAreRegisteredByName) {
   Registry registry;
   ASSERT_OK(RegisterBuiltins(&registry, ValidateOnly()));
-  EXPECT_THAT(registry.Names(), ElementsAre("count", "exec", "noop", "quality", "stats"));
+  EXPECT_THAT(registry.Names(), ElementsAre("count", "exec", "noop", "python", "quality", "stats"));
   EXPECT_TRUE(registry.Contains("quality"));
   EXPECT_FALSE(registry.Contains("qualty"));
 }
@@ -109,6 +131,7 @@ TEST(Registry, EveryBuiltinAcceptsTheBrokersRateParam) {
   for (const std::string& name : registry.Names()) {
     Fields params = {{"rate", int64_t{120}}};
     if (name == "exec") params.emplace_back("command", "/bin/true");
+    if (name == "python") params.emplace_back("function", "qa:data_quality");
     const Status s = registry.ValidateParams(name, params);
     EXPECT_TRUE(s.ok()) << name << ": " << s.ToString();
   }

@@ -41,6 +41,11 @@ TEST(Codec, LeaseFieldsRoundTripAndAreOptional) {
   HelloMsg hello{"h:1:a", "h", 1, 2, {"exec", "noop"}, {"/usr/bin/python3"}};
   ASSERT_OK_AND_ASSIGN(m, DecodeMessage(EncodeMessage(Message(hello))));
   EXPECT_EQ(std::get<HelloMsg>(m).exec_commands, hello.exec_commands);
+  EXPECT_TRUE(std::get<HelloMsg>(m).python_modules.empty());
+  hello.python_modules = {"qa", "mylab.*"};
+  ASSERT_OK_AND_ASSIGN(m, DecodeMessage(EncodeMessage(Message(hello))));
+  EXPECT_EQ(std::get<HelloMsg>(m).python_modules, hello.python_modules);
+  EXPECT_EQ(std::get<HelloMsg>(m).exec_commands, hello.exec_commands);
 }
 
 TEST(Codec, EveryMessageRoundTrips) {

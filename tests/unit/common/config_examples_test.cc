@@ -124,5 +124,20 @@ TEST(ConfigExamples, ExecCommandsNestUnderWorker) {
   EXPECT_EQ(c.worker.exec_commands, (std::vector<std::string>{"/bin/a", "/bin/b"}));
 }
 
+TEST(ConfigExamples, PythonNestsUnderWorkerAndIsOffByDefault) {
+  BtrqConfig c;
+  EXPECT_TRUE(c.worker.python.modules.empty());
+  EXPECT_EQ(c.worker.python.interpreter, "/usr/bin/python3");
+  ConfigBinder binder(SystemClock::Default());
+  BindConfig(&c, &binder);
+  ASSERT_OK(binder.LoadYamlText("worker:\n  python:\n    modules: [qa, \"mylab.*\"]\n"
+                                "    path: [/opt/a]\n    interpreter: /venv/bin/python\n"
+                                "    memory_limit_mb: 512\n", "test.yaml"));
+  EXPECT_EQ(c.worker.python.modules, (std::vector<std::string>{"qa", "mylab.*"}));
+  EXPECT_EQ(c.worker.python.path, std::vector<std::string>{"/opt/a"});
+  EXPECT_EQ(c.worker.python.interpreter, "/venv/bin/python");
+  EXPECT_EQ(c.worker.python.memory_limit_mb, 512u);
+}
+
 }  // namespace
 }  // namespace btrq
