@@ -4,7 +4,6 @@
 
 #include <bit>
 #include <chrono>
-#include <cstring>
 #include <optional>
 #include <span>
 #include <utility>
@@ -131,7 +130,9 @@ class PythonCall {
           return Status::OK();
         });
     if (!io.ok()) return io;
-    if (!answered && !frames.empty()) BTRQ_RETURN_IF_ERROR(Io(py_->Write(frames.Take(), deadline_)));
+    if (!answered && !frames.empty()) {
+      BTRQ_RETURN_IF_ERROR(Io(py_->Write(frames.Take(), deadline_)));
+    }
     BTRQ_RETURN_IF_ERROR(Io(py_->Write(Frame(kPyEnd), deadline_)));
     Result<PythonInterpreter::Frame> reply = py_->ReadReply(deadline_);
     BTRQ_RETURN_IF_ERROR(Io(reply.status()));

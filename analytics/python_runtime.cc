@@ -1,7 +1,6 @@
 #include "analytics/python_runtime.h"
 
 #include <chrono>
-#include <cstring>
 #include <utility>
 
 namespace btrq::analytics {

@@ -129,7 +129,9 @@ Status Worker::Impl::StartPython() {
 #ifdef BTRQ_PYTHON_DIR
   // A build tree's worker runs the runner from the sources; an installed one finds the
   // btrq package on the interpreter's own path.
-  if (::access(BTRQ_PYTHON_DIR "/btrq/runner.py", R_OK) == 0) options.path.push_back(BTRQ_PYTHON_DIR);
+  if (::access(BTRQ_PYTHON_DIR "/btrq/runner.py", R_OK) == 0) {
+    options.path.push_back(BTRQ_PYTHON_DIR);
+  }
 #endif
   options.path.insert(options.path.end(), py.path.begin(), py.path.end());
   options.memory_limit_bytes = uint64_t{py.memory_limit_mb} << 20;

@@ -31,7 +31,8 @@ import os
 import numpy as np
 
 def counts(times, values, task):
-    ok = bool(np.all(np.diff(times) >= 0)) and bool(np.all((times >= task.start) & (times < task.end)))
+    in_chunk = (times >= task.start) & (times < task.end)
+    ok = bool(np.all(np.diff(times) >= 0)) and bool(np.all(in_chunk))
     return {"count": int(values.size), "in_order": ok, "rate": task.params.get("rate", -1)}
 
 def seed_shaped(values):

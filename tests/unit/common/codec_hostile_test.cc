@@ -225,38 +225,23 @@ std::vector<BadFrame> BadFrames() {
   };
   v.push_back({"unknown_error_class", done_item(7), DecodeErrorReason::kBadField,
                "unknown error class 7"});
-  const auto result_fields = [](const std::function<void(Packer&)>& fields) {
-    return OneKeyBody(MessageType::kResult, "r", [fields](Packer& pk) {
-      pk.pack_array(1), pk.pack_map(10);
-      Str(pk, "j"), pk.pack_uint64(1);
-      Str(pk, "s"), pk.pack_bin(16), pk.pack_bin_body("0123456789abcdef", 16);
-      Str(pk, "b"), pk.pack_int64(0);
-      Str(pk, "n"), pk.pack_uint32(1);
-      Str(pk, "e"), pk.pack_int64(10);
-      Str(pk, "v"), pk.pack_uint64(0);
-      Str(pk, "w"), Str(pk, "w1");
-      Str(pk, "f"), fields(pk);
-      Str(pk, "d"), pk.pack_int64(1);
-      Str(pk, "pr"), pk.pack_int64(2);
-    });
-  };
   v.push_back({"field_value_nil",
-               result_fields([](Packer& pk) { pk.pack_map(1), Str(pk, "a"), pk.pack_nil(); }),
+               ResultFrameWithFields([](Packer& pk) { pk.pack_map(1), Str(pk, "a"), pk.pack_nil(); }),
                DecodeErrorReason::kBadField, "fields 'a': value (int, float or str): expected str, got nil"});
   v.push_back({"field_duplicate_name",
-               result_fields([](Packer& pk) {
+               ResultFrameWithFields([](Packer& pk) {
                  pk.pack_map(2), Str(pk, "a"), pk.pack_int64(1), Str(pk, "a"), pk.pack_int64(2);
                }),
                DecodeErrorReason::kBadField, "duplicate name 'a'"});
   v.push_back({"field_duplicate_name_large_map",
-               result_fields([](Packer& pk) {
+               ResultFrameWithFields([](Packer& pk) {
                  pk.pack_map(40);
                  for (int i = 0; i < 39; ++i) Str(pk, "k" + std::to_string(i)), pk.pack_int64(i);
                  Str(pk, "k17"), pk.pack_int64(0);
                }),
                DecodeErrorReason::kBadField, "duplicate name 'k17'"});
   v.push_back({"fields_not_a_map",
-               result_fields([](Packer& pk) { pk.pack_array(0); }),
+               ResultFrameWithFields([](Packer& pk) { pk.pack_array(0); }),
                DecodeErrorReason::kBadField, "fields: expected map, got array"});
   return v;
 }

@@ -143,20 +143,8 @@ TEST(Codec, AcceptsFloat32AndSignedIntFormats) {
   ASSERT_OK_AND_ASSIGN(Message m, DecodeMessage(result));
   EXPECT_EQ(std::get<CreditMsg>(m).credit, 9u);
 
-  const std::string f32 = OneKeyBody(MessageType::kResult, "r", [](Packer& pk) {
-    pk.pack_array(1);
-    pk.pack_map(10);
-    Str(pk, "j"), pk.pack_uint64(1);
-    Str(pk, "s"), pk.pack_bin(16), pk.pack_bin_body("0123456789abcdef", 16);
-    Str(pk, "b"), pk.pack_int64(0);
-    Str(pk, "n"), pk.pack_uint32(1);
-    Str(pk, "e"), pk.pack_int64(10);
-    Str(pk, "v"), pk.pack_uint64(0);
-    Str(pk, "w"), Str(pk, "w1");
-    Str(pk, "f"), pk.pack_map(1), Str(pk, "half"), pk.pack_float(0.5f);
-    Str(pk, "d"), pk.pack_int64(1);
-    Str(pk, "pr"), pk.pack_int64(2);
-  });
+  const std::string f32 = ResultFrameWithFields(
+      [](Packer& pk) { pk.pack_map(1), Str(pk, "half"), pk.pack_float(0.5f); });
   ASSERT_OK_AND_ASSIGN(Message r, DecodeMessage(f32));
   EXPECT_EQ(std::get<double>(std::get<ResultMsg>(r).results[0].fields[0].second), 0.5);
 }

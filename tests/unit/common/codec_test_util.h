@@ -52,6 +52,23 @@ inline std::string OneKeyBody(MessageType type, std::string_view key,
   });
 }
 
+// A RESULT frame of one result whose `f` (fields) value `fields` writes.
+inline std::string ResultFrameWithFields(const std::function<void(Packer&)>& fields) {
+  return OneKeyBody(MessageType::kResult, "r", [&fields](Packer& pk) {
+    pk.pack_array(1), pk.pack_map(10);
+    Str(pk, "j"), pk.pack_uint64(1);
+    Str(pk, "s"), pk.pack_bin(16), pk.pack_bin_body("0123456789abcdef", 16);
+    Str(pk, "b"), pk.pack_int64(0);
+    Str(pk, "n"), pk.pack_uint32(1);
+    Str(pk, "e"), pk.pack_int64(10);
+    Str(pk, "v"), pk.pack_uint64(0);
+    Str(pk, "w"), Str(pk, "w1");
+    Str(pk, "f"), fields(pk);
+    Str(pk, "d"), pk.pack_int64(1);
+    Str(pk, "pr"), pk.pack_int64(2);
+  });
+}
+
 inline Uuid TestUuid(uint8_t seed) {
   Uuid u;
   for (size_t i = 0; i < 16; ++i) u.bytes[i] = static_cast<uint8_t>(seed * 31 + i);
